@@ -1,0 +1,103 @@
+# keyhole -- GNU Make build.  `make` builds build/keyhole; `make test` builds
+# with ASan+UBSan and runs the unit (cmocka) and integration (pytest) tests.
+
+CC	?= cc
+PKGS	 = libevent_core libevent_extra libevent_openssl openssl jansson \
+	   libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -Ibuild/gen \
+	   $(PKG_CFLAGS) -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LIBS	 = $(PKG_LIBS) -lhttp_parser -ldl
+
+SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+
+SRCS	:= $(shell find src -name '*.c' | sort)
+LIBSRCS	:= $(filter-out src/main.c,$(SRCS))
+DATA	:= $(sort $(wildcard data/*.json))
+GENSRCS	:= $(patsubst data/%.json,build/gen/data_%.c,$(DATA))
+UNIT	:= $(sort $(wildcard tests/unit/test_*.c))
+
+# Release objects in build/obj, sanitizer objects in build/asan/obj.
+OBJS	 := $(patsubst %.c,build/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
+AOBJS	 := $(patsubst %.c,build/asan/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
+UNITBINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT))
+
+.PHONY: all asan test unit integration demo clean deps bench fuzz memcheck
+
+all: build/keyhole
+
+deps:
+	@sh scripts/deps.sh
+
+build/gen/data_%.c: data/%.json scripts/embed.sh
+	@mkdir -p $(@D)
+	sh scripts/embed.sh data_$(subst -,_,$*)_json $< > $@.tmp && mv $@.tmp $@
+
+build/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c -o $@ $<
+
+build/libkeyhole.a: $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/asan/libkeyhole.a: $(AOBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/keyhole: build/obj/src/main.o build/libkeyhole.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+build/asan/keyhole: build/asan/obj/src/main.o build/asan/libkeyhole.a
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LIBS)
+
+build/asan/tests/%: tests/unit/%.c build/asan/libkeyhole.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< \
+	    build/asan/libkeyhole.a $(LIBS) $(shell pkg-config --libs cmocka)
+
+asan: build/asan/keyhole $(UNITBINS)
+
+unit: $(UNITBINS)
+	@set -e; for t in $(UNITBINS); do \
+		echo "== $$t"; \
+		ASAN_OPTIONS=detect_leaks=1 $$t; \
+	done
+
+integration: build/asan/keyhole build/keyhole
+	KEYHOLE=$(CURDIR)/build/asan/keyhole \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+test: deps
+	$(MAKE) asan
+	$(MAKE) unit
+	$(MAKE) integration
+
+demo: deps
+	$(MAKE) build/keyhole
+	sh scripts/demo.sh
+
+bench: deps
+	sh scripts/deps.sh --bench
+	$(MAKE) build/keyhole
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

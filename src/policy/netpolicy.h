@@ -1,0 +1,56 @@
+#ifndef KEYHOLE_POLICY_NETPOLICY_H
+#define KEYHOLE_POLICY_NETPOLICY_H
+
+#include <stddef.h>
+
+#include "util/errbuf.h"
+#include "util/strv.h"
+
+/*
+ * The built-in network policy (data/network-policy.json, embedded at
+ * build): host groups, network profiles and the built-in credential routes
+ * of SPEC §5.
+ */
+
+struct netgroup {
+	char		*name;		/* owned */
+	char		*description;	/* owned */
+	struct strv	 hosts;		/* exact hosts, lower case */
+	struct strv	 suffixes;	/* ".example.com" form */
+};
+
+struct netprofile {
+	char		*name;		/* owned */
+	struct strv	 groups;
+	struct strv	 credentials;	/* bundled credential services */
+};
+
+struct route_def;			/* policy/route.h */
+
+struct netpolicy {
+	struct netgroup		*groups;	/* owned array */
+	size_t			 ngroups;
+	struct netprofile	*profiles;	/* owned array */
+	size_t			 nprofiles;
+	struct route_def	**credentials;	/* owned array of owned */
+	size_t			 ncredentials;
+};
+
+/* Parse a policy document.  NULL with e naming line/column on error. */
+struct netpolicy *policy_netpolicy_parse(const char *json, size_t len,
+	    struct errbuf *e);
+/* The embedded policy, parsed once; aborts if the build shipped bad data. */
+const struct netpolicy *policy_netpolicy_builtin(void);
+const struct netgroup *policy_netpolicy_group(const struct netpolicy *,
+	    const char *name);
+const struct netprofile *policy_netpolicy_profile(const struct netpolicy *,
+	    const char *name);
+const struct route_def *policy_netpolicy_credential(const struct netpolicy *,
+	    const char *name);
+void	 policy_netpolicy_free(struct netpolicy *);
+
+/* Embedded data (build/gen/data_*.c). */
+extern const char	data_network_policy_json[];
+extern const size_t	data_network_policy_json_len;
+
+#endif

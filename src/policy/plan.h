@@ -1,0 +1,136 @@
+#ifndef KEYHOLE_POLICY_PLAN_H
+#define KEYHOLE_POLICY_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "policy/allowlist.h"
+#include "util/errbuf.h"
+#include "util/ports.h"
+#include "util/strv.h"
+
+struct cli;
+struct profile;
+struct route;
+
+/*
+ * The run plan: a resolved profile plus the command line, turned into one
+ * description that the proxy and the sandbox consume.  Built once, read
+ * only afterwards.
+ */
+
+enum net_mode {
+	NET_ALLOW = 0,		/* no network options: nono's default */
+	NET_BLOCKED,
+	NET_PROXY,
+};
+
+/* --resolve HOST:PORT:ADDR */
+struct resolve_entry {
+	char			*host;		/* owned; canonical */
+	uint16_t		 port;
+	struct sockaddr_storage	 addr;		/* port filled in */
+	socklen_t		 addrlen;
+};
+
+/* Proxy limits (SPEC §4.1), all in force. */
+struct plan_limits {
+	uint32_t	line_max;		/* 8 KiB -> 414 */
+	uint32_t	head_max;		/* 64 KiB -> 431 */
+	uint32_t	head_timeout_ms;	/* 30 s -> 408 */
+	uint32_t	max_conns;		/* 1024 -> 503 */
+	uint64_t	max_body;		/* 16 MiB -> 413 */
+	uint32_t	connect_timeout_ms;	/* 10 s -> 502/504 */
+	uint32_t	tls_timeout_ms;		/* 10 s */
+	uint32_t	idle_timeout_ms;	/* 10 min */
+};
+
+#define PLAN_LINE_MAX		(8u * 1024)
+#define PLAN_HEAD_MAX		(64u * 1024)
+#define PLAN_HEAD_TIMEOUT_MS	(30u * 1000)
+#define PLAN_MAX_CONNS		1024u
+#define PLAN_MAX_BODY		(16ull * 1024 * 1024)
+#define PLAN_CONNECT_TIMEOUT_MS	(10u * 1000)
+#define PLAN_TLS_TIMEOUT_MS	(10u * 1000)
+#define PLAN_IDLE_TIMEOUT_MS	(10u * 60 * 1000)
+
+enum fs_access {
+	FS_READ = 1,
+	FS_WRITE = 2,
+	FS_READWRITE = 3,
+};
+
+enum fs_source {
+	FS_SRC_USER = 0,	/* command line */
+	FS_SRC_PROFILE,
+	FS_SRC_GROUP,		/* a policy group */
+	FS_SRC_SYSTEM,		/* keyhole's own (devices, /tmp, workdir) */
+};
+
+struct fs_grant {
+	char		*path;		/* owned; canonical */
+	enum fs_access	 access;
+	bool		 is_file;
+	enum fs_source	 source;
+	char		*group;		/* owned or NULL: group name */
+};
+
+struct plan {
+	/* Network. */
+	enum net_mode		 mode;
+	struct allowlist	 allow;		/* empty + proxy: any host */
+	struct route		**routes;	/* owned array of owned */
+	size_t			 nroutes;
+	struct strv		 no_proxy_extra; /* profile network.no_proxy */
+	struct ports		 open_ports;	/* loopback IPC, connect+bind */
+	struct ports		 listen_ports;	/* bind */
+	uint16_t		 proxy_port;	/* 0: kernel-chosen */
+	char			*upstream_proxy; /* owned; HOST:PORT or NULL */
+	struct strv		 upstream_bypass;
+	struct resolve_entry	*resolve;	/* owned array */
+	size_t			 nresolve;
+	char			*upstream_ca;	/* owned or NULL */
+	char			*audit_log;	/* owned or NULL */
+	bool			 allow_degraded_network;
+	struct plan_limits	 limits;
+
+	/* Filesystem. */
+	struct fs_grant		*grants;	/* owned array */
+	size_t			 ngrants;
+	struct strv		 deny_paths;	/* sensitive paths, expanded */
+	struct strv		 override_deny;
+	struct strv		 allow_unix_socket;
+	char			*workdir;	/* owned; canonical */
+
+	/* Environment (profile "environment"). */
+	struct strv		 env_allow;	/* patterns; empty = all */
+	bool			 env_allow_set;
+	struct strv		 env_deny;
+	struct strv		 env_set;	/* "NAME=value" */
+
+	/* Messages for the user (e.g. --block-net overriding proxy flags). */
+	struct strv		 warnings;
+	int			 verbose;
+	bool			 silent;
+	bool			 dry_run;
+};
+
+/*
+ * Build the plan from the command line and an optional resolved profile
+ * (NULL: none).  NULL with e saying what is wrong (a usage-level problem
+ * such as an unknown credential service names the available ones).
+ */
+struct plan *policy_plan_build(const struct cli *, const struct profile *,
+	    struct errbuf *e);
+/* True when the proxy runs for this plan. */
+bool	 policy_plan_proxy_on(const struct plan *);
+/* The route serving service name, or NULL. */
+const struct route *policy_plan_route(const struct plan *, const char *name);
+/* The --resolve entry for host:port, or NULL. */
+const struct resolve_entry *policy_plan_resolve(const struct plan *,
+	    const char *host, uint16_t port);
+void	 policy_plan_free(struct plan *);
+
+#endif

@@ -1,0 +1,81 @@
+#ifndef KEYHOLE_POLICY_ROUTE_H
+#define KEYHOLE_POLICY_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/errbuf.h"
+
+/*
+ * A credential route (SPEC §5): the service name, where requests go, where
+ * the secret comes from and how it is injected.  route_def is the
+ * definition as written (built-in data or profile custom_credentials);
+ * route is a definition selected for a run, with its upstream parsed and
+ * its endpoint rules attached.
+ */
+
+enum inject_mode {
+	INJECT_HEADER = 0,
+	INJECT_URL_PATH,
+	INJECT_QUERY_PARAM,
+	INJECT_BASIC_AUTH,
+};
+
+struct endpoint_rule {
+	char	*method;	/* owned; "*" = any */
+	char	*path;		/* owned; glob */
+};
+
+struct route_def {
+	char			*name;			/* owned */
+	char			*upstream;		/* owned; URL */
+	char			*credential_key;	/* owned; source ref */
+	enum inject_mode	 inject_mode;
+	char			*inject_header;		/* owned */
+	char			*credential_format;	/* owned */
+	char			*path_pattern;		/* owned or NULL */
+	char			*path_replacement;	/* owned or NULL */
+	char			*query_param_name;	/* owned or NULL */
+	char			*env_var;		/* owned; phantom var */
+	char			*base_url_var;		/* owned or NULL */
+	struct endpoint_rule	*rules;			/* owned array */
+	size_t			 nrules;
+};
+
+struct route {
+	struct route_def	*def;		/* owned copy */
+	bool			 up_tls;	/* https */
+	char			*up_host;	/* owned; canonical, no [] */
+	uint16_t		 up_port;
+	char			*up_path;	/* owned; base path, no trailing / */
+	char			*base_url_var;	/* owned; e.g. OPENAI_BASE_URL */
+	char			*phantom_var;	/* owned; e.g. OPENAI_API_KEY */
+};
+
+struct route_def *policy_route_def_new(const char *name);
+struct route_def *policy_route_def_copy(const struct route_def *);
+void	 policy_route_def_add_rule(struct route_def *, const char *method,
+	    const char *path);
+void	 policy_route_def_free(struct route_def *);
+/* "header" etc. to the enum; -1 when unknown. */
+int	 policy_route_inject_mode(const char *, enum inject_mode *);
+const char *policy_route_inject_mode_name(enum inject_mode);
+
+/*
+ * Select a definition for a run: copy it, parse its upstream URL (https,
+ * or http only for a loopback host), derive the variable names.  NULL with
+ * e naming the route on error.
+ */
+struct route *policy_route_new(const struct route_def *, struct errbuf *e);
+void	 policy_route_free(struct route *);
+
+/*
+ * Parse an upstream URL "scheme://host[:port][/path]".  Fills tls, host
+ * (canonical, owned), port and path (owned, "" or "/x" without trailing
+ * slash).  -1 with e on a malformed URL or a scheme other than http/https.
+ */
+int	 policy_route_parse_url(const char *url, bool *tls, char **host,
+	    uint16_t *port, char **path, struct errbuf *e);
+
+#endif

@@ -1,0 +1,51 @@
+#ifndef KEYHOLE_PROXY_SERVER_H
+#define KEYHOLE_PROXY_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/errbuf.h"
+#include "util/strv.h"
+
+struct event_base;
+struct plan;
+struct secret;
+
+/*
+ * The proxy (SPEC §4): one listener on 127.0.0.1, served by the caller's
+ * libevent loop.  proxy_server_new() binds and listens at once, so the
+ * port is known before the sandboxed child is built; connections queue in
+ * the backlog until the loop runs.
+ */
+struct proxy;
+
+/* NULL with e on failure (e.g. "bind 127.0.0.1:8080: Address in use"). */
+struct proxy *proxy_server_new(const struct plan *, struct event_base *,
+	    struct errbuf *e);
+uint16_t proxy_server_port(const struct proxy *);
+/*
+ * Append to env, as "NAME=value" strings, every variable a client needs
+ * (SPEC §6): proxy URLs, NO_PROXY, NODE_USE_ENV_PROXY, KEYHOLE_PROXY_TOKEN,
+ * per route its base-URL and phantom variables.  Warnings from the NO_PROXY
+ * computation go to warnings (may be NULL).  The strings hold tokens: free
+ * them with freezero_str().
+ */
+void	 proxy_server_env(const struct proxy *, struct strv *env,
+	    struct strv *warnings);
+/*
+ * Register / unregister a local TCP port of a connection the mediator made
+ * to the proxy on the sandbox's behalf: such connections are authenticated
+ * (SPEC §4.2).
+ */
+void	 proxy_server_register_port(struct proxy *, uint16_t);
+void	 proxy_server_unregister_port(struct proxy *, uint16_t);
+/* Number of denials so far (for the end-of-run summary). */
+unsigned long proxy_server_denials(const struct proxy *);
+/*
+ * Stop listening and close every connection now (SIGTERM path); the loop
+ * then has nothing left to do for the proxy.
+ */
+void	 proxy_server_shutdown(struct proxy *);
+void	 proxy_server_free(struct proxy *);
+
+#endif

@@ -1,0 +1,35 @@
+#ifndef KEYHOLE_UTIL_STRBUF_H
+#define KEYHOLE_UTIL_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * A growable, always NUL-terminated byte string (STYLE §9).  Appends take
+ * the struct; the pointer inside may move.  Embed it by value and
+ * strbuf_free() it; a zeroed struct is an empty string.
+ */
+struct strbuf {
+	char	*s;	/* owned; NULL until the first append */
+	size_t	 len;
+	size_t	 cap;
+};
+
+void	 strbuf_append(struct strbuf *, const char *);
+void	 strbuf_appendn(struct strbuf *, const void *, size_t);
+void	 strbuf_appendc(struct strbuf *, char);
+void	 strbuf_appendf(struct strbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* JSON string literal with quotes, escaping control bytes and non-ASCII
+ * bytes that are not valid UTF-8 as \u00XX. */
+void	 strbuf_append_json(struct strbuf *, const char *, size_t);
+void	 strbuf_reset(struct strbuf *);
+/* The string, "" when empty; borrowed. */
+const char *strbuf_str(const struct strbuf *);
+/* Hand the string to the caller (never NULL) and reset the buffer. */
+char	*strbuf_steal(struct strbuf *);
+void	 strbuf_free(struct strbuf *);
+/* strbuf_free after wiping the whole capacity. */
+void	 strbuf_freezero(struct strbuf *);
+
+#endif
