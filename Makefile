@@ -27,6 +27,8 @@ UNIT	:= $(sort $(wildcard tests/unit/test_*.c))
 OBJS	 := $(patsubst %.c,build/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
 AOBJS	 := $(patsubst %.c,build/asan/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
 UNITBINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT))
+# Small programs the integration tests run inside the sandbox.
+HELPERS	:= $(patsubst tests/helpers/%.c,build/helpers/%,$(sort $(wildcard tests/helpers/*.c)))
 
 .PHONY: all asan test unit integration demo clean deps bench fuzz memcheck
 
@@ -41,19 +43,23 @@ build/gen/data_%.c: data/%.json scripts/embed.sh
 
 build/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/asan/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
+	@echo "  CC/SAN  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
 
 build/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c -o $@ $<
+	@echo "  CC/SAN  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c -o $@ $<
 
 build/libkeyhole.a: $(OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -72,7 +78,12 @@ build/asan/tests/%: tests/unit/%.c build/asan/libkeyhole.a
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< \
 	    build/asan/libkeyhole.a $(LIBS) $(shell pkg-config --libs cmocka)
 
-asan: build/asan/keyhole $(UNITBINS)
+asan: build/asan/keyhole $(UNITBINS) $(HELPERS)
+
+# Helpers are plain (no sanitizer): they run under seccomp and Landlock.
+build/helpers/%: tests/helpers/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) -O1 -g -o $@ $< -lpthread
 
 unit: $(UNITBINS)
 	@set -e; for t in $(UNITBINS); do \

@@ -46,8 +46,10 @@ struct cli_limits {
 
 struct cli {
 	enum cli_cmd	 cmd;
-	bool		 help;		/* CMD --help */
-	const char	*help_topic;	/* borrowed: command name for help */
+	bool		 help;		/* any help form: print usage, exit 0 */
+	/* Borrowed (a static string): the command to show help for, set by
+	 * "CMD --help" and "help CMD"; NULL for the overview. */
+	const char	*help_topic;
 
 	/* Filesystem (SPEC §2.1); lists are comma-split for -a/-r/-w. */
 	struct strv	 allow, read, write;
@@ -89,7 +91,8 @@ struct cli {
 
 	/* why */
 	char		*why_path;		/* owned */
-	char		*why_op;		/* owned; read|write|readwrite */
+	char		*why_op;		/* owned; read|write|readwrite;
+						 * "read" when --path has no --op */
 	char		*why_host;		/* owned */
 	bool		 json;
 

@@ -48,4 +48,30 @@ unsigned long proxy_server_denials(const struct proxy *);
 void	 proxy_server_shutdown(struct proxy *);
 void	 proxy_server_free(struct proxy *);
 
+/* For the proxy's own modules (conn, connect, forward, reverse). */
+struct audit;
+struct conn;
+struct dns;
+struct sockaddr;
+const struct plan *proxy_server_plan(const struct proxy *);
+struct event_base *proxy_server_base(const struct proxy *);
+const struct secret *proxy_server_token(const struct proxy *);
+struct dns *proxy_server_dns(const struct proxy *);
+struct audit *proxy_server_audit(const struct proxy *);
+bool	 proxy_server_port_registered(const struct proxy *, uint16_t);
+/* The proxy's own listen address (127.0.0.1:PORT). */
+const struct sockaddr *proxy_server_self(const struct proxy *);
+uint64_t proxy_server_next_id(struct proxy *);
+/* A conn was closed: forget it (conn.c calls this once). */
+void	 proxy_server_conn_gone(struct proxy *, struct conn *);
+/*
+ * The route whose upstream is host:port (canonical host), or, when host is
+ * an IP literal, one of whose resolved addresses host is; else NULL.
+ */
+const char *proxy_server_cred_upstream(const struct proxy *,
+	    const char *host, uint16_t port);
+/* The phantom token of route name, or NULL. */
+const struct secret *proxy_server_phantom(const struct proxy *,
+	    const char *name);
+
 #endif

@@ -46,7 +46,7 @@ log_escape(char *dst, size_t dstsz, const char *src, size_t srclen)
 	return dst;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vemit(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	char	raw[2048], esc[4096];

@@ -1,0 +1,340 @@
+/*
+ * The run plan: command line (and, once loaded, a profile) turned into the
+ * one description the proxy and the sandbox consume (SPEC §2.1, §3, §4.3,
+ * §5, §6).
+ */
+#include "policy/plan.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "policy/netpolicy.h"
+#include "policy/route.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/strnum.h"
+#include "util/xmalloc.h"
+
+static void
+plan_limits(struct plan *p, const struct cli *cli)
+{
+	p->limits.line_max = PLAN_LINE_MAX;
+	p->limits.head_max = PLAN_HEAD_MAX;
+	p->limits.head_timeout_ms = PLAN_HEAD_TIMEOUT_MS;
+	p->limits.max_conns = PLAN_MAX_CONNS;
+	p->limits.max_body = PLAN_MAX_BODY;
+	p->limits.connect_timeout_ms = PLAN_CONNECT_TIMEOUT_MS;
+	p->limits.tls_timeout_ms = PLAN_TLS_TIMEOUT_MS;
+	p->limits.idle_timeout_ms = PLAN_IDLE_TIMEOUT_MS;
+	if (cli->limits.head_timeout_ms)
+		p->limits.head_timeout_ms = cli->limits.head_timeout_ms;
+	if (cli->limits.idle_timeout_ms)
+		p->limits.idle_timeout_ms = cli->limits.idle_timeout_ms;
+	if (cli->limits.connect_timeout_ms) {
+		p->limits.connect_timeout_ms = cli->limits.connect_timeout_ms;
+		p->limits.tls_timeout_ms = cli->limits.connect_timeout_ms;
+	}
+	if (cli->limits.max_conns)
+		p->limits.max_conns = cli->limits.max_conns;
+	if (cli->limits.max_body)
+		p->limits.max_body = cli->limits.max_body;
+}
+
+/* "HOST:PORT:ADDR"; ADDR may be IPv6 with or without brackets. */
+static int
+plan_add_resolve(struct plan *p, const char *spec, struct errbuf *e)
+{
+	struct resolve_entry	 r = { 0 };
+	const char		*c1, *c2;
+	char			*host = NULL, *addr;
+	size_t			 al;
+	uint16_t		 port;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&r.addr;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&r.addr;
+
+	if (spec[0] == '[') {
+		c1 = strchr(spec, ']');
+		if (c1 == NULL || c1[1] != ':')
+			goto bad;
+		c1++;
+	} else
+		c1 = strchr(spec, ':');
+	if (c1 == NULL || (c2 = strchr(c1 + 1, ':')) == NULL)
+		goto bad;
+	if (strnum_port(c1 + 1, (size_t)(c2 - c1 - 1), &port) == -1)
+		goto bad;
+	if ((host = policy_allowlist_canon_host(spec, (size_t)(c1 - spec),
+	    e)) == NULL)
+		goto bad;
+	addr = xstrdup(c2 + 1);
+	al = strlen(addr);
+	if (al > 2 && addr[0] == '[' && addr[al - 1] == ']') {
+		memmove(addr, addr + 1, al - 2);
+		addr[al - 2] = '\0';
+	}
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		r.addrlen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		r.addrlen = sizeof(*sin6);
+	} else {
+		free(addr);
+		goto bad;
+	}
+	free(addr);
+	r.host = host;
+	r.port = port;
+	p->resolve = xreallocarray(p->resolve, p->nresolve + 1,
+	    sizeof(*p->resolve));
+	p->resolve[p->nresolve++] = r;
+	return 0;
+bad:
+	free(host);
+	errbuf_set(e, "invalid --resolve '%s': expected HOST:PORT:ADDR with "
+	    "ADDR an IP address", spec);
+	return -1;
+}
+
+/* The names of every credential service, for "unknown service" errors. */
+static char *
+plan_available_services(const struct netpolicy *np)
+{
+	struct strv	names = { 0 };
+	char		*s;
+	size_t		 i;
+
+	for (i = 0; i < np->ncredentials; i++)
+		strv_push(&names, np->credentials[i]->name);
+	s = strv_join(&names, ", ");
+	strv_free(&names);
+	return s;
+}
+
+static const struct route_def *
+plan_find_def(const struct netpolicy *np, const struct profile *prof,
+    const char *name)
+{
+	(void)prof;	/* XXX(issue 3): profile custom_credentials first */
+	return policy_netpolicy_credential(np, name);
+}
+
+static int
+plan_add_route(struct plan *p, const struct netpolicy *np,
+    const struct profile *prof, const char *name, struct errbuf *e)
+{
+	const struct route_def	*def;
+	struct route		*r;
+	char			*avail;
+	size_t			 i;
+
+	for (i = 0; i < p->nroutes; i++)
+		if (strcmp(p->routes[i]->def->name, name) == 0)
+			return 0;
+	if ((def = plan_find_def(np, prof, name)) == NULL) {
+		avail = plan_available_services(np);
+		errbuf_set(e, "unknown credential service '%s' (available: "
+		    "%s)", name, avail);
+		free(avail);
+		return -1;
+	}
+	if ((r = policy_route_new(def, e)) == NULL)
+		return -1;
+	p->routes = xreallocarray(p->routes, p->nroutes + 1,
+	    sizeof(*p->routes));
+	p->routes[p->nroutes++] = r;
+	return 0;
+}
+
+/* SERVICE:METHOD:PATH, attached to an active route. */
+static int
+plan_add_endpoint(struct plan *p, const char *spec, struct errbuf *e)
+{
+	const char	*c1 = strchr(spec, ':'), *c2;
+	char		*svc, *method;
+	size_t		 i;
+
+	if (c1 == NULL || (c2 = strchr(c1 + 1, ':')) == NULL ||
+	    c1 == spec || c2 == c1 + 1 || c2[1] == '\0') {
+		errbuf_set(e, "invalid --allow-endpoint '%s': expected "
+		    "SERVICE:METHOD:/path", spec);
+		return -1;
+	}
+	svc = xstrndup(spec, (size_t)(c1 - spec));
+	method = xstrndup(c1 + 1, (size_t)(c2 - c1 - 1));
+	for (i = 0; i < p->nroutes; i++)
+		if (strcmp(p->routes[i]->def->name, svc) == 0)
+			break;
+	if (i == p->nroutes) {
+		errbuf_set(e, "--allow-endpoint references unknown service "
+		    "'%s'; add it with --credential %s first", svc, svc);
+		free(svc);
+		free(method);
+		return -1;
+	}
+	policy_route_def_add_rule(p->routes[i]->def, method, c2 + 1);
+	free(svc);
+	free(method);
+	return 0;
+}
+
+static bool
+plan_cli_wants_proxy(const struct cli *cli)
+{
+	return cli->allow_domain.n > 0 || cli->network_profile != NULL ||
+	    cli->credential.n > 0 || cli->upstream_proxy != NULL;
+}
+
+static int
+plan_network(struct plan *p, const struct cli *cli,
+    const struct profile *prof, struct errbuf *e)
+{
+	const struct netpolicy		*np = policy_netpolicy_builtin();
+	const struct netprofile		*nprof = NULL;
+	size_t				 i;
+
+	if (cli->block_net) {
+		p->mode = NET_BLOCKED;
+		if (plan_cli_wants_proxy(cli))
+			strv_push(&p->warnings, "--block-net overrides proxy "
+			    "and credential settings: the network stays "
+			    "blocked");
+	} else if (cli->allow_net)
+		p->mode = NET_ALLOW;
+	else if (plan_cli_wants_proxy(cli) || cli->cmd == CLI_PROXY)
+		p->mode = NET_PROXY;
+	if (cli->network_profile != NULL) {
+		if ((nprof = policy_netpolicy_profile(np,
+		    cli->network_profile)) == NULL) {
+			errbuf_set(e, "unknown network profile '%s'",
+			    cli->network_profile);
+			return -1;
+		}
+		if (policy_allowlist_add_profile(&p->allow,
+		    cli->network_profile, np, e) == -1)
+			return -1;
+	}
+	for (i = 0; i < cli->allow_domain.n; i++)
+		if (policy_allowlist_add(&p->allow, cli->allow_domain.v[i], np,
+		    e) == -1)
+			return -1;
+	if (nprof != NULL)
+		for (i = 0; i < nprof->credentials.n; i++)
+			if (plan_add_route(p, np, prof,
+			    nprof->credentials.v[i], e) == -1)
+				return -1;
+	for (i = 0; i < cli->credential.n; i++)
+		if (plan_add_route(p, np, prof, cli->credential.v[i], e) == -1)
+			return -1;
+	for (i = 0; i < cli->allow_endpoint.n; i++)
+		if (plan_add_endpoint(p, cli->allow_endpoint.v[i], e) == -1)
+			return -1;
+	ports_merge(&p->open_ports, &cli->open_port);
+	ports_merge(&p->listen_ports, &cli->listen_port);
+	p->proxy_port = cli->proxy_port;
+	if (cli->upstream_proxy != NULL)
+		p->upstream_proxy = xstrdup(cli->upstream_proxy);
+	strv_copy(&p->upstream_bypass, &cli->upstream_bypass);
+	if (p->upstream_bypass.n > 0 && p->upstream_proxy == NULL) {
+		errbuf_set(e, "--upstream-bypass requires --upstream-proxy");
+		return -1;
+	}
+	for (i = 0; i < cli->resolve.n; i++)
+		if (plan_add_resolve(p, cli->resolve.v[i], e) == -1)
+			return -1;
+	if (cli->upstream_ca != NULL)
+		p->upstream_ca = xstrdup(cli->upstream_ca);
+	if (cli->audit_log != NULL)
+		p->audit_log = xstrdup(cli->audit_log);
+	p->allow_degraded_network = cli->allow_degraded_network;
+	return 0;
+}
+
+struct plan *
+policy_plan_build(const struct cli *cli, const struct profile *prof,
+    struct errbuf *e)
+{
+	struct plan	*p = xcalloc(1, sizeof(*p));
+
+	plan_limits(p, cli);
+	p->verbose = cli->verbose;
+	p->silent = cli->silent;
+	p->dry_run = cli->dry_run;
+	if (plan_network(p, cli, prof, e) == -1) {
+		policy_plan_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+bool
+policy_plan_proxy_on(const struct plan *p)
+{
+	return p->mode == NET_PROXY;
+}
+
+const struct route *
+policy_plan_route(const struct plan *p, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < p->nroutes; i++)
+		if (strcmp(p->routes[i]->def->name, name) == 0)
+			return p->routes[i];
+	return NULL;
+}
+
+const struct resolve_entry *
+policy_plan_resolve(const struct plan *p, const char *host, uint16_t port)
+{
+	size_t	i;
+
+	for (i = 0; i < p->nresolve; i++)
+		if (p->resolve[i].port == port &&
+		    strcmp(p->resolve[i].host, host) == 0)
+			return &p->resolve[i];
+	return NULL;
+}
+
+void
+policy_plan_free(struct plan *p)
+{
+	size_t	i;
+
+	if (p == NULL)
+		return;
+	policy_allowlist_free(&p->allow);
+	for (i = 0; i < p->nroutes; i++)
+		policy_route_free(p->routes[i]);
+	free(p->routes);
+	strv_free(&p->no_proxy_extra);
+	ports_free(&p->open_ports);
+	ports_free(&p->listen_ports);
+	free(p->upstream_proxy);
+	strv_free(&p->upstream_bypass);
+	for (i = 0; i < p->nresolve; i++)
+		free(p->resolve[i].host);
+	free(p->resolve);
+	free(p->upstream_ca);
+	free(p->audit_log);
+	for (i = 0; i < p->ngrants; i++) {
+		free(p->grants[i].path);
+		free(p->grants[i].group);
+	}
+	free(p->grants);
+	strv_free(&p->deny_paths);
+	strv_free(&p->override_deny);
+	strv_free(&p->allow_unix_socket);
+	free(p->workdir);
+	strv_free(&p->env_allow);
+	strv_free(&p->env_deny);
+	strv_free(&p->env_set);
+	strv_free(&p->warnings);
+	free(p);
+}

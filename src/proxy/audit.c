@@ -1,0 +1,215 @@
+#include "proxy/audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+struct audit {
+	int		 fd;		/* -1: no file */
+	char		*path;		/* owned */
+	bool		 failed;	/* reported once */
+	unsigned long	 denials;
+};
+
+struct audit *
+proxy_audit_open(const char *path, struct errbuf *e)
+{
+	struct audit	*a = xcalloc(1, sizeof(*a));
+
+	a->fd = -1;
+	if (path == NULL)
+		return a;
+	/*
+	 * O_NONBLOCK: a FIFO nobody reads must not stall the loop; writes
+	 * that would block are dropped and reported.
+	 */
+	a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+	    O_NONBLOCK, 0600);
+	if (a->fd == -1 && errno == ENXIO) {
+		/* A FIFO without a reader yet: keep going without the file. */
+		log_warnx("audit log %s: no reader on the FIFO; audit lines "
+		    "are dropped", path);
+		a->path = xstrdup(path);
+		a->failed = true;
+		return a;
+	}
+	if (a->fd == -1) {
+		errbuf_sys(e, "audit log %s", path);
+		free(a);
+		return NULL;
+	}
+	a->path = xstrdup(path);
+	return a;
+}
+
+unsigned long
+proxy_audit_denials(const struct audit *a)
+{
+	return a->denials;
+}
+
+void
+proxy_audit_redact_path(struct strbuf *b, const char *path)
+{
+	const char	*q = strchr(path, '?'), *p;
+
+	if (q == NULL) {
+		strbuf_append(b, path);
+		return;
+	}
+	strbuf_appendn(b, path, (size_t)(q - path) + 1);
+	for (p = q + 1; *p != '\0';) {
+		size_t	n = strcspn(p, "&"), k = strcspn(p, "=&");
+
+		strbuf_appendn(b, p, k);
+		if (k < n)
+			strbuf_append(b, "=REDACTED");
+		p += n;
+		if (*p == '&') {
+			strbuf_appendc(b, '&');
+			p++;
+		}
+	}
+}
+
+static void
+audit_json_str(struct strbuf *b, const char *key, const char *v, bool comma)
+{
+	strbuf_appendf(b, "%s\"%s\":", comma ? "," : "", key);
+	if (v == NULL)
+		strbuf_append(b, "null");
+	else
+		strbuf_append_json(b, v, strlen(v));
+}
+
+static void
+audit_timestamp(char *buf, size_t sz)
+{
+	struct timeval	tv;
+	struct tm	tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+}
+
+/* The -v line: "DENY CONNECT evil.example:443 not in allow-list". */
+static void
+audit_log_line(const struct audit_rec *r, const char *path)
+{
+	struct strbuf	b = { 0 };
+
+	strbuf_append(&b, r->allow ? "ALLOW " : "DENY ");
+	if (r->method != NULL)
+		strbuf_appendf(&b, "%s ", r->method);
+	else
+		strbuf_appendf(&b, "%s ", r->mode);
+	if (r->service != NULL)
+		strbuf_appendf(&b, "/%s", r->service);
+	if (r->host != NULL) {
+		bool v6 = strchr(r->host, ':') != NULL;
+
+		strbuf_appendf(&b, "%s%s%s", v6 ? "[" : "", r->host,
+		    v6 ? "]" : "");
+		if (r->port >= 0)
+			strbuf_appendf(&b, ":%d", r->port);
+	}
+	if (path != NULL)
+		strbuf_appendf(&b, "%s", path);
+	if (r->status > 0)
+		strbuf_appendf(&b, " %d", r->status);
+	if (r->reason != NULL)
+		strbuf_appendf(&b, " %s", r->reason);
+	log_info("%s", strbuf_str(&b));
+	strbuf_free(&b);
+}
+
+static void
+audit_emit(struct audit *a, const char *line, size_t len)
+{
+	ssize_t	n;
+
+	if (a->fd == -1 || a->failed)
+		return;
+	/* One write per line with O_APPEND keeps lines whole. */
+	do {
+		n = write(a->fd, line, len);
+	} while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return;
+	if (n == -1)
+		log_warn("audit log %s: write failed; further audit lines "
+		    "are dropped", a->path);
+	else
+		log_warnx("audit log %s: short write; further audit lines "
+		    "are dropped", a->path);
+	a->failed = true;
+}
+
+void
+proxy_audit_write(struct audit *a, const struct audit_rec *r)
+{
+	struct strbuf	 b = { 0 }, path = { 0 };
+	char		 ts[96];
+
+	if (!r->allow)
+		a->denials++;
+	if (r->path != NULL)
+		proxy_audit_redact_path(&path, r->path);
+	audit_log_line(r, r->path != NULL ? strbuf_str(&path) : NULL);
+	if (a->fd == -1 || a->failed) {
+		strbuf_free(&path);
+		return;
+	}
+	audit_timestamp(ts, sizeof(ts));
+	strbuf_append(&b, "{");
+	audit_json_str(&b, "ts", ts, false);
+	audit_json_str(&b, "mode", r->mode, true);
+	audit_json_str(&b, "decision", r->allow ? "allow" : "deny", true);
+	audit_json_str(&b, "host", r->host, true);
+	if (r->port >= 0)
+		strbuf_appendf(&b, ",\"port\":%d", r->port);
+	else
+		strbuf_append(&b, ",\"port\":null");
+	audit_json_str(&b, "service", r->service, true);
+	audit_json_str(&b, "method", r->method, true);
+	audit_json_str(&b, "path", r->path != NULL ? strbuf_str(&path) :
+	    NULL, true);
+	if (r->status > 0)
+		strbuf_appendf(&b, ",\"status\":%d", r->status);
+	else
+		strbuf_append(&b, ",\"status\":null");
+	audit_json_str(&b, "reason", r->reason, true);
+	strbuf_appendf(&b, ",\"bytes_up\":%llu,\"bytes_down\":%llu",
+	    (unsigned long long)r->bytes_up,
+	    (unsigned long long)r->bytes_down);
+	if (r->ms >= 0)
+		strbuf_appendf(&b, ",\"ms\":%ld}\n", r->ms);
+	else
+		strbuf_append(&b, ",\"ms\":null}\n");
+	audit_emit(a, b.s, b.len);
+	strbuf_free(&b);
+	strbuf_free(&path);
+}
+
+void
+proxy_audit_free(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->fd != -1)
+		close(a->fd);
+	free(a->path);
+	free(a);
+}

@@ -1,0 +1,804 @@
+#include "proxy/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "policy/plan.h"
+#include "proxy/auth.h"
+#include "proxy/server.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+/* How long a final answer may take to flush and the peer to hang up. */
+#define CONN_LINGER_MS	2000
+
+static const char *const conn_state_names[] = {
+	"read-head", "resolving", "connecting", "chain-reply", "sni-peek",
+	"tunnel", "fwd-body", "fwd-response", "reverse", "closing",
+};
+
+static void	conn_on_read(struct bufferevent *, void *);
+static void	conn_on_write(struct bufferevent *, void *);
+static void	conn_on_event(struct bufferevent *, short, void *);
+static void	conn_on_timer(evutil_socket_t, short, void *);
+static void	conn_read_head(struct conn *);
+static void	up_on_read(struct bufferevent *, void *);
+static void	up_on_write(struct bufferevent *, void *);
+static void	up_on_event(struct bufferevent *, short, void *);
+
+static const struct plan *
+conn_plan(const struct conn *c)
+{
+	return proxy_server_plan(c->px);
+}
+
+static void
+now_mono(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static long
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (long)((b->tv_sec - a->tv_sec) * 1000 +
+	    (b->tv_nsec - a->tv_nsec) / 1000000);
+}
+
+long
+proxy_conn_elapsed_ms(const struct conn *c)
+{
+	struct timespec	now;
+
+	now_mono(&now);
+	return ms_between(&c->started, &now);
+}
+
+void
+proxy_conn_touch(struct conn *c)
+{
+	now_mono(&c->last_io);
+}
+
+struct conn *
+proxy_conn_new(struct proxy *px, int fd, const struct sockaddr *peer)
+{
+	const struct plan	*plan = proxy_server_plan(px);
+	struct conn		*c = xcalloc(1, sizeof(*c));
+
+	c->px = px;
+	c->id = proxy_server_next_id(px);
+	if (peer->sa_family == AF_INET)
+		c->peer_port = ntohs(((const struct sockaddr_in *)peer)->
+		    sin_port);
+	if (proxy_server_port_registered(px, c->peer_port))
+		c->flags |= CONN_AUTHED;	/* made by the mediator */
+	c->client = bufferevent_socket_new(proxy_server_base(px), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(proxy_server_base(px), conn_on_timer, c);
+	if (c->client == NULL || c->timer == NULL) {
+		if (c->client != NULL)
+			bufferevent_free(c->client);
+		else
+			close(fd);
+		if (c->timer != NULL)
+			event_free(c->timer);
+		free(c);
+		return NULL;
+	}
+	proxy_http_msg_init(&c->req, HTTP_REQUEST, plan->limits.line_max,
+	    plan->limits.head_max);
+	proxy_http_msg_init(&c->resp, HTTP_RESPONSE, plan->limits.line_max,
+	    plan->limits.head_max);
+	bufferevent_setcb(c->client, conn_on_read, conn_on_write,
+	    conn_on_event, c);
+	/* Never buffer more than one head (plus a little) while reading it. */
+	bufferevent_setwatermark(c->client, EV_READ, 0,
+	    plan->limits.head_max + 1);
+	bufferevent_enable(c->client, EV_READ);
+	now_mono(&c->started);
+	proxy_conn_touch(c);
+	proxy_conn_timer(c, plan->limits.head_timeout_ms);
+	log_debug("conn %llu: accepted from port %u",
+	    (unsigned long long)c->id, c->peer_port);
+	return c;
+}
+
+void
+proxy_conn_set_state(struct conn *c, enum conn_state st)
+{
+	log_debug("conn %llu: %s -> %s", (unsigned long long)c->id,
+	    conn_state_names[c->state], conn_state_names[st]);
+	c->state = st;
+}
+
+void
+proxy_conn_timer(struct conn *c, uint32_t ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+void
+proxy_conn_timer_stop(struct conn *c)
+{
+	evtimer_del(c->timer);
+}
+
+static void
+conn_free_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	free(c);
+}
+
+/* Free the upstream side only (forward reuse, tunnel end). */
+void
+proxy_conn_drop_up(struct conn *c)
+{
+	if (c->up != NULL) {
+		bufferevent_free(c->up);
+		c->up = NULL;
+	}
+	c->up_host[0] = '\0';
+	c->up_port = 0;
+}
+
+void
+proxy_conn_close(struct conn *c, const char *why)
+{
+	struct timeval	zero = { 0, 0 };
+
+	if (c->flags & CONN_DEAD)
+		return;
+	c->flags |= CONN_DEAD;
+	log_debug("conn %llu: close (%s)", (unsigned long long)c->id, why);
+	/* An allowed exchange is audited when it ends, with its bytes. */
+	if (c->mode != CONN_MODE_NONE && !(c->flags & CONN_AUDITED))
+		proxy_conn_audit(c, true, NULL);
+	proxy_dns_cancel(c->dns);
+	c->dns = NULL;
+	proxy_conn_drop_up(c);
+	if (c->client != NULL) {
+		bufferevent_free(c->client);
+		c->client = NULL;
+	}
+	event_free(c->timer);
+	c->timer = NULL;
+	proxy_http_msg_free(&c->req);
+	proxy_http_msg_free(&c->resp);
+	proxy_http_head_free(c->head);
+	c->head = NULL;
+	free(c->host);
+	free(c->path);
+	c->host = c->path = NULL;
+	proxy_server_conn_gone(c->px, c);
+	/* Callbacks already queued this turn see CONN_DEAD, not freed memory. */
+	if (event_base_once(proxy_server_base(c->px), -1, EV_TIMEOUT,
+	    conn_free_later, c, &zero) == -1)
+		log_fatalx("cannot schedule conn free");
+}
+
+static const char *
+conn_mode_name(enum conn_mode m)
+{
+	switch (m) {
+	case CONN_MODE_CONNECT:
+		return "connect";
+	case CONN_MODE_FORWARD:
+		return "forward";
+	case CONN_MODE_EXTERNAL:
+		return "external";
+	case CONN_MODE_REVERSE:
+		return "reverse";
+	default:
+		return "connect";
+	}
+}
+
+void
+proxy_conn_audit(struct conn *c, bool allow, const char *reason)
+{
+	struct audit_rec	r = { 0 };
+
+	if (c->flags & CONN_AUDITED)
+		return;
+	c->flags |= CONN_AUDITED;
+	r.mode = conn_mode_name(c->mode);
+	r.allow = allow;
+	r.host = c->host;
+	r.port = c->host != NULL ? c->port : -1;
+	r.method = c->head != NULL ? c->head->method : NULL;
+	r.path = c->mode == CONN_MODE_FORWARD ? c->path : NULL;
+	r.status = c->status;
+	r.reason = reason;
+	r.bytes_up = c->bytes_up;
+	r.bytes_down = c->bytes_down;
+	r.ms = proxy_conn_elapsed_ms(c);
+	proxy_audit_write(proxy_server_audit(c->px), &r);
+}
+
+/* After the final answer is flushed: half-close and wait for the peer. */
+static void
+conn_linger(struct conn *c)
+{
+	int	fd = bufferevent_getfd(c->client);
+
+	if (fd != -1)
+		shutdown(fd, SHUT_WR);
+	c->flags |= CONN_SHUT_CLIENT;
+	/* Read and discard what the client still sends, so close() does not
+	 * turn into a reset that destroys the answer in flight. */
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	bufferevent_enable(c->client, EV_READ);
+	proxy_conn_timer(c, CONN_LINGER_MS);
+}
+
+static void
+conn_write_answer(struct conn *c, int status, const char *ctype,
+    const char *body, const char *extra, bool close)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->client);
+
+	c->status = status;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n%s%s\r\n%s", status,
+	    proxy_http_reason(status), ctype, strlen(body),
+	    close ? "Connection: close\r\n" : "",
+	    extra != NULL ? extra : "", body);
+	if (!close)
+		return;
+	proxy_conn_drop_up(c);
+	proxy_conn_set_state(c, CONN_CLOSING);
+	bufferevent_disable(c->client, EV_READ);
+	evbuffer_drain(bufferevent_get_input(c->client),
+	    evbuffer_get_length(bufferevent_get_input(c->client)));
+	proxy_conn_timer(c, CONN_LINGER_MS);
+	bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(out) == 0)
+		conn_linger(c);
+}
+
+void
+proxy_conn_reply(struct conn *c, int status, const char *reason,
+    const char *extra, bool close)
+{
+	struct strbuf	body = { 0 };
+	char		esc[512];
+
+	/* The reason may hold a host name from the wire: escape it. */
+	log_escape(esc, sizeof(esc), reason, strlen(reason));
+	strbuf_appendf(&body, "%s\n", esc);
+	conn_write_answer(c, status, "text/plain; charset=utf-8",
+	    strbuf_str(&body), extra, close);
+	strbuf_free(&body);
+}
+
+void
+proxy_conn_reply_json(struct conn *c, int status, bool close)
+{
+	struct strbuf	body = { 0 };
+	const char	*r = proxy_http_reason(status);
+
+	strbuf_append(&body, "{\"error\":");
+	strbuf_append_json(&body, r, strlen(r));
+	strbuf_append(&body, "}");
+	conn_write_answer(c, status, "application/json", strbuf_str(&body),
+	    NULL, close);
+	strbuf_free(&body);
+}
+
+void
+proxy_conn_deny(struct conn *c, int status, const char *reason)
+{
+	c->status = status;
+	proxy_conn_audit(c, false, reason);
+	proxy_conn_reply(c, status, reason, NULL, true);
+}
+
+/* Reset per-request state and parse whatever is already buffered. */
+void
+proxy_conn_next_request(struct conn *c)
+{
+	const struct plan	*plan = conn_plan(c);
+
+	proxy_http_head_free(c->head);
+	c->head = NULL;
+	free(c->host);
+	free(c->path);
+	c->host = c->path = NULL;
+	c->mode = CONN_MODE_NONE;
+	c->flags &= ~(CONN_AUDITED | CONN_EXPLICIT | CONN_CLOSE_AFTER);
+	c->status = 0;
+	c->bytes_up = c->bytes_down = 0;
+	c->naddrs = c->addr_i = 0;
+	proxy_http_msg_reset(&c->req);
+	proxy_http_msg_reset(&c->resp);
+	proxy_conn_set_state(c, CONN_READ_HEAD);
+	now_mono(&c->started);
+	bufferevent_setwatermark(c->client, EV_READ, 0,
+	    plan->limits.head_max + 1);
+	bufferevent_enable(c->client, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0) {
+		proxy_conn_timer(c, plan->limits.head_timeout_ms);
+		conn_read_head(c);
+	} else {
+		c->flags |= CONN_KA_WAIT;
+		proxy_conn_timer(c, plan->limits.idle_timeout_ms);
+	}
+}
+
+static bool
+target_is_absolute(const char *t)
+{
+	return strncasecmp(t, "http://", 7) == 0 ||
+	    strncasecmp(t, "https://", 8) == 0;
+}
+
+static void
+conn_read_head(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->client);
+	const struct plan	*plan = conn_plan(c);
+
+	/* Between keep-alive requests the head clock starts at the first byte. */
+	if ((c->flags & CONN_KA_WAIT) && evbuffer_get_length(in) > 0) {
+		c->flags &= ~CONN_KA_WAIT;
+		proxy_conn_timer(c, plan->limits.head_timeout_ms);
+	}
+	switch (proxy_http_read_head(&c->req, in)) {
+	case HTTP_MORE:
+		return;
+	case HTTP_BAD:
+		c->status = c->req.bad_status;
+		proxy_conn_audit(c, false, c->req.bad_reason);
+		proxy_conn_reply(c, c->req.bad_status, c->req.bad_reason,
+		    NULL, true);
+		return;
+	case HTTP_DONE:
+		break;
+	}
+	proxy_conn_timer_stop(c);
+	c->head = proxy_http_take_head(&c->req);
+	now_mono(&c->started);
+	if (strcmp(c->head->method, "CONNECT") == 0)
+		proxy_connect_start(c);
+	else if (target_is_absolute(c->head->target))
+		proxy_forward_start(c);
+	else if (c->head->target[0] == '/')
+		proxy_reverse_start(c);
+	else {
+		c->status = 400;
+		proxy_conn_reply(c, 400, "bad request target", NULL, true);
+	}
+}
+
+/* ---- relay (tunnels and upgraded connections) ---- */
+
+static struct bufferevent *
+relay_peer(struct conn *c, struct bufferevent *bev)
+{
+	return bev == c->client ? c->up : c->client;
+}
+
+static void
+relay_shut(struct conn *c, struct bufferevent *to)
+{
+	int	fd = bufferevent_getfd(to);
+	int	flag = to == c->client ? CONN_SHUT_CLIENT : CONN_SHUT_UP;
+
+	if (c->flags & flag)
+		return;
+	c->flags |= flag;
+	if (fd != -1)
+		shutdown(fd, SHUT_WR);
+}
+
+static void
+relay_maybe_done(struct conn *c)
+{
+	if ((c->flags & CONN_SHUT_CLIENT) && (c->flags & CONN_SHUT_UP))
+		proxy_conn_close(c, "tunnel finished");
+}
+
+static void
+relay_pump(struct conn *c, struct bufferevent *from)
+{
+	struct bufferevent	*to = relay_peer(c, from);
+	struct evbuffer		*in = bufferevent_get_input(from);
+	struct evbuffer		*out = bufferevent_get_output(to);
+	size_t			 n = evbuffer_get_length(in);
+
+	if (n == 0)
+		return;
+	if (from == c->client)
+		c->bytes_up += n;
+	else
+		c->bytes_down += n;
+	evbuffer_add_buffer(out, in);
+	proxy_conn_touch(c);
+	/* Back-pressure: stop reading until the other side drains. */
+	if (evbuffer_get_length(out) >= CONN_RELAY_HIGH)
+		bufferevent_disable(from, EV_READ);
+}
+
+/* to's output drained below its low watermark. */
+static void
+relay_drained(struct conn *c, struct bufferevent *to)
+{
+	struct bufferevent	*from = relay_peer(c, to);
+	int			 eof = from == c->client ? CONN_EOF_CLIENT :
+				    CONN_EOF_UP;
+
+	if (c->flags & eof) {
+		if (evbuffer_get_length(bufferevent_get_output(to)) == 0) {
+			relay_shut(c, to);
+			relay_maybe_done(c);
+		}
+		return;
+	}
+	bufferevent_enable(from, EV_READ);
+}
+
+static void
+relay_eof(struct conn *c, struct bufferevent *from)
+{
+	struct bufferevent	*to = relay_peer(c, from);
+
+	c->flags |= from == c->client ? CONN_EOF_CLIENT : CONN_EOF_UP;
+	relay_pump(c, from);
+	if (evbuffer_get_length(bufferevent_get_output(to)) == 0) {
+		relay_shut(c, to);
+		relay_maybe_done(c);
+		return;
+	}
+	/* Shut down once what is queued has gone out. */
+	bufferevent_setwatermark(to, EV_WRITE, 0, 0);
+}
+
+void
+proxy_conn_relay(struct conn *c)
+{
+	const struct plan	*plan = conn_plan(c);
+
+	proxy_conn_set_state(c, CONN_TUNNEL);
+	bufferevent_setcb(c->up, up_on_read, up_on_write, up_on_event, c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	bufferevent_setwatermark(c->up, EV_READ, 0, 0);
+	bufferevent_setwatermark(c->client, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
+	bufferevent_setwatermark(c->up, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
+	bufferevent_enable(c->client, EV_READ);
+	bufferevent_enable(c->up, EV_READ);
+	proxy_conn_touch(c);
+	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
+	/* Early bytes (sent before our 200) go first. */
+	relay_pump(c, c->client);
+	relay_pump(c, c->up);
+}
+
+/* ---- connecting to an upstream address ---- */
+
+static void	connect_try(struct conn *);
+
+static void
+connect_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	int		 err;
+
+	(void)bev;
+	if (c->flags & CONN_DEAD)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		proxy_conn_timer_stop(c);
+		c->on_connected(c, 0);
+		return;
+	}
+	err = EVUTIL_SOCKET_ERROR();
+	snprintf(c->connect_error, sizeof(c->connect_error), "%s",
+	    err != 0 ? strerror(err) : "connection failed");
+	proxy_conn_drop_up(c);
+	connect_try(c);
+}
+
+static void
+connect_try(struct conn *c)
+{
+	const struct plan	*plan = conn_plan(c);
+	struct sockaddr_storage	*sa;
+	socklen_t		 len;
+
+	if (c->addr_i >= c->naddrs) {
+		proxy_conn_timer_stop(c);
+		c->on_connected(c, -1);
+		return;
+	}
+	sa = &c->addrs[c->addr_i++];
+	len = sa->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	c->up = bufferevent_socket_new(proxy_server_base(c->px), -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->up == NULL) {
+		snprintf(c->connect_error, sizeof(c->connect_error),
+		    "cannot create a socket");
+		connect_try(c);
+		return;
+	}
+	bufferevent_setcb(c->up, NULL, NULL, connect_on_event, c);
+	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
+	if (bufferevent_socket_connect(c->up, (struct sockaddr *)sa,
+	    (int)len) == -1) {
+		snprintf(c->connect_error, sizeof(c->connect_error), "%s",
+		    strerror(errno));
+		proxy_conn_drop_up(c);
+		connect_try(c);
+	}
+}
+
+void
+proxy_conn_connect(struct conn *c, void (*done)(struct conn *, int))
+{
+	c->on_connected = done;
+	c->connect_timed_out = false;
+	c->connect_error[0] = '\0';
+	proxy_conn_set_state(c, CONN_CONNECTING);
+	connect_try(c);
+}
+
+/* ---- callbacks ---- */
+
+static void
+conn_on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_touch(c);
+	switch (c->state) {
+	case CONN_READ_HEAD:
+		conn_read_head(c);
+		return;		/* may have closed c */
+	case CONN_TUNNEL:
+		relay_pump(c, bev);
+		return;
+	case CONN_SNI_PEEK:
+		proxy_connect_on_read(c, bev);
+		return;
+	case CONN_FWD_BODY:
+	case CONN_FWD_RESPONSE:
+	case CONN_REVERSE:
+		proxy_forward_on_read(c, bev);
+		return;
+	case CONN_CLOSING:
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	default:
+		return;		/* early bytes wait for the tunnel (§4.5) */
+	}
+}
+
+static void
+conn_on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->flags & CONN_DEAD)
+		return;
+	switch (c->state) {
+	case CONN_CLOSING:
+		if (!(c->flags & CONN_SHUT_CLIENT) &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_linger(c);
+		return;
+	case CONN_TUNNEL:
+		relay_drained(c, bev);
+		return;
+	case CONN_FWD_BODY:
+	case CONN_FWD_RESPONSE:
+	case CONN_REVERSE:
+		proxy_forward_on_write(c, bev);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->flags & CONN_DEAD)
+		return;
+	if (c->state == CONN_TUNNEL && (what & BEV_EVENT_EOF) &&
+	    !(what & BEV_EVENT_ERROR)) {
+		relay_eof(c, bev);
+		return;
+	}
+	if (c->state == CONN_FWD_BODY || c->state == CONN_FWD_RESPONSE ||
+	    c->state == CONN_REVERSE) {
+		proxy_forward_on_event(c, bev, what);
+		return;
+	}
+	proxy_conn_close(c, (what & BEV_EVENT_EOF) ? "client closed" :
+	    "client error");
+}
+
+static void
+up_on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_touch(c);
+	switch (c->state) {
+	case CONN_TUNNEL:
+		relay_pump(c, bev);
+		return;
+	case CONN_CHAIN_REPLY:
+	case CONN_SNI_PEEK:
+		proxy_connect_on_read(c, bev);
+		return;
+	case CONN_FWD_BODY:
+	case CONN_FWD_RESPONSE:
+	case CONN_REVERSE:
+		proxy_forward_on_read(c, bev);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+up_on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->flags & CONN_DEAD)
+		return;
+	switch (c->state) {
+	case CONN_TUNNEL:
+		relay_drained(c, bev);
+		return;
+	case CONN_FWD_BODY:
+	case CONN_FWD_RESPONSE:
+	case CONN_REVERSE:
+		proxy_forward_on_write(c, bev);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+up_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->flags & CONN_DEAD)
+		return;
+	switch (c->state) {
+	case CONN_TUNNEL:
+		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+			relay_eof(c, bev);
+			return;
+		}
+		proxy_conn_close(c, "upstream error");
+		return;
+	case CONN_CHAIN_REPLY:
+	case CONN_SNI_PEEK:
+		proxy_connect_on_event(c, bev, what);
+		return;
+	case CONN_FWD_BODY:
+	case CONN_FWD_RESPONSE:
+	case CONN_REVERSE:
+		proxy_forward_on_event(c, bev, what);
+		return;
+	default:
+		proxy_conn_close(c, "upstream event");
+		return;
+	}
+}
+
+void
+proxy_conn_attach_up(struct conn *c)
+{
+	bufferevent_setcb(c->up, up_on_read, up_on_write, up_on_event, c);
+	bufferevent_enable(c->up, EV_READ);
+}
+
+bool
+proxy_conn_authorized(struct conn *c)
+{
+	const char	*v;
+
+	if (c->flags & CONN_AUTHED)
+		return true;
+	v = proxy_http_header(c->head, "Proxy-Authorization");
+	if (v == NULL || !proxy_auth_check(proxy_server_token(c->px), v,
+	    strlen(v)))
+		return false;
+	/* Authenticated once, the connection stays so (same client). */
+	c->flags |= CONN_AUTHED;
+	return true;
+}
+
+void
+proxy_conn_need_auth(struct conn *c)
+{
+	c->status = 407;
+	proxy_conn_audit(c, false, "proxy authentication required");
+	proxy_conn_reply(c, 407, "proxy authentication required",
+	    "Proxy-Authenticate: Basic realm=\"keyhole\"\r\n", false);
+	proxy_conn_next_request(c);
+}
+
+static void
+conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	const struct plan	*plan;
+	struct timespec		 now;
+	long			 idle;
+
+	(void)fd;
+	(void)what;
+	if (c->flags & CONN_DEAD)
+		return;
+	plan = conn_plan(c);
+	switch (c->state) {
+	case CONN_READ_HEAD:
+		if (c->flags & CONN_KA_WAIT) {
+			proxy_conn_close(c, "keep-alive idle");
+			return;
+		}
+		c->status = 408;
+		proxy_conn_audit(c, false, "request head timeout");
+		proxy_conn_reply(c, 408, "request head timeout", NULL, true);
+		return;
+	case CONN_CONNECTING:
+		c->connect_timed_out = true;
+		snprintf(c->connect_error, sizeof(c->connect_error),
+		    "timed out");
+		proxy_conn_drop_up(c);
+		connect_try(c);
+		return;
+	case CONN_RESOLVING:
+	case CONN_CHAIN_REPLY:
+		proxy_dns_cancel(c->dns);
+		c->dns = NULL;
+		proxy_conn_deny(c, 504, "upstream timed out");
+		return;
+	case CONN_CLOSING:
+		proxy_conn_close(c, "linger done");
+		return;
+	default:
+		now_mono(&now);
+		idle = ms_between(&c->last_io, &now);
+		if (idle >= (long)plan->limits.idle_timeout_ms) {
+			proxy_conn_close(c, "idle timeout");
+			return;
+		}
+		proxy_conn_timer(c, plan->limits.idle_timeout_ms -
+		    (uint32_t)idle);
+		return;
+	}
+}

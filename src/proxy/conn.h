@@ -1,0 +1,158 @@
+#ifndef KEYHOLE_PROXY_CONN_H
+#define KEYHOLE_PROXY_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "proxy/audit.h"
+#include "proxy/dns.h"
+#include "proxy/http.h"
+
+struct bufferevent;
+struct event;
+struct evbuffer;
+struct proxy;
+struct plan;
+
+/*
+ * One client connection and its state machine (STYLE §7).  Every state
+ * change goes through proxy_conn_set_state(); proxy_conn_close() is the
+ * only way out and frees the struct on the next loop turn.
+ */
+enum conn_state {
+	CONN_READ_HEAD = 0,	/* waiting for a request head */
+	CONN_RESOLVING,		/* DNS for the target */
+	CONN_CONNECTING,	/* TCP to the target or the upstream proxy */
+	CONN_CHAIN_REPLY,	/* waiting for the upstream proxy's answer */
+	CONN_SNI_PEEK,		/* tunnel up, looking at the ClientHello */
+	CONN_TUNNEL,		/* relaying bytes both ways */
+	CONN_FWD_BODY,		/* forwarding a request body */
+	CONN_FWD_RESPONSE,	/* relaying a response */
+	CONN_REVERSE,		/* owned by the reverse proxy */
+	CONN_CLOSING,		/* flushing a final answer, then close */
+};
+
+enum conn_mode {
+	CONN_MODE_NONE = 0,
+	CONN_MODE_CONNECT,
+	CONN_MODE_FORWARD,
+	CONN_MODE_EXTERNAL,	/* CONNECT chained through --upstream-proxy */
+	CONN_MODE_REVERSE,
+};
+
+#define CONN_DEAD		0x01	/* closed; waiting to be freed */
+#define CONN_AUTHED		0x02	/* proxy auth passed on this conn */
+#define CONN_EOF_CLIENT		0x04	/* client sent FIN */
+#define CONN_EOF_UP		0x08	/* upstream sent FIN */
+#define CONN_SHUT_UP		0x10	/* we shut down writes to upstream */
+#define CONN_SHUT_CLIENT	0x20	/* we shut down writes to client */
+#define CONN_AUDITED		0x40	/* the decision line is written */
+#define CONN_EXPLICIT		0x80	/* target address named explicitly */
+#define CONN_CLOSE_AFTER	0x100	/* close once the response is sent */
+#define CONN_KA_WAIT		0x200	/* idle between keep-alive requests */
+
+/* Relay buffering: stop reading a side when the other holds this much. */
+#define CONN_RELAY_HIGH		(1024 * 1024)
+
+struct conn {
+	uint64_t		 id;
+	struct proxy		*px;		/* borrowed */
+	enum conn_state		 state;
+	enum conn_mode		 mode;
+	int			 flags;
+	uint16_t		 peer_port;	/* client's source port */
+
+	struct bufferevent	*client;	/* owned */
+	struct bufferevent	*up;		/* owned; upstream */
+	struct event		*timer;		/* owned; the current wait */
+	struct timespec		 last_io;	/* idle accounting */
+
+	struct http_msg		 req;		/* client request parser */
+	struct http_head	*head;		/* owned; current request */
+	struct http_msg		 resp;		/* upstream response parser */
+
+	/* The target of the current request. */
+	char			*host;		/* owned; canonical */
+	uint16_t		 port;
+	char			*path;		/* owned; forward: origin form */
+	struct dns_req		*dns;		/* pending */
+	struct sockaddr_storage	 addrs[DNS_MAX_ADDRS];
+	size_t			 naddrs;
+	size_t			 addr_i;	/* next address to try */
+	char			 up_host[256];	/* forward reuse key */
+	uint16_t		 up_port;
+	char			 connect_error[128];
+	bool			 connect_timed_out;
+	void			(*on_connected)(struct conn *, int);
+
+	/* Audit of the current decision. */
+	struct timespec		 started;
+	uint64_t		 bytes_up;
+	uint64_t		 bytes_down;
+	int			 status;
+
+	void			*reverse;	/* owned by reverse.c */
+
+	TAILQ_ENTRY(conn)	 entry;
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+/* Take an accepted socket.  NULL only if libevent cannot. */
+struct conn *proxy_conn_new(struct proxy *, int fd,
+	    const struct sockaddr *peer);
+void	 proxy_conn_set_state(struct conn *, enum conn_state);
+/* Close with a reason for -vv; the struct is freed on the next turn. */
+void	 proxy_conn_close(struct conn *, const char *why);
+/*
+ * Answer with a proxy-generated response: text/plain reason body.
+ * close: close once it is flushed.  extra_headers: "Name: v\r\n..." or
+ * NULL.
+ */
+void	 proxy_conn_reply(struct conn *, int status, const char *reason,
+	    const char *extra_headers, bool close);
+/* The same with a JSON body {"error":"<status reason>"} (reverse). */
+void	 proxy_conn_reply_json(struct conn *, int status, bool close);
+/* Write one audit line for the current request (once). */
+void	 proxy_conn_audit(struct conn *, bool allow, const char *reason);
+/* Deny: audit, then 403 (or status) with reason, close. */
+void	 proxy_conn_deny(struct conn *, int status, const char *reason);
+/* Arm the conn's timer for ms; on expiry on_timeout() of the state. */
+void	 proxy_conn_timer(struct conn *, uint32_t ms);
+void	 proxy_conn_timer_stop(struct conn *);
+/* Go back to reading the next request (keep-alive). */
+void	 proxy_conn_next_request(struct conn *);
+/* Note traffic for the idle timeout. */
+void	 proxy_conn_touch(struct conn *);
+/* Milliseconds since the current request started. */
+long	 proxy_conn_elapsed_ms(const struct conn *);
+/*
+ * Connect c->up to c->addrs[c->addr_i...] in turn (connect timeout each);
+ * then done(c, 0) or done(c, -1) with c->connect_error set.
+ */
+void	 proxy_conn_connect(struct conn *, void (*done)(struct conn *, int));
+/* Start relaying bytes between client and up (tunnel). */
+void	 proxy_conn_relay(struct conn *);
+/* Wire c->up to the generic upstream callbacks and start reading. */
+void	 proxy_conn_attach_up(struct conn *);
+/* Free the upstream side only. */
+void	 proxy_conn_drop_up(struct conn *);
+/* Proxy authentication for CONNECT/forward (SPEC 4.2); true if passed. */
+bool	 proxy_conn_authorized(struct conn *);
+/* Answer 407 and keep the connection for a retry. */
+void	 proxy_conn_need_auth(struct conn *);
+
+/* Per-mode handlers (connect.c, forward.c, reverse.c). */
+void	 proxy_connect_start(struct conn *);
+void	 proxy_forward_start(struct conn *);
+void	 proxy_reverse_start(struct conn *);
+void	 proxy_forward_on_read(struct conn *, struct bufferevent *);
+void	 proxy_forward_on_write(struct conn *, struct bufferevent *);
+void	 proxy_forward_on_event(struct conn *, struct bufferevent *, short);
+void	 proxy_connect_on_read(struct conn *, struct bufferevent *);
+void	 proxy_connect_on_event(struct conn *, struct bufferevent *, short);
+
+#endif

@@ -1,0 +1,459 @@
+/*
+ * CONNECT tunnels (SPEC §4.5) and their chaining through an upstream
+ * (corporate) proxy (SPEC §4.7).  Order of checks: parse, canonicalise,
+ * authenticate, credential-upstream block, metadata names, allow-list,
+ * then resolve, guard every address, connect, 200, SNI check, relay.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "policy/allowlist.h"
+#include "policy/plan.h"
+#include "proxy/conn.h"
+#include "proxy/guard.h"
+#include "proxy/server.h"
+#include "proxy/sni.h"
+#include "util/log.h"
+#include "util/strnum.h"
+#include "util/xmalloc.h"
+
+#define CRED_CONNECT_REASON \
+	"credential upstream: CONNECT bypasses L7 filtering"
+
+/*
+ * Split "host:port", "[v6]:port", "host" (port 443) into host and port.
+ * A bare IPv6 address needs brackets.  -1 on anything malformed.
+ */
+int	proxy_connect_parse_authority(const char *, char **, uint16_t *,
+	    uint16_t);
+
+int
+proxy_connect_parse_authority(const char *a, char **host, uint16_t *port,
+    uint16_t defport)
+{
+	const char	*colon, *end;
+	size_t		 hl;
+
+	*host = NULL;
+	if (a[0] == '[') {
+		if ((end = strchr(a, ']')) == NULL || end == a + 1)
+			return -1;
+		hl = (size_t)(end - a) + 1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return -1;
+	} else {
+		colon = strchr(a, ':');
+		if (colon != NULL && strchr(colon + 1, ':') != NULL)
+			return -1;	/* IPv6 without brackets */
+		hl = colon != NULL ? (size_t)(colon - a) : strlen(a);
+	}
+	if (hl == 0)
+		return -1;
+	*port = defport;
+	if (colon != NULL && strnum_port(colon + 1, strlen(colon + 1),
+	    port) == -1)
+		return -1;
+	*host = xstrndup(a, hl);
+	return 0;
+}
+
+/* upstream-bypass entries: exact host or "*.suffix" (strict). */
+static bool
+connect_bypassed(const struct plan *plan, const char *host)
+{
+	size_t		 i;
+	const char	*e;
+	size_t		 hl = strlen(host), el;
+
+	for (i = 0; i < plan->upstream_bypass.n; i++) {
+		e = plan->upstream_bypass.v[i];
+		if (strncmp(e, "*.", 2) == 0) {
+			el = strlen(e + 1);	/* ".suffix" */
+			if (hl > el && strcasecmp(host + hl - el, e + 1) == 0)
+				return true;
+		} else if (strcasecmp(e, host) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void	connect_resolve(struct conn *);
+static void	connect_chain(struct conn *);
+
+void
+proxy_connect_start(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	char			*raw = NULL, reason[512];
+	struct errbuf		 e = { 0 };
+	const char		*cred;
+	uint16_t		 port;
+
+	c->mode = CONN_MODE_CONNECT;
+	if (proxy_connect_parse_authority(c->head->target, &raw, &port,
+	    443) == -1 || (c->host = policy_allowlist_canon_host(raw,
+	    strlen(raw), &e)) == NULL) {
+		free(raw);
+		proxy_conn_deny(c, 400, "bad CONNECT authority");
+		return;
+	}
+	free(raw);
+	c->port = port;
+	if (!proxy_conn_authorized(c)) {
+		proxy_conn_need_auth(c);
+		return;
+	}
+	if ((cred = proxy_server_cred_upstream(c->px, c->host, c->port)) !=
+	    NULL) {
+		proxy_conn_deny(c, 403, CRED_CONNECT_REASON);
+		return;
+	}
+	if (proxy_guard_metadata_name(c->host)) {
+		snprintf(reason, sizeof(reason), "host %s is cloud metadata",
+		    c->host);
+		proxy_conn_deny(c, 403, reason);
+		return;
+	}
+	if (!policy_allowlist_allows(&plan->allow, c->host, c->port,
+	    ALLOW_USE_CONNECT)) {
+		proxy_conn_deny(c, 403, "not in allow-list");
+		return;
+	}
+	if (plan->upstream_proxy != NULL &&
+	    !connect_bypassed(plan, c->host)) {
+		connect_chain(c);
+		return;
+	}
+	connect_resolve(c);
+}
+
+/* ---- direct tunnel ---- */
+
+static void
+connect_established(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->client);
+
+	c->status = 200;
+	evbuffer_add(out, "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+	proxy_conn_set_state(c, CONN_SNI_PEEK);
+	proxy_conn_attach_up(c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, SNI_PEEK_MAX);
+	bufferevent_enable(c->client, EV_READ);
+	proxy_conn_timer(c, proxy_server_plan(c->px)->limits.idle_timeout_ms);
+	proxy_connect_on_read(c, c->client);	/* early bytes */
+}
+
+static void
+connect_connected(struct conn *c, int rc)
+{
+	char	reason[256];
+
+	if (rc == -1) {
+		snprintf(reason, sizeof(reason), "upstream connect failed: %s",
+		    c->connect_error);
+		proxy_conn_deny(c, c->connect_timed_out ? 504 : 502, reason);
+		return;
+	}
+	connect_established(c);
+}
+
+/*
+ * Check every address (SPEC §4.4).  Metadata anywhere denies the request;
+ * other guarded addresses are dropped; nothing left denies it.
+ * 0 when c->addrs holds only vetted addresses.
+ */
+int	proxy_connect_vet(struct conn *, char *, size_t);
+
+int
+proxy_connect_vet(struct conn *c, char *reason, size_t reasonsz)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	const struct allow_entry *ent;
+	struct errbuf		 e = { 0 }, first = { 0 };
+	size_t			 i, kept = 0;
+	bool			 explicit;
+
+	ent = policy_allowlist_match(&plan->allow, c->host, c->port,
+	    c->mode == CONN_MODE_FORWARD ? ALLOW_USE_FORWARD :
+	    ALLOW_USE_CONNECT);
+	explicit = (c->flags & CONN_EXPLICIT) ||
+	    strcmp(c->host, "localhost") == 0 ||
+	    (ent != NULL && ent->kind == ALLOW_IP);
+	for (i = 0; i < c->naddrs; i++) {
+		const struct sockaddr *sa = (struct sockaddr *)&c->addrs[i];
+
+		if (proxy_guard_classify(sa) == GUARD_METADATA) {
+			proxy_guard_check(sa, NULL, false, &e);
+			snprintf(reason, reasonsz, "%s", errbuf_msg(&e));
+			return -1;
+		}
+		if (proxy_guard_check(sa, proxy_server_self(c->px), explicit,
+		    &e) == -1) {
+			if (first.msg[0] == '\0')
+				first = e;
+			continue;
+		}
+		c->addrs[kept++] = c->addrs[i];
+	}
+	c->naddrs = kept;
+	if (kept == 0) {
+		snprintf(reason, reasonsz, "%s", first.msg[0] != '\0' ?
+		    first.msg : "no usable address");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+connect_vet_and_go(struct conn *c)
+{
+	char	reason[256];
+
+	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+		proxy_conn_deny(c, 403, reason);
+		return;
+	}
+	c->addr_i = 0;
+	proxy_conn_connect(c, connect_connected);
+}
+
+static void
+connect_resolved(const char *err, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct conn	*c = arg;
+	char		 reason[300];
+
+	c->dns = NULL;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (err != NULL) {
+		snprintf(reason, sizeof(reason), "DNS resolution failed for "
+		    "%s: %s", c->host, err);
+		proxy_conn_deny(c, 502, reason);
+		return;
+	}
+	memcpy(c->addrs, addrs, n * sizeof(*addrs));
+	c->naddrs = n;
+	connect_vet_and_go(c);
+}
+
+/* Resolve c->host:c->port (or take --resolve), then vet and connect. */
+void	proxy_connect_resolve_then(struct conn *);
+
+void
+proxy_connect_resolve_then(struct conn *c)
+{
+	const struct plan		*plan = proxy_server_plan(c->px);
+	const struct resolve_entry	*r;
+
+	r = policy_plan_resolve(plan, c->host, c->port);
+	if (r != NULL) {
+		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
+		c->naddrs = 1;
+		c->flags |= CONN_EXPLICIT;	/* --resolve is intent (§2.1) */
+		connect_vet_and_go(c);
+		return;
+	}
+	proxy_conn_set_state(c, CONN_RESOLVING);
+	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
+	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->host, c->port,
+	    connect_resolved, c);
+}
+
+static void
+connect_resolve(struct conn *c)
+{
+	proxy_connect_resolve_then(c);
+}
+
+/* ---- SNI check on the first client bytes (domain fronting) ---- */
+
+static void
+connect_sni(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->client);
+	size_t		 len = evbuffer_get_length(in);
+	char		 name[256], reason[600];
+	unsigned char	*p;
+	char		*canon;
+	struct errbuf	 e = { 0 };
+
+	if (len == 0)
+		return;
+	if (len > SNI_PEEK_MAX)
+		len = SNI_PEEK_MAX;
+	p = evbuffer_pullup(in, (ssize_t)len);
+	switch (proxy_sni_parse(p, len, name, sizeof(name))) {
+	case SNI_MORE:
+		return;
+	case SNI_NONE:
+		break;
+	case SNI_BAD:
+		proxy_conn_audit(c, false, "malformed TLS ClientHello");
+		proxy_conn_close(c, "bad ClientHello");
+		return;
+	case SNI_FOUND:
+		canon = policy_allowlist_canon_host(name, strlen(name), &e);
+		if (canon == NULL || strcmp(canon, c->host) != 0) {
+			snprintf(reason, sizeof(reason), "TLS SNI %s does not "
+			    "match CONNECT host %s", name, c->host);
+			free(canon);
+			proxy_conn_audit(c, false, reason);
+			proxy_conn_close(c, "SNI mismatch");
+			return;
+		}
+		free(canon);
+		break;
+	}
+	proxy_conn_relay(c);
+}
+
+/* ---- chaining through the upstream proxy ---- */
+
+static void
+chain_connected(struct conn *c, int rc)
+{
+	struct evbuffer	*out;
+	char		 reason[256];
+
+	if (rc == -1) {
+		snprintf(reason, sizeof(reason), "upstream proxy connect "
+		    "failed: %s", c->connect_error);
+		proxy_conn_deny(c, c->connect_timed_out ? 504 : 502, reason);
+		return;
+	}
+	/* The corporate proxy gets the name as the client sent it (§4.7). */
+	out = bufferevent_get_output(c->up);
+	evbuffer_add_printf(out, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n",
+	    c->head->target, c->head->target);
+	proxy_conn_set_state(c, CONN_CHAIN_REPLY);
+	c->resp.no_body = true;
+	proxy_conn_attach_up(c);
+	proxy_conn_timer(c, proxy_server_plan(c->px)->limits.connect_timeout_ms);
+}
+
+static void
+chain_resolved(const char *err, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct conn	*c = arg;
+	char		 reason[300];
+
+	c->dns = NULL;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (err != NULL) {
+		snprintf(reason, sizeof(reason), "upstream proxy DNS failed: "
+		    "%s", err);
+		proxy_conn_deny(c, 502, reason);
+		return;
+	}
+	memcpy(c->addrs, addrs, n * sizeof(*addrs));
+	c->naddrs = n;
+	c->addr_i = 0;
+	proxy_conn_connect(c, chain_connected);
+}
+
+static void
+connect_chain(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	char			*raw = NULL, *host;
+	uint16_t		 port;
+	struct errbuf		 e = { 0 };
+
+	c->mode = CONN_MODE_EXTERNAL;
+	if (proxy_connect_parse_authority(plan->upstream_proxy, &raw, &port,
+	    3128) == -1 || (host = policy_allowlist_canon_host(raw,
+	    strlen(raw), &e)) == NULL) {
+		free(raw);
+		proxy_conn_deny(c, 502, "bad --upstream-proxy address");
+		return;
+	}
+	free(raw);
+	/* The configured corporate proxy is the user's choice: no guard. */
+	proxy_conn_set_state(c, CONN_RESOLVING);
+	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
+	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), host, port,
+	    chain_resolved, c);
+	free(host);
+}
+
+static void
+chain_reply(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->up);
+	struct http_head	*h;
+	char			 reason[128];
+	int			 status;
+
+	switch (proxy_http_read_head(&c->resp, in)) {
+	case HTTP_MORE:
+		return;
+	case HTTP_BAD:
+		proxy_conn_deny(c, 502, "upstream proxy sent a malformed "
+		    "answer");
+		return;
+	case HTTP_DONE:
+		break;
+	}
+	h = proxy_http_take_head(&c->resp);
+	status = h->status;
+	proxy_http_head_free(h);
+	proxy_conn_timer_stop(c);
+	if (status < 200 || status > 299) {
+		snprintf(reason, sizeof(reason), "upstream proxy refused with "
+		    "status %d", status);
+		if (status < 400 || status > 599)
+			status = 502;
+		proxy_conn_deny(c, status, reason);
+		return;
+	}
+	connect_established(c);
+}
+
+void
+proxy_connect_on_read(struct conn *c, struct bufferevent *bev)
+{
+	switch (c->state) {
+	case CONN_CHAIN_REPLY:
+		if (bev == c->up)
+			chain_reply(c);
+		return;
+	case CONN_SNI_PEEK:
+		if (bev == c->up) {
+			/* The server speaks first: not a TLS client. */
+			proxy_conn_relay(c);
+			return;
+		}
+		connect_sni(c);
+		return;
+	default:
+		return;
+	}
+}
+
+void
+proxy_connect_on_event(struct conn *c, struct bufferevent *bev, short what)
+{
+	(void)what;
+	if (c->state == CONN_CHAIN_REPLY && bev == c->up) {
+		proxy_conn_deny(c, 502, "upstream proxy closed the "
+		    "connection");
+		return;
+	}
+	proxy_conn_close(c, bev == c->up ? "upstream closed" :
+	    "client closed");
+}

@@ -1,0 +1,34 @@
+#ifndef KEYHOLE_PROXY_DNS_H
+#define KEYHOLE_PROXY_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "util/errbuf.h"
+
+struct event_base;
+
+/*
+ * Asynchronous name resolution (evdns, which reads /etc/hosts and
+ * resolv.conf).  IP literals are answered without a query.  Answers always
+ * arrive from the loop, never from inside proxy_dns_resolve().
+ */
+struct dns;
+struct dns_req;
+
+#define DNS_MAX_ADDRS	16
+
+/* error: 0, or a message such as "no such host" (borrowed). */
+typedef void dns_done_fn(const char *error,
+	    const struct sockaddr_storage *addrs, size_t n, void *arg);
+
+struct dns *proxy_dns_new(struct event_base *, struct errbuf *e);
+/* host is canonical (no brackets). */
+struct dns_req *proxy_dns_resolve(struct dns *, const char *host,
+	    uint16_t port, dns_done_fn *, void *arg);
+/* Cancel a pending request: its callback will not run. */
+void	 proxy_dns_cancel(struct dns_req *);
+void	 proxy_dns_free(struct dns *);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * Plain-HTTP forwarding (SPEC §4.5): "GET http://host[:port]/path" to an
+ * allowed host, with hop-by-hop and Proxy-* headers removed and keep-alive
+ * to the client.  Bodies are framed by http_parser and passed on as they
+ * were received; responses are relayed as they arrive.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "policy/allowlist.h"
+#include "policy/plan.h"
+#include "policy/route.h"
+#include "proxy/conn.h"
+#include "proxy/guard.h"
+#include "proxy/server.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#define CRED_FORWARD_REASON \
+	"credential upstream: forward bypasses L7 filtering"
+
+int	proxy_connect_parse_authority(const char *, char **, uint16_t *,
+	    uint16_t);
+int	proxy_connect_vet(struct conn *, char *, size_t);
+
+/* Headers a proxy never passes on (RFC 9110 §7.6.1, plus Proxy-*). */
+static const char *const hop_headers[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+	"Proxy-Authenticate", "TE", "Trailer", "Upgrade", NULL,
+};
+
+/* True when header name must not be forwarded in head h. */
+bool	proxy_forward_is_hop(const struct http_head *, const char *);
+
+bool
+proxy_forward_is_hop(const struct http_head *h, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; hop_headers[i] != NULL; i++)
+		if (strcasecmp(name, hop_headers[i]) == 0)
+			return true;
+	/* Anything the Connection header names is hop-by-hop too. */
+	return proxy_http_header_has_token(h, "Connection", name);
+}
+
+/*
+ * Split "http://authority/path?q" into authority and origin-form path.
+ * -1 for other schemes, userinfo or an empty authority.
+ */
+static int
+forward_split(const char *target, char **authority, char **path)
+{
+	const char	*a, *p;
+
+	*authority = *path = NULL;
+	if (strncasecmp(target, "http://", 7) != 0)
+		return -1;
+	a = target + 7;
+	p = a + strcspn(a, "/?#");
+	if (p == a || memchr(a, '@', (size_t)(p - a)) != NULL)
+		return -1;
+	*authority = xstrndup(a, (size_t)(p - a));
+	if (*p == '/')
+		*path = xstrndup(p, strcspn(p, "#"));
+	else
+		*path = xasprintf("/%.*s", (int)strcspn(p, "#"), p);
+	return 0;
+}
+
+static bool
+forward_cred_host(const struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	size_t			 i;
+
+	/* Any port: plain http to a credential host bypasses L7 rules too. */
+	for (i = 0; i < plan->nroutes; i++)
+		if (strcmp(plan->routes[i]->up_host, c->host) == 0)
+			return true;
+	return proxy_server_cred_upstream(c->px, c->host, c->port) != NULL;
+}
+
+static void	forward_send(struct conn *);
+static void	forward_resolve(struct conn *);
+
+void
+proxy_forward_start(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	char			*auth = NULL, *raw = NULL, reason[512];
+	struct errbuf		 e = { 0 };
+	uint16_t		 port;
+
+	c->mode = CONN_MODE_FORWARD;
+	if (strncasecmp(c->head->target, "https://", 8) == 0) {
+		proxy_conn_deny(c, 400, "https:// requests must use CONNECT");
+		return;
+	}
+	if (forward_split(c->head->target, &auth, &c->path) == -1 ||
+	    proxy_connect_parse_authority(auth, &raw, &port, 80) == -1 ||
+	    (c->host = policy_allowlist_canon_host(raw, strlen(raw),
+	    &e)) == NULL) {
+		free(auth);
+		free(raw);
+		proxy_conn_deny(c, 400, "bad request URL");
+		return;
+	}
+	free(auth);
+	free(raw);
+	c->port = port;
+	if (!proxy_conn_authorized(c)) {
+		proxy_conn_need_auth(c);
+		return;
+	}
+	if (forward_cred_host(c)) {
+		proxy_conn_deny(c, 403, CRED_FORWARD_REASON);
+		return;
+	}
+	if (proxy_guard_metadata_name(c->host)) {
+		snprintf(reason, sizeof(reason), "host %s is cloud metadata",
+		    c->host);
+		proxy_conn_deny(c, 403, reason);
+		return;
+	}
+	if (!policy_allowlist_allows(&plan->allow, c->host, c->port,
+	    ALLOW_USE_FORWARD)) {
+		proxy_conn_deny(c, 403, "not in allow-list");
+		return;
+	}
+	/* Reuse the upstream connection of the previous request. */
+	if (c->up != NULL && c->up_port == c->port &&
+	    strcmp(c->up_host, c->host) == 0) {
+		forward_send(c);
+		return;
+	}
+	proxy_conn_drop_up(c);
+	forward_resolve(c);
+}
+
+static void
+forward_connected(struct conn *c, int rc)
+{
+	char	reason[256];
+
+	if (rc == -1) {
+		snprintf(reason, sizeof(reason), "upstream connect failed: %s",
+		    c->connect_error);
+		proxy_conn_deny(c, c->connect_timed_out ? 504 : 502, reason);
+		return;
+	}
+	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
+	c->up_port = c->port;
+	proxy_conn_attach_up(c);
+	forward_send(c);
+}
+
+static void
+forward_resolved(const char *err, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct conn	*c = arg;
+	char		 reason[300];
+
+	c->dns = NULL;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (err != NULL) {
+		snprintf(reason, sizeof(reason), "DNS resolution failed for "
+		    "%s: %s", c->host, err);
+		proxy_conn_deny(c, 502, reason);
+		return;
+	}
+	memcpy(c->addrs, addrs, n * sizeof(*addrs));
+	c->naddrs = n;
+	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+		proxy_conn_deny(c, 403, reason);
+		return;
+	}
+	c->addr_i = 0;
+	proxy_conn_connect(c, forward_connected);
+}
+
+static void
+forward_resolve(struct conn *c)
+{
+	const struct plan		*plan = proxy_server_plan(c->px);
+	const struct resolve_entry	*r;
+	char				 reason[256];
+
+	r = policy_plan_resolve(plan, c->host, c->port);
+	if (r != NULL) {
+		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
+		c->naddrs = 1;
+		c->flags |= CONN_EXPLICIT;
+		if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+			proxy_conn_deny(c, 403, reason);
+			return;
+		}
+		c->addr_i = 0;
+		proxy_conn_connect(c, forward_connected);
+		return;
+	}
+	proxy_conn_set_state(c, CONN_RESOLVING);
+	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
+	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->host, c->port,
+	    forward_resolved, c);
+}
+
+/* Request head towards the origin server. */
+static void
+forward_write_head(struct conn *c)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->up);
+	const struct http_head	*h = c->head;
+	bool			 v6 = strchr(c->host, ':') != NULL;
+	bool			 upgrade;
+	size_t			 i;
+
+	upgrade = proxy_http_header_has_token(h, "Connection", "upgrade") &&
+	    proxy_http_header(h, "Upgrade") != NULL;
+	evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s%s%s", h->method,
+	    c->path, v6 ? "[" : "", c->host, v6 ? "]" : "");
+	if (c->port != 80)
+		evbuffer_add_printf(out, ":%u", c->port);
+	evbuffer_add(out, "\r\n", 2);
+	for (i = 0; i < h->nh; i++) {
+		if (strcasecmp(h->h[i].name, "Host") == 0 ||
+		    proxy_forward_is_hop(h, h->h[i].name))
+			continue;
+		evbuffer_add_printf(out, "%s: %s\r\n", h->h[i].name,
+		    h->h[i].value);
+	}
+	if (upgrade)
+		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
+		    "%s\r\n", proxy_http_header(h, "Upgrade"));
+	evbuffer_add(out, "\r\n", 2);
+	if (!c->req.keep_alive)
+		c->flags |= CONN_CLOSE_AFTER;
+}
+
+/* Move framed body bytes from the client to the origin server. */
+static void
+forward_pump_body(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->client);
+	struct evbuffer		*out = bufferevent_get_output(c->up);
+	struct evbuffer_iovec	 v;
+	size_t			 used;
+	enum http_result	 r = HTTP_MORE;
+
+	while (!c->req.msg_done && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		r = proxy_http_scan_body(&c->req, v.iov_base, v.iov_len,
+		    &used);
+		if (r == HTTP_BAD) {
+			proxy_conn_deny(c, 400, c->req.bad_reason);
+			return;
+		}
+		evbuffer_remove_buffer(in, out, used);
+		c->bytes_up += used;
+		if (r == HTTP_DONE || used == 0)
+			break;
+	}
+	if (c->req.msg_done) {
+		if (c->state == CONN_FWD_BODY)
+			proxy_conn_set_state(c, CONN_FWD_RESPONSE);
+		/* Keep pipelined bytes for later; stop reading meanwhile. */
+		bufferevent_disable(c->client, EV_READ);
+		return;
+	}
+	if (evbuffer_get_length(out) >= CONN_RELAY_HIGH)
+		bufferevent_disable(c->client, EV_READ);
+	else
+		bufferevent_enable(c->client, EV_READ);
+}
+
+static void
+forward_send(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+
+	forward_write_head(c);
+	proxy_conn_set_state(c, CONN_FWD_BODY);
+	proxy_http_msg_reset(&c->resp);
+	c->resp.no_body = strcmp(c->head->method, "HEAD") == 0;
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	bufferevent_setwatermark(c->up, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
+	bufferevent_setwatermark(c->client, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
+	bufferevent_enable(c->up, EV_READ);
+	proxy_conn_touch(c);
+	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
+	forward_pump_body(c);
+	if (!(c->flags & CONN_DEAD) && evbuffer_get_length(
+	    bufferevent_get_input(c->up)) > 0)
+		proxy_forward_on_read(c, c->up);
+}
+
+/* Response head towards the client, hop-by-hop headers removed. */
+static void
+forward_write_response_head(struct conn *c, const struct http_head *h)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->client);
+	size_t		 i;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
+	    proxy_http_reason(h->status));
+	for (i = 0; i < h->nh; i++) {
+		if (proxy_forward_is_hop(h, h->h[i].name))
+			continue;
+		evbuffer_add_printf(out, "%s: %s\r\n", h->h[i].name,
+		    h->h[i].value);
+	}
+	if (h->status == 101)
+		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
+		    "%s\r\n", proxy_http_header(h, "Upgrade") ?
+		    proxy_http_header(h, "Upgrade") : "websocket");
+	else if (c->flags & CONN_CLOSE_AFTER)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* The response is complete: audit it and go on with the client. */
+static void
+forward_done(struct conn *c)
+{
+	proxy_conn_audit(c, true, NULL);
+	if (!c->resp.keep_alive)
+		proxy_conn_drop_up(c);
+	if (c->flags & CONN_CLOSE_AFTER) {
+		proxy_conn_set_state(c, CONN_CLOSING);
+		bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(bufferevent_get_output(c->client)) ==
+		    0)
+			proxy_conn_close(c, "forward done");
+		return;
+	}
+	proxy_conn_next_request(c);
+}
+
+static void
+forward_response(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->up);
+	struct evbuffer		*out = bufferevent_get_output(c->client);
+	struct evbuffer_iovec	 v;
+	struct http_head	*h;
+	size_t			 used;
+	enum http_result	 r;
+
+	while (!c->resp.head_done) {
+		switch (proxy_http_read_head(&c->resp, in)) {
+		case HTTP_MORE:
+			return;
+		case HTTP_BAD:
+			proxy_conn_deny(c, 502, c->resp.bad_reason);
+			return;
+		case HTTP_DONE:
+			break;
+		}
+		h = proxy_http_take_head(&c->resp);
+		c->status = h->status;
+		/* The origin may close: the client need not. */
+		if (!c->resp.keep_alive && !c->resp.has_length &&
+		    !c->resp.chunked && !c->resp.no_body &&
+		    h->status != 204 && h->status != 304 && h->status >= 200)
+			c->flags |= CONN_CLOSE_AFTER;
+		forward_write_response_head(c, h);
+		proxy_http_head_free(h);
+		if (c->status == 101) {
+			proxy_conn_relay(c);
+			return;
+		}
+		if (c->status >= 100 && c->status < 200) {
+			/* 100 Continue and friends: the real answer follows. */
+			proxy_http_msg_reset(&c->resp);
+			c->resp.no_body = strcmp(c->head->method, "HEAD") == 0;
+		}
+	}
+	while (!c->resp.msg_done && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		r = proxy_http_scan_body(&c->resp, v.iov_base, v.iov_len,
+		    &used);
+		if (r == HTTP_BAD) {
+			proxy_conn_close(c, "malformed response body");
+			return;
+		}
+		evbuffer_remove_buffer(in, out, used);
+		c->bytes_down += used;
+		if (r == HTTP_DONE || used == 0)
+			break;
+	}
+	if (c->resp.msg_done && c->state == CONN_FWD_RESPONSE) {
+		forward_done(c);
+		return;
+	}
+	if (evbuffer_get_length(out) >= CONN_RELAY_HIGH)
+		bufferevent_disable(c->up, EV_READ);
+}
+
+void
+proxy_forward_on_read(struct conn *c, struct bufferevent *bev)
+{
+	if (bev == c->client) {
+		if (c->state == CONN_FWD_BODY)
+			forward_pump_body(c);
+		return;
+	}
+	forward_response(c);
+}
+
+void
+proxy_forward_on_write(struct conn *c, struct bufferevent *bev)
+{
+	if (bev == c->up) {
+		if (c->state == CONN_FWD_BODY && !c->req.msg_done)
+			bufferevent_enable(c->client, EV_READ);
+		return;
+	}
+	if (c->state == CONN_CLOSING) {
+		proxy_conn_close(c, "forward done");
+		return;
+	}
+	if (c->up != NULL)
+		bufferevent_enable(c->up, EV_READ);
+}
+
+void
+proxy_forward_on_event(struct conn *c, struct bufferevent *bev, short what)
+{
+	if (bev == c->client) {
+		proxy_conn_close(c, "client closed");
+		return;
+	}
+	/* The origin closed: the end of a read-until-close body? */
+	if ((what & BEV_EVENT_EOF) && c->resp.head_done &&
+	    proxy_http_eof_ends_body(&c->resp)) {
+		forward_response(c);
+		if (c->flags & CONN_DEAD)
+			return;
+		c->flags |= CONN_CLOSE_AFTER;
+		proxy_conn_drop_up(c);
+		if (c->state == CONN_FWD_RESPONSE || c->state == CONN_FWD_BODY)
+			forward_done(c);
+		return;
+	}
+	if (!c->resp.head_done && c->status == 0) {
+		proxy_conn_deny(c, 502, "upstream closed before answering");
+		return;
+	}
+	proxy_conn_close(c, "upstream closed mid-response");
+}

@@ -1,0 +1,514 @@
+#include "proxy/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "util/xmalloc.h"
+
+static int	msg_on_begin(http_parser *);
+static int	msg_on_url(http_parser *, const char *, size_t);
+static int	msg_on_field(http_parser *, const char *, size_t);
+static int	msg_on_value(http_parser *, const char *, size_t);
+static int	msg_on_headers_complete(http_parser *);
+static int	msg_on_body(http_parser *, const char *, size_t);
+static int	msg_on_complete(http_parser *);
+
+static const http_parser_settings msg_settings = {
+	.on_message_begin = msg_on_begin,
+	.on_url = msg_on_url,
+	.on_header_field = msg_on_field,
+	.on_header_value = msg_on_value,
+	.on_headers_complete = msg_on_headers_complete,
+	.on_body = msg_on_body,
+	.on_message_complete = msg_on_complete,
+};
+
+bool
+proxy_http_is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+const char *
+proxy_http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+void
+proxy_http_msg_init(struct http_msg *m, enum http_parser_type type,
+    uint32_t line_max, uint32_t head_max)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->line_max = line_max;
+	m->head_max = head_max;
+	http_parser_init(&m->p, type);
+	m->p.data = m;
+}
+
+void
+proxy_http_msg_reset(struct http_msg *m)
+{
+	enum http_parser_type	type = m->type;
+	uint32_t		line_max = m->line_max, head_max = m->head_max;
+
+	proxy_http_msg_free(m);
+	proxy_http_msg_init(m, type, line_max, head_max);
+}
+
+void
+proxy_http_msg_free(struct http_msg *m)
+{
+	proxy_http_head_free(m->head);
+	m->head = NULL;
+	free(m->cur_field);
+	free(m->cur_value);
+	m->cur_field = m->cur_value = NULL;
+	m->cur_field_len = m->cur_value_len = 0;
+}
+
+void
+proxy_http_head_free(struct http_head *h)
+{
+	size_t	i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nh; i++) {
+		free(h->h[i].name);
+		freezero_str(h->h[i].value);	/* may carry credentials */
+	}
+	free(h->h);
+	free(h->method);
+	free(h->target);
+	free(h);
+}
+
+struct http_head *
+proxy_http_take_head(struct http_msg *m)
+{
+	struct http_head	*h = m->head;
+
+	m->head = NULL;
+	return h;
+}
+
+static void
+msg_bad(struct http_msg *m, int status, const char *reason)
+{
+	m->bad_status = status;
+	snprintf(m->bad_reason, sizeof(m->bad_reason), "%s", reason);
+}
+
+/* Append bytes to a growing field or value, refusing runaway sizes. */
+static void
+msg_grow(char **s, size_t *len, const char *at, size_t n)
+{
+	*s = xreallocarray(*s, *len + n + 1, 1);
+	memcpy(*s + *len, at, n);
+	*len += n;
+	(*s)[*len] = '\0';
+}
+
+/* Store the header completed by the callbacks so far. */
+static void
+msg_flush_header(struct http_msg *m)
+{
+	struct http_head	*h = m->head;
+	char			*v;
+	size_t			 a, b;
+
+	if (m->cur_field == NULL)
+		return;
+	v = m->cur_value != NULL ? m->cur_value : xstrdup("");
+	b = m->cur_value != NULL ? m->cur_value_len : 0;
+	for (a = 0; a < b && (v[a] == ' ' || v[a] == '\t'); a++)
+		;
+	while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+		b--;
+	h->h = xreallocarray(h->h, h->nh + 1, sizeof(*h->h));
+	h->h[h->nh].name = m->cur_field;
+	h->h[h->nh].value = xstrndup(v + a, b - a);
+	h->nh++;
+	freezero(v, (m->cur_value != NULL ? m->cur_value_len : 0) + 1);
+	m->cur_field = m->cur_value = NULL;
+	m->cur_field_len = m->cur_value_len = 0;
+	m->in_value = false;
+}
+
+static int
+msg_on_begin(http_parser *p)
+{
+	struct http_msg	*m = p->data;
+
+	if (m->head == NULL)
+		m->head = xcalloc(1, sizeof(*m->head));
+	return 0;
+}
+
+static int
+msg_on_url(http_parser *p, const char *at, size_t n)
+{
+	struct http_msg		*m = p->data;
+	struct http_head	*h = m->head;
+	size_t			 len = h->target ? strlen(h->target) : 0;
+
+	msg_grow(&h->target, &len, at, n);
+	return 0;
+}
+
+static int
+msg_on_field(http_parser *p, const char *at, size_t n)
+{
+	struct http_msg	*m = p->data;
+
+	if (m->in_value)
+		msg_flush_header(m);
+	msg_grow(&m->cur_field, &m->cur_field_len, at, n);
+	return 0;
+}
+
+static int
+msg_on_value(http_parser *p, const char *at, size_t n)
+{
+	struct http_msg	*m = p->data;
+
+	m->in_value = true;
+	msg_grow(&m->cur_value, &m->cur_value_len, at, n);
+	return 0;
+}
+
+static int
+msg_on_headers_complete(http_parser *p)
+{
+	struct http_msg		*m = p->data;
+	struct http_head	*h = m->head;
+
+	msg_flush_header(m);
+	m->head_done = true;
+	h->major = p->http_major;
+	h->minor = p->http_minor;
+	if (m->type == HTTP_REQUEST)
+		h->method = xstrdup(http_method_str(p->method));
+	else
+		h->status = (int)p->status_code;
+	m->chunked = (p->flags & F_CHUNKED) != 0;
+	m->has_length = (p->flags & F_CONTENTLENGTH) != 0;
+	m->length = m->has_length ? p->content_length : 0;
+	m->keep_alive = http_should_keep_alive(p) != 0;
+	if (m->type == HTTP_RESPONSE && m->no_body)
+		return 1;	/* answer to HEAD: no body whatever it says */
+	return 0;
+}
+
+static int
+msg_on_body(http_parser *p, const char *at, size_t n)
+{
+	struct http_msg	*m = p->data;
+
+	(void)at;
+	m->body_bytes += n;
+	return 0;
+}
+
+static int
+msg_on_complete(http_parser *p)
+{
+	struct http_msg	*m = p->data;
+
+	m->msg_done = true;
+	/* Stop here: what follows is the next message. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/*
+ * Byte-level checks http_parser is lax about (it accepts bare LF, obs-fold
+ * and NUL in places): every line ends in CRLF, no CR elsewhere, no NUL, no
+ * continuation lines.  These are request smuggling shapes.
+ */
+static int
+msg_check_bytes(struct http_msg *m, const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\0') {
+			msg_bad(m, 400, "NUL byte in the head");
+			return -1;
+		}
+		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
+			msg_bad(m, 400, "bare LF in the head");
+			return -1;
+		}
+		if (s[i] == '\r' && (i + 1 >= len || s[i + 1] != '\n')) {
+			msg_bad(m, 400, "bare CR in the head");
+			return -1;
+		}
+		if (s[i] == '\n' && i + 1 < len &&
+		    (s[i + 1] == ' ' || s[i + 1] == '\t')) {
+			msg_bad(m, 400, "obsolete line folding in the head");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Semantic checks on the parsed head. */
+static int
+msg_check_head(struct http_msg *m)
+{
+	struct http_head	*h = m->head;
+	const char		*te;
+	size_t			 i, j;
+
+	for (i = 0; i < h->nh; i++) {
+		if (h->h[i].name[0] == '\0') {
+			msg_bad(m, 400, "empty header name");
+			return -1;
+		}
+		for (j = 0; h->h[i].name[j] != '\0'; j++) {
+			if (!proxy_http_is_tchar((unsigned char)
+			    h->h[i].name[j])) {
+				msg_bad(m, 400, "invalid header name");
+				return -1;
+			}
+		}
+		for (j = 0; h->h[i].value[j] != '\0'; j++) {
+			unsigned char c = (unsigned char)h->h[i].value[j];
+
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				msg_bad(m, 400, "control byte in a header "
+				    "value");
+				return -1;
+			}
+		}
+	}
+	if (h->major != 1 || h->minor > 1) {
+		msg_bad(m, m->type == HTTP_REQUEST ? 505 : 502,
+		    "unsupported HTTP version");
+		return -1;
+	}
+	if (m->type != HTTP_REQUEST)
+		return 0;
+	if (proxy_http_header_count(h, "Host") > 1) {
+		msg_bad(m, 400, "more than one Host header");
+		return -1;
+	}
+	if (proxy_http_header_count(h, "Content-Length") > 1) {
+		msg_bad(m, 400, "more than one Content-Length header");
+		return -1;
+	}
+	/* The only transfer coding a request may use here is "chunked". */
+	if (proxy_http_header_count(h, "Transfer-Encoding") > 1) {
+		msg_bad(m, 400, "more than one Transfer-Encoding header");
+		return -1;
+	}
+	te = proxy_http_header(h, "Transfer-Encoding");
+	if (te != NULL && strcasecmp(te, "chunked") != 0) {
+		msg_bad(m, 400, "unsupported Transfer-Encoding");
+		return -1;
+	}
+	if (te != NULL && proxy_http_header(h, "Content-Length") != NULL) {
+		msg_bad(m, 400, "both Content-Length and Transfer-Encoding");
+		return -1;
+	}
+	if (h->target == NULL || h->target[0] == '\0') {
+		msg_bad(m, 400, "empty request target");
+		return -1;
+	}
+	return 0;
+}
+
+/* Offset of the first CRLF CRLF at or after from, or -1. */
+static ssize_t
+msg_find_end(struct evbuffer *in, size_t from)
+{
+	struct evbuffer_ptr	start, found;
+
+	if (evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET) == -1)
+		return -1;
+	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
+	return found.pos;
+}
+
+enum http_result
+proxy_http_read_head(struct http_msg *m, struct evbuffer *in)
+{
+	size_t		 len = evbuffer_get_length(in), headlen, n;
+	ssize_t		 end, eol;
+	struct evbuffer_ptr p;
+	char		*s;
+
+	if (len == 0)
+		return HTTP_MORE;
+	end = msg_find_end(in, m->scan_from);
+	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF_STRICT);
+	eol = p.pos;
+	if ((eol == -1 && len > m->line_max) || (size_t)eol > m->line_max) {
+		if (m->type == HTTP_REQUEST)
+			msg_bad(m, 414, "request line too long");
+		else
+			msg_bad(m, 502, "status line too long");
+		return HTTP_BAD;
+	}
+	if (end == -1) {
+		if (len > m->head_max) {
+			msg_bad(m, m->type == HTTP_REQUEST ? 431 : 502,
+			    "head too large");
+			return HTTP_BAD;
+		}
+		m->scan_from = len >= 3 ? len - 3 : 0;
+		return HTTP_MORE;
+	}
+	headlen = (size_t)end + 4;
+	if (headlen > m->head_max) {
+		msg_bad(m, m->type == HTTP_REQUEST ? 431 : 502,
+		    "head too large");
+		return HTTP_BAD;
+	}
+	if ((s = (char *)evbuffer_pullup(in, (ssize_t)headlen)) == NULL) {
+		msg_bad(m, 400, "cannot read the head");
+		return HTTP_BAD;
+	}
+	if (msg_check_bytes(m, s, headlen) == -1)
+		return HTTP_BAD;
+	if (m->head == NULL)
+		m->head = xcalloc(1, sizeof(*m->head));
+	n = http_parser_execute(&m->p, &msg_settings, s, headlen);
+	if ((HTTP_PARSER_ERRNO(&m->p) != HPE_OK &&
+	    HTTP_PARSER_ERRNO(&m->p) != HPE_PAUSED) || !m->head_done ||
+	    n != headlen) {
+		char	reason[128];
+
+		snprintf(reason, sizeof(reason), "malformed head: %s",
+		    http_errno_description(HTTP_PARSER_ERRNO(&m->p)));
+		msg_bad(m, m->type == HTTP_REQUEST ? 400 : 502, reason);
+		return HTTP_BAD;
+	}
+	m->upgrade = m->p.upgrade != 0;
+	m->head->raw_len = headlen;
+	if (msg_check_head(m) == -1)
+		return HTTP_BAD;
+	evbuffer_drain(in, headlen);
+	m->scan_from = 0;
+	return HTTP_DONE;
+}
+
+enum http_result
+proxy_http_scan_body(struct http_msg *m, const char *data, size_t len,
+    size_t *used)
+{
+	size_t	n;
+
+	*used = 0;
+	if (m->msg_done)
+		return HTTP_DONE;
+	if (HTTP_PARSER_ERRNO(&m->p) == HPE_PAUSED)
+		http_parser_pause(&m->p, 0);
+	if (len == 0)
+		return HTTP_MORE;
+	n = http_parser_execute(&m->p, &msg_settings, data, len);
+	*used = n;
+	if (m->msg_done)
+		return HTTP_DONE;
+	if (HTTP_PARSER_ERRNO(&m->p) != HPE_OK) {
+		char	reason[128];
+
+		snprintf(reason, sizeof(reason), "malformed body: %s",
+		    http_errno_description(HTTP_PARSER_ERRNO(&m->p)));
+		msg_bad(m, m->type == HTTP_REQUEST ? 400 : 502, reason);
+		return HTTP_BAD;
+	}
+	return HTTP_MORE;
+}
+
+bool
+proxy_http_eof_ends_body(const struct http_msg *m)
+{
+	if (m->msg_done)
+		return true;
+	/* A body without length or chunking runs until close (RFC 9112 6.3). */
+	return m->head_done && !m->chunked && !m->has_length;
+}
+
+const char *
+proxy_http_header(const struct http_head *h, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < h->nh; i++)
+		if (strcasecmp(h->h[i].name, name) == 0)
+			return h->h[i].value;
+	return NULL;
+}
+
+size_t
+proxy_http_header_count(const struct http_head *h, const char *name)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < h->nh; i++)
+		if (strcasecmp(h->h[i].name, name) == 0)
+			n++;
+	return n;
+}
+
+bool
+proxy_http_header_has_token(const struct http_head *h, const char *name,
+    const char *token)
+{
+	size_t		 i, tl = strlen(token);
+	const char	*v, *e;
+
+	for (i = 0; i < h->nh; i++) {
+		if (strcasecmp(h->h[i].name, name) != 0)
+			continue;
+		for (v = h->h[i].value; *v != '\0'; v = e) {
+			while (*v == ' ' || *v == '\t' || *v == ',')
+				v++;
+			for (e = v; *e != '\0' && *e != ','; e++)
+				;
+			if ((size_t)(e - v) >= tl &&
+			    strncasecmp(v, token, tl) == 0) {
+				const char *r = v + tl;
+
+				while (r < e && (*r == ' ' || *r == '\t'))
+					r++;
+				if (r == e)
+					return true;
+			}
+		}
+	}
+	return false;
+}

@@ -1,0 +1,469 @@
+/*
+ * The proxy's listener and connection table (SPEC §4.1): accept with a
+ * connection limit (503 past it) and a back-off on EMFILE, the proxy token
+ * and per-route phantom tokens, the environment a client needs, and the
+ * credential upstreams' addresses for the CONNECT block (SPEC §4.5).
+ */
+#include "proxy/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "creds/secret.h"
+#include "policy/noproxy.h"
+#include "policy/plan.h"
+#include "policy/route.h"
+#include "proxy/audit.h"
+#include "proxy/conn.h"
+#include "proxy/dns.h"
+#include "proxy/guard.h"
+#include "util/log.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#define PROXY_BACKLOG		1024
+#define PROXY_ACCEPT_PAUSE_MS	1000
+
+/* Addresses of one credential upstream (for IP-literal CONNECTs). */
+struct route_addrs {
+	struct sockaddr_storage	 a[DNS_MAX_ADDRS];
+	size_t			 n;
+	struct dns_req		*req;	/* pending */
+	struct proxy		*px;	/* borrowed */
+};
+
+struct proxy {
+	const struct plan	*plan;		/* borrowed */
+	struct event_base	*base;		/* borrowed */
+	struct evconnlistener	*listener;	/* owned */
+	struct event		*accept_pause;	/* owned */
+	struct sockaddr_in	 self;
+	struct secret		*token;		/* owned */
+	struct secret		**phantoms;	/* owned; one per route */
+	struct route_addrs	*raddrs;	/* owned; one per route */
+	struct dns		*dns;		/* owned */
+	struct audit		*audit;		/* owned */
+	struct conn_list	 conns;
+	size_t			 nconns;
+	uint64_t		 next_id;
+	uint8_t			 registered[65536 / 8];
+};
+
+static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	server_on_accept_error(struct evconnlistener *, void *);
+
+const struct plan *
+proxy_server_plan(const struct proxy *px)
+{
+	return px->plan;
+}
+
+struct event_base *
+proxy_server_base(const struct proxy *px)
+{
+	return px->base;
+}
+
+const struct secret *
+proxy_server_token(const struct proxy *px)
+{
+	return px->token;
+}
+
+struct dns *
+proxy_server_dns(const struct proxy *px)
+{
+	return px->dns;
+}
+
+struct audit *
+proxy_server_audit(const struct proxy *px)
+{
+	return px->audit;
+}
+
+const struct sockaddr *
+proxy_server_self(const struct proxy *px)
+{
+	return (const struct sockaddr *)&px->self;
+}
+
+uint64_t
+proxy_server_next_id(struct proxy *px)
+{
+	return ++px->next_id;
+}
+
+uint16_t
+proxy_server_port(const struct proxy *px)
+{
+	return ntohs(px->self.sin_port);
+}
+
+unsigned long
+proxy_server_denials(const struct proxy *px)
+{
+	return proxy_audit_denials(px->audit);
+}
+
+void
+proxy_server_register_port(struct proxy *px, uint16_t port)
+{
+	px->registered[port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+void
+proxy_server_unregister_port(struct proxy *px, uint16_t port)
+{
+	px->registered[port / 8] &= (uint8_t)~(1u << (port % 8));
+}
+
+bool
+proxy_server_port_registered(const struct proxy *px, uint16_t port)
+{
+	return port != 0 &&
+	    (px->registered[port / 8] & (1u << (port % 8))) != 0;
+}
+
+void
+proxy_server_conn_gone(struct proxy *px, struct conn *c)
+{
+	TAILQ_REMOVE(&px->conns, c, entry);
+	px->nconns--;
+}
+
+const struct secret *
+proxy_server_phantom(const struct proxy *px, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < px->plan->nroutes; i++)
+		if (strcmp(px->plan->routes[i]->def->name, name) == 0)
+			return px->phantoms[i];
+	return NULL;
+}
+
+/* Parse an IP literal into ss (port 0); false when host is a name. */
+static bool
+server_literal(const char *host, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+const char *
+proxy_server_cred_upstream(const struct proxy *px, const char *host,
+    uint16_t port)
+{
+	const struct plan	*plan = px->plan;
+	struct sockaddr_storage	 lit;
+	bool			 is_lit = server_literal(host, &lit);
+	size_t			 i, j;
+
+	/* Routes count from their declaration, loaded or not (§4.5). */
+	for (i = 0; i < plan->nroutes; i++) {
+		const struct route *r = plan->routes[i];
+
+		if (r->up_port == port && strcmp(r->up_host, host) == 0)
+			return r->def->name;
+		if (!is_lit)
+			continue;
+		for (j = 0; j < px->raddrs[i].n; j++)
+			if (proxy_guard_same_addr((struct sockaddr *)&lit,
+			    (struct sockaddr *)&px->raddrs[i].a[j]))
+				return r->def->name;
+	}
+	return NULL;
+}
+
+static void
+server_route_resolved(const char *err, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct route_addrs	*ra = arg;
+
+	ra->req = NULL;
+	if (err != NULL) {
+		log_debug("credential upstream lookup failed: %s", err);
+		return;
+	}
+	memcpy(ra->a, addrs, n * sizeof(*addrs));
+	ra->n = n;
+}
+
+/*
+ * Learn each credential upstream's addresses, so a CONNECT to one of them
+ * by IP literal is refused too.  XXX(issue 6): refresh on TTL expiry.
+ */
+static void
+server_resolve_routes(struct proxy *px)
+{
+	const struct plan		*plan = px->plan;
+	const struct resolve_entry	*re;
+	size_t				 i;
+
+	px->raddrs = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	    sizeof(*px->raddrs));
+	for (i = 0; i < plan->nroutes; i++) {
+		const struct route	*r = plan->routes[i];
+		struct route_addrs	*ra = &px->raddrs[i];
+
+		ra->px = px;
+		re = policy_plan_resolve(plan, r->up_host, r->up_port);
+		if (re != NULL) {
+			memcpy(&ra->a[0], &re->addr, sizeof(re->addr));
+			ra->n = 1;
+		} else if (server_literal(r->up_host, &ra->a[0]))
+			ra->n = 1;
+		else
+			ra->req = proxy_dns_resolve(px->dns, r->up_host,
+			    r->up_port, server_route_resolved, ra);
+	}
+}
+
+static int
+server_listen(struct proxy *px, uint16_t port, struct errbuf *e)
+{
+	socklen_t	len = sizeof(px->self);
+	int		fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		errbuf_sys(e, "proxy socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&px->self, 0, sizeof(px->self));
+	px->self.sin_family = AF_INET;
+	px->self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	px->self.sin_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&px->self, sizeof(px->self)) == -1) {
+		errbuf_sys(e, "bind 127.0.0.1:%u", port);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, PROXY_BACKLOG) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&px->self, &len) == -1) {
+		errbuf_sys(e, "listen 127.0.0.1:%u", port);
+		close(fd);
+		return -1;
+	}
+	px->listener = evconnlistener_new(px->base, server_on_accept, px,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (px->listener == NULL) {
+		errbuf_set(e, "cannot listen on 127.0.0.1:%u", port);
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(px->listener, server_on_accept_error);
+	return 0;
+}
+
+static void
+server_resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy	*px = arg;
+
+	(void)fd;
+	(void)what;
+	if (px->listener != NULL)
+		evconnlistener_enable(px->listener);
+}
+
+/* EMFILE and friends: pause accepting for a second, no busy loop. */
+static void
+server_on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct proxy	*px = arg;
+	struct timeval	 tv = { PROXY_ACCEPT_PAUSE_MS / 1000, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	log_warnx("accept on the proxy listener failed: %s; pausing for a "
+	    "second", strerror(err));
+	evconnlistener_disable(l);
+	evtimer_add(px->accept_pause, &tv);
+}
+
+static void
+server_refuse(struct proxy *px, int fd)
+{
+	static const char	msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 26\r\n"
+	    "Connection: close\r\n\r\ntoo many open connections\n";
+	struct audit_rec	r = { 0 };
+	ssize_t			n;
+
+	/* Best effort: the socket is fresh, the answer fits its buffer. */
+	n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	r.mode = "connect";
+	r.allow = false;
+	r.port = -1;
+	r.status = 503;
+	r.reason = "connection limit reached";
+	r.ms = -1;
+	proxy_audit_write(px->audit, &r);
+}
+
+static void
+server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct proxy	*px = arg;
+	struct conn	*c;
+
+	(void)l;
+	(void)salen;
+	if (px->nconns >= px->plan->limits.max_conns) {
+		server_refuse(px, fd);
+		return;
+	}
+	if ((c = proxy_conn_new(px, fd, sa)) == NULL) {
+		log_warnx("cannot set up a client connection");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&px->conns, c, entry);
+	px->nconns++;
+}
+
+struct proxy *
+proxy_server_new(const struct plan *plan, struct event_base *base,
+    struct errbuf *e)
+{
+	struct proxy	*px = xcalloc(1, sizeof(*px));
+	size_t		 i;
+
+	px->plan = plan;
+	px->base = base;
+	TAILQ_INIT(&px->conns);
+	if ((px->token = creds_secret_random_hex(32, e)) == NULL)
+		goto fail;
+	px->phantoms = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	    sizeof(*px->phantoms));
+	for (i = 0; i < plan->nroutes; i++)
+		if ((px->phantoms[i] = creds_secret_random_hex(32, e)) == NULL)
+			goto fail;
+	if ((px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
+		goto fail;
+	if ((px->dns = proxy_dns_new(base, e)) == NULL)
+		goto fail;
+	px->accept_pause = evtimer_new(base, server_resume_accept, px);
+	if (px->accept_pause == NULL) {
+		errbuf_set(e, "cannot create the accept timer");
+		goto fail;
+	}
+	if (server_listen(px, plan->proxy_port, e) == -1)
+		goto fail;
+	server_resolve_routes(px);
+	return px;
+fail:
+	proxy_server_free(px);
+	return NULL;
+}
+
+void
+proxy_server_env(const struct proxy *px, struct strv *env,
+    struct strv *warnings)
+{
+	const struct plan	*plan = px->plan;
+	struct strbuf		 url = { 0 }, b = { 0 };
+	const char		*names[] = { "HTTP_PROXY", "HTTPS_PROXY",
+				    "http_proxy", "https_proxy" };
+	char			*noproxy;
+	size_t			 i;
+
+	strbuf_append(&url, "http://keyhole:");
+	creds_secret_emit_strbuf(px->token, &url, NULL, SECRET_RAW);
+	strbuf_appendf(&url, "@127.0.0.1:%u", proxy_server_port(px));
+	for (i = 0; i < 4; i++) {
+		strbuf_appendf(&b, "%s=%s", names[i], strbuf_str(&url));
+		strv_push_owned(env, strbuf_steal(&b));
+	}
+	noproxy = policy_noproxy_build(&plan->allow, plan->routes,
+	    plan->nroutes, &plan->no_proxy_extra, warnings);
+	strv_push_owned(env, xasprintf("NO_PROXY=%s", noproxy));
+	strv_push_owned(env, xasprintf("no_proxy=%s", noproxy));
+	free(noproxy);
+	strv_push(env, "NODE_USE_ENV_PROXY=1");
+	strbuf_append(&b, "KEYHOLE_PROXY_TOKEN=");
+	creds_secret_emit_strbuf(px->token, &b, NULL, SECRET_RAW);
+	strv_push_owned(env, strbuf_steal(&b));
+	for (i = 0; i < plan->nroutes; i++) {
+		const struct route *r = plan->routes[i];
+
+		strv_push_owned(env, xasprintf("%s=http://127.0.0.1:%u/%s",
+		    r->base_url_var, proxy_server_port(px), r->def->name));
+		strbuf_appendf(&b, "%s=", r->phantom_var);
+		creds_secret_emit_strbuf(px->phantoms[i], &b, NULL,
+		    SECRET_RAW);
+		strv_push_owned(env, strbuf_steal(&b));
+	}
+	strbuf_freezero(&url);
+}
+
+void
+proxy_server_shutdown(struct proxy *px)
+{
+	struct conn	*c, *next;
+	size_t		 i;
+
+	if (px->listener != NULL) {
+		evconnlistener_free(px->listener);
+		px->listener = NULL;
+	}
+	if (px->accept_pause != NULL)
+		evtimer_del(px->accept_pause);
+	for (c = TAILQ_FIRST(&px->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		proxy_conn_close(c, "proxy shutting down");
+	}
+	if (px->raddrs != NULL)
+		for (i = 0; i < px->plan->nroutes; i++) {
+			proxy_dns_cancel(px->raddrs[i].req);
+			px->raddrs[i].req = NULL;
+		}
+}
+
+void
+proxy_server_free(struct proxy *px)
+{
+	size_t	i;
+
+	if (px == NULL)
+		return;
+	proxy_server_shutdown(px);
+	if (px->accept_pause != NULL)
+		event_free(px->accept_pause);
+	proxy_dns_free(px->dns);
+	proxy_audit_free(px->audit);
+	creds_secret_free(px->token);
+	if (px->phantoms != NULL)
+		for (i = 0; i < px->plan->nroutes; i++)
+			creds_secret_free(px->phantoms[i]);
+	free(px->phantoms);
+	free(px->raddrs);
+	free(px);
+}
