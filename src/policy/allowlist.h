@@ -41,8 +41,10 @@ struct allowlist {
 /*
  * Parse one entry and append what it allows: "host", "*.suffix",
  * "host:PORT", IP literals, "[v6]", "[v6]:PORT", "https://host[:port]",
- * "http://host[:port]" (a path is an error) or a group name of np.
- * -1 with e naming the entry.
+ * "http://host[:port]" (a path is an error) or a group name of np (np may
+ * be NULL: no groups).  The entry is trimmed first; an identical entry
+ * already in the list is not added again.  -1 with e naming the entry
+ * ("allow-domain 'x': ...") and nothing appended.
  */
 int	 policy_allowlist_add(struct allowlist *, const char *entry,
 	    const struct netpolicy *np, struct errbuf *e);
@@ -52,8 +54,9 @@ int	 policy_allowlist_add_profile(struct allowlist *, const char *name,
 /*
  * Canonical form of a host from the wire or a config (len bytes, may carry
  * [] around IPv6): lower case, one trailing dot dropped, IP literals
- * re-printed.  Returns an owned string, or NULL with e set for an empty
- * host or bytes that cannot be in a host name.
+ * re-printed (IPv4 only as a strict dotted quad: "127.1" stays a name).
+ * Names are [a-z0-9._-], no empty label, labels <= 63, total <= 253.
+ * Returns an owned string, or NULL with e set ("host 'x': ...").
  */
 char	*policy_allowlist_canon_host(const char *host, size_t len,
 	    struct errbuf *e);
@@ -71,6 +74,7 @@ bool	 policy_allowlist_allows(const struct allowlist *, const char *host,
 	    uint16_t port, enum allow_use);
 /* True when host (canonical) matches suffix entry s strictly. */
 bool	 policy_allowlist_suffix_match(const char *host, const char *suffix);
+/* Free the entries and empty the list (the struct itself is the caller's). */
 void	 policy_allowlist_free(struct allowlist *);
 
 #endif

@@ -36,10 +36,19 @@ struct netpolicy {
 	size_t			 ncredentials;
 };
 
-/* Parse a policy document.  NULL with e naming line/column on error. */
+/*
+ * Parse a policy document (duplicate and unknown keys are errors; hosts
+ * are canonicalised; each credential is checked as policy_route_new()
+ * would).  NULL with e = "network policy: line L column C: ..." or
+ * "network policy: <key path>: ..." on error.
+ */
 struct netpolicy *policy_netpolicy_parse(const char *json, size_t len,
 	    struct errbuf *e);
-/* The embedded policy, parsed once; aborts if the build shipped bad data. */
+/*
+ * The embedded policy, parsed on first use and kept for the life of the
+ * process (a lazily built constant; not thread-safe).  log_fatalx if the
+ * build shipped bad data.
+ */
 const struct netpolicy *policy_netpolicy_builtin(void);
 const struct netgroup *policy_netpolicy_group(const struct netpolicy *,
 	    const char *name);

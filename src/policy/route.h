@@ -37,7 +37,7 @@ struct route_def {
 	char			*path_pattern;		/* owned or NULL */
 	char			*path_replacement;	/* owned or NULL */
 	char			*query_param_name;	/* owned or NULL */
-	char			*env_var;		/* owned; phantom var */
+	char			*env_var;		/* owned or NULL */
 	char			*base_url_var;		/* owned or NULL */
 	struct endpoint_rule	*rules;			/* owned array */
 	size_t			 nrules;
@@ -53,7 +53,20 @@ struct route {
 	char			*phantom_var;	/* owned; e.g. OPENAI_API_KEY */
 };
 
+/*
+ * A definition with only its name (copied) set: inject_mode header, every
+ * other field NULL.  Fill what was written, then call
+ * policy_route_def_fill_defaults().
+ */
 struct route_def *policy_route_def_new(const char *name);
+/*
+ * Set the fields left NULL to their defaults (SPEC §5): credential_key
+ * "env://NAME_API_KEY" (NAME upper-cased, '-' as '_'), inject_header
+ * "Authorization", credential_format "Bearer {}".  policy_route_new()
+ * does this on its copy too.
+ */
+void	 policy_route_def_fill_defaults(struct route_def *);
+/* A deep copy; the caller owns it. */
 struct route_def *policy_route_def_copy(const struct route_def *);
 void	 policy_route_def_add_rule(struct route_def *, const char *method,
 	    const char *path);
@@ -63,9 +76,14 @@ int	 policy_route_inject_mode(const char *, enum inject_mode *);
 const char *policy_route_inject_mode_name(enum inject_mode);
 
 /*
- * Select a definition for a run: copy it, parse its upstream URL (https,
- * or http only for a loopback host), derive the variable names.  NULL with
- * e naming the route on error.
+ * Select a definition for a run: copy it (defaults filled), check the
+ * name ([A-Za-z0-9_-]+) and what the inject mode needs (header name a
+ * token, url_path pattern with {}, query_param name), parse its upstream
+ * URL (https, or http only for a loopback host: localhost, 127/8, ::1),
+ * derive the variable names: base_url_var, else NAME_BASE_URL; phantom_var
+ * = env_var, else a [A-Za-z0-9_]+ credential_key upper-cased, else
+ * NAME_API_KEY (NAME upper-cased, '-' as '_').  NULL with e naming the
+ * route on error.
  */
 struct route *policy_route_new(const struct route_def *, struct errbuf *e);
 void	 policy_route_free(struct route *);

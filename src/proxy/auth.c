@@ -1,0 +1,128 @@
+#include "proxy/auth.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "creds/secret.h"
+#include "util/xmalloc.h"
+
+/*
+ * Longest base64 credential looked at.  "user:" plus a 64-hex token is
+ * far below; the cap keeps EVP_DecodeBlock's int length safe.
+ */
+#define AUTH_BASIC_MAX	4096
+
+/* True for the whitespace RFC 9110 allows around and inside the value. */
+static bool
+auth_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Value of one base64 symbol, or -1. */
+static int
+auth_b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Check that s[0..n) is canonical standard base64 (RFC 4648 §3.5): a
+ * multiple of 4 long, the standard alphabet, '=' only as one or two final
+ * padding symbols, and zero bits in the last symbol where the padding
+ * leaves them unused (so "YR==" is not another spelling of "YQ==").
+ * Returns the number of padding symbols, or -1.
+ */
+static int
+auth_b64_canonical(const char *s, size_t n)
+{
+	size_t	i, data;
+	int	pad = 0, v;
+
+	if (n == 0 || n % 4 != 0)
+		return -1;
+	if (s[n - 1] == '=')
+		pad = s[n - 2] == '=' ? 2 : 1;
+	data = n - (size_t)pad;
+	for (i = 0; i < data; i++)
+		if (auth_b64_value((unsigned char)s[i]) == -1)
+			return -1;
+	v = auth_b64_value((unsigned char)s[data - 1]);
+	if ((pad == 2 && (v & 0x0f) != 0) || (pad == 1 && (v & 0x03) != 0))
+		return -1;
+	return pad;
+}
+
+/* Basic: base64(user:password), password compared with the token. */
+static bool
+auth_basic(const struct secret *token, const char *cred, size_t n)
+{
+	unsigned char	*dec;
+	const void	*colon;
+	size_t		 declen, off;
+	int		 pad, len;
+	bool		 ok = false;
+
+	if (n > AUTH_BASIC_MAX || (pad = auth_b64_canonical(cred, n)) == -1)
+		return false;
+	declen = n / 4 * 3;
+	dec = xmalloc(declen + 1);
+	/* EVP_DecodeBlock counts padding as zero bytes; take them off. */
+	len = EVP_DecodeBlock(dec, (const unsigned char *)cred, (int)n);
+	if (len < 0 || (size_t)len != declen)
+		goto out;
+	declen -= (size_t)pad;
+	if ((colon = memchr(dec, ':', declen)) == NULL)
+		goto out;
+	off = (size_t)((const unsigned char *)colon - dec) + 1;
+	ok = creds_secret_equal(token, dec + off, declen - off);
+out:
+	freezero(dec, n / 4 * 3 + 1);
+	return ok;
+}
+
+bool
+proxy_auth_check(const struct secret *token, const char *value, size_t len)
+{
+	const char	*p, *end, *scheme, *cred;
+	size_t		 slen, i;
+
+	if (token == NULL || value == NULL)
+		return false;
+	p = value;
+	end = value + len;
+	while (p < end && auth_ws(*p))
+		p++;
+	while (end > p && auth_ws(end[-1]))
+		end--;
+	scheme = p;
+	while (p < end && !auth_ws(*p))
+		p++;
+	slen = (size_t)(p - scheme);
+	if (p == end)
+		return false;		/* no credential after the scheme */
+	while (p < end && auth_ws(*p))
+		p++;
+	cred = p;
+	/* One credential token: no whitespace or control bytes inside. */
+	for (i = 0; cred + i < end; i++)
+		if ((unsigned char)cred[i] <= 0x20 || cred[i] == 0x7f)
+			return false;
+	if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0)
+		return creds_secret_equal(token, cred, (size_t)(end - cred));
+	if (slen == 5 && strncasecmp(scheme, "Basic", 5) == 0)
+		return auth_basic(token, cred, (size_t)(end - cred));
+	return false;
+}
