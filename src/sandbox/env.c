@@ -1,0 +1,289 @@
+#include "sandbox/env.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/plan.h"
+#include "util/log.h"
+#include "util/strnum.h"
+#include "util/xmalloc.h"
+
+/*
+ * Variables that make a program load code or change how a shell parses
+ * (reference §6.1, nono's list).  Exact names, case-sensitive.
+ */
+static const char *const dangerous_names[] = {
+	"BASH_ENV", "ENV", "CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "IFS",
+	"PYTHONSTARTUP", "PYTHONPATH", "NODE_OPTIONS", "NODE_PATH",
+	"PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB", "GEM_PATH", "GEM_HOME",
+	"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "DOTNET_STARTUP_HOOKS",
+	"GOFLAGS", "OP_SERVICE_ACCOUNT_TOKEN", "OP_CONNECT_TOKEN",
+	"OP_CONNECT_HOST",
+};
+
+static const char *const dangerous_prefixes[] = {
+	"LD_", "DYLD_", "BASH_FUNC_", "OP_SESSION_",
+};
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Length of the name part of "NAME=value" (or of a bare name). */
+static size_t
+env_name_len(const char *s)
+{
+	return strcspn(s, "=");
+}
+
+/* Is the name of entry (nlen bytes) exactly word? */
+static bool
+name_is(const char *entry, size_t nlen, const char *word)
+{
+	return strlen(word) == nlen && memcmp(entry, word, nlen) == 0;
+}
+
+bool
+sandbox_env_dangerous(const char *name)
+{
+	size_t	nlen = env_name_len(name), i, plen;
+
+	for (i = 0; i < NITEMS(dangerous_names); i++)
+		if (name_is(name, nlen, dangerous_names[i]))
+			return true;
+	for (i = 0; i < NITEMS(dangerous_prefixes); i++) {
+		plen = strlen(dangerous_prefixes[i]);
+		if (nlen >= plen &&
+		    memcmp(name, dangerous_prefixes[i], plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+sandbox_env_match(const char *pattern, const char *name)
+{
+	size_t	plen = strlen(pattern), nlen = env_name_len(name);
+
+	if (plen > 0 && pattern[plen - 1] == '*')
+		return nlen >= plen - 1 && memcmp(name, pattern, plen - 1) == 0;
+	return name_is(name, nlen, pattern);
+}
+
+static bool
+match_any(const struct strv *patterns, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < patterns->n; i++)
+		if (sandbox_env_match(patterns->v[i], name))
+			return true;
+	return false;
+}
+
+/* Is the name of entry (nlen bytes) one of the names in list? */
+static bool
+name_in(const struct strv *list, const char *entry, size_t nlen)
+{
+	size_t	i;
+
+	if (list == NULL)
+		return false;
+	for (i = 0; i < list->n; i++)
+		if (name_is(entry, nlen, list->v[i]))
+			return true;
+	return false;
+}
+
+/* Index of the entry named like entry (nlen bytes) in env, or -1. */
+static ssize_t
+env_find(const struct strv *env, const char *entry, size_t nlen)
+{
+	size_t	i;
+
+	for (i = 0; i < env->n; i++)
+		if (env_name_len(env->v[i]) == nlen &&
+		    memcmp(env->v[i], entry, nlen) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Remove (and wipe) the entry named like entry, if present. */
+static void
+env_remove(struct strv *env, const char *entry, size_t nlen)
+{
+	ssize_t	i = env_find(env, entry, nlen);
+
+	if (i < 0)
+		return;
+	freezero_str(env->v[i]);
+	memmove(&env->v[i], &env->v[i + 1],
+	    (env->n - (size_t)i) * sizeof(*env->v));	/* with the NULL */
+	env->n--;
+}
+
+/* Does a "NAME=value" list hold an entry named like entry? */
+static bool
+entry_in(const struct strv *list, const char *entry, size_t nlen)
+{
+	return list != NULL && env_find(list, entry, nlen) >= 0;
+}
+
+/* Should inherited entry (with '=' at nlen) reach the child? */
+static bool
+env_inherit_ok(const struct plan *p, const char *entry, size_t nlen,
+    const struct strv *drop, env_secret_fn *is_secret, void *arg)
+{
+	const char	*value = entry + nlen + 1;
+
+	if (sandbox_env_dangerous(entry) || name_in(drop, entry, nlen))
+		return false;
+	if (p != NULL) {
+		if (p->env_allow_set && !match_any(&p->env_allow, entry))
+			return false;
+		if (match_any(&p->env_deny, entry))
+			return false;
+	}
+	if (is_secret != NULL && is_secret(value, strlen(value), arg))
+		return false;
+	return true;
+}
+
+void
+sandbox_env_build(const struct plan *p, char *const *in,
+    const struct strv *drop, env_secret_fn *is_secret, void *arg,
+    const struct strv *keyhole_vars, struct strv *out)
+{
+	const char	*s;
+	size_t		 i, nlen;
+
+	sandbox_env_free(out);
+	for (i = 0; in != NULL && in[i] != NULL; i++) {
+		s = in[i];
+		nlen = env_name_len(s);
+		if (nlen == 0 || s[nlen] != '=' || env_find(out, s, nlen) >= 0)
+			continue;
+		if (env_inherit_ok(p, s, nlen, drop, is_secret, arg))
+			strv_push(out, s);
+	}
+	for (i = 0; p != NULL && i < p->env_set.n; i++) {
+		s = p->env_set.v[i];
+		nlen = env_name_len(s);
+		if (nlen == 0 || s[nlen] != '=')
+			continue;
+		if (entry_in(keyhole_vars, s, nlen)) {
+			log_warnx("environment: set_vars cannot override "
+			    "%.*s, which keyhole sets", (int)nlen, s);
+			continue;
+		}
+		env_remove(out, s, nlen);
+		strv_push(out, s);
+	}
+	for (i = 0; keyhole_vars != NULL && i < keyhole_vars->n; i++) {
+		s = keyhole_vars->v[i];
+		nlen = env_name_len(s);
+		if (nlen == 0 || s[nlen] != '=')
+			continue;
+		env_remove(out, s, nlen);
+		strv_push(out, s);
+	}
+}
+
+void
+sandbox_env_free(struct strv *env)
+{
+	size_t	i;
+
+	for (i = 0; i < env->n; i++)
+		freezero_str(env->v[i]);
+	free(env->v);
+	env->v = NULL;
+	env->n = 0;
+}
+
+/* Zero the value of one "NAME=value" string (len bytes) if named. */
+static void
+wipe_entry(char *s, size_t len, const struct strv *names)
+{
+	const char	*eq = memchr(s, '=', len);
+	size_t		 nlen;
+
+	if (eq == NULL)
+		return;
+	nlen = (size_t)(eq - s);
+	if (!name_in(names, s, nlen))
+		return;
+	explicit_bzero(s + nlen + 1, len - nlen - 1);
+}
+
+/*
+ * The environment area the kernel shows as /proc/self/environ: fields 50
+ * and 51 (env_start, env_end) of /proc/self/stat.  -1 when unknown.
+ */
+static int
+env_area(uintptr_t *start, uintptr_t *end)
+{
+	char		 buf[4096], *p, *q;
+	ssize_t		 n;
+	uint64_t	 v;
+	int		 fd, field;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm may hold spaces and ')': fields restart after the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	*start = *end = 0;
+	for (field = 2, p++; *p != '\0' && field < 51; p = q) {
+		p += strspn(p, " \n");
+		q = p + strcspn(p, " \n");
+		if (q == p)
+			break;
+		field++;
+		if (field < 50)
+			continue;
+		if (strnum_parse(p, (size_t)(q - p), 0, UINTPTR_MAX, &v) == -1)
+			return -1;
+		if (field == 50)
+			*start = (uintptr_t)v;
+		else
+			*end = (uintptr_t)v;
+	}
+	return *start != 0 && *end > *start ? 0 : -1;
+}
+
+void
+sandbox_env_wipe_original(char **environ_at_start, const struct strv *names)
+{
+	uintptr_t	 start, end;
+	char		*s;
+	size_t		 i, len;
+
+	if (names == NULL || names->n == 0)
+		return;
+	for (i = 0; environ_at_start != NULL && environ_at_start[i] != NULL;
+	    i++)
+		wipe_entry(environ_at_start[i], strlen(environ_at_start[i]),
+		    names);
+	/*
+	 * Also walk the block itself: a setenv() or unsetenv() before us may
+	 * have moved pointers out of the array, not the bytes out of the
+	 * block the kernel shows.
+	 */
+	if (env_area(&start, &end) == 0) {
+		for (s = (char *)start; s < (char *)end; s += len + 1) {
+			len = strnlen(s, (size_t)((char *)end - s));
+			wipe_entry(s, len, names);
+		}
+	}
+	for (i = 0; i < names->n; i++)
+		unsetenv(names->v[i]);
+}

@@ -1,0 +1,318 @@
+#include "sandbox/seccomp.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+
+#include "policy/plan.h"
+#include "util/xmalloc.h"
+
+#ifndef SECCOMP_SET_MODE_FILTER
+#define SECCOMP_SET_MODE_FILTER	1
+#endif
+#ifndef TIOCLINUX
+#define TIOCLINUX		0x541C
+#endif
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN		0x20000000
+#endif
+
+/* Largest classic BPF program the kernel accepts (BPF_MAXINSNS). */
+#define SECCOMP_MAX_INSNS	4096
+
+struct seccomp_prog {
+	struct sock_filter	*insns;		/* owned */
+	unsigned short		 len;
+	unsigned int		 flags;		/* SECCOMP_FILTER_FLAG_* */
+};
+
+/* Mask for int arguments: the kernel looks at the low 32 bits only. */
+#define INT_MASK	0xffffffffULL
+
+/* Add one rule; -1 with e naming the syscall on failure. */
+static int
+rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *name,
+    unsigned int n, const struct scmp_arg_cmp *cmp, struct errbuf *e)
+{
+	int	rc;
+
+	rc = seccomp_rule_add_array(ctx, action, nr, n, cmp);
+	if (rc < 0) {
+		errno = -rc;
+		errbuf_sys(e, "seccomp rule for %s", name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * TIOCSTI pushes bytes into the terminal's input queue, TIOCLINUX can
+ * paste the console selection: both let the child type into the user's
+ * shell after keyhole exits (reference §11.18).  The kernel truncates
+ * cmd to 32 bits, so compare only those: high bits cannot bypass.
+ */
+static int
+seccomp_tty_rules(scmp_filter_ctx ctx, struct errbuf *e)
+{
+	static const unsigned long	cmds[] = { TIOCSTI, TIOCLINUX };
+	struct scmp_arg_cmp		cmp;
+	size_t				i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, INT_MASK, cmds[i]);
+		if (rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(ioctl),
+		    "ioctl", 1, &cmp, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Landlock filters TCP connect/bind only (reference §11.1, §11.2): refuse
+ * every other way out.  socket(): families other than AF_UNIX, AF_INET,
+ * AF_INET6, AF_NETLINK (packet, vsock, SMC, XDP, ...); for AF_INET and
+ * AF_INET6 any type but SOCK_STREAM (UDP, raw, ping) and any protocol but
+ * 0 / IPPROTO_TCP (MPTCP, SCTP).
+ *
+ * libseccomp compares 64-bit values while the kernel reads int arguments
+ * as their low 32 bits.  Equality tests therefore mask with 0xffffffff;
+ * "greater than" tests see garbage high bits as large and refuse them,
+ * which can only refuse more than the kernel would, never less.
+ */
+static int
+seccomp_socket_rules(scmp_filter_ctx ctx, struct errbuf *e)
+{
+	static const int	inet[] = { AF_INET, AF_INET6 };
+	struct scmp_arg_cmp	cmp[2];
+	uint32_t		deny = SCMP_ACT_ERRNO(EACCES);
+	uint64_t		v;
+	size_t			i;
+
+	cmp[0] = SCMP_A0(SCMP_CMP_GT, AF_NETLINK, 0);
+	if (rule(ctx, deny, SCMP_SYS(socket), "socket", 1, cmp, e) == -1)
+		return -1;
+	for (v = 0; v < AF_NETLINK; v++) {
+		if (v == AF_UNIX || v == AF_INET || v == AF_INET6)
+			continue;
+		cmp[0] = SCMP_A0(SCMP_CMP_EQ, v, 0);
+		if (rule(ctx, deny, SCMP_SYS(socket), "socket", 1, cmp,
+		    e) == -1)
+			return -1;
+	}
+	for (i = 0; i < sizeof(inet) / sizeof(inet[0]); i++) {
+		cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, INT_MASK,
+		    (uint64_t)inet[i]);
+		/* type & 0xf is the socket type; the rest are flags. */
+		for (v = 0; v <= 0xf; v++) {
+			if (v == SOCK_STREAM)
+				continue;
+			cmp[1] = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, v);
+			if (rule(ctx, deny, SCMP_SYS(socket), "socket", 2,
+			    cmp, e) == -1)
+				return -1;
+		}
+		/* protocol: only 0 and IPPROTO_TCP (6). */
+		cmp[1] = SCMP_A2(SCMP_CMP_GT, IPPROTO_TCP, 0);
+		if (rule(ctx, deny, SCMP_SYS(socket), "socket", 2, cmp,
+		    e) == -1)
+			return -1;
+		for (v = 1; v < IPPROTO_TCP; v++) {
+			cmp[1] = SCMP_A2(SCMP_CMP_EQ, v, 0);
+			if (rule(ctx, deny, SCMP_SYS(socket), "socket", 2,
+			    cmp, e) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * MSG_FASTOPEN makes a send perform an implicit TCP connect that the
+ * Landlock connect hook never sees (reference §11.2).  io_uring performs
+ * socket operations without these syscalls: report it as absent so
+ * programs fall back.
+ */
+static int
+seccomp_send_rules(scmp_filter_ctx ctx, struct errbuf *e)
+{
+	struct scmp_arg_cmp	cmp;
+	uint32_t		deny = SCMP_ACT_ERRNO(EACCES);
+	uint32_t		nosys = SCMP_ACT_ERRNO(ENOSYS);
+
+	cmp = SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, MSG_FASTOPEN);
+	if (rule(ctx, deny, SCMP_SYS(sendto), "sendto", 1, &cmp, e) == -1)
+		return -1;
+	cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, MSG_FASTOPEN);
+	if (rule(ctx, deny, SCMP_SYS(sendmsg), "sendmsg", 1, &cmp, e) == -1)
+		return -1;
+	cmp = SCMP_A3(SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, MSG_FASTOPEN);
+	if (rule(ctx, deny, SCMP_SYS(sendmmsg), "sendmmsg", 1, &cmp,
+	    e) == -1)
+		return -1;
+	if (rule(ctx, nosys, SCMP_SYS(io_uring_setup), "io_uring_setup", 0,
+	    NULL, e) == -1 ||
+	    rule(ctx, nosys, SCMP_SYS(io_uring_enter), "io_uring_enter", 0,
+	    NULL, e) == -1 ||
+	    rule(ctx, nosys, SCMP_SYS(io_uring_register),
+	    "io_uring_register", 0, NULL, e) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Hook for the connect mediator (SPEC §1 layer 3).  XXX mediator issue:
+ * add SCMP_ACT_NOTIFY rules for connect() here and set
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER in prog->flags; sandbox_seccomp_load()
+ * then returns the listener fd.  Until then it adds nothing.
+ */
+static int
+seccomp_mediator_rules(scmp_filter_ctx ctx, const struct plan *p,
+    struct seccomp_prog *prog, struct errbuf *e)
+{
+	(void)ctx;
+	(void)p;
+	(void)prog;
+	(void)e;
+	return 0;
+}
+
+/* Export ctx as classic BPF into prog (libseccomp 2.5 writes to an fd). */
+static int
+seccomp_export(scmp_filter_ctx ctx, struct seccomp_prog *prog,
+    struct errbuf *e)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd, rc;
+
+	fd = memfd_create("keyhole-seccomp", MFD_CLOEXEC);
+	if (fd == -1) {
+		errbuf_sys(e, "memfd_create for the seccomp filter");
+		return -1;
+	}
+	rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0) {
+		errno = -rc;
+		errbuf_sys(e, "seccomp_export_bpf");
+		goto fail;
+	}
+	if (fstat(fd, &st) == -1) {
+		errbuf_sys(e, "fstat seccomp filter");
+		goto fail;
+	}
+	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
+	    st.st_size / sizeof(struct sock_filter) > SECCOMP_MAX_INSNS) {
+		errbuf_set(e, "seccomp filter has a bad size (%lld bytes)",
+		    (long long)st.st_size);
+		goto fail;
+	}
+	prog->insns = xmalloc((size_t)st.st_size);
+	while (got < (size_t)st.st_size) {
+		n = pread(fd, (char *)prog->insns + got,
+		    (size_t)st.st_size - got, (off_t)got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errbuf_sys(e, "read seccomp filter");
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	prog->len = (unsigned short)(got / sizeof(struct sock_filter));
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
+    struct errbuf *e)
+{
+	struct seccomp_prog	*prog;
+	scmp_filter_ctx		 ctx;
+	int			 rc;
+
+	*out = NULL;
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (ctx == NULL) {
+		errbuf_set(e, "seccomp_init failed");
+		return -1;
+	}
+	prog = xcalloc(1, sizeof(*prog));
+	/* Only the native ABI: i386 (int 0x80) and x32 calls kill. */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS);
+	if (rc < 0) {
+		errno = -rc;
+		errbuf_sys(e, "seccomp bad-architecture action");
+		goto fail;
+	}
+	if (seccomp_tty_rules(ctx, e) == -1)
+		goto fail;
+	if (p->mode != NET_ALLOW) {
+		if (seccomp_socket_rules(ctx, e) == -1 ||
+		    seccomp_send_rules(ctx, e) == -1)
+			goto fail;
+	}
+	if (seccomp_mediator_rules(ctx, p, prog, e) == -1)
+		goto fail;
+	if (seccomp_export(ctx, prog, e) == -1)
+		goto fail;
+	seccomp_release(ctx);
+	*out = prog;
+	return 0;
+fail:
+	errbuf_wrap(e, "cannot build the seccomp filter");
+	seccomp_release(ctx);
+	sandbox_seccomp_free(prog);
+	return -1;
+}
+
+int
+sandbox_seccomp_load(const struct seccomp_prog *prog)
+{
+	struct sock_fprog	fprog;
+	long			rc;
+
+	fprog.len = prog->len;
+	fprog.filter = prog->insns;
+	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags,
+	    &fprog);
+	if (rc == -1 && errno == ENOSYS && prog->flags == 0)
+		rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0);
+	if (rc == -1)
+		return -errno;
+	return (int)rc;
+}
+
+size_t
+sandbox_seccomp_len(const struct seccomp_prog *prog)
+{
+	return prog->len;
+}
+
+void
+sandbox_seccomp_free(struct seccomp_prog *prog)
+{
+	if (prog == NULL)
+		return;
+	free(prog->insns);
+	free(prog);
+}

@@ -1,0 +1,46 @@
+#ifndef KEYHOLE_SANDBOX_SECCOMP_H
+#define KEYHOLE_SANDBOX_SECCOMP_H
+
+#include <stddef.h>
+
+#include "util/errbuf.h"
+
+struct plan;
+
+/*
+ * The seccomp filter (SPEC §1 layer 2), built with libseccomp in the
+ * parent so the architecture is always checked (foreign architectures and
+ * x32 kill the process), exported to classic BPF in memory, and loaded in
+ * the child with the raw seccomp(2) syscall: libseccomp itself is not
+ * async-signal-safe.
+ *
+ * Always: ioctl TIOCSTI / TIOCLINUX -> EACCES.
+ * NET_BLOCKED and NET_PROXY also: socket() families other than AF_UNIX,
+ * AF_INET, AF_INET6, AF_NETLINK -> EACCES; AF_INET/AF_INET6 only as
+ * SOCK_STREAM with protocol 0 or IPPROTO_TCP (no UDP, raw, MPTCP, SCTP)
+ * -> EACCES; sendto/sendmsg/sendmmsg with MSG_FASTOPEN -> EACCES;
+ * io_uring_setup/enter/register -> ENOSYS.
+ */
+struct seccomp_prog;	/* opaque */
+
+/*
+ * Build the filter for plan p.  0 with *out owned by the caller (free with
+ * sandbox_seccomp_free); -1 with e.
+ */
+int	 sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
+	    struct errbuf *e);
+
+/*
+ * In the child (async-signal-safe): install the filter.  no_new_privs
+ * must be set.  Returns 0 (or, once the mediator adds a listener, the
+ * notification fd); -errno on failure.
+ */
+int	 sandbox_seccomp_load(const struct seccomp_prog *);
+
+/* Number of BPF instructions (for tests and -vv). */
+size_t	 sandbox_seccomp_len(const struct seccomp_prog *);
+
+/* NULL is a no-op. */
+void	 sandbox_seccomp_free(struct seccomp_prog *);
+
+#endif

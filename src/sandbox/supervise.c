@@ -1,0 +1,581 @@
+#include "sandbox/supervise.h"
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <linux/capability.h>
+
+#include "policy/plan.h"
+#include "proxy/server.h"
+#include "sandbox/landlock.h"
+#include "sandbox/seccomp.h"
+#include "util/log.h"
+#include "util/strnum.h"
+#include "util/xmalloc.h"
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT			47
+#endif
+#ifndef PR_CAP_AMBIENT_CLEAR_ALL
+#define PR_CAP_AMBIENT_CLEAR_ALL	4
+#endif
+#ifndef __NR_close_range
+#define __NR_close_range		436
+#endif
+
+#define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
+/* Highest capability when /proc/sys/kernel/cap_last_cap is unreadable. */
+#define CAP_LAST_FALLBACK	63
+
+/* Signals the supervisor forwards to the child. */
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH };
+#define NFORWARD	(sizeof(forwarded) / sizeof(forwarded[0]))
+
+/* What the child was doing when it failed (the error pipe's record). */
+enum child_stage {
+	STAGE_PDEATHSIG = 1,
+	STAGE_SIGNALS,
+	STAGE_NNP,
+	STAGE_CAPS,
+	STAGE_LANDLOCK,
+	STAGE_SECCOMP,
+	STAGE_FDS,
+	STAGE_CHDIR,
+	STAGE_EXEC,
+};
+
+struct child_err {
+	int	stage;
+	int	err;
+	int	detail;		/* Landlock: where */
+};
+
+/* Everything the child needs, computed before fork. */
+struct child_ctx {
+	const char			*path;		/* borrowed */
+	char *const			*argv;		/* borrowed */
+	char *const			*envp;		/* borrowed */
+	const char			*dir;		/* borrowed */
+	const struct landlock_spec	*ll;		/* borrowed */
+	const struct seccomp_prog	*sc;		/* borrowed */
+	int				 last_cap;
+	int				 errfd;
+	pid_t				 parent;
+	/* Dispositions before we touched them, restored in the child. */
+	int				 sigs[NFORWARD + 2];
+	struct sigaction		 orig[NFORWARD + 2];
+	size_t				 nsigs;
+};
+
+struct supervisor {
+	pid_t		 pid;
+	bool		 done;
+	int		 status;
+	struct proxy	*proxy;		/* borrowed */
+	struct event_base *base;	/* borrowed */
+};
+
+/* Report {stage, errno} on the pipe and leave; ENOENT at exec is 127. */
+static void __attribute__((noreturn))
+child_fail(const struct child_ctx *c, int stage, int err, int detail)
+{
+	struct child_err	ce;
+	ssize_t			n;
+
+	ce.stage = stage;
+	ce.err = err;
+	ce.detail = detail;
+	do {
+		n = write(c->errfd, &ce, sizeof(ce));
+	} while (n == -1 && errno == EINTR);
+	_exit(stage == STAGE_EXEC && err == ENOENT ? SUPERVISE_NOT_FOUND :
+	    SUPERVISE_CANNOT_EXEC);
+}
+
+/* Restore what we changed; handlers (libevent's) become SIG_DFL. */
+static int
+child_signals(const struct child_ctx *c)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	size_t			i;
+	int			sig;
+
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) == -1)
+			continue;	/* reserved real-time signals */
+		if (sa.sa_handler == SIG_IGN || sa.sa_handler == SIG_DFL)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		if (sigaction(sig, &sa, NULL) == -1)
+			return -1;
+	}
+	for (i = 0; i < c->nsigs; i++) {
+		sa = c->orig[i];
+		if (sa.sa_handler != SIG_IGN)
+			sa.sa_handler = SIG_DFL;
+		sa.sa_flags &= ~SA_SIGINFO;
+		if (sigaction(c->sigs[i], &sa, NULL) == -1)
+			return -1;
+	}
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Empty every capability set: bounding, ambient, then E/P/I. */
+static int
+child_drop_caps(const struct child_ctx *c)
+{
+	struct __user_cap_header_struct	hdr;
+	struct __user_cap_data_struct	data[2];
+	int				cap;
+
+	for (cap = 0; cap <= c->last_cap; cap++) {
+		/* EPERM: no CAP_SETPCAP; no_new_privs keeps us safe then. */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL && errno != EPERM)
+			return -1;
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		return -1;
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	hdr.pid = 0;
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Close every fd above 2 but the error pipe. */
+static int
+child_close_fds(const struct child_ctx *c)
+{
+	struct rlimit	rl;
+	unsigned int	fd, max;
+	unsigned int	from = c->errfd < 3 ? 3 : (unsigned int)c->errfd + 1;
+
+	if ((c->errfd <= 3 || syscall(__NR_close_range, 3,
+	    (unsigned int)c->errfd - 1, 0) == 0) &&
+	    syscall(__NR_close_range, from, ~0U, 0) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	max = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = (unsigned int)rl.rlim_cur;
+	for (fd = 3; fd < max; fd++)
+		if ((int)fd != c->errfd)
+			(void)close((int)fd);
+	return 0;
+}
+
+/*
+ * The child, between fork and execve: async-signal-safe calls only
+ * (STYLE §9).  Order matters: no_new_privs before Landlock and seccomp
+ * (both require it), Landlock before closing fds (its rules use the O_PATH
+ * fds), seccomp last but exec so nothing we do trips it.
+ */
+static void __attribute__((noreturn))
+child_run(const struct child_ctx *c)
+{
+	int	rc, where = 0;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		child_fail(c, STAGE_PDEATHSIG, errno, 0);
+	/* The parent may have died before PDEATHSIG was armed. */
+	if (getppid() != c->parent)
+		_exit(SUPERVISE_CANNOT_EXEC);
+	if (child_signals(c) == -1)
+		child_fail(c, STAGE_SIGNALS, errno, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		child_fail(c, STAGE_NNP, errno, 0);
+	if (child_drop_caps(c) == -1)
+		child_fail(c, STAGE_CAPS, errno, 0);
+	if ((rc = sandbox_landlock_apply(c->ll, &where)) < 0)
+		child_fail(c, STAGE_LANDLOCK, -rc, where);
+	if ((rc = sandbox_seccomp_load(c->sc)) < 0)
+		child_fail(c, STAGE_SECCOMP, -rc, 0);
+	if (child_close_fds(c) == -1)
+		child_fail(c, STAGE_FDS, errno, 0);
+	if (chdir(c->dir) == -1)
+		child_fail(c, STAGE_CHDIR, errno, 0);
+	execve(c->path, c->argv, c->envp);
+	child_fail(c, STAGE_EXEC, errno, 0);
+}
+
+/* The value of PATH in envp, else keyhole's, else a default. */
+static const char *
+search_path(char *const envp[])
+{
+	const char	*s;
+	size_t		 i;
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			return envp[i] + 5;
+	if ((s = getenv("PATH")) != NULL)
+		return s;
+	return DEFAULT_PATH;
+}
+
+/*
+ * Resolve name like execvp, in the parent (before the sandbox hides
+ * anything).  0 with *out owned; ENOENT when not found.  A match that is
+ * not executable is kept if nothing better follows, so exec reports it
+ * (126, as shells do).
+ */
+static int
+resolve_cmd(const char *name, char *const envp[], char **out)
+{
+	const char	*p, *end;
+	char		*cand, *noexec = NULL;
+	struct stat	 st;
+	size_t		 len;
+
+	*out = NULL;
+	if (name[0] == '\0')
+		return ENOENT;
+	if (strchr(name, '/') != NULL) {
+		*out = xstrdup(name);
+		return 0;
+	}
+	for (p = search_path(envp); ; p = end + 1) {
+		end = strchr(p, ':');
+		len = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (len == 0)
+			cand = xasprintf("./%s", name);
+		else
+			cand = xasprintf("%.*s/%s", (int)len, p, name);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(cand, X_OK) == 0) {
+				free(noexec);
+				*out = cand;
+				return 0;
+			}
+			if (noexec == NULL) {
+				noexec = cand;
+				cand = NULL;
+			}
+		}
+		free(cand);
+		if (end == NULL)
+			break;
+	}
+	if (noexec != NULL) {
+		*out = noexec;
+		return 0;
+	}
+	return ENOENT;
+}
+
+/* The highest capability number of this kernel. */
+static int
+read_last_cap(void)
+{
+	char		buf[32];
+	ssize_t		n;
+	uint64_t	v;
+	int		fd;
+
+	fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return CAP_LAST_FALLBACK;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return CAP_LAST_FALLBACK;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	if (strnum_parse(buf, (size_t)n, 0, 255, &v) == -1)
+		return CAP_LAST_FALLBACK;
+	return (int)v;
+}
+
+/* Word the child's failure record into e; returns the exit code. */
+static int
+explain_child(const struct child_ctx *c, const struct child_err *ce,
+    struct errbuf *e)
+{
+	const char	*msg = strerror(ce->err);
+
+	switch (ce->stage) {
+	case STAGE_PDEATHSIG:
+		errbuf_set(e, "cannot set the parent-death signal: %s", msg);
+		break;
+	case STAGE_SIGNALS:
+		errbuf_set(e, "cannot reset signal handling: %s", msg);
+		break;
+	case STAGE_NNP:
+		errbuf_set(e, "cannot set no_new_privs: %s", msg);
+		break;
+	case STAGE_CAPS:
+		errbuf_set(e, "cannot drop capabilities: %s", msg);
+		break;
+	case STAGE_LANDLOCK:
+		sandbox_landlock_explain(c->ll, ce->detail, ce->err, e);
+		errbuf_wrap(e, "cannot apply Landlock");
+		break;
+	case STAGE_SECCOMP:
+		errbuf_set(e, "cannot load the seccomp filter: %s", msg);
+		break;
+	case STAGE_FDS:
+		errbuf_set(e, "cannot close inherited file descriptors: %s",
+		    msg);
+		break;
+	case STAGE_CHDIR:
+		errbuf_set(e, "cannot change directory to %s: %s", c->dir,
+		    msg);
+		break;
+	case STAGE_EXEC:
+		if (ce->err == ENOENT)
+			errbuf_set(e, "%s: command not found", c->argv[0]);
+		else if (ce->err == EACCES && access(c->path, X_OK) == 0)
+			/* Executable out here: Landlock refused it. */
+			errbuf_set(e, "cannot execute %s: %s (is it granted "
+			    "for reading?)", c->path, msg);
+		else
+			errbuf_set(e, "cannot execute %s: %s", c->path, msg);
+		return ce->err == ENOENT ? SUPERVISE_NOT_FOUND :
+		    SUPERVISE_CANNOT_EXEC;
+	default:
+		errbuf_set(e, "sandbox setup failed (stage %d): %s",
+		    ce->stage, msg);
+		break;
+	}
+	return SUPERVISE_CANNOT_EXEC;
+}
+
+/* Exit code for a wait status (SPEC §2). */
+static int
+status_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+static void
+on_forward(evutil_socket_t sig, short what, void *arg)
+{
+	struct supervisor	*sv = arg;
+
+	(void)what;
+	if (!sv->done && sv->pid > 0)
+		(void)kill(sv->pid, (int)sig);
+}
+
+static void
+on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct supervisor	*sv = arg;
+	pid_t			 r;
+	int			 status;
+
+	(void)sig;
+	(void)what;
+	if (sv->done)
+		return;
+	do {
+		r = waitpid(sv->pid, &status, WNOHANG);
+	} while (r == -1 && errno == EINTR);
+	if (r == 0)
+		return;
+	if (r == -1) {
+		log_warn("waitpid %ld", (long)sv->pid);
+		status = 1 << 8;	/* exit 1 */
+	}
+	sv->done = true;
+	sv->status = status;
+	if (sv->proxy != NULL)
+		proxy_server_shutdown(sv->proxy);
+	event_base_loopbreak(sv->base);
+}
+
+/* Blocking reap, for paths where the loop does not run. */
+static int
+reap(pid_t pid)
+{
+	int	status = 0;
+
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR)
+			return 1 << 8;
+	}
+	return status;
+}
+
+/* Read the error pipe to EOF: 1 with *ce on a child failure, 0 on exec. */
+static int
+read_child_err(int fd, struct child_err *ce)
+{
+	ssize_t	n;
+
+	do {
+		n = read(fd, ce, sizeof(*ce));
+	} while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)sizeof(*ce))
+		return 1;
+	if (n > 0) {
+		ce->stage = 0;
+		ce->err = EIO;
+		return 1;
+	}
+	return 0;
+}
+
+int
+sandbox_supervise_run(const struct plan *p, struct event_base *base,
+    struct proxy *proxy, char *const argv[], char *const envp[],
+    struct errbuf *e)
+{
+	struct supervisor	 sv;
+	struct child_ctx	 c;
+	struct child_err	 ce;
+	struct landlock_spec	*ll = NULL;
+	struct seccomp_prog	*sc = NULL;
+	struct event		*evs[NFORWARD + 1];
+	struct event_base	*own = NULL;
+	struct sigaction	 ign, old_pipe;
+	sigset_t		 all, oldmask;
+	char			*path = NULL;
+	int			 pfd[2] = { -1, -1 }, ret = -1, err;
+	size_t			 i, nevs = 0;
+	uint16_t		 port;
+	pid_t			 pid;
+
+	memset(&sv, 0, sizeof(sv));
+	memset(&c, 0, sizeof(c));
+	if (argv == NULL || argv[0] == NULL) {
+		errbuf_set(e, "no command to run");
+		return -1;
+	}
+	if ((err = resolve_cmd(argv[0], envp, &path)) != 0) {
+		errbuf_set(e, "%s: command not found", argv[0]);
+		fprintf(stderr, "keyhole: %s\n", errbuf_msg(e));
+		return SUPERVISE_NOT_FOUND;
+	}
+	/* No one of our uid may ptrace us and read the proxy's secrets. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		errbuf_sys(e, "prctl(PR_SET_DUMPABLE)");
+		goto out;
+	}
+	port = proxy != NULL ? proxy_server_port(proxy) : p->proxy_port;
+	if (sandbox_landlock_prepare(p, port, &ll, e) == -1 ||
+	    sandbox_seccomp_build(p, &sc, e) == -1)
+		goto out;
+	if (base == NULL) {
+		if ((own = base = event_base_new()) == NULL) {
+			errbuf_set(e, "cannot create an event loop");
+			goto out;
+		}
+	}
+
+	c.path = path;
+	c.argv = argv;
+	c.envp = envp;
+	c.dir = p->workdir != NULL ? p->workdir : "/";
+	c.ll = ll;
+	c.sc = sc;
+	c.last_cap = read_last_cap();
+	c.parent = getpid();
+	for (i = 0; i < NFORWARD; i++)
+		c.sigs[c.nsigs++] = forwarded[i];
+	c.sigs[c.nsigs++] = SIGCHLD;
+	c.sigs[c.nsigs++] = SIGPIPE;
+	for (i = 0; i < c.nsigs; i++)
+		(void)sigaction(c.sigs[i], NULL, &c.orig[i]);
+	old_pipe = c.orig[c.nsigs - 1];
+
+	sv.base = base;
+	sv.proxy = proxy;
+	/* Armed before fork: a signal or exit in between is not lost. */
+	for (i = 0; i < NFORWARD; i++)
+		evs[nevs++] = evsignal_new(base, forwarded[i], on_forward, &sv);
+	evs[nevs++] = evsignal_new(base, SIGCHLD, on_sigchld, &sv);
+	for (i = 0; i < nevs; i++) {
+		if (evs[i] == NULL || event_add(evs[i], NULL) == -1) {
+			errbuf_set(e, "cannot watch signals");
+			goto out;
+		}
+	}
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &ign, NULL);
+
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		errbuf_sys(e, "pipe");
+		goto out_sig;
+	}
+	c.errfd = pfd[1];
+	/* No handler may run in the child before it resets them. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &oldmask);
+	pid = fork();
+	if (pid == 0)
+		child_run(&c);
+	err = errno;
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	close(pfd[1]);
+	pfd[1] = -1;
+	if (pid == -1) {
+		errno = err;
+		errbuf_sys(e, "fork");
+		goto out_sig;
+	}
+	sv.pid = pid;
+
+	if (read_child_err(pfd[0], &ce)) {
+		(void)reap(pid);
+		sv.done = true;
+		ret = explain_child(&c, &ce, e);
+		fprintf(stderr, "keyhole: %s\n", errbuf_msg(e));
+		goto out_sig;
+	}
+	while (!sv.done) {
+		if (event_base_dispatch(base) == -1) {
+			log_warnx("event loop failed; waiting for the child");
+			break;
+		}
+	}
+	if (!sv.done) {
+		sv.status = reap(pid);
+		sv.done = true;
+		if (proxy != NULL)
+			proxy_server_shutdown(proxy);
+	}
+	ret = status_code(sv.status);
+out_sig:
+	(void)sigaction(SIGPIPE, &old_pipe, NULL);
+out:
+	for (i = 0; i < nevs; i++)
+		if (evs[i] != NULL)
+			event_free(evs[i]);
+	if (pfd[0] != -1)
+		close(pfd[0]);
+	if (pfd[1] != -1)
+		close(pfd[1]);
+	if (own != NULL)
+		event_base_free(own);
+	sandbox_landlock_spec_free(ll);
+	sandbox_seccomp_free(sc);
+	free(path);
+	return ret;
+}

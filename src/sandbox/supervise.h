@@ -1,0 +1,34 @@
+#ifndef KEYHOLE_SANDBOX_SUPERVISE_H
+#define KEYHOLE_SANDBOX_SUPERVISE_H
+
+#include "util/errbuf.h"
+
+struct event_base;
+struct plan;
+struct proxy;
+
+/* Exit codes of SPEC §2 that the supervisor itself produces. */
+#define SUPERVISE_CANNOT_EXEC	126	/* sandbox not applied, exec failed */
+#define SUPERVISE_NOT_FOUND	127	/* command not found */
+
+/*
+ * Run argv (argv[0] resolved through the PATH of envp, else of keyhole)
+ * with environment envp as a sandboxed child of plan p, and supervise it
+ * on base (NULL: a private loop) until it exits: SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT and SIGWINCH are forwarded to it; when it is gone,
+ * proxy_server_shutdown(proxy) is called (proxy may be NULL; in NET_PROXY
+ * mode without a proxy, p->proxy_port is the port granted).
+ *
+ * Returns the exit code to use: the child's status, 128+N for death by
+ * signal N, 126 when the sandbox could not be applied or exec failed
+ * (EACCES, ENOEXEC, ...), 127 when the command is not found.  For 126/127
+ * caused here the message has already been written on stderr as
+ * "keyhole: <msg>" and is also left in e (do not print it again).
+ * Returns -1 with e for a keyhole error before the child existed (main
+ * prints it and exits 1).
+ */
+int	 sandbox_supervise_run(const struct plan *p, struct event_base *base,
+	    struct proxy *proxy, char *const argv[], char *const envp[],
+	    struct errbuf *e);
+
+#endif

@@ -1,0 +1,445 @@
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "policy/plan.h"
+#include "proxy/server.h"
+#include "sandbox/landlock.h"
+#include "sandbox/supervise.h"
+#include "util/xmalloc.h"
+
+/*
+ * Stand-ins for the proxy (src/proxy/server.c): weak, so the real ones win
+ * if the library links them in.  Tests hand a fake struct proxy.
+ */
+static int	shutdown_calls;
+
+__attribute__((weak)) uint16_t
+proxy_server_port(const struct proxy *px)
+{
+	(void)px;
+	return 0;
+}
+
+__attribute__((weak)) void
+proxy_server_shutdown(struct proxy *px)
+{
+	(void)px;
+	shutdown_calls++;
+}
+
+static char	*env_path[] = { "PATH=/usr/bin:/bin", NULL };
+static char	 tmpdir[64];
+
+static void
+skip_without_landlock(void)
+{
+	if (sandbox_landlock_abi() == 0) {
+		fprintf(stderr, "Landlock is not available: skipped\n");
+		skip();
+	}
+}
+
+static void
+grant(struct plan *p, const char *path, enum fs_access a)
+{
+	p->grants = xreallocarray(p->grants, p->ngrants + 1,
+	    sizeof(*p->grants));
+	memset(&p->grants[p->ngrants], 0, sizeof(p->grants[0]));
+	p->grants[p->ngrants].path = xstrdup(path);
+	p->grants[p->ngrants].access = a;
+	p->ngrants++;
+}
+
+/* The system read grants a shell needs. */
+static void
+sys_plan(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	grant(p, "/usr", FS_READ);
+	grant(p, "/etc", FS_READ);
+	grant(p, "/proc", FS_READ);
+}
+
+static void
+plan_clear(struct plan *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngrants; i++)
+		free(p->grants[i].path);
+	free(p->grants);
+	free(p->workdir);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Run argv under sys_plan; returns the exit code, e filled. */
+static int
+run(struct plan *p, char **argv, struct errbuf *e)
+{
+	errbuf_clear(e);
+	return sandbox_supervise_run(p, NULL, NULL, argv, env_path, e);
+}
+
+static int
+run_sh(const char *script, struct errbuf *e)
+{
+	struct plan	 p;
+	char		*argv[] = { "sh", "-c", (char *)script, NULL };
+	int		 rc;
+
+	sys_plan(&p);
+	rc = run(&p, argv, e);
+	plan_clear(&p);
+	return rc;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kh-supervise-XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	*cmd;
+
+	(void)state;
+	cmd = xasprintf("rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
+	return 0;
+}
+
+static void
+test_supervise_exit_status_is_passed_on(void **state)
+{
+	struct errbuf	e;
+
+	(void)state;
+	skip_without_landlock();
+	assert_int_equal(run_sh("exit 0", &e), 0);
+	assert_int_equal(run_sh("exit 3", &e), 3);
+}
+
+static void
+test_supervise_death_by_signal_is_128_plus_n(void **state)
+{
+	struct errbuf	e;
+
+	(void)state;
+	skip_without_landlock();
+	assert_int_equal(run_sh("kill -9 $$", &e), 128 + 9);
+}
+
+static void
+test_supervise_missing_command_is_127(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "keyhole-no-such-command", NULL };
+
+	(void)state;
+	sys_plan(&p);
+	assert_int_equal(run(&p, argv, &e), 127);
+	assert_string_equal(errbuf_msg(&e),
+	    "keyhole-no-such-command: command not found");
+	plan_clear(&p);
+}
+
+static void
+test_supervise_missing_path_is_127(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "/usr/bin/keyhole-no-such-command", NULL };
+
+	(void)state;
+	skip_without_landlock();
+	sys_plan(&p);
+	assert_int_equal(run(&p, argv, &e), 127);
+	assert_string_equal(errbuf_msg(&e),
+	    "/usr/bin/keyhole-no-such-command: command not found");
+	plan_clear(&p);
+}
+
+static void
+test_supervise_unexecutable_file_is_126(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*path, *argv[2];
+	int		 fd;
+
+	(void)state;
+	skip_without_landlock();
+	path = xasprintf("%s/not-executable", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
+	close(fd);
+	sys_plan(&p);
+	grant(&p, tmpdir, FS_READ);
+	argv[0] = path;
+	argv[1] = NULL;
+	assert_int_equal(run(&p, argv, &e), 126);
+	assert_non_null(strstr(errbuf_msg(&e), "cannot execute "));
+	assert_string_equal(errbuf_msg(&e) + strlen(errbuf_msg(&e)) - 19,
+	    ": Permission denied");
+	plan_clear(&p);
+	free(path);
+}
+
+static void
+test_supervise_exec_outside_grants_is_126(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "/usr/bin/true", NULL };
+
+	(void)state;
+	skip_without_landlock();
+	memset(&p, 0, sizeof(p));
+	grant(&p, "/etc", FS_READ);
+	assert_int_equal(run(&p, argv, &e), 126);
+	assert_string_equal(errbuf_msg(&e), "cannot execute /usr/bin/true: "
+	    "Permission denied (is it granted for reading?)");
+	plan_clear(&p);
+}
+
+static void
+test_supervise_bad_workdir_is_126(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "true", NULL };
+
+	(void)state;
+	skip_without_landlock();
+	sys_plan(&p);
+	p.workdir = xstrdup("/nonexistent-keyhole-dir");
+	assert_int_equal(run(&p, argv, &e), 126);
+	assert_string_equal(errbuf_msg(&e), "cannot change directory to "
+	    "/nonexistent-keyhole-dir: No such file or directory");
+	plan_clear(&p);
+}
+
+static void
+test_supervise_child_starts_in_workdir(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*script, *argv[4];
+
+	(void)state;
+	skip_without_landlock();
+	sys_plan(&p);
+	p.workdir = xstrdup(tmpdir);
+	script = xasprintf("[ \"$(pwd)\" = %s ]", tmpdir);
+	argv[0] = "sh";
+	argv[1] = "-c";
+	argv[2] = script;
+	argv[3] = NULL;
+	assert_int_equal(run(&p, argv, &e), 0);
+	plan_clear(&p);
+	free(script);
+}
+
+static void
+test_supervise_capabilities_are_all_zero_in_the_child(void **state)
+{
+	struct errbuf	e;
+
+	(void)state;
+	skip_without_landlock();
+	assert_int_equal(run_sh(
+	    "while read k v; do case $k in "
+	    "CapInh:|CapPrm:|CapEff:|CapBnd:|CapAmb:) "
+	    "[ \"$v\" = 0000000000000000 ] || exit 1;; esac; "
+	    "done < /proc/self/status; "
+	    "grep -q '^NoNewPrivs:.1' /proc/self/status || exit 2", &e), 0);
+}
+
+static void
+test_supervise_inherited_fds_are_closed(void **state)
+{
+	struct errbuf	 e;
+	char		*script;
+	int		 fd;
+
+	(void)state;
+	skip_without_landlock();
+	fd = open("/dev/null", O_RDONLY);	/* deliberately not CLOEXEC */
+	assert_true(fd > 2);
+	script = xasprintf("[ ! -e /proc/self/fd/%d ]", fd);
+	assert_int_equal(run_sh(script, &e), 0);
+	free(script);
+	close(fd);
+}
+
+static void
+test_supervise_envp_is_the_childs_environment(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "sh", "-c", "[ \"$KH_X\" = yes ]", NULL };
+	char		*envp[] = { "PATH=/usr/bin", "KH_X=yes", NULL };
+
+	(void)state;
+	skip_without_landlock();
+	sys_plan(&p);
+	assert_int_equal(sandbox_supervise_run(&p, NULL, NULL, argv, envp, &e),
+	    0);
+	plan_clear(&p);
+}
+
+static void
+raise_term(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	raise(SIGTERM);
+}
+
+static void
+test_supervise_sigterm_is_forwarded_to_the_child(void **state)
+{
+	struct event_base	*base;
+	struct event		*timer;
+	struct timeval		 tv = { 0, 300 * 1000 };
+	struct plan		 p;
+	struct errbuf		 e;
+	char			*argv[] = { "sleep", "10", NULL };
+	int			 dummy;
+
+	(void)state;
+	skip_without_landlock();
+	base = event_base_new();
+	assert_non_null(base);
+	timer = evtimer_new(base, raise_term, NULL);
+	evtimer_add(timer, &tv);
+	sys_plan(&p);
+	shutdown_calls = 0;
+	assert_int_equal(sandbox_supervise_run(&p, base,
+	    (struct proxy *)&dummy, argv, env_path, &e), 128 + SIGTERM);
+	assert_int_equal(shutdown_calls, 1);
+	plan_clear(&p);
+	event_free(timer);
+	event_base_free(base);
+}
+
+/* Nest Landlock domains to the kernel's limit (16). */
+static int
+fill_landlock_layers(void)
+{
+	uint64_t	attr[1] = { 1ULL << 9 };	/* MAKE_SOCK */
+	int		i, fd;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		fd = (int)syscall(444, attr, sizeof(attr), 0);
+		if (fd == -1)
+			return -1;
+		if (syscall(446, fd, 0) == -1)
+			return i == 0 ? -1 : 0;
+		close(fd);
+	}
+	return 0;
+}
+
+static void
+test_supervise_landlock_failure_comes_through_error_pipe(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "true", NULL };
+	pid_t		 pid;
+	int		 status, rc;
+
+	(void)state;
+	skip_without_landlock();
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		/* Here no child can stack another domain: E2BIG. */
+		if (fill_landlock_layers() == -1)
+			_exit(90);
+		sys_plan(&p);
+		rc = run(&p, argv, &e);
+		if (rc != 126)
+			_exit(91);
+		if (strcmp(errbuf_msg(&e), "cannot apply Landlock: "
+		    "landlock_restrict_self: Argument list too long (already "
+		    "inside 16 nested Landlock sandboxes)") != 0) {
+			fprintf(stderr, "got: %s\n", errbuf_msg(&e));
+			_exit(92);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_supervise_no_command_is_an_error(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { NULL };
+
+	(void)state;
+	sys_plan(&p);
+	assert_int_equal(run(&p, argv, &e), -1);
+	assert_string_equal(errbuf_msg(&e), "no command to run");
+	plan_clear(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_supervise_exit_status_is_passed_on),
+		cmocka_unit_test(test_supervise_death_by_signal_is_128_plus_n),
+		cmocka_unit_test(test_supervise_missing_command_is_127),
+		cmocka_unit_test(test_supervise_missing_path_is_127),
+		cmocka_unit_test(test_supervise_unexecutable_file_is_126),
+		cmocka_unit_test(test_supervise_exec_outside_grants_is_126),
+		cmocka_unit_test(test_supervise_bad_workdir_is_126),
+		cmocka_unit_test(test_supervise_child_starts_in_workdir),
+		cmocka_unit_test(
+		    test_supervise_capabilities_are_all_zero_in_the_child),
+		cmocka_unit_test(test_supervise_inherited_fds_are_closed),
+		cmocka_unit_test(test_supervise_envp_is_the_childs_environment),
+		cmocka_unit_test(
+		    test_supervise_sigterm_is_forwarded_to_the_child),
+		cmocka_unit_test(
+		    test_supervise_landlock_failure_comes_through_error_pipe),
+		cmocka_unit_test(test_supervise_no_command_is_an_error),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
