@@ -10,14 +10,23 @@
 #include <event2/event.h>
 
 #include "cli.h"
+#include "creds/store.h"
 #include "policy/plan.h"
+#include "policy/route.h"
+#include "policy/why.h"
+#include "profile/profile.h"
 #include "proxy/server.h"
+#include "sandbox/env.h"
+#include "sandbox/supervise.h"
 #include "util/errbuf.h"
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 
 extern char **environ;
+
+/* The environment as keyhole started, for wiping secrets (SPEC 5). */
+static char **environ_at_start;
 
 #define EXIT_KEYHOLE	1
 #define EXIT_USAGE	2
@@ -57,6 +66,40 @@ drain_loop(struct event_base *base)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
+/* The profile named by --profile, or NULL (the plan uses the default). */
+static int
+load_profile(const struct cli *cli, struct profile **out, struct errbuf *e)
+{
+	*out = NULL;
+	if (cli->profile == NULL)
+		return 0;
+	if ((*out = profile_load(cli->profile, NULL, e)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* A store with every route's secret source, read now (SPEC 5). */
+static struct creds_store *
+load_creds(const struct plan *plan, struct errbuf *e)
+{
+	struct creds_store	*cs = creds_store_new(environ);
+	size_t			 i;
+
+	for (i = 0; i < plan->nroutes; i++) {
+		const struct route_def *d = plan->routes[i]->def;
+
+		if (creds_store_add(cs, d->name, d->credential_key, e) == -1) {
+			creds_store_free(cs);
+			return NULL;
+		}
+		if (creds_store_get(cs, d->name) == NULL)
+			log_warnx("credential '%s' is not available yet (%s); "
+			    "its route answers 503 until it is", d->name,
+			    creds_store_reason(cs, d->name));
+	}
+	return cs;
+}
+
 /* keyhole proxy (SPEC §4.9): print the variables, serve until a signal. */
 static int
 cmd_proxy(const struct cli *cli, struct errbuf *e)
@@ -65,10 +108,16 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	struct plan		*plan;
 	struct event		*sigint = NULL, *sigterm = NULL;
 	struct strv		 env = { 0 }, warnings = { 0 };
+	struct profile		*prof;
+	struct creds_store	*creds = NULL;
 	size_t			 i;
 	int			 rc = -1;
 
-	if ((plan = policy_plan_build(cli, NULL, e)) == NULL)
+	if (load_profile(cli, &prof, e) == -1)
+		return -1;
+	plan = policy_plan_build(cli, prof, e);
+	profile_free(prof);
+	if (plan == NULL)
 		return -1;
 	print_warnings(&plan->warnings);
 	if (plan->dry_run) {
@@ -82,8 +131,11 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		errbuf_set(e, "cannot create the event loop");
 		goto out;
 	}
+	if ((creds = load_creds(plan, e)) == NULL)
+		goto out;
 	if ((pr.px = proxy_server_new(plan, pr.base, e)) == NULL)
 		goto out;
+	proxy_server_set_creds(pr.px, creds);
 	sigint = evsignal_new(pr.base, SIGINT, on_stop_signal, &pr);
 	sigterm = evsignal_new(pr.base, SIGTERM, on_stop_signal, &pr);
 	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) ==
@@ -113,12 +165,264 @@ out:
 	if (sigterm != NULL)
 		event_free(sigterm);
 	proxy_server_free(pr.px);
+	creds_store_free(creds);
 	if (pr.base != NULL) {
 		drain_loop(pr.base);
 		event_base_free(pr.base);
 	}
 	policy_plan_free(plan);
 	return rc;
+}
+
+static const char *
+mode_name(enum net_mode m)
+{
+	switch (m) {
+	case NET_BLOCKED:
+		return "blocked";
+	case NET_PROXY:
+		return "proxy";
+	default:
+		return "allowed";
+	}
+}
+
+static const char *
+access_name(enum fs_access a)
+{
+	return a == FS_READ ? "r" : a == FS_WRITE ? "w" : "rw";
+}
+
+/* --dry-run: what would happen, never a value of a variable. */
+static void
+print_dry_run(const struct plan *plan, char *const argv[])
+{
+	size_t	i;
+
+	printf("keyhole: dry run\nnetwork: %s\n", mode_name(plan->mode));
+	for (i = 0; i < plan->ngrants; i++)
+		printf("grant %-2s %s%s\n", access_name(plan->grants[i].access),
+		    plan->grants[i].path, plan->grants[i].is_file ? " (file)" :
+		    "");
+	for (i = 0; i < plan->allow.n; i++)
+		printf("allow %s%s\n", plan->allow.v[i].source,
+		    plan->allow.v[i].direct ? " (direct grant)" : "");
+	for (i = 0; i < plan->nroutes; i++)
+		printf("route %s -> %s (sets %s, %s)\n",
+		    plan->routes[i]->def->name, plan->routes[i]->def->upstream,
+		    plan->routes[i]->base_url_var,
+		    plan->routes[i]->phantom_var);
+	if (plan->mode == NET_PROXY)
+		printf("sets HTTP_PROXY HTTPS_PROXY http_proxy https_proxy "
+		    "NO_PROXY no_proxy NODE_USE_ENV_PROXY KEYHOLE_PROXY_TOKEN\n");
+	printf("command:");
+	for (i = 0; argv[i] != NULL; i++)
+		printf(" %s", argv[i]);
+	printf("\n");
+}
+
+static void
+print_banner(const struct plan *plan, const struct proxy *px)
+{
+	if (plan->silent)
+		return;
+	if (px != NULL)
+		fprintf(stderr, "keyhole: sandbox: %zu grants, network proxy "
+		    "127.0.0.1:%u, %zu allow-list entries, %zu credential "
+		    "routes\n", plan->ngrants, proxy_server_port(px),
+		    plan->allow.n, plan->nroutes);
+	else
+		fprintf(stderr, "keyhole: sandbox: %zu grants, network %s\n",
+		    plan->ngrants, mode_name(plan->mode));
+	if (plan->verbose > 0) {
+		size_t i;
+
+		for (i = 0; i < plan->ngrants; i++)
+			fprintf(stderr, "keyhole:   %-2s %s\n",
+			    access_name(plan->grants[i].access),
+			    plan->grants[i].path);
+	}
+}
+
+static bool
+env_is_secret(const char *value, size_t len, void *arg)
+{
+	return creds_store_matches_value(arg, value, len);
+}
+
+/* keyhole run / shell: the main job (SPEC §1, §2). */
+static int
+run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
+{
+	struct profile		*prof;
+	struct plan		*plan;
+	struct creds_store	*creds = NULL;
+	struct event_base	*base = NULL;
+	struct proxy		*px = NULL;
+	struct strv		 kvars = { 0 }, warnings = { 0 }, drop = { 0 };
+	struct strv		 envp = { 0 };
+	int			 rc = -1;
+
+	if (load_profile(cli, &prof, e) == -1)
+		return -1;
+	plan = policy_plan_build(cli, prof, e);
+	profile_free(prof);
+	if (plan == NULL)
+		return -1;
+	if (!plan->silent)
+		print_warnings(&plan->warnings);
+	if (plan->dry_run) {
+		print_dry_run(plan, argv);
+		policy_plan_free(plan);
+		return 0;
+	}
+	if ((creds = load_creds(plan, e)) == NULL)
+		goto out;
+	if ((base = event_base_new()) == NULL) {
+		errbuf_set(e, "cannot create the event loop");
+		goto out;
+	}
+	if (plan->mode == NET_PROXY) {
+		if ((px = proxy_server_new(plan, base, e)) == NULL)
+			goto out;
+		proxy_server_set_creds(px, creds);
+		proxy_server_env(px, &kvars, &warnings);
+		if (!plan->silent)
+			print_warnings(&warnings);
+	}
+	creds_store_env_names(creds, &drop);
+	sandbox_env_build(plan, environ, &drop, env_is_secret, creds, &kvars,
+	    &envp);
+	/* The real keys leave our own /proc/PID/environ too (SPEC 5). */
+	sandbox_env_wipe_original(environ_at_start, &drop);
+	print_banner(plan, px);
+	rc = sandbox_supervise_run(plan, base, px, argv, envp.v, e);
+	if (rc >= 0 && px != NULL && !plan->silent &&
+	    proxy_server_denials(px) > 0)
+		fprintf(stderr, "keyhole: %lu network request%s denied during "
+		    "this run\n", proxy_server_denials(px),
+		    proxy_server_denials(px) == 1 ? " was" : "s were");
+	if (rc == SUPERVISE_CANNOT_EXEC || rc == SUPERVISE_NOT_FOUND)
+		errbuf_clear(e);
+out:
+	sandbox_env_free(&envp);
+	sandbox_env_free(&kvars);
+	strv_free(&warnings);
+	strv_free(&drop);
+	if (px != NULL) {
+		proxy_server_shutdown(px);
+		drain_loop(base);
+	}
+	proxy_server_free(px);
+	creds_store_free(creds);
+	if (base != NULL) {
+		drain_loop(base);
+		event_base_free(base);
+	}
+	policy_plan_free(plan);
+	return rc;
+}
+
+static int
+cmd_shell(const struct cli *cli, struct errbuf *e)
+{
+	const char	*sh = cli->shell;
+	char		*argv[4];
+
+	if (sh == NULL && (sh = getenv("SHELL")) != NULL && sh[0] == '\0')
+		sh = NULL;
+	if (sh == NULL)
+		sh = "/bin/sh";
+	argv[0] = (char *)sh;
+	argv[1] = cli->shell_command != NULL ? "-c" : NULL;
+	argv[2] = cli->shell_command;
+	argv[3] = NULL;
+	return run_sandboxed(cli, argv, e);
+}
+
+static int
+cmd_why(const struct cli *cli, struct errbuf *e)
+{
+	struct profile		*prof;
+	struct plan		*plan;
+	struct why_answer	 a;
+	char			*json;
+	int			 rc;
+
+	if (load_profile(cli, &prof, e) == -1)
+		return -1;
+	plan = policy_plan_build(cli, prof, e);
+	profile_free(prof);
+	if (plan == NULL)
+		return -1;
+	if (cli->why_path != NULL)
+		rc = policy_why_path(plan, cli->why_path, cli->why_op ?
+		    cli->why_op : "read", &a, e);
+	else
+		rc = policy_why_host(plan, cli->why_host, &a, e);
+	policy_plan_free(plan);
+	if (rc == -1)
+		return -1;
+	if (cli->json) {
+		json = policy_why_json(&a);
+		printf("%s\n", json);
+		free(json);
+	} else {
+		printf("%s\n  Reason: %s\n  Details: %s\n", a.allowed ?
+		    "ALLOWED" : "DENIED", a.reason, a.details);
+		if (a.granted_by != NULL)
+			printf("  %s: %s\n", a.allowed ? "Granted by" :
+			    "Closest match", a.granted_by);
+		if (a.source != NULL)
+			printf("  Source: %s\n", a.source);
+		if (a.suggestion != NULL)
+			printf("  Suggested fix: %s\n", a.suggestion);
+	}
+	policy_why_free(&a);
+	return 0;
+}
+
+static int
+cmd_profile(const struct cli *cli, struct errbuf *e)
+{
+	struct strv	 builtin = { 0 }, user = { 0 };
+	struct profile	*p;
+	char		*s;
+	size_t		 i;
+
+	switch (cli->profile_sub) {
+	case CLI_PROFILE_LIST:
+		if (profile_list(NULL, &builtin, &user, e) == -1)
+			return -1;
+		for (i = 0; i < builtin.n; i++)
+			printf("%s%s\n", builtin.v[i],
+			    strv_contains(&user, builtin.v[i]) ?
+			    " (built-in, shadowed by a user profile)" :
+			    " (built-in)");
+		for (i = 0; i < user.n; i++)
+			if (!strv_contains(&builtin, user.v[i]))
+				printf("%s (user)\n", user.v[i]);
+		strv_free(&builtin);
+		strv_free(&user);
+		return 0;
+	case CLI_PROFILE_SHOW:
+		if ((p = profile_load(cli->profile_arg, NULL, e)) == NULL)
+			return -1;
+		s = cli->json ? profile_show_json(p) : profile_show_text(p);
+		printf("%s\n", s);
+		free(s);
+		profile_free(p);
+		return 0;
+	case CLI_PROFILE_VALIDATE:
+		if ((p = profile_load(cli->profile_arg, NULL, e)) == NULL)
+			return -1;
+		printf("%s: valid\n", cli->profile_arg);
+		profile_free(p);
+		return 0;
+	default:
+		errbuf_set(e, "profile needs list, show NAME or validate FILE");
+		return -1;
+	}
 }
 
 int
@@ -128,6 +432,7 @@ main(int argc, char **argv)
 	struct errbuf	e = { 0 };
 	int		rc;
 
+	environ_at_start = environ;
 	if (cli_parse(&cli, argc, argv, environ, &e) == -1) {
 		fprintf(stderr, "error: %s\n", errbuf_msg(&e));
 		cli_free(&cli);
@@ -150,8 +455,20 @@ main(int argc, char **argv)
 	case CLI_PROXY:
 		rc = cmd_proxy(&cli, &e);
 		break;
+	case CLI_RUN:
+		rc = run_sandboxed(&cli, cli.argv.v, &e);
+		break;
+	case CLI_SHELL:
+		rc = cmd_shell(&cli, &e);
+		break;
+	case CLI_WHY:
+		rc = cmd_why(&cli, &e);
+		break;
+	case CLI_PROFILE:
+		rc = cmd_profile(&cli, &e);
+		break;
 	default:
-		errbuf_set(&e, "this command is not available yet");
+		errbuf_set(&e, "unknown command");
 		rc = -1;
 		break;
 	}

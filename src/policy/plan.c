@@ -6,14 +6,20 @@
 #include "policy/plan.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "policy/grants.h"
 #include "policy/netpolicy.h"
 #include "policy/route.h"
+#include "profile/profile.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strnum.h"
@@ -104,7 +110,8 @@ bad:
 
 /* The names of every credential service, for "unknown service" errors. */
 static char *
-plan_available_services(const struct netpolicy *np)
+plan_available_services(const struct netpolicy *np,
+    const struct profile *prof)
 {
 	struct strv	names = { 0 };
 	char		*s;
@@ -112,16 +119,24 @@ plan_available_services(const struct netpolicy *np)
 
 	for (i = 0; i < np->ncredentials; i++)
 		strv_push(&names, np->credentials[i]->name);
+	if (prof != NULL)
+		for (i = 0; i < prof->net.ncustom; i++)
+			strv_push_unique(&names, prof->net.custom[i]->name);
 	s = strv_join(&names, ", ");
 	strv_free(&names);
 	return s;
 }
 
+/* A profile's custom credential wins over the built-in of that name. */
 static const struct route_def *
 plan_find_def(const struct netpolicy *np, const struct profile *prof,
     const char *name)
 {
-	(void)prof;	/* XXX(issue 3): profile custom_credentials first */
+	const struct route_def	*d;
+
+	if (prof != NULL && (d = profile_custom_credential(prof, name)) !=
+	    NULL)
+		return d;
 	return policy_netpolicy_credential(np, name);
 }
 
@@ -138,7 +153,7 @@ plan_add_route(struct plan *p, const struct netpolicy *np,
 		if (strcmp(p->routes[i]->def->name, name) == 0)
 			return 0;
 	if ((def = plan_find_def(np, prof, name)) == NULL) {
-		avail = plan_available_services(np);
+		avail = plan_available_services(np, prof);
 		errbuf_set(e, "unknown credential service '%s' (available: "
 		    "%s)", name, avail);
 		free(avail);
@@ -191,35 +206,68 @@ plan_cli_wants_proxy(const struct cli *cli)
 	    cli->credential.n > 0 || cli->upstream_proxy != NULL;
 }
 
+/*
+ * Network mode (SPEC 2.1 precedence): --block-net beats --allow-net, which
+ * beats proxy flags, which add to the profile.
+ */
+static void
+plan_mode(struct plan *p, const struct cli *cli, const struct profile *prof)
+{
+	bool	prof_proxy = prof != NULL && profile_wants_proxy(prof);
+
+	if (cli->block_net || (prof != NULL && prof->net.block &&
+	    !cli->allow_net && !plan_cli_wants_proxy(cli))) {
+		p->mode = NET_BLOCKED;
+		if (plan_cli_wants_proxy(cli) || prof_proxy)
+			strv_push(&p->warnings, "--block-net overrides proxy "
+			    "and credential settings: the network stays "
+			    "blocked");
+	} else if (cli->allow_net)
+		p->mode = NET_ALLOW;
+	else if (plan_cli_wants_proxy(cli) || prof_proxy ||
+	    cli->cmd == CLI_PROXY)
+		p->mode = NET_PROXY;
+	else
+		p->mode = NET_ALLOW;
+}
+
 static int
 plan_network(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)
 {
 	const struct netpolicy		*np = policy_netpolicy_builtin();
 	const struct netprofile		*nprof = NULL;
+	const char			*nprof_name = NULL;
+	const struct strv		*pcreds;
+	bool				 use_prof;
 	size_t				 i;
 
-	if (cli->block_net) {
-		p->mode = NET_BLOCKED;
-		if (plan_cli_wants_proxy(cli))
-			strv_push(&p->warnings, "--block-net overrides proxy "
-			    "and credential settings: the network stays "
-			    "blocked");
-	} else if (cli->allow_net)
-		p->mode = NET_ALLOW;
-	else if (plan_cli_wants_proxy(cli) || cli->cmd == CLI_PROXY)
-		p->mode = NET_PROXY;
-	if (cli->network_profile != NULL) {
-		if ((nprof = policy_netpolicy_profile(np,
-		    cli->network_profile)) == NULL) {
+	plan_mode(p, cli, prof);
+	/* --allow-net drops the profile's proxy settings (nono). */
+	use_prof = prof != NULL && !cli->allow_net;
+	if (cli->network_profile != NULL)
+		nprof_name = cli->network_profile;
+	else if (use_prof && prof->net.network_profile_state ==
+	    PROFILE_NETPROF_SET)
+		nprof_name = prof->net.network_profile;
+	if (nprof_name != NULL) {
+		if ((nprof = policy_netpolicy_profile(np, nprof_name)) ==
+		    NULL) {
 			errbuf_set(e, "unknown network profile '%s'",
-			    cli->network_profile);
+			    nprof_name);
 			return -1;
 		}
-		if (policy_allowlist_add_profile(&p->allow,
-		    cli->network_profile, np, e) == -1)
+		if (policy_allowlist_add_profile(&p->allow, nprof_name, np,
+		    e) == -1)
 			return -1;
 	}
+	if (use_prof)
+		for (i = 0; i < prof->net.allow_domain.n; i++)
+			if (policy_allowlist_add(&p->allow,
+			    prof->net.allow_domain.v[i], np, e) == -1) {
+				errbuf_wrap(e, "profile %s", prof->label);
+				return -1;
+			}
 	for (i = 0; i < cli->allow_domain.n; i++)
 		if (policy_allowlist_add(&p->allow, cli->allow_domain.v[i], np,
 		    e) == -1)
@@ -229,22 +277,43 @@ plan_network(struct plan *p, const struct cli *cli,
 			if (plan_add_route(p, np, prof,
 			    nprof->credentials.v[i], e) == -1)
 				return -1;
+	if (use_prof) {
+		pcreds = profile_credentials(prof);
+		for (i = 0; i < pcreds->n; i++)
+			if (plan_add_route(p, np, prof, pcreds->v[i], e) == -1)
+				return -1;
+	}
 	for (i = 0; i < cli->credential.n; i++)
 		if (plan_add_route(p, np, prof, cli->credential.v[i], e) == -1)
 			return -1;
 	for (i = 0; i < cli->allow_endpoint.n; i++)
 		if (plan_add_endpoint(p, cli->allow_endpoint.v[i], e) == -1)
 			return -1;
+	if (prof != NULL) {
+		ports_merge(&p->open_ports, &prof->net.open_port);
+		ports_merge(&p->listen_ports, &prof->net.listen_port);
+	}
 	ports_merge(&p->open_ports, &cli->open_port);
 	ports_merge(&p->listen_ports, &cli->listen_port);
 	p->proxy_port = cli->proxy_port;
-	if (cli->upstream_proxy != NULL)
+	if (cli->upstream_proxy != NULL) {
 		p->upstream_proxy = xstrdup(cli->upstream_proxy);
-	strv_copy(&p->upstream_bypass, &cli->upstream_bypass);
+		strv_copy(&p->upstream_bypass, &cli->upstream_bypass);
+	} else {
+		if (use_prof && prof->net.upstream_proxy != NULL)
+			p->upstream_proxy = xstrdup(prof->net.upstream_proxy);
+		if (use_prof)
+			strv_merge(&p->upstream_bypass,
+			    &prof->net.upstream_bypass);
+		strv_merge(&p->upstream_bypass, &cli->upstream_bypass);
+	}
 	if (p->upstream_bypass.n > 0 && p->upstream_proxy == NULL) {
-		errbuf_set(e, "--upstream-bypass requires --upstream-proxy");
+		errbuf_set(e, "--upstream-bypass requires --upstream-proxy "
+		    "(or network.upstream_proxy in the profile)");
 		return -1;
 	}
+	if (use_prof)
+		strv_copy(&p->no_proxy_extra, &prof->net.no_proxy);
 	for (i = 0; i < cli->resolve.n; i++)
 		if (plan_add_resolve(p, cli->resolve.v[i], e) == -1)
 			return -1;
@@ -254,6 +323,23 @@ plan_network(struct plan *p, const struct cli *cli,
 		p->audit_log = xstrdup(cli->audit_log);
 	p->allow_degraded_network = cli->allow_degraded_network;
 	return 0;
+}
+
+/* Profile "environment" rules (SPEC 6). */
+static void
+plan_environment(struct plan *p, const struct profile *prof)
+{
+	size_t	i;
+
+	if (prof == NULL)
+		return;
+	p->env_allow_set = prof->environment.allow_vars_set;
+	strv_copy(&p->env_allow, &prof->environment.allow_vars);
+	strv_copy(&p->env_deny, &prof->environment.deny_vars);
+	for (i = 0; i < prof->environment.set_vars.n; i++)
+		strv_push_owned(&p->env_set, xasprintf("%s=%s",
+		    prof->environment.set_vars.v[i].key,
+		    prof->environment.set_vars.v[i].value));
 }
 
 struct plan *
@@ -267,6 +353,12 @@ policy_plan_build(const struct cli *cli, const struct profile *prof,
 	p->silent = cli->silent;
 	p->dry_run = cli->dry_run;
 	if (plan_network(p, cli, prof, e) == -1) {
+		policy_plan_free(p);
+		return NULL;
+	}
+	plan_environment(p, prof);
+	if (cli->cmd != CLI_PROXY &&
+	    policy_grants_build(p, cli, prof, e) == -1) {
 		policy_plan_free(p);
 		return NULL;
 	}

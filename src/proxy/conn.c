@@ -157,6 +157,7 @@ proxy_conn_drop_up(struct conn *c)
 	}
 	c->up_host[0] = '\0';
 	c->up_port = 0;
+	c->ssl = NULL;
 }
 
 void
@@ -186,7 +187,9 @@ proxy_conn_close(struct conn *c, const char *why)
 	c->head = NULL;
 	free(c->host);
 	free(c->path);
-	c->host = c->path = NULL;
+	free(c->service);
+	freezero_str(c->rpath);
+	c->host = c->path = c->service = c->rpath = NULL;
 	proxy_server_conn_gone(c->px, c);
 	/* Callbacks already queued this turn see CONN_DEAD, not freed memory. */
 	if (event_base_once(proxy_server_base(c->px), -1, EV_TIMEOUT,
@@ -224,7 +227,9 @@ proxy_conn_audit(struct conn *c, bool allow, const char *reason)
 	r.host = c->host;
 	r.port = c->host != NULL ? c->port : -1;
 	r.method = c->head != NULL ? c->head->method : NULL;
-	r.path = c->mode == CONN_MODE_FORWARD ? c->path : NULL;
+	r.service = c->service;
+	r.path = c->mode == CONN_MODE_FORWARD ||
+	    c->mode == CONN_MODE_REVERSE ? c->path : NULL;
 	r.status = c->status;
 	r.reason = reason;
 	r.bytes_up = c->bytes_up;
@@ -290,10 +295,11 @@ proxy_conn_reply(struct conn *c, int status, const char *reason,
 }
 
 void
-proxy_conn_reply_json(struct conn *c, int status, bool close)
+proxy_conn_reply_json(struct conn *c, int status, const char *msg,
+    bool close)
 {
 	struct strbuf	body = { 0 };
-	const char	*r = proxy_http_reason(status);
+	const char	*r = msg != NULL ? msg : proxy_http_reason(status);
 
 	strbuf_append(&body, "{\"error\":");
 	strbuf_append_json(&body, r, strlen(r));
@@ -304,8 +310,21 @@ proxy_conn_reply_json(struct conn *c, int status, bool close)
 }
 
 void
+proxy_conn_deny_json(struct conn *c, int status, const char *msg,
+    const char *reason)
+{
+	c->status = status;
+	proxy_conn_audit(c, false, reason);
+	proxy_conn_reply_json(c, status, msg, true);
+}
+
+void
 proxy_conn_deny(struct conn *c, int status, const char *reason)
 {
+	if (c->mode == CONN_MODE_REVERSE) {
+		proxy_conn_deny_json(c, status, NULL, reason);
+		return;
+	}
 	c->status = status;
 	proxy_conn_audit(c, false, reason);
 	proxy_conn_reply(c, status, reason, NULL, true);
@@ -321,7 +340,10 @@ proxy_conn_next_request(struct conn *c)
 	c->head = NULL;
 	free(c->host);
 	free(c->path);
-	c->host = c->path = NULL;
+	free(c->service);
+	freezero_str(c->rpath);
+	c->host = c->path = c->service = c->rpath = NULL;
+	c->route = NULL;
 	c->mode = CONN_MODE_NONE;
 	c->flags &= ~(CONN_AUDITED | CONN_EXPLICIT | CONN_CLOSE_AFTER);
 	c->status = 0;

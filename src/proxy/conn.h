@@ -16,6 +16,7 @@ struct event;
 struct evbuffer;
 struct proxy;
 struct plan;
+struct route;
 
 /*
  * One client connection and its state machine (STYLE §7).  Every state
@@ -94,7 +95,12 @@ struct conn {
 	uint64_t		 bytes_down;
 	int			 status;
 
-	void			*reverse;	/* owned by reverse.c */
+	/* Reverse proxy (credential routes). */
+	char			*service;	/* owned; route name */
+	const struct route	*route;		/* borrowed from the plan */
+	size_t			 route_i;	/* index in plan->routes */
+	void			*ssl;		/* borrowed: SSL of c->up */
+	char			*rpath;		/* owned; path after /service */
 
 	TAILQ_ENTRY(conn)	 entry;
 };
@@ -114,8 +120,15 @@ void	 proxy_conn_close(struct conn *, const char *why);
  */
 void	 proxy_conn_reply(struct conn *, int status, const char *reason,
 	    const char *extra_headers, bool close);
-/* The same with a JSON body {"error":"<status reason>"} (reverse). */
-void	 proxy_conn_reply_json(struct conn *, int status, bool close);
+/*
+ * The same with a JSON body {"error":"<msg>"} (reverse); msg NULL means
+ * the status's reason phrase.
+ */
+void	 proxy_conn_reply_json(struct conn *, int status, const char *msg,
+	    bool close);
+/* Reverse deny: audit with reason, JSON answer, close. */
+void	 proxy_conn_deny_json(struct conn *, int status, const char *msg,
+	    const char *reason);
 /* Write one audit line for the current request (once). */
 void	 proxy_conn_audit(struct conn *, bool allow, const char *reason);
 /* Deny: audit, then 403 (or status) with reason, close. */
@@ -144,6 +157,19 @@ void	 proxy_conn_drop_up(struct conn *);
 bool	 proxy_conn_authorized(struct conn *);
 /* Answer 407 and keep the connection for a retry. */
 void	 proxy_conn_need_auth(struct conn *);
+
+/*
+ * Check every address of c->addrs (SPEC 4.4): metadata anywhere denies the
+ * request; other guarded addresses are dropped; none left denies it.
+ * 0 when c->addrs holds only vetted addresses, else -1 with reason.
+ */
+int	 proxy_connect_vet(struct conn *, char *reason, size_t reasonsz);
+
+/*
+ * Forward a request whose head is already in c->up's output: stream the
+ * body (framed by c->req), relay the response, audit, keep-alive.
+ */
+void	 proxy_forward_exchange(struct conn *);
 
 /* Per-mode handlers (connect.c, forward.c, reverse.c). */
 void	 proxy_connect_start(struct conn *);

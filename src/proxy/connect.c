@@ -21,49 +21,10 @@
 #include "proxy/server.h"
 #include "proxy/sni.h"
 #include "util/log.h"
-#include "util/strnum.h"
 #include "util/xmalloc.h"
 
 #define CRED_CONNECT_REASON \
 	"credential upstream: CONNECT bypasses L7 filtering"
-
-/*
- * Split "host:port", "[v6]:port", "host" (port 443) into host and port.
- * A bare IPv6 address needs brackets.  -1 on anything malformed.
- */
-int	proxy_connect_parse_authority(const char *, char **, uint16_t *,
-	    uint16_t);
-
-int
-proxy_connect_parse_authority(const char *a, char **host, uint16_t *port,
-    uint16_t defport)
-{
-	const char	*colon, *end;
-	size_t		 hl;
-
-	*host = NULL;
-	if (a[0] == '[') {
-		if ((end = strchr(a, ']')) == NULL || end == a + 1)
-			return -1;
-		hl = (size_t)(end - a) + 1;
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if (end[1] != '\0' && colon == NULL)
-			return -1;
-	} else {
-		colon = strchr(a, ':');
-		if (colon != NULL && strchr(colon + 1, ':') != NULL)
-			return -1;	/* IPv6 without brackets */
-		hl = colon != NULL ? (size_t)(colon - a) : strlen(a);
-	}
-	if (hl == 0)
-		return -1;
-	*port = defport;
-	if (colon != NULL && strnum_port(colon + 1, strlen(colon + 1),
-	    port) == -1)
-		return -1;
-	*host = xstrndup(a, hl);
-	return 0;
-}
 
 /* upstream-bypass entries: exact host or "*.suffix" (strict). */
 static bool
@@ -98,7 +59,7 @@ proxy_connect_start(struct conn *c)
 	uint16_t		 port;
 
 	c->mode = CONN_MODE_CONNECT;
-	if (proxy_connect_parse_authority(c->head->target, &raw, &port,
+	if (proxy_http_parse_authority(c->head->target, &raw, &port,
 	    443) == -1 || (c->host = policy_allowlist_canon_host(raw,
 	    strlen(raw), &e)) == NULL) {
 		free(raw);
@@ -165,13 +126,6 @@ connect_connected(struct conn *c, int rc)
 	}
 	connect_established(c);
 }
-
-/*
- * Check every address (SPEC §4.4).  Metadata anywhere denies the request;
- * other guarded addresses are dropped; nothing left denies it.
- * 0 when c->addrs holds only vetted addresses.
- */
-int	proxy_connect_vet(struct conn *, char *, size_t);
 
 int
 proxy_connect_vet(struct conn *c, char *reason, size_t reasonsz)
@@ -249,10 +203,8 @@ connect_resolved(const char *err, const struct sockaddr_storage *addrs,
 }
 
 /* Resolve c->host:c->port (or take --resolve), then vet and connect. */
-void	proxy_connect_resolve_then(struct conn *);
-
-void
-proxy_connect_resolve_then(struct conn *c)
+static void
+connect_resolve(struct conn *c)
 {
 	const struct plan		*plan = proxy_server_plan(c->px);
 	const struct resolve_entry	*r;
@@ -269,12 +221,6 @@ proxy_connect_resolve_then(struct conn *c)
 	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
 	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->host, c->port,
 	    connect_resolved, c);
-}
-
-static void
-connect_resolve(struct conn *c)
-{
-	proxy_connect_resolve_then(c);
 }
 
 /* ---- SNI check on the first client bytes (domain fronting) ---- */
@@ -375,7 +321,7 @@ connect_chain(struct conn *c)
 	struct errbuf		 e = { 0 };
 
 	c->mode = CONN_MODE_EXTERNAL;
-	if (proxy_connect_parse_authority(plan->upstream_proxy, &raw, &port,
+	if (proxy_http_parse_authority(plan->upstream_proxy, &raw, &port,
 	    3128) == -1 || (host = policy_allowlist_canon_host(raw,
 	    strlen(raw), &e)) == NULL) {
 		free(raw);

@@ -26,9 +26,6 @@
 #define CRED_FORWARD_REASON \
 	"credential upstream: forward bypasses L7 filtering"
 
-int	proxy_connect_parse_authority(const char *, char **, uint16_t *,
-	    uint16_t);
-int	proxy_connect_vet(struct conn *, char *, size_t);
 
 /* Headers a proxy never passes on (RFC 9110 §7.6.1, plus Proxy-*). */
 static const char *const hop_headers[] = {
@@ -105,7 +102,7 @@ proxy_forward_start(struct conn *c)
 		return;
 	}
 	if (forward_split(c->head->target, &auth, &c->path) == -1 ||
-	    proxy_connect_parse_authority(auth, &raw, &port, 80) == -1 ||
+	    proxy_http_parse_authority(auth, &raw, &port, 80) == -1 ||
 	    (c->host = policy_allowlist_canon_host(raw, strlen(raw),
 	    &e)) == NULL) {
 		free(auth);
@@ -243,8 +240,6 @@ forward_write_head(struct conn *c)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
 		    "%s\r\n", proxy_http_header(h, "Upgrade"));
 	evbuffer_add(out, "\r\n", 2);
-	if (!c->req.keep_alive)
-		c->flags |= CONN_CLOSE_AFTER;
 }
 
 /* Move framed body bytes from the client to the origin server. */
@@ -266,6 +261,13 @@ forward_pump_body(struct conn *c)
 		}
 		evbuffer_remove_buffer(in, out, used);
 		c->bytes_up += used;
+		if (c->mode == CONN_MODE_REVERSE && c->req.body_bytes >
+		    proxy_server_plan(c->px)->limits.max_body) {
+			/* Streamed past the cap: the upstream gets a cut body. */
+			proxy_conn_drop_up(c);
+			proxy_conn_deny(c, 413, "request body over the limit");
+			return;
+		}
 		if (r == HTTP_DONE || used == 0)
 			break;
 	}
@@ -285,9 +287,17 @@ forward_pump_body(struct conn *c)
 static void
 forward_send(struct conn *c)
 {
+	forward_write_head(c);
+	proxy_forward_exchange(c);
+}
+
+void
+proxy_forward_exchange(struct conn *c)
+{
 	const struct plan	*plan = proxy_server_plan(c->px);
 
-	forward_write_head(c);
+	if (!c->req.keep_alive)
+		c->flags |= CONN_CLOSE_AFTER;
 	proxy_conn_set_state(c, CONN_FWD_BODY);
 	proxy_http_msg_reset(&c->resp);
 	c->resp.no_body = strcmp(c->head->method, "HEAD") == 0;

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 
+#include "util/strnum.h"
 #include "util/xmalloc.h"
 
 static int	msg_on_begin(http_parser *);
@@ -511,4 +512,39 @@ proxy_http_header_has_token(const struct http_head *h, const char *name,
 		}
 	}
 	return false;
+}
+
+/*
+ * Split "host:port", "[v6]:port", "host" (port 443) into host and port.
+ * A bare IPv6 address needs brackets.  -1 on anything malformed.
+ */
+int
+proxy_http_parse_authority(const char *a, char **host, uint16_t *port,
+    uint16_t defport)
+{
+	const char	*colon, *end;
+	size_t		 hl;
+
+	*host = NULL;
+	if (a[0] == '[') {
+		if ((end = strchr(a, ']')) == NULL || end == a + 1)
+			return -1;
+		hl = (size_t)(end - a) + 1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && colon == NULL)
+			return -1;
+	} else {
+		colon = strchr(a, ':');
+		if (colon != NULL && strchr(colon + 1, ':') != NULL)
+			return -1;	/* IPv6 without brackets */
+		hl = colon != NULL ? (size_t)(colon - a) : strlen(a);
+	}
+	if (hl == 0)
+		return -1;
+	*port = defport;
+	if (colon != NULL && strnum_port(colon + 1, strlen(colon + 1),
+	    port) == -1)
+		return -1;
+	*host = xstrndup(a, hl);
+	return 0;
 }

@@ -94,6 +94,13 @@ bool	 proxy_http_header_has_token(const struct http_head *,
 	    const char *name, const char *token);
 /* RFC 9110 tchar. */
 bool	 proxy_http_is_tchar(unsigned char);
+/*
+ * Split an authority "host:port", "[v6]:port" or "host" (defport) into an
+ * owned host (brackets kept) and a port.  A bare IPv6 address needs
+ * brackets.  -1 on anything malformed.
+ */
+int	 proxy_http_parse_authority(const char *, char **host, uint16_t *port,
+	    uint16_t defport);
 /* Reason phrase for a status we generate. */
 const char *proxy_http_reason(int status);
 

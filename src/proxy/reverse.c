@@ -1,35 +1,290 @@
 /*
- * Credential routes (SPEC §4.6).  XXX(issue 4): injection and forwarding
- * are not built yet; a known service answers 501 until then.
+ * Credential routes (SPEC §4.6): "METHOD /<service>/<rest>" with a phantom
+ * token becomes a request to the route's upstream carrying the real
+ * credential.  In order: route lookup (404), canonical path (400),
+ * endpoint rules (403), phantom token (401), secret (503), body cap (413),
+ * then upstream (guard, TCP, TLS; 502/504) and the exchange itself, which
+ * streams both ways (forward.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include "creds/secret.h"
+#include "creds/store.h"
+#include "policy/endpoint.h"
 #include "policy/plan.h"
+#include "policy/route.h"
 #include "proxy/conn.h"
+#include "proxy/inject.h"
 #include "proxy/server.h"
+#include "proxy/upstream.h"
+#include "util/strbuf.h"
 #include "util/xmalloc.h"
+
+static void	reverse_upstream(struct conn *);
+static void	reverse_send(struct conn *);
+
+static bool
+reverse_upgrade(const struct conn *c)
+{
+	return proxy_http_header_has_token(c->head, "Connection", "upgrade") &&
+	    proxy_http_header(c->head, "Upgrade") != NULL;
+}
+
+/* Split "/<service>[/rest][?q]" into the service and "/rest[?q]". */
+static void
+reverse_split(const char *target, char **service, char **path)
+{
+	const char	*t = target + 1;
+	size_t		 n = strcspn(t, "/?");
+
+	*service = xstrndup(t, n);
+	t += n;
+	*path = *t == '/' ? xstrdup(t) : xasprintf("/%s", t);
+}
+
+static bool
+reverse_find_route(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	size_t			 i;
+
+	for (i = 0; i < plan->nroutes; i++) {
+		if (strcmp(plan->routes[i]->def->name, c->service) == 0) {
+			c->route = plan->routes[i];
+			c->route_i = i;
+			return true;
+		}
+	}
+	return false;
+}
 
 void
 proxy_reverse_start(struct conn *c)
 {
 	const struct plan	*plan = proxy_server_plan(c->px);
-	const char		*t = c->head->target + 1;
-	size_t			 n = strcspn(t, "/?");
-	char			*service = xstrndup(t, n);
+	struct strbuf		 b = { 0 };
+	struct errbuf		 e = { 0 };
+	char			 reason[600];
+	const char		*cl;
 
 	c->mode = CONN_MODE_REVERSE;
-	c->path = xstrdup(c->head->target);
-	if (policy_plan_route(plan, service) == NULL) {
-		c->status = 404;
-		proxy_conn_audit(c, false, "unknown service");
-		proxy_conn_reply_json(c, 404, true);
-	} else {
-		c->status = 501;
-		proxy_conn_audit(c, false, "credential routes are not served "
-		    "yet");
-		proxy_conn_reply_json(c, 501, true);
+	reverse_split(c->head->target, &c->service, &c->rpath);
+	if (!reverse_find_route(c)) {
+		c->path = xstrdup(c->rpath);
+		proxy_conn_deny_json(c, 404, NULL, "unknown service");
+		return;
 	}
-	free(service);
+	c->host = xstrdup(c->route->up_host);
+	c->port = c->route->up_port;
+	proxy_inject_redact_path(&b, c->route, c->rpath);
+	c->path = strbuf_steal(&b);
+	if (policy_endpoint_check_path(c->rpath, &e) == -1) {
+		snprintf(reason, sizeof(reason), "bad path: %s",
+		    errbuf_msg(&e));
+		proxy_conn_deny_json(c, 400, NULL, reason);
+		return;
+	}
+	if (!policy_endpoint_allows(proxy_server_rules(c->px, c->route_i),
+	    c->head->method, c->rpath)) {
+		snprintf(reason, sizeof(reason), "endpoint denied: %s %s",
+		    c->head->method, c->path);
+		proxy_conn_deny_json(c, 403, NULL, reason);
+		return;
+	}
+	if (!proxy_inject_check_phantom(c->route, proxy_server_phantom_at(
+	    c->px, c->route_i), c->head, c->rpath)) {
+		proxy_conn_deny_json(c, 401, NULL, "missing or wrong phantom "
+		    "token");
+		return;
+	}
+	if (proxy_server_creds(c->px) == NULL ||
+	    creds_store_get(proxy_server_creds(c->px), c->service) == NULL) {
+		snprintf(reason, sizeof(reason), "credential unavailable: %s",
+		    proxy_server_creds(c->px) == NULL ? "no store" :
+		    creds_store_reason(proxy_server_creds(c->px), c->service));
+		proxy_conn_deny_json(c, 503, "credential unavailable", reason);
+		return;
+	}
+	if ((cl = proxy_http_header(c->head, "Content-Length")) != NULL &&
+	    c->req.length > plan->limits.max_body) {
+		proxy_conn_deny_json(c, 413, NULL, "request body over the "
+		    "limit");
+		return;
+	}
+	/* Keep-alive: the previous request's upstream serves this route. */
+	if (c->up != NULL && c->up_port == c->route->up_port &&
+	    strcmp(c->up_host, c->route->up_host) == 0) {
+		reverse_send(c);
+		return;
+	}
+	proxy_conn_drop_up(c);
+	reverse_upstream(c);
+}
+
+static void
+reverse_send(struct conn *c)
+{
+	const struct secret	*secret;
+	struct errbuf		 e = { 0 };
+	char			 reason[300];
+
+	/* Take the secret now: a rotated file may have replaced it. */
+	secret = creds_store_get(proxy_server_creds(c->px), c->service);
+	if (secret == NULL) {
+		proxy_conn_drop_up(c);
+		proxy_conn_deny_json(c, 503, "credential unavailable",
+		    "credential unavailable");
+		return;
+	}
+	if (proxy_inject_write_head(bufferevent_get_output(c->up), c->route,
+	    secret, c->head, c->rpath, reverse_upgrade(c), &e) == -1) {
+		snprintf(reason, sizeof(reason), "bad request: %s",
+		    errbuf_msg(&e));
+		proxy_conn_drop_up(c);
+		proxy_conn_deny_json(c, 400, NULL, reason);
+		return;
+	}
+	proxy_forward_exchange(c);
+}
+
+static void
+reverse_ready(struct conn *c)
+{
+	snprintf(c->up_host, sizeof(c->up_host), "%s", c->route->up_host);
+	c->up_port = c->route->up_port;
+	proxy_conn_attach_up(c);
+	reverse_send(c);
+}
+
+static void
+reverse_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct errbuf	 e = { 0 };
+	char		 reason[400];
+
+	(void)bev;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (what & BEV_EVENT_CONNECTED) {
+		reverse_ready(c);
+		return;
+	}
+	proxy_upstream_tls_error(c->ssl, &e);
+	snprintf(reason, sizeof(reason), "upstream %s: %s", c->host,
+	    errbuf_msg(&e));
+	proxy_conn_drop_up(c);
+	proxy_conn_deny_json(c, 502, NULL, reason);
+}
+
+static void
+reverse_connected(struct conn *c, int rc)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	struct bufferevent	*tls;
+	struct errbuf		 e = { 0 };
+	char			 reason[400];
+	SSL			*ssl;
+
+	if (rc == -1) {
+		snprintf(reason, sizeof(reason), "upstream connect failed: %s",
+		    c->connect_error);
+		proxy_conn_deny_json(c, c->connect_timed_out ? 504 : 502, NULL,
+		    reason);
+		return;
+	}
+	if (!c->route->up_tls) {
+		reverse_ready(c);
+		return;
+	}
+	if ((ssl = proxy_upstream_ssl(proxy_server_tls(c->px),
+	    c->route->up_host, &e)) == NULL) {
+		proxy_conn_drop_up(c);
+		proxy_conn_deny_json(c, 502, NULL, errbuf_msg(&e));
+		return;
+	}
+	tls = bufferevent_openssl_filter_new(proxy_server_base(c->px), c->up,
+	    ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		proxy_conn_drop_up(c);
+		proxy_conn_deny_json(c, 502, NULL, "cannot start TLS");
+		return;
+	}
+	c->up = tls;
+	c->ssl = ssl;
+	/* A peer that closes without close_notify ends the stream (§7). */
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	bufferevent_setcb(tls, NULL, NULL, reverse_tls_event, c);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	proxy_conn_timer(c, plan->limits.tls_timeout_ms);
+}
+
+static void
+reverse_resolved(const char *err, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct conn	*c = arg;
+	char		 reason[300];
+
+	c->dns = NULL;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (err != NULL) {
+		snprintf(reason, sizeof(reason), "DNS resolution failed for "
+		    "%s: %s", c->host, err);
+		proxy_conn_deny_json(c, 502, NULL, reason);
+		return;
+	}
+	memcpy(c->addrs, addrs, n * sizeof(*addrs));
+	c->naddrs = n;
+	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+		proxy_conn_deny_json(c, 502, NULL, reason);
+		return;
+	}
+	c->addr_i = 0;
+	proxy_conn_connect(c, reverse_connected);
+}
+
+/*
+ * The upstream need not be in the allow-list, but its addresses pass the
+ * guard (SPEC §4.6).  A route naming an IP literal or localhost, or a
+ * --resolve for it, names its address on purpose.
+ */
+static void
+reverse_upstream(struct conn *c)
+{
+	const struct plan		*plan = proxy_server_plan(c->px);
+	const struct resolve_entry	*r;
+	char				 reason[300];
+
+	if (policy_allowlist_is_ip(c->route->up_host))
+		c->flags |= CONN_EXPLICIT;
+	r = policy_plan_resolve(plan, c->route->up_host, c->route->up_port);
+	if (r != NULL) {
+		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
+		c->naddrs = 1;
+		c->flags |= CONN_EXPLICIT;
+		if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+			proxy_conn_deny_json(c, 502, NULL, reason);
+			return;
+		}
+		c->addr_i = 0;
+		proxy_conn_connect(c, reverse_connected);
+		return;
+	}
+	proxy_conn_set_state(c, CONN_RESOLVING);
+	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
+	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->route->up_host,
+	    c->route->up_port, reverse_resolved, c);
 }

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "creds/secret.h"
+#include "policy/endpoint.h"
 #include "policy/noproxy.h"
 #include "policy/plan.h"
 #include "policy/route.h"
@@ -26,6 +27,7 @@
 #include "proxy/conn.h"
 #include "proxy/dns.h"
 #include "proxy/guard.h"
+#include "proxy/upstream.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -52,6 +54,9 @@ struct proxy {
 	struct route_addrs	*raddrs;	/* owned; one per route */
 	struct dns		*dns;		/* owned */
 	struct audit		*audit;		/* owned */
+	struct creds_store	*creds;		/* borrowed */
+	struct upstream_tls	*tls;		/* owned; NULL without routes */
+	struct endpoint_rules	**rules;	/* owned; one per route */
 	struct conn_list	 conns;
 	size_t			 nconns;
 	uint64_t		 next_id;
@@ -140,6 +145,36 @@ proxy_server_conn_gone(struct proxy *px, struct conn *c)
 {
 	TAILQ_REMOVE(&px->conns, c, entry);
 	px->nconns--;
+}
+
+void
+proxy_server_set_creds(struct proxy *px, struct creds_store *cs)
+{
+	px->creds = cs;
+}
+
+struct creds_store *
+proxy_server_creds(const struct proxy *px)
+{
+	return px->creds;
+}
+
+struct upstream_tls *
+proxy_server_tls(const struct proxy *px)
+{
+	return px->tls;
+}
+
+const struct endpoint_rules *
+proxy_server_rules(const struct proxy *px, size_t i)
+{
+	return px->rules[i];
+}
+
+const struct secret *
+proxy_server_phantom_at(const struct proxy *px, size_t i)
+{
+	return px->phantoms[i];
 }
 
 const struct secret *
@@ -366,6 +401,16 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 	for (i = 0; i < plan->nroutes; i++)
 		if ((px->phantoms[i] = creds_secret_random_hex(32, e)) == NULL)
 			goto fail;
+	/* Bad endpoint rules fail at start, naming the rule (SPEC 4.6). */
+	px->rules = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	    sizeof(*px->rules));
+	for (i = 0; i < plan->nroutes; i++)
+		if ((px->rules[i] = policy_endpoint_compile(
+		    plan->routes[i]->def, e)) == NULL)
+			goto fail;
+	if (plan->nroutes > 0 &&
+	    (px->tls = proxy_upstream_tls_new(plan->upstream_ca, e)) == NULL)
+		goto fail;
 	if ((px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
 		goto fail;
 	if ((px->dns = proxy_dns_new(base, e)) == NULL)
@@ -464,6 +509,11 @@ proxy_server_free(struct proxy *px)
 		for (i = 0; i < px->plan->nroutes; i++)
 			creds_secret_free(px->phantoms[i]);
 	free(px->phantoms);
+	if (px->rules != NULL)
+		for (i = 0; i < px->plan->nroutes; i++)
+			policy_endpoint_free(px->rules[i]);
+	free(px->rules);
+	proxy_upstream_tls_free(px->tls);
 	free(px->raddrs);
 	free(px);
 }

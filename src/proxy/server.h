@@ -70,6 +70,22 @@ void	 proxy_server_conn_gone(struct proxy *, struct conn *);
  */
 const char *proxy_server_cred_upstream(const struct proxy *,
 	    const char *host, uint16_t port);
+struct creds_store;
+struct endpoint_rules;
+struct upstream_tls;
+/*
+ * The credential store routes take their secrets from (borrowed; set
+ * before the loop runs).  Without one every route answers 503.
+ */
+void	 proxy_server_set_creds(struct proxy *, struct creds_store *);
+struct creds_store *proxy_server_creds(const struct proxy *);
+/* Upstream TLS context (NULL when there are no routes). */
+struct upstream_tls *proxy_server_tls(const struct proxy *);
+/* Compiled endpoint rules of plan->routes[i]. */
+const struct endpoint_rules *proxy_server_rules(const struct proxy *,
+	    size_t i);
+/* The phantom token of plan->routes[i]. */
+const struct secret *proxy_server_phantom_at(const struct proxy *, size_t i);
 /* The phantom token of route name, or NULL. */
 const struct secret *proxy_server_phantom(const struct proxy *,
 	    const char *name);

@@ -1,0 +1,377 @@
+/*
+ * Filesystem grants (SPEC §7).  Sources, in order: the policy groups of
+ * the profile (system read-only paths, /tmp, devices), the profile's own
+ * filesystem and policy lists, the command line, the working directory.
+ * Every path is canonicalised here, once, so Landlock and "why" see the
+ * same thing.
+ */
+#include "policy/grants.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "policy/plan.h"
+#include "profile/profile.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+enum want {
+	WANT_DIR,
+	WANT_FILE,
+	WANT_ANY,	/* group paths: whatever exists */
+};
+
+bool
+policy_grants_path_within(const char *path, const char *root)
+{
+	size_t	n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, root, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/');
+}
+
+static void
+grants_add(struct plan *p, const char *path, enum fs_access access,
+    bool is_file, enum fs_source src, const char *group)
+{
+	struct fs_grant	*g;
+	size_t		 i;
+
+	/* Same path and kind: widen the access (read + write = both). */
+	for (i = 0; i < p->ngrants; i++) {
+		g = &p->grants[i];
+		if (g->is_file == is_file && strcmp(g->path, path) == 0) {
+			g->access |= access;
+			if (src < g->source)
+				g->source = src;
+			return;
+		}
+	}
+	p->grants = xreallocarray(p->grants, p->ngrants + 1,
+	    sizeof(*p->grants));
+	g = &p->grants[p->ngrants++];
+	g->path = xstrdup(path);
+	g->access = access;
+	g->is_file = is_file;
+	g->source = src;
+	g->group = group != NULL ? xstrdup(group) : NULL;
+}
+
+/*
+ * Canonicalise one path and add it.  Missing: skipped (a warning unless
+ * quiet).  A file where a directory is wanted, or the reverse, is an error.
+ */
+static int
+grants_add_path(struct plan *p, const char *path, enum want want,
+    enum fs_access access, enum fs_source src, const char *group,
+    bool quiet, struct errbuf *e)
+{
+	char		 real[PATH_MAX];
+	struct stat	 st;
+
+	if (realpath(path, real) == NULL || stat(real, &st) == -1) {
+		if (errno != ENOENT && errno != ENOTDIR) {
+			errbuf_sys(e, "%s", path);
+			return -1;
+		}
+		if (!quiet)
+			strv_push_owned(&p->warnings, xasprintf("skipping "
+			    "missing path %s", path));
+		return 0;
+	}
+	if (want == WANT_DIR && !S_ISDIR(st.st_mode)) {
+		errbuf_set(e, "%s is a file: use a --*-file option for it",
+		    path);
+		return -1;
+	}
+	if (want == WANT_FILE && S_ISDIR(st.st_mode)) {
+		errbuf_set(e, "%s is a directory: use --allow, --read or "
+		    "--write for it", path);
+		return -1;
+	}
+	grants_add(p, real, access, !S_ISDIR(st.st_mode), src, group);
+	return 0;
+}
+
+/*
+ * /proc/self resolves to the supervisor's pid here, not the child's; the
+ * child and its descendants get /proc read-only instead (as nono head).
+ * Other processes' secrets stay out of reach: the supervisor is not
+ * dumpable and the child has no capabilities.
+ */
+static bool
+grants_is_proc_self(const char *path)
+{
+	return strncmp(path, "/proc/self", 10) == 0 ||
+	    strncmp(path, "/proc/thread-self", 17) == 0;
+}
+
+static int
+grants_groups(struct plan *p, const struct profile *prof,
+    const struct profile_env *env, struct errbuf *e)
+{
+	struct strv			 groups = { 0 };
+	struct profile_group_paths	 gp = { 0 };
+	char				 real[PATH_MAX];
+	bool				 proc = false;
+	size_t				 i;
+	int				 rc = -1;
+
+	if (profile_effective_groups(prof, &groups, e) == -1)
+		goto out;
+	if (profile_groups_expand(&groups, env, &gp, e) == -1)
+		goto out;
+	for (i = 0; i < gp.ngrants; i++) {
+		const struct profile_grant *g = &gp.grants[i];
+
+		if (grants_is_proc_self(g->path)) {
+			proc = true;
+			continue;
+		}
+		if (grants_add_path(p, g->path, WANT_ANY, g->access,
+		    FS_SRC_GROUP, g->group, true, e) == -1)
+			goto out;
+	}
+	if (proc)
+		grants_add(p, "/proc", FS_READ, false, FS_SRC_SYSTEM, NULL);
+	for (i = 0; i < gp.deny_access.n; i++) {
+		strv_push_unique(&p->deny_paths, gp.deny_access.v[i]);
+		if (realpath(gp.deny_access.v[i], real) != NULL)
+			strv_push_unique(&p->deny_paths, real);
+	}
+	rc = 0;
+out:
+	strv_free(&groups);
+	profile_group_paths_free(&gp);
+	return rc;
+}
+
+static int
+grants_list(struct plan *p, const struct strv *paths, enum want want,
+    enum fs_access access, enum fs_source src,
+    const struct profile_env *env, struct errbuf *e)
+{
+	char	*x;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < paths->n; i++) {
+		if (src == FS_SRC_PROFILE) {
+			if ((x = profile_expand(paths->v[i], env, e)) == NULL)
+				return -1;
+		} else
+			x = xstrdup(paths->v[i]);
+		rc = grants_add_path(p, x, want, access, src, NULL, false, e);
+		free(x);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+grants_profile(struct plan *p, const struct profile *prof,
+    const struct profile_env *env, struct errbuf *e)
+{
+	const struct profile_fs		*fs = &prof->fs;
+	const struct profile_policy	*pol = &prof->policy;
+	char				*x, real[PATH_MAX];
+	size_t				 i;
+
+	if (grants_list(p, &fs->allow, WANT_DIR, FS_READWRITE,
+	    FS_SRC_PROFILE, env, e) == -1 ||
+	    grants_list(p, &fs->read, WANT_DIR, FS_READ, FS_SRC_PROFILE, env,
+	    e) == -1 ||
+	    grants_list(p, &fs->write, WANT_DIR, FS_WRITE, FS_SRC_PROFILE,
+	    env, e) == -1 ||
+	    grants_list(p, &fs->allow_file, WANT_FILE, FS_READWRITE,
+	    FS_SRC_PROFILE, env, e) == -1 ||
+	    grants_list(p, &fs->read_file, WANT_FILE, FS_READ,
+	    FS_SRC_PROFILE, env, e) == -1 ||
+	    grants_list(p, &fs->write_file, WANT_FILE, FS_WRITE,
+	    FS_SRC_PROFILE, env, e) == -1 ||
+	    grants_list(p, &pol->add_allow_read, WANT_DIR, FS_READ,
+	    FS_SRC_PROFILE, env, e) == -1 ||
+	    grants_list(p, &pol->add_allow_write, WANT_DIR, FS_WRITE,
+	    FS_SRC_PROFILE, env, e) == -1 ||
+	    grants_list(p, &pol->add_allow_readwrite, WANT_DIR, FS_READWRITE,
+	    FS_SRC_PROFILE, env, e) == -1) {
+		errbuf_wrap(e, "profile %s", prof->label);
+		return -1;
+	}
+	for (i = 0; i < pol->add_deny_access.n; i++) {
+		if ((x = profile_expand(pol->add_deny_access.v[i], env,
+		    e)) == NULL)
+			return -1;
+		strv_push_unique(&p->deny_paths, x);
+		if (realpath(x, real) != NULL)
+			strv_push_unique(&p->deny_paths, real);
+		free(x);
+	}
+	for (i = 0; i < pol->override_deny.n; i++) {
+		if ((x = profile_expand(pol->override_deny.v[i], env,
+		    e)) == NULL)
+			return -1;
+		strv_push_owned(&p->override_deny, x);
+	}
+	for (i = 0; i < fs->allow_unix_socket.n; i++) {
+		if ((x = profile_expand(fs->allow_unix_socket.v[i], env,
+		    e)) == NULL)
+			return -1;
+		strv_push_owned(&p->allow_unix_socket, x);
+	}
+	return 0;
+}
+
+static int
+grants_cli(struct plan *p, const struct cli *cli, struct errbuf *e)
+{
+	if (grants_list(p, &cli->allow, WANT_DIR, FS_READWRITE, FS_SRC_USER,
+	    NULL, e) == -1 ||
+	    grants_list(p, &cli->read, WANT_DIR, FS_READ, FS_SRC_USER, NULL,
+	    e) == -1 ||
+	    grants_list(p, &cli->write, WANT_DIR, FS_WRITE, FS_SRC_USER, NULL,
+	    e) == -1 ||
+	    grants_list(p, &cli->allow_file, WANT_FILE, FS_READWRITE,
+	    FS_SRC_USER, NULL, e) == -1 ||
+	    grants_list(p, &cli->read_file, WANT_FILE, FS_READ, FS_SRC_USER,
+	    NULL, e) == -1 ||
+	    grants_list(p, &cli->write_file, WANT_FILE, FS_WRITE,
+	    FS_SRC_USER, NULL, e) == -1)
+		return -1;
+	strv_copy(&p->override_deny, &cli->override_deny);
+	strv_copy(&p->allow_unix_socket, &cli->allow_unix_socket);
+	return 0;
+}
+
+static int
+grants_workdir(struct plan *p, const struct cli *cli,
+    const struct profile *prof, struct errbuf *e)
+{
+	char		 cwd[PATH_MAX], real[PATH_MAX];
+	const char	*wd = cli->workdir;
+	enum fs_access	 access = FS_READWRITE;
+
+	if (wd == NULL) {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			errbuf_sys(e, "current directory");
+			return -1;
+		}
+		wd = cwd;
+	}
+	if (realpath(wd, real) == NULL) {
+		errbuf_sys(e, "working directory %s", wd);
+		return -1;
+	}
+	p->workdir = xstrdup(real);
+	if (!cli->allow_cwd)
+		return 0;
+	/*
+	 * --allow-cwd grants what the profile's workdir.access says, and
+	 * read+write when it says nothing: an agent works in its directory.
+	 */
+	if (prof != NULL) {
+		if (prof->workdir == PROFILE_WORKDIR_READ)
+			access = FS_READ;
+		else if (prof->workdir == PROFILE_WORKDIR_WRITE)
+			access = FS_WRITE;
+	}
+	grants_add(p, real, access, false, FS_SRC_USER, NULL);
+	return 0;
+}
+
+static bool
+grants_overridden(const struct plan *p, const char *deny)
+{
+	char	real[PATH_MAX];
+	size_t	i;
+
+	for (i = 0; i < p->override_deny.n; i++) {
+		const char *o = p->override_deny.v[i];
+
+		if (policy_grants_path_within(deny, o))
+			return true;
+		if (realpath(o, real) != NULL &&
+		    policy_grants_path_within(deny, real))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A user or profile grant may not equal, contain or lie inside a sensitive
+ * path (SPEC §7; closes nono's exact-equal hole on Linux).
+ */
+static int
+grants_check_sensitive(const struct plan *p, struct errbuf *e)
+{
+	const struct fs_grant	*g;
+	const char		*d, *how;
+	size_t			 i, j;
+
+	for (i = 0; i < p->ngrants; i++) {
+		g = &p->grants[i];
+		if (g->source != FS_SRC_USER && g->source != FS_SRC_PROFILE)
+			continue;
+		for (j = 0; j < p->deny_paths.n; j++) {
+			d = p->deny_paths.v[j];
+			if (strcmp(g->path, d) == 0)
+				how = "is";
+			else if (policy_grants_path_within(g->path, d))
+				how = "lies inside";
+			else if (!g->is_file &&
+			    policy_grants_path_within(d, g->path))
+				how = "contains";
+			else
+				continue;
+			if (grants_overridden(p, d))
+				continue;
+			errbuf_set(e, "refusing to grant %s: it %s the "
+			    "sensitive path %s (name it with --override-deny "
+			    "%s to grant it anyway)", g->path, how, d, d);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+policy_grants_build(struct plan *p, const struct cli *cli,
+    const struct profile *prof, struct errbuf *e)
+{
+	struct profile_env	 env;
+	struct profile		*def = NULL;
+	int			 rc = -1;
+
+	profile_env_from_environ(&env);
+	env.workdir = cli->workdir;
+	if (profile_env_check(&env, e) == -1)
+		return -1;
+	if (prof == NULL) {
+		if ((def = profile_load("default", &env, e)) == NULL)
+			return -1;
+		prof = def;
+	}
+	if (grants_groups(p, prof, &env, e) == -1)
+		goto out;
+	if (def == NULL && grants_profile(p, prof, &env, e) == -1)
+		goto out;
+	if (grants_cli(p, cli, e) == -1)
+		goto out;
+	if (grants_workdir(p, cli, def == NULL ? prof : NULL, e) == -1)
+		goto out;
+	if (grants_check_sensitive(p, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	profile_free(def);
+	return rc;
+}

@@ -1,0 +1,292 @@
+/*
+ * "keyhole why" (SPEC §2): explain a decision of the plan without running
+ * anything.  Paths: sensitive paths first (they cannot be granted by
+ * accident), then the longest grant that covers the path.  Hosts: the
+ * network mode, credential routes, the address guard's names, the
+ * allow-list and its direct grants.
+ */
+#include "policy/why.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "policy/allowlist.h"
+#include "policy/grants.h"
+#include "policy/plan.h"
+#include "policy/route.h"
+#include "proxy/guard.h"
+#include "proxy/http.h"
+#include "util/xmalloc.h"
+
+static void
+why_set(struct why_answer *a, bool allowed, const char *reason,
+    char *details)
+{
+	a->allowed = allowed;
+	a->reason = xstrdup(reason);
+	a->details = details;
+}
+
+static const char *
+why_access_name(enum fs_access a)
+{
+	switch (a) {
+	case FS_READ:
+		return "read";
+	case FS_WRITE:
+		return "write";
+	default:
+		return "read+write";
+	}
+}
+
+static char *
+why_source(const struct fs_grant *g)
+{
+	switch (g->source) {
+	case FS_SRC_USER:
+		return xstrdup("user");
+	case FS_SRC_PROFILE:
+		return xstrdup("profile");
+	case FS_SRC_GROUP:
+		return xasprintf("group:%s", g->group ? g->group : "?");
+	default:
+		return xstrdup("system");
+	}
+}
+
+/* Canonical form of a path that may not exist: its parent's + name. */
+static char *
+why_canon(const char *path)
+{
+	char	 real[PATH_MAX], *dir, *slash;
+
+	if (realpath(path, real) != NULL)
+		return xstrdup(real);
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (realpath(dir, real) != NULL) {
+			char *r = xasprintf("%s/%s", real, slash + 1);
+
+			free(dir);
+			return r;
+		}
+	}
+	free(dir);
+	return xstrdup(path);
+}
+
+int
+policy_why_path(const struct plan *p, const char *path, const char *op,
+    struct why_answer *a, struct errbuf *e)
+{
+	enum fs_access		 want;
+	const struct fs_grant	*best = NULL, *cover = NULL;
+	struct stat		 st;
+	char			*c;
+	size_t			 i, j;
+	bool			 is_file;
+
+	memset(a, 0, sizeof(*a));
+	if (strcmp(op, "read") == 0)
+		want = FS_READ;
+	else if (strcmp(op, "write") == 0)
+		want = FS_WRITE;
+	else if (strcmp(op, "readwrite") == 0)
+		want = FS_READWRITE;
+	else {
+		errbuf_set(e, "unknown --op '%s' (read, write or readwrite)",
+		    op);
+		return -1;
+	}
+	c = why_canon(path);
+	is_file = stat(c, &st) == 0 && !S_ISDIR(st.st_mode);
+	for (j = 0; j < p->deny_paths.n; j++) {
+		bool over = false;
+
+		if (!policy_grants_path_within(c, p->deny_paths.v[j]))
+			continue;
+		for (i = 0; i < p->override_deny.n; i++)
+			if (policy_grants_path_within(p->deny_paths.v[j],
+			    p->override_deny.v[i]))
+				over = true;
+		if (over)
+			continue;
+		why_set(a, false, "sensitive_path", xasprintf("%s is inside "
+		    "the sensitive path %s: it cannot be granted with path "
+		    "options alone (see --override-deny)", c,
+		    p->deny_paths.v[j]));
+		free(c);
+		return 0;
+	}
+	for (i = 0; i < p->ngrants; i++) {
+		const struct fs_grant *g = &p->grants[i];
+
+		if (g->is_file ? strcmp(g->path, c) != 0 :
+		    !policy_grants_path_within(c, g->path))
+			continue;
+		if ((g->access & want) == want) {
+			if (best == NULL || strlen(g->path) >
+			    strlen(best->path))
+				best = g;
+		} else if (cover == NULL || strlen(g->path) >
+		    strlen(cover->path))
+			cover = g;
+	}
+	if (best != NULL) {
+		why_set(a, true, "granted_path", xasprintf("%s is granted %s "
+		    "by %s", c, why_access_name(best->access), best->path));
+		a->granted_by = xstrdup(best->path);
+		a->source = why_source(best);
+	} else {
+		why_set(a, false, cover != NULL ? "insufficient_access" :
+		    "path_not_granted", cover != NULL ? xasprintf("%s is "
+		    "covered by %s, which grants only %s", c, cover->path,
+		    why_access_name(cover->access)) : xasprintf("%s is not "
+		    "covered by any grant", c));
+		if (cover != NULL) {
+			a->granted_by = xstrdup(cover->path);
+			a->source = why_source(cover);
+		}
+		a->suggestion = xasprintf("--%s%s %s", want == FS_READ ?
+		    "read" : want == FS_WRITE ? "write" : "allow",
+		    is_file ? "-file" : "", c);
+	}
+	free(c);
+	return 0;
+}
+
+int
+policy_why_host(const struct plan *p, const char *target,
+    struct why_answer *a, struct errbuf *e)
+{
+	const char		*t = target, *end;
+	const struct allow_entry *ent;
+	char			*host = NULL, *raw;
+	uint16_t		 port = 443;
+	size_t			 i;
+
+	memset(a, 0, sizeof(*a));
+	if (strncasecmp(t, "https://", 8) == 0)
+		t += 8;
+	else if (strncasecmp(t, "http://", 7) == 0) {
+		t += 7;
+		port = 80;
+	}
+	end = t + strcspn(t, "/?#");
+	raw = xstrndup(t, (size_t)(end - t));
+	if (raw[0] == '[' || strchr(raw, ':') == strrchr(raw, ':')) {
+		char		*h = NULL;
+
+		if (proxy_http_parse_authority(raw, &h, &port, port) == 0) {
+			host = policy_allowlist_canon_host(h, strlen(h), e);
+			free(h);
+		}
+	} else
+		host = policy_allowlist_canon_host(raw, strlen(raw), e);
+	free(raw);
+	if (host == NULL) {
+		errbuf_set(e, "cannot read a host from '%s'", target);
+		return -1;
+	}
+	if (p->mode == NET_ALLOW) {
+		why_set(a, true, "network_allowed", xasprintf("the network "
+		    "is unrestricted: %s:%u can be reached directly", host,
+		    port));
+		goto out;
+	}
+	if (p->mode == NET_BLOCKED) {
+		why_set(a, false, "network_blocked", xasprintf("the network "
+		    "is blocked: %s:%u cannot be reached", host, port));
+		a->suggestion = xasprintf("--allow-domain %s", host);
+		goto out;
+	}
+	for (i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+
+		if (strcmp(r->up_host, host) != 0)
+			continue;
+		why_set(a, false, "credential_route", xasprintf("%s is the "
+		    "upstream of credential route '%s': CONNECT is refused, "
+		    "use the reverse path http://127.0.0.1:PORT/%s (%s)",
+		    host, r->def->name, r->def->name, r->base_url_var));
+		a->granted_by = xstrdup(r->def->name);
+		goto out;
+	}
+	if (proxy_guard_metadata_name(host)) {
+		why_set(a, false, "cloud_metadata", xasprintf("%s is a cloud "
+		    "metadata address and is always denied", host));
+		goto out;
+	}
+	if (!policy_allowlist_allows(&p->allow, host, port,
+	    ALLOW_USE_CONNECT) && !(port == 80 && policy_allowlist_allows(
+	    &p->allow, host, port, ALLOW_USE_FORWARD))) {
+		why_set(a, false, "not_in_allow_list", xasprintf("%s:%u is "
+		    "not in the allow-list", host, port));
+		a->suggestion = xasprintf("--allow-domain %s%s", host,
+		    port == 443 ? "" : ":PORT");
+		goto out;
+	}
+	ent = policy_allowlist_match(&p->allow, host, port,
+	    ALLOW_USE_CONNECT);
+	if (ent == NULL)
+		ent = policy_allowlist_match(&p->allow, host, port,
+		    ALLOW_USE_FORWARD);
+	if (ent != NULL && ent->direct)
+		why_set(a, true, "direct_grant", xasprintf("%s:%u is a "
+		    "direct grant (%s): the sandbox may connect to it "
+		    "directly, and through the proxy", host, port,
+		    ent->source));
+	else
+		why_set(a, true, "proxy_allowed", xasprintf("%s:%u is "
+		    "allowed through the proxy%s%s%s", host, port,
+		    ent != NULL ? " by '" : " (empty allow-list: any host)",
+		    ent != NULL ? ent->source : "", ent != NULL ? "'" : ""));
+	if (ent != NULL)
+		a->granted_by = xstrdup(ent->source);
+out:
+	free(host);
+	return 0;
+}
+
+char *
+policy_why_json(const struct why_answer *a)
+{
+	json_t	*o = json_object();
+	char	*s, *r;
+
+	json_object_set_new(o, "status", json_string(a->allowed ?
+	    "allowed" : "denied"));
+	json_object_set_new(o, "reason", json_string(a->reason));
+	json_object_set_new(o, "details", json_string(a->details));
+	if (a->granted_by != NULL)
+		json_object_set_new(o, "granted_by",
+		    json_string(a->granted_by));
+	if (a->source != NULL)
+		json_object_set_new(o, "source", json_string(a->source));
+	if (a->suggestion != NULL)
+		json_object_set_new(o, "suggested_flag",
+		    json_string(a->suggestion));
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	r = xstrdup(s != NULL ? s : "{}");
+	free(s);
+	return r;
+}
+
+void
+policy_why_free(struct why_answer *a)
+{
+	free(a->reason);
+	free(a->details);
+	free(a->granted_by);
+	free(a->source);
+	free(a->suggestion);
+	memset(a, 0, sizeof(*a));
+}
