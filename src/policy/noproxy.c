@@ -132,9 +132,16 @@ noproxy_add(struct strv *out, const char *entry, struct route *const *routes,
 
 	if (*entry == '\0' || strv_contains_icase(out, entry))
 		return;
-	/* Fixed hosts are there already, and never dropped. */
-	if (noproxy_is_fixed(entry) && entry[0] != '*' && entry[0] != '.')
+	/*
+	 * Fixed hosts are there already, and never dropped; a bracketed
+	 * "[::1]" is added as written (SPEC 6: IPv6 keeps its brackets),
+	 * since some clients compare the bracketed form.
+	 */
+	if (noproxy_is_fixed(entry) && entry[0] != '*' && entry[0] != '.') {
+		if (entry[0] == '[')
+			strv_push(out, entry);
 		return;
+	}
 	for (i = 0; i < nroutes; i++) {
 		if (routes[i] == NULL || routes[i]->up_host == NULL)
 			continue;

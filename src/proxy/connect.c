@@ -139,9 +139,13 @@ proxy_connect_vet(struct conn *c, char *reason, size_t reasonsz)
 	ent = policy_allowlist_match(&plan->allow, c->host, c->port,
 	    c->mode == CONN_MODE_FORWARD ? ALLOW_USE_FORWARD :
 	    ALLOW_USE_CONNECT);
-	explicit = (c->flags & CONN_EXPLICIT) ||
-	    strcmp(c->host, "localhost") == 0 ||
-	    (ent != NULL && ent->kind == ALLOW_IP);
+	/*
+	 * Explicit intent (SPEC 4.4): a --resolve for this host:port, or an
+	 * allow-list entry that is this IP literal or "localhost".  A name
+	 * from the wire alone never is.
+	 */
+	explicit = (c->flags & CONN_EXPLICIT) || (ent != NULL &&
+	    (ent->kind == ALLOW_IP || strcmp(ent->host, "localhost") == 0));
 	for (i = 0; i < c->naddrs; i++) {
 		const struct sockaddr *sa = (struct sockaddr *)&c->addrs[i];
 

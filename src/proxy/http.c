@@ -376,7 +376,7 @@ proxy_http_read_head(struct http_msg *m, struct evbuffer *in)
 	end = msg_find_end(in, m->scan_from);
 	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF_STRICT);
 	eol = p.pos;
-	if ((eol == -1 && len > m->line_max) || (size_t)eol > m->line_max) {
+	if (eol == -1 ? len > m->line_max : (size_t)eol > m->line_max) {
 		if (m->type == HTTP_REQUEST)
 			msg_bad(m, 414, "request line too long");
 		else

@@ -139,7 +139,7 @@ test_noproxy_deduplicates(void **state)
 	allow(f, "[::1]:9000");
 	strv_push(&f->extra, "DB.internal");
 	strv_push(&f->extra, "127.0.0.1");
-	assert_noproxy(f, "localhost,127.0.0.1,::1,db.internal");
+	assert_noproxy(f, "localhost,127.0.0.1,::1,db.internal,[::1]");
 }
 
 static void
