@@ -123,14 +123,22 @@ proxy_sni_parse(const unsigned char *s, size_t len, char *name,
 		return SNI_MORE;
 	if (s[0] != TLS_HANDSHAKE)
 		return SNI_NONE;
-	if (len < 5 + 4)
+	if (len < 5)
 		return SNI_MORE;
 	if (s[1] != 0x03)
 		return SNI_NONE;	/* not a TLS record layer version */
-	/* The handshake message length, from the first record. */
-	if (s[5] != TLS_CLIENT_HELLO)
+	/*
+	 * The handshake header itself may be split over records (RFC 8446
+	 * 5.1 allows fragmenting anywhere): join first, then read it.
+	 */
+	got = sni_join(s, len, hs, sizeof(hs), 4);
+	if (got < 0)
 		return SNI_BAD;
-	hlen = (size_t)s[6] << 16 | (size_t)s[7] << 8 | s[8];
+	if (got < 4)
+		return len >= SNI_PEEK_MAX ? SNI_BAD : SNI_MORE;
+	if (hs[0] != TLS_CLIENT_HELLO)
+		return SNI_BAD;
+	hlen = (size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3];
 	if (hlen + 4 > sizeof(hs))
 		return SNI_BAD;
 	got = sni_join(s, len, hs, sizeof(hs), hlen + 4);
