@@ -6,7 +6,9 @@ set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 keyhole=${KEYHOLE:-$here/build/keyhole}
-tmp=$(mktemp -d /tmp/keyhole-demo.XXXXXX)
+mkdir -p "$here/build"
+# Not under /tmp: the default policy lets a sandbox write to /tmp.
+tmp=$(mktemp -d "$here/build/demo.XXXXXX")
 llm_pid=
 cleanup() {
 	[ -n "$llm_pid" ] && kill "$llm_pid" 2>/dev/null || true
@@ -64,7 +66,7 @@ if cat "$HOME/.ssh/id_demo" >/dev/null 2>&1; then
 else
 	say "read ~/.ssh/id_demo" "denied by Landlock"
 fi
-if echo x > "$HOME/outside.txt" 2>/dev/null; then
+if (echo x > "$HOME/outside.txt") 2>/dev/null; then
 	say "write outside the work directory" "WRITTEN (bad)"
 else
 	say "write outside the work directory" "denied by Landlock"

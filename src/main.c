@@ -3,6 +3,7 @@
  * "error: ...", keyhole's own errors exit 1 with "keyhole: ...".
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,21 @@ cmd_profile(const struct cli *cli, struct errbuf *e)
 	}
 }
 
+/*
+ * Connections cost descriptors (a tunnel: two sockets and two pipes):
+ * use the whole hard limit, not the 1024 soft default.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -453,6 +469,7 @@ main(int argc, char **argv)
 		rc = 0;
 		break;
 	case CLI_PROXY:
+		raise_nofile();
 		rc = cmd_proxy(&cli, &e);
 		break;
 	case CLI_RUN:

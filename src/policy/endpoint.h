@@ -11,8 +11,8 @@ struct route_def;
 /*
  * Endpoint rules of a credential route (SPEC §4.6 steps 1-2).  Paths are
  * matched segment by segment over percent-decoded segments: "*" is exactly
- * one segment, "**" zero or more (so "/a/**" also matches "/a"); methods
- * compare case-insensitively and "*" is any method.  The query is not
+ * one segment, "**" zero or more (a rule "/a" then "**" matches "/a");
+ * methods compare case-insensitively and "*" is any method.  The query is not
  * matched; empty segments and a trailing '/' do not count.  Before any
  * matching, a request path must be in canonical form, so what is matched
  * is exactly what is sent.
@@ -45,10 +45,11 @@ void	 policy_endpoint_free(struct endpoint_rules *);
  * or %5c ("encoded backslash (%5c) in path"), an encoded slash %2f
  * ("encoded slash (%2f) in path"), a NUL or control byte ("NUL or control
  * byte in path", encoded: "encoded NUL or control byte in path"), or an
- * invalid escape ("invalid percent escape in path").  The query (after the
- * first '?') is only refused for a raw NUL or control byte or an invalid
- * escape ("... in query"); there an encoded byte is data and stays
- * encoded on the way up.
+ * invalid escape ("invalid percent escape in path"), or a raw '#'
+ * ("fragment ('#') in path").  The query (after the first '?') is only
+ * refused for a raw NUL or control byte, a '#' or an invalid escape
+ * ("... in query"); there an encoded byte is data and stays encoded on the
+ * way up.
  */
 int	 policy_endpoint_check_path(const char *path, struct errbuf *e);
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "policy/plan.h"
 #include "proxy/auth.h"
 #include "proxy/server.h"
+#include "proxy/splice.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -41,6 +43,17 @@ static const struct plan *
 conn_plan(const struct conn *c)
 {
 	return proxy_server_plan(c->px);
+}
+
+/* Small writes (interactive tunnels, SSE) must not wait for Nagle. */
+static void
+conn_nodelay(int fd)
+{
+	int	one = 1;
+
+	if (fd != -1)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 }
 
 static void
@@ -84,6 +97,7 @@ proxy_conn_new(struct proxy *px, int fd, const struct sockaddr *peer)
 		    sin_port);
 	if (proxy_server_port_registered(px, c->peer_port))
 		c->flags |= CONN_AUTHED;	/* made by the mediator */
+	conn_nodelay(fd);
 	c->client = bufferevent_socket_new(proxy_server_base(px), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(proxy_server_base(px), conn_on_timer, c);
@@ -174,6 +188,8 @@ proxy_conn_close(struct conn *c, const char *why)
 		proxy_conn_audit(c, true, NULL);
 	proxy_dns_cancel(c->dns);
 	c->dns = NULL;
+	proxy_splice_free(c->splice);	/* its events watch our fds */
+	c->splice = NULL;
 	proxy_conn_drop_up(c);
 	if (c->client != NULL) {
 		bufferevent_free(c->client);
@@ -499,6 +515,10 @@ proxy_conn_relay(struct conn *c)
 	const struct plan	*plan = conn_plan(c);
 
 	proxy_conn_set_state(c, CONN_TUNNEL);
+	proxy_conn_touch(c);
+	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
+	if (proxy_splice_start(c) == 0)
+		return;
 	bufferevent_setcb(c->up, up_on_read, up_on_write, up_on_event, c);
 	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
 	bufferevent_setwatermark(c->up, EV_READ, 0, 0);
@@ -528,6 +548,7 @@ connect_on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (what & BEV_EVENT_CONNECTED) {
 		proxy_conn_timer_stop(c);
+		conn_nodelay(bufferevent_getfd(c->up));
 		c->on_connected(c, 0);
 		return;
 	}

@@ -16,6 +16,7 @@ struct event;
 struct evbuffer;
 struct proxy;
 struct plan;
+struct splice_relay;
 struct route;
 
 /*
@@ -101,6 +102,8 @@ struct conn {
 	size_t			 route_i;	/* index in plan->routes */
 	void			*ssl;		/* borrowed: SSL of c->up */
 	char			*rpath;		/* owned; path after /service */
+
+	struct splice_relay	*splice;	/* owned; zero-copy tunnel */
 
 	TAILQ_ENTRY(conn)	 entry;
 };

@@ -44,7 +44,14 @@ proxy_forward_is_hop(const struct http_head *h, const char *name)
 	for (i = 0; hop_headers[i] != NULL; i++)
 		if (strcasecmp(name, hop_headers[i]) == 0)
 			return true;
-	/* Anything the Connection header names is hop-by-hop too. */
+	/*
+	 * Anything the Connection header names is hop-by-hop too -- but not
+	 * the framing headers: the body is relayed as the client framed it,
+	 * and dropping them would desynchronise the upstream connection.
+	 */
+	if (strcasecmp(name, "Content-Length") == 0 ||
+	    strcasecmp(name, "Transfer-Encoding") == 0)
+		return false;
 	return proxy_http_header_has_token(h, "Connection", name);
 }
 
