@@ -18,7 +18,7 @@
 #include "util/xmalloc.h"
 
 /* Pipe capacity and the most one callback moves before yielding. */
-#define SPLICE_PIPE_SIZE	(256 * 1024)
+#define SPLICE_PIPE_SIZE	(1024 * 1024)
 #define SPLICE_ROUNDS		16
 
 struct splice_dir {
@@ -153,13 +153,18 @@ dir_pump(struct splice_dir *d)
 		event_add(d->rev, NULL);
 }
 
-/* Write what a bufferevent still holds, without blocking. */
+/* Write what a bufferevent still holds, without blocking; count it. */
 static int
-flush_buffer(struct evbuffer *buf, int fd)
+flush_buffer(struct evbuffer *buf, int fd, uint64_t *count)
 {
-	while (evbuffer_get_length(buf) > 0)
-		if (evbuffer_write(buf, fd) <= 0)
+	int	n;
+
+	while (evbuffer_get_length(buf) > 0) {
+		if ((n = evbuffer_write(buf, fd)) <= 0)
 			return -1;
+		if (count != NULL)
+			*count += (uint64_t)n;
+	}
 	return 0;
 }
 
@@ -175,10 +180,11 @@ proxy_splice_start(struct conn *c)
 	if (cfd == -1 || ufd == -1 || c->ssl != NULL)
 		return -1;
 	/* Our 200, early client bytes, early server bytes: in order. */
-	if (flush_buffer(bufferevent_get_output(c->client), cfd) == -1 ||
-	    flush_buffer(bufferevent_get_output(c->up), ufd) == -1 ||
-	    flush_buffer(bufferevent_get_input(c->client), ufd) == -1 ||
-	    flush_buffer(bufferevent_get_input(c->up), cfd) == -1)
+	if (flush_buffer(bufferevent_get_output(c->client), cfd, NULL) ==
+	    -1 || flush_buffer(bufferevent_get_output(c->up), ufd, NULL) ==
+	    -1 || flush_buffer(bufferevent_get_input(c->client), ufd,
+	    &c->bytes_up) == -1 || flush_buffer(bufferevent_get_input(c->up),
+	    cfd, &c->bytes_down) == -1)
 		return -1;
 	bufferevent_disable(c->client, EV_READ | EV_WRITE);
 	bufferevent_disable(c->up, EV_READ | EV_WRITE);
