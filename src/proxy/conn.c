@@ -205,7 +205,8 @@ proxy_conn_close(struct conn *c, const char *why)
 	free(c->path);
 	free(c->service);
 	freezero_str(c->rpath);
-	c->host = c->path = c->service = c->rpath = NULL;
+	free(c->chain_target);
+	c->host = c->path = c->service = c->rpath = c->chain_target = NULL;
 	proxy_server_conn_gone(c->px, c);
 	/* Callbacks already queued this turn see CONN_DEAD, not freed memory. */
 	if (event_base_once(proxy_server_base(c->px), -1, EV_TIMEOUT,

@@ -104,6 +104,8 @@ struct conn {
 	char			*rpath;		/* owned; path after /service */
 
 	struct splice_relay	*splice;	/* owned; zero-copy tunnel */
+	char			*chain_target;	/* owned; CONNECT to corp proxy */
+	void			(*on_chained)(struct conn *);
 
 	TAILQ_ENTRY(conn)	 entry;
 };
@@ -173,6 +175,16 @@ int	 proxy_connect_vet(struct conn *, char *reason, size_t reasonsz);
  * body (framed by c->req), relay the response, audit, keep-alive.
  */
 void	 proxy_forward_exchange(struct conn *);
+
+/* True when host matches --upstream-bypass (exact or *.suffix). */
+bool	 proxy_connect_bypassed(const struct plan *, const char *host);
+/*
+ * Reach target ("host:port") through --upstream-proxy: connect, CONNECT,
+ * read its answer.  A refusal is denied with its status; on 2xx, done(c)
+ * runs with c->up tunnelled (NULL done: a client CONNECT, answer 200).
+ */
+void	 proxy_connect_chain(struct conn *, const char *target,
+	    void (*done)(struct conn *));
 
 /* Per-mode handlers (connect.c, forward.c, reverse.c). */
 void	 proxy_connect_start(struct conn *);

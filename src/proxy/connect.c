@@ -27,8 +27,8 @@
 	"credential upstream: CONNECT bypasses L7 filtering"
 
 /* upstream-bypass entries: exact host or "*.suffix" (strict). */
-static bool
-connect_bypassed(const struct plan *plan, const char *host)
+bool
+proxy_connect_bypassed(const struct plan *plan, const char *host)
 {
 	size_t		 i;
 	const char	*e;
@@ -47,7 +47,6 @@ connect_bypassed(const struct plan *plan, const char *host)
 }
 
 static void	connect_resolve(struct conn *);
-static void	connect_chain(struct conn *);
 
 void
 proxy_connect_start(struct conn *c)
@@ -89,8 +88,9 @@ proxy_connect_start(struct conn *c)
 		return;
 	}
 	if (plan->upstream_proxy != NULL &&
-	    !connect_bypassed(plan, c->host)) {
-		connect_chain(c);
+	    !proxy_connect_bypassed(plan, c->host)) {
+		c->mode = CONN_MODE_EXTERNAL;
+		proxy_connect_chain(c, c->head->target, NULL);
 		return;
 	}
 	connect_resolve(c);
@@ -286,7 +286,7 @@ chain_connected(struct conn *c, int rc)
 	/* The corporate proxy gets the name as the client sent it (§4.7). */
 	out = bufferevent_get_output(c->up);
 	evbuffer_add_printf(out, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n",
-	    c->head->target, c->head->target);
+	    c->chain_target, c->chain_target);
 	proxy_conn_set_state(c, CONN_CHAIN_REPLY);
 	c->resp.no_body = true;
 	proxy_conn_attach_up(c);
@@ -316,15 +316,18 @@ chain_resolved(const char *err, const struct sockaddr_storage *addrs,
 	proxy_conn_connect(c, chain_connected);
 }
 
-static void
-connect_chain(struct conn *c)
+void
+proxy_connect_chain(struct conn *c, const char *target,
+    void (*done)(struct conn *))
 {
 	const struct plan	*plan = proxy_server_plan(c->px);
 	char			*raw = NULL, *host;
 	uint16_t		 port;
 	struct errbuf		 e = { 0 };
 
-	c->mode = CONN_MODE_EXTERNAL;
+	free(c->chain_target);
+	c->chain_target = xstrdup(target);
+	c->on_chained = done;
 	if (proxy_http_parse_authority(plan->upstream_proxy, &raw, &port,
 	    3128) == -1 || (host = policy_allowlist_canon_host(raw,
 	    strlen(raw), &e)) == NULL) {
@@ -369,6 +372,10 @@ chain_reply(struct conn *c)
 		if (status < 400 || status > 599)
 			status = 502;
 		proxy_conn_deny(c, status, reason);
+		return;
+	}
+	if (c->on_chained != NULL) {
+		c->on_chained(c);	/* a credential route: TLS next */
 		return;
 	}
 	connect_established(c);

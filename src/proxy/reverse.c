@@ -229,6 +229,13 @@ reverse_connected(struct conn *c, int rc)
 	proxy_conn_timer(c, plan->limits.tls_timeout_ms);
 }
 
+/* Through the corporate proxy: CONNECT is up, TLS next (SPEC 4.7). */
+static void
+reverse_chained(struct conn *c)
+{
+	reverse_connected(c, 0);
+}
+
 static void
 reverse_resolved(const char *err, const struct sockaddr_storage *addrs,
     size_t n, void *arg)
@@ -268,6 +275,16 @@ reverse_upstream(struct conn *c)
 	const struct resolve_entry	*r;
 	char				 reason[300];
 
+	if (plan->upstream_proxy != NULL &&
+	    !proxy_connect_bypassed(plan, c->route->up_host)) {
+		char *t = xasprintf("%s%s%s:%u", strchr(c->route->up_host,
+		    ':') ? "[" : "", c->route->up_host, strchr(
+		    c->route->up_host, ':') ? "]" : "", c->route->up_port);
+
+		proxy_connect_chain(c, t, reverse_chained);
+		free(t);
+		return;
+	}
 	if (policy_allowlist_is_ip(c->route->up_host))
 		c->flags |= CONN_EXPLICIT;
 	r = policy_plan_resolve(plan, c->route->up_host, c->route->up_port);
