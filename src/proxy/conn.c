@@ -95,8 +95,9 @@ proxy_conn_new(struct proxy *px, int fd, const struct sockaddr *peer)
 	if (peer->sa_family == AF_INET)
 		c->peer_port = ntohs(((const struct sockaddr_in *)peer)->
 		    sin_port);
+	/* Made by the mediator for the sandbox: authenticated (SPEC 4.2). */
 	if (proxy_server_port_registered(px, c->peer_port))
-		c->flags |= CONN_AUTHED;	/* made by the mediator */
+		c->flags |= CONN_AUTHED | CONN_MEDIATED;
 	conn_nodelay(fd);
 	c->client = bufferevent_socket_new(proxy_server_base(px), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
@@ -188,6 +189,9 @@ proxy_conn_close(struct conn *c, const char *why)
 		proxy_conn_audit(c, true, NULL);
 	proxy_dns_cancel(c->dns);
 	c->dns = NULL;
+	/* The port is free for others once this connection is gone. */
+	if (c->flags & CONN_MEDIATED)
+		proxy_server_unregister_port(c->px, c->peer_port);
 	proxy_splice_free(c->splice);	/* its events watch our fds */
 	c->splice = NULL;
 	proxy_conn_drop_up(c);

@@ -55,6 +55,7 @@ enum conn_mode {
 #define CONN_EXPLICIT		0x80	/* target address named explicitly */
 #define CONN_CLOSE_AFTER	0x100	/* close once the response is sent */
 #define CONN_KA_WAIT		0x200	/* idle between keep-alive requests */
+#define CONN_MEDIATED		0x400	/* made by the connect mediator */
 
 /* Relay buffering: stop reading a side when the other holds this much. */
 #define CONN_RELAY_HIGH		(1024 * 1024)

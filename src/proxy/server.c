@@ -341,7 +341,7 @@ server_on_accept_error(struct evconnlistener *l, void *arg)
 }
 
 static void
-server_refuse(struct proxy *px, int fd)
+server_refuse(struct proxy *px, int fd, const struct sockaddr *sa)
 {
 	static const char	msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 26\r\n"
@@ -349,6 +349,9 @@ server_refuse(struct proxy *px, int fd)
 	struct audit_rec	r = { 0 };
 	ssize_t			n;
 
+	if (sa->sa_family == AF_INET)
+		proxy_server_unregister_port(px,
+		    ntohs(((const struct sockaddr_in *)sa)->sin_port));
 	/* Best effort: the socket is fresh, the answer fits its buffer. */
 	n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;
@@ -373,7 +376,7 @@ server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)l;
 	(void)salen;
 	if (px->nconns >= px->plan->limits.max_conns) {
-		server_refuse(px, fd);
+		server_refuse(px, fd, sa);
 		return;
 	}
 	if ((c = proxy_conn_new(px, fd, sa)) == NULL) {
