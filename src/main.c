@@ -79,6 +79,8 @@ load_profile(const struct cli *cli, struct profile **out, struct errbuf *e)
 	return 0;
 }
 
+static void	print_dry_run(const struct plan *, char *const argv[]);
+
 /* A store with every route's secret source, read now (SPEC 5). */
 static struct creds_store *
 load_creds(const struct plan *plan, struct errbuf *e)
@@ -122,8 +124,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		return -1;
 	print_warnings(&plan->warnings);
 	if (plan->dry_run) {
-		printf("keyhole proxy: dry run; %zu allow-list entries, %zu "
-		    "credential routes\n", plan->allow.n, plan->nroutes);
+		print_dry_run(plan, NULL);
 		policy_plan_free(plan);
 		return 0;
 	}
@@ -205,9 +206,21 @@ print_dry_run(const struct plan *plan, char *const argv[])
 		printf("grant %-2s %s%s\n", access_name(plan->grants[i].access),
 		    plan->grants[i].path, plan->grants[i].is_file ? " (file)" :
 		    "");
-	for (i = 0; i < plan->allow.n; i++)
-		printf("allow %s%s\n", plan->allow.v[i].source,
-		    plan->allow.v[i].direct ? " (direct grant)" : "");
+	for (i = 0; i < plan->allow.n; i++) {
+		const struct allow_entry *a = &plan->allow.v[i];
+		bool v6 = strchr(a->host, ':') != NULL;
+
+		printf("allow %s%s%s%s", a->kind == ALLOW_SUFFIX ? "*." : "",
+		    v6 && a->port ? "[" : "", a->host, v6 && a->port ? "]" :
+		    "");
+		if (a->port != 0)
+			printf(":%u", a->port);
+		if (a->direct)
+			printf(" (direct grant)");
+		else if (strcmp(a->source, a->host) != 0)
+			printf(" (from %s)", a->source);
+		printf("\n");
+	}
 	for (i = 0; i < plan->nroutes; i++)
 		printf("route %s -> %s (sets %s, %s)\n",
 		    plan->routes[i]->def->name, plan->routes[i]->def->upstream,
@@ -216,6 +229,12 @@ print_dry_run(const struct plan *plan, char *const argv[])
 	if (plan->mode == NET_PROXY)
 		printf("sets HTTP_PROXY HTTPS_PROXY http_proxy https_proxy "
 		    "NO_PROXY no_proxy NODE_USE_ENV_PROXY KEYHOLE_PROXY_TOKEN\n");
+	for (i = 0; i < plan->upstream_bypass.n; i++)
+		printf("upstream bypass %s\n", plan->upstream_bypass.v[i]);
+	if (plan->upstream_proxy != NULL)
+		printf("upstream proxy %s\n", plan->upstream_proxy);
+	if (argv == NULL)
+		return;
 	printf("command:");
 	for (i = 0; argv[i] != NULL; i++)
 		printf(" %s", argv[i]);
