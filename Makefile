@@ -104,9 +104,22 @@ demo: deps
 	$(MAKE) build/keyhole
 	sh scripts/demo.sh
 
+# Benchmarks (never tests): figures go to bench/README.md.
 bench: deps
-	sh scripts/deps.sh --bench
+	sh scripts/deps-bench.sh
 	$(MAKE) build/keyhole
+	bench/connect_throughput
+	bench/startup
+	bench/reverse_rate
+
+# libFuzzer targets, FUZZ_SECONDS each (default 60).
+fuzz: deps
+	sh fuzz/run.sh
+
+# A fast subset of the proxy integration tests under valgrind.
+memcheck: deps
+	$(MAKE) build/keyhole
+	sh scripts/memcheck.sh
 
 clean:
 	rm -rf build
