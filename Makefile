@@ -30,9 +30,13 @@ UNITBINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT))
 # Small programs the integration tests run inside the sandbox.
 HELPERS	:= $(patsubst tests/helpers/%.c,build/helpers/%,$(sort $(wildcard tests/helpers/*.c)))
 
-.PHONY: all asan test unit integration demo clean deps bench fuzz memcheck
+.PHONY: all asan test unit integration demo clean deps bench fuzz memcheck \
+	compilers
 
 all: build/keyhole
+
+# Keep generated sources (data embedding) between runs.
+.SECONDARY:
 
 deps:
 	@sh scripts/deps.sh
@@ -95,7 +99,16 @@ integration: build/asan/keyhole build/keyhole
 	KEYHOLE=$(CURDIR)/build/asan/keyhole \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
+# The other compiler must stay clean too (gcc builds everything above).
+OTHER_CC ?= clang
+compilers: build/gen/data_network-policy.c build/gen/data_policy.c
+	@echo "  CHECK   $(OTHER_CC) -Werror over src/"
+	@set -e; for f in $(SRCS); do \
+		$(OTHER_CC) $(ALL_CFLAGS) -c -o /dev/null $$f; \
+	done
+
 test: deps
+	$(MAKE) compilers
 	$(MAKE) asan
 	$(MAKE) unit
 	$(MAKE) integration
