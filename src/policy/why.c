@@ -162,15 +162,26 @@ policy_why_path(const struct plan *p, const char *path, const char *op,
 	return 0;
 }
 
+/* "host:port", IPv6 in brackets; caller frees. */
+static char *
+why_hostport(const char *host, uint16_t port)
+{
+	bool	v6 = strchr(host, ':') != NULL;
+
+	return xasprintf("%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
+	    port);
+}
+
 int
 policy_why_host(const struct plan *p, const char *target,
     struct why_answer *a, struct errbuf *e)
 {
 	const char		*t = target, *end;
 	const struct allow_entry *ent;
-	char			*host = NULL, *raw;
+	char			*host = NULL, *raw, *hp = NULL;
 	uint16_t		 port = 443;
 	size_t			 i;
+	bool			 http = false;
 
 	memset(a, 0, sizeof(*a));
 	if (strncasecmp(t, "https://", 8) == 0)
@@ -178,6 +189,7 @@ policy_why_host(const struct plan *p, const char *target,
 	else if (strncasecmp(t, "http://", 7) == 0) {
 		t += 7;
 		port = 80;
+		http = true;
 	}
 	end = t + strcspn(t, "/?#");
 	raw = xstrndup(t, (size_t)(end - t));
@@ -195,42 +207,49 @@ policy_why_host(const struct plan *p, const char *target,
 		errbuf_set(e, "cannot read a host from '%s'", target);
 		return -1;
 	}
+	hp = why_hostport(host, port);
 	if (p->mode == NET_ALLOW) {
 		why_set(a, true, "network_allowed", xasprintf("the network "
-		    "is unrestricted: %s:%u can be reached directly", host,
-		    port));
+		    "is unrestricted: %s can be reached directly", hp));
 		goto out;
 	}
 	if (p->mode == NET_BLOCKED) {
 		why_set(a, false, "network_blocked", xasprintf("the network "
-		    "is blocked: %s:%u cannot be reached", host, port));
-		a->suggestion = xasprintf("--allow-domain %s", host);
+		    "is blocked: %s cannot be reached", hp));
+		a->suggestion = xasprintf("--allow-domain %s", port == 443 ?
+		    host : hp);
 		goto out;
 	}
 	for (i = 0; i < p->nroutes; i++) {
 		const struct route *r = p->routes[i];
 
-		if (strcmp(r->up_host, host) != 0)
+		/*
+		 * CONNECT is refused on the upstream's own port; a plain-http
+		 * forward to its host on any port (SPEC 4.5).
+		 */
+		if (strcmp(r->up_host, host) != 0 ||
+		    (!http && r->up_port != port))
 			continue;
 		why_set(a, false, "credential_route", xasprintf("%s is the "
-		    "upstream of credential route '%s': CONNECT is refused, "
-		    "use the reverse path http://127.0.0.1:PORT/%s (%s)",
-		    host, r->def->name, r->def->name, r->base_url_var));
+		    "upstream of credential route '%s': %s is refused, use "
+		    "the reverse path http://127.0.0.1:PORT/%s (%s)", hp,
+		    r->def->name, http ? "forwarding" : "CONNECT",
+		    r->def->name, r->base_url_var));
 		a->granted_by = xstrdup(r->def->name);
 		goto out;
 	}
 	if (proxy_guard_metadata_name(host)) {
 		why_set(a, false, "cloud_metadata", xasprintf("%s is a cloud "
-		    "metadata address and is always denied", host));
+		    "metadata address and is always denied", hp));
 		goto out;
 	}
 	if (!policy_allowlist_allows(&p->allow, host, port,
 	    ALLOW_USE_CONNECT) && !(port == 80 && policy_allowlist_allows(
 	    &p->allow, host, port, ALLOW_USE_FORWARD))) {
-		why_set(a, false, "not_in_allow_list", xasprintf("%s:%u is "
-		    "not in the allow-list", host, port));
-		a->suggestion = xasprintf("--allow-domain %s%s", host,
-		    port == 443 ? "" : ":PORT");
+		why_set(a, false, "not_in_allow_list", xasprintf("%s is not "
+		    "in the allow-list", hp));
+		a->suggestion = xasprintf("--allow-domain %s", port == 443 ?
+		    host : hp);
 		goto out;
 	}
 	ent = policy_allowlist_match(&p->allow, host, port,
@@ -239,18 +258,18 @@ policy_why_host(const struct plan *p, const char *target,
 		ent = policy_allowlist_match(&p->allow, host, port,
 		    ALLOW_USE_FORWARD);
 	if (ent != NULL && ent->direct)
-		why_set(a, true, "direct_grant", xasprintf("%s:%u is a "
-		    "direct grant (%s): the sandbox may connect to it "
-		    "directly, and through the proxy", host, port,
-		    ent->source));
+		why_set(a, true, "direct_grant", xasprintf("%s is a direct "
+		    "grant (%s): the sandbox may connect to it directly, and "
+		    "through the proxy", hp, ent->source));
 	else
-		why_set(a, true, "proxy_allowed", xasprintf("%s:%u is "
-		    "allowed through the proxy%s%s%s", host, port,
+		why_set(a, true, "proxy_allowed", xasprintf("%s is allowed "
+		    "through the proxy%s%s%s", hp,
 		    ent != NULL ? " by '" : " (empty allow-list: any host)",
 		    ent != NULL ? ent->source : "", ent != NULL ? "'" : ""));
 	if (ent != NULL)
 		a->granted_by = xstrdup(ent->source);
 out:
+	free(hp);
 	free(host);
 	return 0;
 }

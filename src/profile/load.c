@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "policy/allowlist.h"
+#include "policy/netpolicy.h"
 #include "policy/route.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -1062,6 +1064,34 @@ parse_custom(struct pctx *c, json_t *net, struct profile *p)
 	return 0;
 }
 
+/*
+ * Each allow_domain entry must parse as the proxy will read it (SPEC
+ * 4.3), so "profile validate" catches what "run" would refuse, located.
+ */
+static int
+check_allow_domain(struct pctx *c, json_t *net)
+{
+	struct allowlist	 al = { 0 };
+	struct errbuf		 e = { 0 };
+	json_t			*v, *it;
+	size_t			 i;
+
+	if ((v = enter(c, net, net_fields, "allow_domain")) == NULL)
+		return 0;
+	json_array_foreach(v, i, it) {
+		push_idx(c, i);
+		if (policy_allowlist_add(&al, json_string_value(it),
+		    policy_netpolicy_builtin(), &e) == -1) {
+			policy_allowlist_free(&al);
+			return perr_from(c, &e);
+		}
+		pop(c);
+	}
+	pop(c);
+	policy_allowlist_free(&al);
+	return 0;
+}
+
 static int
 parse_network(struct pctx *c, json_t *root, struct profile *p)
 {
@@ -1084,7 +1114,7 @@ parse_network(struct pctx *c, json_t *root, struct profile *p)
 	else if (nul)
 		n->network_profile_state = PROFILE_NETPROF_CLEAR;
 	if (get_strlist(c, s, net_fields, "allow_domain",
-	    &n->allow_domain) == -1)
+	    &n->allow_domain) == -1 || check_allow_domain(c, s) == -1)
 		return -1;
 	if ((v = enter(c, s, net_fields, "credentials")) != NULL) {
 		if (!json_is_null(v)) {
