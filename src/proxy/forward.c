@@ -315,8 +315,11 @@ proxy_forward_exchange(struct conn *c)
 	proxy_conn_touch(c);
 	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
 	forward_pump_body(c);
-	if (!(c->flags & CONN_DEAD) && evbuffer_get_length(
-	    bufferevent_get_input(c->up)) > 0)
+	/* A bad body may have answered and dropped the upstream already. */
+	if ((c->flags & CONN_DEAD) || c->state == CONN_CLOSING ||
+	    c->up == NULL)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->up)) > 0)
 		proxy_forward_on_read(c, c->up);
 }
 
