@@ -1,5 +1,6 @@
 #include "proxy/audit.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
+
+static void	audit_redact_query(struct strbuf *, const char *);
 
 struct audit {
 	int		 fd;		/* -1: no file */
@@ -57,8 +60,51 @@ proxy_audit_denials(const struct audit *a)
 	return a->denials;
 }
 
+/*
+ * Any run of 32 or more hex digits in a path is masked: proxy and phantom
+ * tokens are 64 hex digits, and a client may put one anywhere (SPEC 4.8:
+ * no token is ever written to an audit line).
+ */
+#define AUDIT_HEXRUN_MIN	32
+
+static void
+audit_mask_hex(struct strbuf *b, size_t from)
+{
+	struct strbuf	 out = { 0 };
+	const char	*s = b->s + from;
+	size_t		 i = 0, j;
+
+	while (s[i] != '\0') {
+		for (j = i; isxdigit((unsigned char)s[j]); j++)
+			;
+		if (j - i >= AUDIT_HEXRUN_MIN) {
+			strbuf_append(&out, "REDACTED");
+			i = j;
+			continue;
+		}
+		if (j == i)
+			j++;
+		strbuf_appendn(&out, s + i, j - i);
+		i = j;
+	}
+	b->len = from;
+	b->s[from] = '\0';
+	strbuf_appendn(b, strbuf_str(&out), out.len);
+	strbuf_free(&out);
+}
+
 void
 proxy_audit_redact_path(struct strbuf *b, const char *path)
+{
+	size_t		 from = b->len;
+
+	audit_redact_query(b, path);
+	if (b->s != NULL)
+		audit_mask_hex(b, from);
+}
+
+static void
+audit_redact_query(struct strbuf *b, const char *path)
 {
 	const char	*q = strchr(path, '?'), *p;
 
@@ -116,7 +162,8 @@ audit_log_line(const struct audit_rec *r, const char *path)
 	else
 		strbuf_appendf(&b, "%s ", r->mode);
 	if (r->service != NULL)
-		strbuf_appendf(&b, "/%s", r->service);
+		strbuf_appendf(&b, "/%s%s", r->service, r->host != NULL ?
+		    " -> " : "");
 	if (r->host != NULL) {
 		bool v6 = strchr(r->host, ':') != NULL;
 

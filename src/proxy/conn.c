@@ -393,6 +393,21 @@ target_is_absolute(const char *t)
 	    strncasecmp(t, "https://", 8) == 0;
 }
 
+/* True when the buffered request line is "METHOD /..." (a route). */
+static bool
+conn_origin_form(struct evbuffer *in)
+{
+	struct evbuffer_ptr	 sp;
+	char			 ch;
+
+	sp = evbuffer_search(in, " ", 1, NULL);
+	if (sp.pos < 0 || sp.pos > 32 ||
+	    evbuffer_ptr_set(in, &sp, 1, EVBUFFER_PTR_ADD) == -1 ||
+	    evbuffer_copyout_from(in, &sp, &ch, 1) != 1)
+		return false;
+	return ch == '/';
+}
+
 static void
 conn_read_head(struct conn *c)
 {
@@ -409,9 +424,10 @@ conn_read_head(struct conn *c)
 		return;
 	case HTTP_BAD:
 		c->status = c->req.bad_status;
-		proxy_conn_audit(c, false, c->req.bad_reason);
-		proxy_conn_reply(c, c->req.bad_status, c->req.bad_reason,
-		    NULL, true);
+		/* Requests to a route get JSON errors (SPEC 4.6), even here. */
+		if (conn_origin_form(in))
+			c->mode = CONN_MODE_REVERSE;
+		proxy_conn_deny(c, c->req.bad_status, c->req.bad_reason);
 		return;
 	case HTTP_DONE:
 		break;
@@ -698,6 +714,10 @@ up_on_read(struct bufferevent *bev, void *arg)
 		return;
 	proxy_conn_touch(c);
 	switch (c->state) {
+	case CONN_READ_HEAD:
+		/* Nothing is owed between requests: drop a chatty upstream. */
+		proxy_conn_drop_up(c);
+		return;
 	case CONN_TUNNEL:
 		relay_pump(c, bev);
 		return;
@@ -744,6 +764,10 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 	if (c->flags & CONN_DEAD)
 		return;
 	switch (c->state) {
+	case CONN_READ_HEAD:
+		/* A kept-alive upstream went away between requests. */
+		proxy_conn_drop_up(c);
+		return;
 	case CONN_TUNNEL:
 		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
 			relay_eof(c, bev);
