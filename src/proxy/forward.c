@@ -19,6 +19,7 @@
 #include "proxy/conn.h"
 #include "proxy/guard.h"
 #include "proxy/server.h"
+#include "proxy/upstream.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -354,6 +355,13 @@ forward_done(struct conn *c)
 	proxy_conn_audit(c, true, NULL);
 	if (!c->resp.keep_alive)
 		proxy_conn_drop_up(c);
+	else if (c->mode == CONN_MODE_REVERSE && c->up != NULL) {
+		/* Any client may use it next (SPEC 4.6). */
+		proxy_upstream_pool_put(proxy_server_pool(c->px), c->route_i,
+		    c->up, c->ssl);
+		c->up = NULL;
+		proxy_conn_drop_up(c);
+	}
 	if (c->flags & CONN_CLOSE_AFTER) {
 		proxy_conn_set_state(c, CONN_CLOSING);
 		bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);

@@ -30,6 +30,7 @@
 
 static void	reverse_upstream(struct conn *);
 static void	reverse_send(struct conn *);
+static void	reverse_ready(struct conn *);
 
 static bool
 reverse_upgrade(const struct conn *c)
@@ -119,13 +120,14 @@ proxy_reverse_start(struct conn *c)
 		    "limit");
 		return;
 	}
-	/* Keep-alive: the previous request's upstream serves this route. */
-	if (c->up != NULL && c->up_port == c->route->up_port &&
-	    strcmp(c->up_host, c->route->up_host) == 0) {
-		reverse_send(c);
+	/* An idle upstream connection of this route serves it (pool). */
+	proxy_conn_drop_up(c);
+	c->up = proxy_upstream_pool_get(proxy_server_pool(c->px), c->route_i,
+	    &c->ssl);
+	if (c->up != NULL) {
+		reverse_ready(c);
 		return;
 	}
-	proxy_conn_drop_up(c);
 	reverse_upstream(c);
 }
 

@@ -56,6 +56,7 @@ struct proxy {
 	struct audit		*audit;		/* owned */
 	struct creds_store	*creds;		/* borrowed */
 	struct upstream_tls	*tls;		/* owned; NULL without routes */
+	struct upstream_pool	*pool;		/* owned */
 	struct endpoint_rules	**rules;	/* owned; one per route */
 	struct conn_list	 conns;
 	size_t			 nconns;
@@ -157,6 +158,12 @@ struct creds_store *
 proxy_server_creds(const struct proxy *px)
 {
 	return px->creds;
+}
+
+struct upstream_pool *
+proxy_server_pool(const struct proxy *px)
+{
+	return px->pool;
 }
 
 struct upstream_tls *
@@ -414,6 +421,7 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 	if (plan->nroutes > 0 &&
 	    (px->tls = proxy_upstream_tls_new(plan->upstream_ca, e)) == NULL)
 		goto fail;
+	px->pool = proxy_upstream_pool_new(base, plan->nroutes);
 	if ((px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
 		goto fail;
 	if ((px->dns = proxy_dns_new(base, e)) == NULL)
@@ -493,6 +501,8 @@ proxy_server_shutdown(struct proxy *px)
 			proxy_dns_cancel(px->raddrs[i].req);
 			px->raddrs[i].req = NULL;
 		}
+	proxy_upstream_pool_free(px->pool);
+	px->pool = NULL;
 }
 
 void

@@ -79,6 +79,9 @@ struct upstream_tls;
  */
 void	 proxy_server_set_creds(struct proxy *, struct creds_store *);
 struct creds_store *proxy_server_creds(const struct proxy *);
+struct upstream_pool;
+/* Idle upstream connections of the routes. */
+struct upstream_pool *proxy_server_pool(const struct proxy *);
 /* Upstream TLS context (NULL when there are no routes). */
 struct upstream_tls *proxy_server_tls(const struct proxy *);
 /* Compiled endpoint rules of plan->routes[i]. */

@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -106,4 +111,145 @@ proxy_upstream_tls_free(struct upstream_tls *t)
 		return;
 	SSL_CTX_free(t->ctx);
 	free(t);
+}
+
+struct pool_entry {
+	struct upstream_pool	*pool;		/* borrowed */
+	size_t			 route;
+	struct bufferevent	*bev;		/* owned */
+	void			*ssl;		/* borrowed from bev */
+	struct event		*timer;		/* owned */
+	TAILQ_ENTRY(pool_entry)	 entry;
+};
+
+TAILQ_HEAD(pool_list, pool_entry);
+
+struct upstream_pool {
+	struct event_base	*base;		/* borrowed */
+	struct pool_list	*lists;		/* owned; one per route */
+	size_t			*counts;	/* owned */
+	size_t			 nroutes;
+};
+
+struct upstream_pool *
+proxy_upstream_pool_new(struct event_base *base, size_t nroutes)
+{
+	struct upstream_pool	*p = xcalloc(1, sizeof(*p));
+	size_t			 i;
+
+	p->base = base;
+	p->nroutes = nroutes;
+	p->lists = xcalloc(nroutes ? nroutes : 1, sizeof(*p->lists));
+	p->counts = xcalloc(nroutes ? nroutes : 1, sizeof(*p->counts));
+	for (i = 0; i < nroutes; i++)
+		TAILQ_INIT(&p->lists[i]);
+	return p;
+}
+
+static void
+pool_entry_free(struct pool_entry *pe)
+{
+	struct upstream_pool	*p = pe->pool;
+
+	TAILQ_REMOVE(&p->lists[pe->route], pe, entry);
+	p->counts[pe->route]--;
+	event_free(pe->timer);
+	if (pe->bev != NULL)
+		bufferevent_free(pe->bev);
+	free(pe);
+}
+
+/* An idle connection spoke or closed: it is no use any more. */
+static void
+pool_on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pool_entry_free(arg);
+}
+
+static void
+pool_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	pool_entry_free(arg);
+}
+
+static void
+pool_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pool_entry_free(arg);
+}
+
+void
+proxy_upstream_pool_put(struct upstream_pool *p, size_t i,
+    struct bufferevent *bev, void *ssl)
+{
+	struct pool_entry	*pe;
+	struct timeval		 tv = { UPSTREAM_POOL_IDLE_MS / 1000,
+				    (UPSTREAM_POOL_IDLE_MS % 1000) * 1000 };
+
+	if (i >= p->nroutes || p->counts[i] >= UPSTREAM_POOL_PER_ROUTE ||
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		bufferevent_free(bev);
+		return;
+	}
+	pe = xcalloc(1, sizeof(*pe));
+	pe->pool = p;
+	pe->route = i;
+	pe->bev = bev;
+	pe->ssl = ssl;
+	if ((pe->timer = evtimer_new(p->base, pool_on_timer, pe)) == NULL) {
+		bufferevent_free(bev);
+		free(pe);
+		return;
+	}
+	TAILQ_INSERT_HEAD(&p->lists[i], pe, entry);
+	p->counts[i]++;
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(bev, pool_on_read, NULL, pool_on_event, pe);
+	bufferevent_enable(bev, EV_READ);
+	evtimer_add(pe->timer, &tv);
+}
+
+struct bufferevent *
+proxy_upstream_pool_get(struct upstream_pool *p, size_t i, void **ssl)
+{
+	struct pool_entry	*pe;
+	struct bufferevent	*bev;
+
+	*ssl = NULL;
+	if (i >= p->nroutes || (pe = TAILQ_FIRST(&p->lists[i])) == NULL)
+		return NULL;
+	bev = pe->bev;
+	*ssl = pe->ssl;
+	pe->bev = NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	pool_entry_free(pe);
+	return bev;
+}
+
+size_t
+proxy_upstream_pool_idle(const struct upstream_pool *p, size_t i)
+{
+	return i < p->nroutes ? p->counts[i] : 0;
+}
+
+void
+proxy_upstream_pool_free(struct upstream_pool *p)
+{
+	size_t	i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nroutes; i++)
+		while (!TAILQ_EMPTY(&p->lists[i]))
+			pool_entry_free(TAILQ_FIRST(&p->lists[i]));
+	free(p->lists);
+	free(p->counts);
+	free(p);
 }

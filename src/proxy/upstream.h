@@ -22,4 +22,28 @@ SSL	*proxy_upstream_ssl(struct upstream_tls *, const char *host,
 void	 proxy_upstream_tls_error(SSL *, struct errbuf *e);
 void	 proxy_upstream_tls_free(struct upstream_tls *);
 
+/*
+ * Idle upstream connections of credential routes, shared by every client
+ * connection (SPEC §4.6: upstream connections are kept alive and reused).
+ * An idle connection that the server closes, or that talks out of turn,
+ * is dropped; so is one idle for UPSTREAM_POOL_IDLE_MS.
+ */
+#define UPSTREAM_POOL_PER_ROUTE	16
+#define UPSTREAM_POOL_IDLE_MS	30000
+
+struct bufferevent;
+struct event_base;
+struct upstream_pool;
+
+struct upstream_pool *proxy_upstream_pool_new(struct event_base *,
+	    size_t nroutes);
+/* Park bev (and its SSL, or NULL) for route i; the pool owns it now. */
+void	 proxy_upstream_pool_put(struct upstream_pool *, size_t i,
+	    struct bufferevent *, void *ssl);
+/* An idle connection for route i (caller owns it; callbacks cleared). */
+struct bufferevent *proxy_upstream_pool_get(struct upstream_pool *,
+	    size_t i, void **ssl);
+size_t	 proxy_upstream_pool_idle(const struct upstream_pool *, size_t i);
+void	 proxy_upstream_pool_free(struct upstream_pool *);
+
 #endif
