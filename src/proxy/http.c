@@ -426,6 +426,111 @@ proxy_http_read_head(struct http_msg *m, struct evbuffer *in)
 	return HTTP_DONE;
 }
 
+enum {
+	CK_SIZE_START = 0, CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR,
+	CK_DATA_LF, CK_TRAILER_START, CK_TRAILER, CK_TRAILER_LF, CK_END_LF,
+	CK_DONE,
+};
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* 0, or -1 with the reason set, for a framing violation in s[0..len). */
+static int
+chunk_check(struct http_msg *m, const char *s, size_t len)
+{
+	struct chunk_check	*k = &m->ck;
+	size_t			 i = 0, n;
+	unsigned char		 c;
+	int			 h;
+
+	while (i < len) {
+		c = (unsigned char)s[i];
+		switch (k->state) {
+		case CK_SIZE_START:
+		case CK_SIZE:
+			if ((h = hexval(c)) >= 0) {
+				if (++k->digits > 15)
+					goto bad;
+				k->size = k->size * 16 + (uint64_t)h;
+				k->state = CK_SIZE;
+			} else if (k->state == CK_SIZE && c == ';')
+				k->state = CK_EXT;
+			else if (k->state == CK_SIZE && c == '\r')
+				k->state = CK_SIZE_LF;
+			else
+				goto bad;
+			break;
+		case CK_EXT:
+			if (c == '\r')
+				k->state = CK_SIZE_LF;
+			else if ((c < 0x20 && c != '\t') || c == 0x7f)
+				goto bad;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				goto bad;
+			k->state = k->size == 0 ? CK_TRAILER_START : CK_DATA;
+			k->digits = 0;
+			break;
+		case CK_DATA:
+			n = len - i;
+			if (n > k->size)
+				n = (size_t)k->size;
+			k->size -= n;
+			i += n;
+			if (k->size == 0)
+				k->state = CK_DATA_CR;
+			continue;
+		case CK_DATA_CR:
+			if (c != '\r')
+				goto bad;
+			k->state = CK_DATA_LF;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				goto bad;
+			k->state = CK_SIZE_START;
+			break;
+		case CK_TRAILER_START:
+			k->state = c == '\r' ? CK_END_LF : CK_TRAILER;
+			if (c != '\r' && (c < 0x20 || c == 0x7f))
+				goto bad;
+			break;
+		case CK_TRAILER:
+			if (c == '\r')
+				k->state = CK_TRAILER_LF;
+			else if ((c < 0x20 && c != '\t') || c == 0x7f)
+				goto bad;
+			break;
+		case CK_TRAILER_LF:
+		case CK_END_LF:
+			if (c != '\n')
+				goto bad;
+			k->state = k->state == CK_END_LF ? CK_DONE :
+			    CK_TRAILER_START;
+			break;
+		default:
+			goto bad;
+		}
+		i++;
+	}
+	return 0;
+bad:
+	msg_bad(m, m->type == HTTP_REQUEST ? 400 : 502,
+	    "malformed body: bad chunked framing");
+	return -1;
+}
+
 enum http_result
 proxy_http_scan_body(struct http_msg *m, const char *data, size_t len,
     size_t *used)
@@ -441,6 +546,9 @@ proxy_http_scan_body(struct http_msg *m, const char *data, size_t len,
 		return HTTP_MORE;
 	n = http_parser_execute(&m->p, &msg_settings, data, len);
 	*used = n;
+	if (m->chunked && m->type == HTTP_REQUEST &&
+	    chunk_check(m, data, n) == -1)
+		return HTTP_BAD;
 	if (m->msg_done)
 		return HTTP_DONE;
 	if (HTTP_PARSER_ERRNO(&m->p) != HPE_OK) {

@@ -38,8 +38,22 @@ struct http_head {
 	size_t			 raw_len;	/* bytes of the head on the wire */
 };
 
+/*
+ * A strict check of chunked framing (RFC 9112 §7.1), run over exactly the
+ * bytes http_parser accepted: Debian's http_parser is built non-strict and
+ * takes any two bytes for the CRLF after chunk data, and control bytes in
+ * chunk extensions -- shapes an upstream may read differently.  Since
+ * bodies are passed on as received, they must be unambiguous.
+ */
+struct chunk_check {
+	int		 state;
+	uint64_t	 size;		/* of the chunk being read */
+	unsigned	 digits;
+};
+
 struct http_msg {
 	http_parser		 p;
+	struct chunk_check	 ck;
 	enum http_parser_type	 type;
 	uint32_t		 line_max;	/* request/status line */
 	uint32_t		 head_max;
