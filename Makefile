@@ -12,7 +12,7 @@ WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Isrc -Ibuild/gen \
 	   $(PKG_CFLAGS) -fstack-protector-strong -D_FORTIFY_SOURCE=2
-LIBS	 = $(PKG_LIBS) -lhttp_parser -ldl
+LIBS	 = -Wl,--as-needed -Wl,-O1 $(PKG_LIBS) -lhttp_parser -ldl
 
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined

@@ -5,6 +5,7 @@
 set -eu
 
 PKGS="hyperfine wrk nginx-light tinyproxy bubblewrap python3 curl openssl
+strace linux-perf
 build-essential"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -235,7 +235,7 @@ static int
 plan_network(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)
 {
-	const struct netpolicy		*np = policy_netpolicy_builtin();
+	const struct netpolicy		*np = NULL;
 	const struct netprofile		*nprof = NULL;
 	const char			*nprof_name = NULL;
 	const struct strv		*pcreds;
@@ -243,6 +243,10 @@ plan_network(struct plan *p, const struct cli *cli,
 	size_t				 i;
 
 	plan_mode(p, cli, prof);
+	/* The embedded policy is parsed only when something needs it. */
+	if (cli->allow_domain.n > 0 || cli->network_profile != NULL ||
+	    cli->credential.n > 0 || (prof != NULL && profile_wants_proxy(prof)))
+		np = policy_netpolicy_builtin();
 	/* --allow-net drops the profile's proxy settings (nono). */
 	use_prof = prof != NULL && !cli->allow_net;
 	if (cli->network_profile != NULL)

@@ -102,7 +102,7 @@ builtin_get(void)
 	json_object_foreach(profiles, name, v) {
 		errbuf_clear(&e);
 		b->profiles[b->nprofiles] = profile_parse_builtin(
-		    data_policy_json, data_policy_json_len, name, &e);
+		    data_policy_json, data_policy_json_len, root, name, &e);
 		if (b->profiles[b->nprofiles] == NULL)
 			log_fatalx("policy data: %s", errbuf_msg(&e));
 		b->nprofiles++;

@@ -777,7 +777,12 @@ parse_extends(struct pctx *c, json_t *root, struct profile *p)
 
 	if ((v = enter(c, root, top_fields, "extends")) == NULL)
 		return 0;
-	locate(c, &p->extends_line, &p->extends_col);
+	/*
+	 * Remember where "extends" is for errors found while resolving; the
+	 * built-in data is ours and scanning it on every start is costly.
+	 */
+	if (c->skip == 0)
+		locate(c, &p->extends_line, &p->extends_col);
 	if (json_is_string(v))
 		strv_push(&p->extends, json_string_value(v));
 	else if (json_is_array(v)) {
@@ -1414,26 +1419,18 @@ profile_parse_bytes(const char *json, size_t len, const char *label,
 }
 
 struct profile *
-profile_parse_builtin(const char *doc, size_t len, const char *name,
-    struct errbuf *e)
+profile_parse_builtin(const char *doc, size_t len, json_t *root,
+    const char *name, struct errbuf *e)
 {
 	struct pctx	 c;
 	struct profile	*p = NULL;
-	json_error_t	 je;
-	json_t		*root, *obj;
+	json_t		*obj;
 	char		*label;
 
-	root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL) {
-		errbuf_set(e, "policy data: line %d column %d: %s", je.line,
-		    je.column, je.text);
-		return NULL;
-	}
 	obj = json_object_get(json_object_get(root, "profiles"), name);
 	if (!json_is_object(obj)) {
 		errbuf_set(e, "policy data: profiles.%s: not an object",
 		    name);
-		json_decref(root);
 		return NULL;
 	}
 	memset(&c, 0, sizeof(c));
@@ -1452,7 +1449,6 @@ profile_parse_builtin(const char *doc, size_t len, const char *name,
 		p = NULL;
 	}
 	free(label);
-	json_decref(root);
 	return p;
 }
 

@@ -265,10 +265,12 @@ struct profile *profile_load(const char *name_or_path,
 	    const struct profile_env *env, struct errbuf *e);
 /*
  * Internal to src/profile (builtin.c): parse the built-in definition at
- * profiles.NAME of the policy document doc with the same strict schema.
+ * profiles.NAME of the policy document doc (already parsed as root, so
+ * the embedded data is parsed once) with the same strict schema.
  */
+struct json_t;
 struct profile *profile_parse_builtin(const char *doc, size_t len,
-	    const char *name, struct errbuf *e);
+	    struct json_t *root, const char *name, struct errbuf *e);
 /* As profile_load for a document in memory (tests, fuzzing). */
 struct profile *profile_load_bytes(const char *json, size_t len,
 	    const char *label, const struct profile_env *env,

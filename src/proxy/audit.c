@@ -214,7 +214,8 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 		a->denials++;
 	if (r->path != NULL)
 		proxy_audit_redact_path(&path, r->path);
-	audit_log_line(r, r->path != NULL ? strbuf_str(&path) : NULL);
+	if (log_level >= LOG_INFO)
+		audit_log_line(r, r->path != NULL ? strbuf_str(&path) : NULL);
 	if (a->fd == -1 || a->failed) {
 		strbuf_free(&path);
 		return;

@@ -432,8 +432,38 @@ inject_query_path(struct evbuffer *out, const struct route *r,
 	return creds_secret_emit(secret, out, NULL, SECRET_PCT);
 }
 
+/*
+ * The head is built in a private buffer and handed over in one move: the
+ * output of a TLS bufferevent encrypts on every add, and eight small TLS
+ * records per request cost a fifth of the proxy's CPU.
+ */
+static int	inject_build_head(struct evbuffer *, const struct route *,
+		    const struct secret *, const struct http_head *,
+		    const char *, bool, struct errbuf *);
+
 int
-proxy_inject_write_head(struct evbuffer *out, const struct route *r,
+proxy_inject_write_head(struct evbuffer *dst, const struct route *r,
+    const struct secret *secret, const struct http_head *h,
+    const char *path, bool upgrade, struct errbuf *e)
+{
+	struct evbuffer	*out;
+	int		 rc;
+
+	if ((out = evbuffer_new()) == NULL) {
+		errbuf_set(e, "cannot buffer the request head");
+		return -1;
+	}
+	rc = inject_build_head(out, r, secret, h, path, upgrade, e);
+	if (rc == 0 && evbuffer_add_buffer(dst, out) == -1) {
+		errbuf_set(e, "cannot buffer the request head");
+		rc = -1;
+	}
+	inject_evbuffer_freezero(out);
+	return rc;
+}
+
+static int
+inject_build_head(struct evbuffer *out, const struct route *r,
     const struct secret *secret, const struct http_head *h,
     const char *path, bool upgrade, struct errbuf *e)
 {
