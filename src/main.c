@@ -18,6 +18,8 @@
 #include "profile/profile.h"
 #include "proxy/server.h"
 #include "sandbox/env.h"
+#include "sandbox/mediator.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/supervise.h"
 #include "util/errbuf.h"
 #include "util/log.h"
@@ -279,6 +281,7 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	struct creds_store	*creds = NULL;
 	struct event_base	*base = NULL;
 	struct proxy		*px = NULL;
+	struct mediator		*med = NULL;
 	struct strv		 kvars = { 0 }, warnings = { 0 }, drop = { 0 };
 	struct strv		 envp = { 0 };
 	int			 rc = -1;
@@ -315,8 +318,18 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	    &envp);
 	/* The real keys leave our own /proc/PID/environ too (SPEC 5). */
 	sandbox_env_wipe_original(environ_at_start, &drop);
+	/* The connect mediator, where the kernel can run it (SPEC §3). */
+	if (plan->mode != NET_ALLOW && sandbox_seccomp_notify_available(NULL) &&
+	    (med = sandbox_mediator_new(plan, base, px, px != NULL ?
+	    proxy_server_port(px) : plan->proxy_port, e)) == NULL) {
+		errbuf_wrap(e, "connect mediator");
+		goto out;
+	}
 	print_banner(plan, px);
-	rc = sandbox_supervise_run(plan, base, px, argv, envp.v, e);
+	rc = sandbox_supervise_run_mediated(plan, base, px,
+	    med != NULL ? sandbox_mediator_start : NULL, med, argv, envp.v, e);
+	sandbox_mediator_free(med);
+	med = NULL;
 	if (rc >= 0 && px != NULL && !plan->silent &&
 	    proxy_server_denials(px) > 0)
 		fprintf(stderr, "keyhole: %lu network request%s denied during "
@@ -325,6 +338,7 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	if (rc == SUPERVISE_CANNOT_EXEC || rc == SUPERVISE_NOT_FOUND)
 		errbuf_clear(e);
 out:
+	sandbox_mediator_free(med);
 	sandbox_env_free(&envp);
 	sandbox_env_free(&kvars);
 	strv_free(&warnings);

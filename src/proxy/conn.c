@@ -92,12 +92,19 @@ proxy_conn_new(struct proxy *px, int fd, const struct sockaddr *peer)
 
 	c->px = px;
 	c->id = proxy_server_next_id(px);
-	if (peer->sa_family == AF_INET)
+	/*
+	 * Made by the mediator for the sandbox: authenticated (SPEC 4.2).
+	 * The mediator connects from 127.0.0.1 only; another loopback
+	 * address with the same port number is someone else.
+	 */
+	if (peer->sa_family == AF_INET &&
+	    ((const struct sockaddr_in *)peer)->sin_addr.s_addr ==
+	    htonl(INADDR_LOOPBACK)) {
 		c->peer_port = ntohs(((const struct sockaddr_in *)peer)->
 		    sin_port);
-	/* Made by the mediator for the sandbox: authenticated (SPEC 4.2). */
-	if (proxy_server_port_registered(px, c->peer_port))
-		c->flags |= CONN_AUTHED | CONN_MEDIATED;
+		if (proxy_server_port_registered(px, c->peer_port))
+			c->flags |= CONN_AUTHED | CONN_MEDIATED;
+	}
 	conn_nodelay(fd);
 	c->client = bufferevent_socket_new(proxy_server_base(px), fd,
 	    BEV_OPT_CLOSE_ON_FREE);

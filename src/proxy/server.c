@@ -61,7 +61,9 @@ struct proxy {
 	struct conn_list	 conns;
 	size_t			 nconns;
 	uint64_t		 next_id;
-	uint8_t			 registered[65536 / 8];
+	/* Mediated client ports: a count, as a port can be reused before
+	 * the close of its previous connection has been seen. */
+	uint8_t			 registered[65536];
 };
 
 static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
@@ -125,20 +127,21 @@ proxy_server_denials(const struct proxy *px)
 void
 proxy_server_register_port(struct proxy *px, uint16_t port)
 {
-	px->registered[port / 8] |= (uint8_t)(1u << (port % 8));
+	if (px->registered[port] < UINT8_MAX)
+		px->registered[port]++;
 }
 
 void
 proxy_server_unregister_port(struct proxy *px, uint16_t port)
 {
-	px->registered[port / 8] &= (uint8_t)~(1u << (port % 8));
+	if (px->registered[port] > 0)
+		px->registered[port]--;
 }
 
 bool
 proxy_server_port_registered(const struct proxy *px, uint16_t port)
 {
-	return port != 0 &&
-	    (px->registered[port / 8] & (1u << (port % 8))) != 0;
+	return port != 0 && px->registered[port] > 0;
 }
 
 void
@@ -356,7 +359,8 @@ server_refuse(struct proxy *px, int fd, const struct sockaddr *sa)
 	struct audit_rec	r = { 0 };
 	ssize_t			n;
 
-	if (sa->sa_family == AF_INET)
+	if (sa->sa_family == AF_INET && ((const struct sockaddr_in *)sa)->
+	    sin_addr.s_addr == htonl(INADDR_LOOPBACK))
 		proxy_server_unregister_port(px,
 		    ntohs(((const struct sockaddr_in *)sa)->sin_port));
 	/* Best effort: the socket is fresh, the answer fits its buffer. */

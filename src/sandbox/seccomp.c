@@ -24,6 +24,21 @@
 #ifndef SECCOMP_SET_MODE_FILTER
 #define SECCOMP_SET_MODE_FILTER	1
 #endif
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER	(1UL << 3)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV	(1UL << 5)
+#endif
+#ifndef SECCOMP_GET_ACTION_AVAIL
+#define SECCOMP_GET_ACTION_AVAIL	2
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd		438
+#endif
 #ifndef TIOCLINUX
 #define TIOCLINUX		0x541C
 #endif
@@ -174,19 +189,33 @@ seccomp_send_rules(scmp_filter_ctx ctx, struct errbuf *e)
 }
 
 /*
- * Hook for the connect mediator (SPEC §1 layer 3).  XXX mediator issue:
- * add SCMP_ACT_NOTIFY rules for connect() here and set
- * SECCOMP_FILTER_FLAG_NEW_LISTENER in prog->flags; sandbox_seccomp_load()
- * then returns the listener fd.  Until then it adds nothing.
+ * The connect mediator (SPEC §1 layer 3): every connect() becomes a user
+ * notification answered by the supervisor, which performs the connect
+ * itself on a duplicate of the socket (sandbox/mediator.c).  Whatever the
+ * arguments: the address lives in memory the child can rewrite, so only
+ * the supervisor's copy may be decided on.  sendto/sendmsg need no
+ * notification: a TCP socket ignores their address unless MSG_FASTOPEN
+ * (refused above) or TCP_FASTOPEN_CONNECT, which only defers a connect()
+ * the mediator already performed; AF_UNIX stream sockets refuse one.
+ * WAIT_KILLABLE_RECV (5.19+) keeps a signal from restarting a connect the
+ * supervisor is already working on.
  */
 static int
-seccomp_mediator_rules(scmp_filter_ctx ctx, const struct plan *p,
+seccomp_mediator_rules(scmp_filter_ctx ctx, bool mediate,
     struct seccomp_prog *prog, struct errbuf *e)
 {
-	(void)ctx;
-	(void)p;
-	(void)prog;
-	(void)e;
+	if (!mediate)
+		return 0;
+	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), "connect", 0, NULL,
+	    e) == -1)
+		return -1;
+	prog->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	/* Unknown flags are EINVAL; known ones reach the NULL copy. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_NEW_LISTENER |
+	    SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, NULL) == -1 &&
+	    errno == EFAULT)
+		prog->flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 	return 0;
 }
 
@@ -241,8 +270,8 @@ fail:
 	return -1;
 }
 
-int
-sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
+static int
+seccomp_build(const struct plan *p, bool mediate, struct seccomp_prog **out,
     struct errbuf *e)
 {
 	struct seccomp_prog	*prog;
@@ -271,7 +300,7 @@ sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
 		    seccomp_send_rules(ctx, e) == -1)
 			goto fail;
 	}
-	if (seccomp_mediator_rules(ctx, p, prog, e) == -1)
+	if (seccomp_mediator_rules(ctx, mediate, prog, e) == -1)
 		goto fail;
 	if (seccomp_export(ctx, prog, e) == -1)
 		goto fail;
@@ -283,6 +312,20 @@ fail:
 	seccomp_release(ctx);
 	sandbox_seccomp_free(prog);
 	return -1;
+}
+
+int
+sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
+    struct errbuf *e)
+{
+	return seccomp_build(p, false, out, e);
+}
+
+int
+sandbox_seccomp_build_mediated(const struct plan *p,
+    struct seccomp_prog **out, struct errbuf *e)
+{
+	return seccomp_build(p, true, out, e);
 }
 
 int
@@ -300,6 +343,31 @@ sandbox_seccomp_load(const struct seccomp_prog *prog)
 	if (rc == -1)
 		return -errno;
 	return (int)rc;
+}
+
+bool
+sandbox_seccomp_notify_available(struct errbuf *e)
+{
+	uint32_t	action = SECCOMP_RET_USER_NOTIF;
+	int		fd;
+
+	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
+		errbuf_sys(e, "seccomp user notification is not available");
+		return false;
+	}
+	fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd == -1) {
+		errbuf_sys(e, "pidfd_open is not available");
+		return false;
+	}
+	/* An invalid fd number: EBADF when the call exists. */
+	if (syscall(SYS_pidfd_getfd, fd, -1, 0) != -1 || errno != EBADF) {
+		errbuf_sys(e, "pidfd_getfd is not available");
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
 }
 
 size_t

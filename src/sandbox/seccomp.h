@@ -1,6 +1,7 @@
 #ifndef KEYHOLE_SANDBOX_SECCOMP_H
 #define KEYHOLE_SANDBOX_SECCOMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/errbuf.h"
@@ -20,6 +21,8 @@ struct plan;
  * SOCK_STREAM with protocol 0 or IPPROTO_TCP (no UDP, raw, MPTCP, SCTP)
  * -> EACCES; sendto/sendmsg/sendmmsg with MSG_FASTOPEN -> EACCES;
  * io_uring_setup/enter/register -> ENOSYS.
+ * Mediated (sandbox_seccomp_build_mediated): connect() -> user
+ * notification for the connect mediator (sandbox/mediator.h).
  */
 struct seccomp_prog;	/* opaque */
 
@@ -31,11 +34,25 @@ int	 sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
 	    struct errbuf *e);
 
 /*
+ * The same filter plus the connect mediator's rule: connect() traps to a
+ * listener, created when the filter is loaded.  Same returns.
+ */
+int	 sandbox_seccomp_build_mediated(const struct plan *p,
+	    struct seccomp_prog **out, struct errbuf *e);
+
+/*
  * In the child (async-signal-safe): install the filter.  no_new_privs
- * must be set.  Returns 0 (or, once the mediator adds a listener, the
- * notification fd); -errno on failure.
+ * must be set.  Returns 0, or for a mediated filter the notification
+ * listener fd (owned by the caller, close-on-exec); -errno on failure.
  */
 int	 sandbox_seccomp_load(const struct seccomp_prog *);
+
+/*
+ * Whether this kernel can run the connect mediator: seccomp user
+ * notification, pidfd_open and pidfd_getfd (Linux 5.6+).  false with e
+ * naming what is missing.
+ */
+bool	 sandbox_seccomp_notify_available(struct errbuf *e);
 
 /* Number of BPF instructions (for tests and -vv). */
 size_t	 sandbox_seccomp_len(const struct seccomp_prog *);

@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,6 +53,7 @@ enum child_stage {
 	STAGE_CAPS,
 	STAGE_LANDLOCK,
 	STAGE_SECCOMP,
+	STAGE_MEDIATOR,
 	STAGE_FDS,
 	STAGE_CHDIR,
 	STAGE_EXEC,
@@ -73,6 +75,7 @@ struct child_ctx {
 	const struct seccomp_prog	*sc;		/* borrowed */
 	int				 last_cap;
 	int				 errfd;
+	int				 notifyfd;	/* -1: no mediator */
 	pid_t				 parent;
 	/* Dispositions before we touched them, restored in the child. */
 	int				 sigs[NFORWARD + 2];
@@ -162,6 +165,46 @@ child_drop_caps(const struct child_ctx *c)
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 
+/*
+ * Hand the seccomp listener to the supervisor (SCM_RIGHTS) and drop our
+ * copy: a child holding it could answer its own connects.
+ */
+static int
+child_send_listener(const struct child_ctx *c, int listener)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	char		 byte = 'L';
+	ssize_t		 n;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
+	do {
+		n = sendmsg(c->notifyfd, &msg, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n != 1)
+		return -1;
+	(void)close(listener);
+	(void)close(c->notifyfd);
+	return 0;
+}
+
 /* Close every fd above 2 but the error pipe. */
 static int
 child_close_fds(const struct child_ctx *c)
@@ -211,6 +254,12 @@ child_run(const struct child_ctx *c)
 		child_fail(c, STAGE_LANDLOCK, -rc, where);
 	if ((rc = sandbox_seccomp_load(c->sc)) < 0)
 		child_fail(c, STAGE_SECCOMP, -rc, 0);
+	if (c->notifyfd != -1) {
+		if (rc <= 0)
+			child_fail(c, STAGE_MEDIATOR, EINVAL, 0);
+		if (child_send_listener(c, rc) == -1)
+			child_fail(c, STAGE_MEDIATOR, errno, 0);
+	}
 	if (child_close_fds(c) == -1)
 		child_fail(c, STAGE_FDS, errno, 0);
 	if (chdir(c->dir) == -1)
@@ -332,7 +381,17 @@ explain_child(const struct child_ctx *c, const struct child_err *ce,
 		errbuf_wrap(e, "cannot apply Landlock");
 		break;
 	case STAGE_SECCOMP:
-		errbuf_set(e, "cannot load the seccomp filter: %s", msg);
+		if (ce->err == EBUSY && c->notifyfd != -1)
+			errbuf_set(e, "cannot load the seccomp filter: %s "
+			    "(another seccomp listener is already in force: "
+			    "nested sandbox?)", msg);
+		else
+			errbuf_set(e, "cannot load the seccomp filter: %s",
+			    msg);
+		break;
+	case STAGE_MEDIATOR:
+		errbuf_set(e, "cannot hand the connect mediator its "
+		    "listener: %s", msg);
 		break;
 	case STAGE_FDS:
 		errbuf_set(e, "cannot close inherited file descriptors: %s",
@@ -422,6 +481,99 @@ reap(pid_t pid)
 	return status;
 }
 
+/* The listener fd the child sent (SCM_RIGHTS), or -1. */
+static int
+recv_listener(int sock)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	char		 byte;
+	ssize_t		 n;
+	int		 fd = -1;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	do {
+		n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n != 1)
+		return -1;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET ||
+	    cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)) ||
+	    (msg.msg_flags & MSG_CTRUNC))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	return fd;
+}
+
+/*
+ * Decide whether the mediator runs (SPEC §3): in NET_BLOCKED and NET_PROXY
+ * when the caller brought one (it does when the kernel can run it).
+ * Without it on a kernel that cannot, proxy mode is refused unless
+ * --allow-degraded-network, which also drops the direct grants' Landlock
+ * ports (*llp then points at a copy of p without them; free *av).
+ */
+static int
+mediator_mode(const struct plan *p, bool have, bool *mediate,
+    struct plan *lp, struct allow_entry **av, const struct plan **llp,
+    struct errbuf *e)
+{
+	struct errbuf	why;
+	size_t		i;
+
+	*mediate = false;
+	*av = NULL;
+	*llp = p;
+	if (p->mode == NET_ALLOW)
+		return 0;
+	if (have) {
+		*mediate = true;
+		return 0;
+	}
+	/* A capable kernel without a mediator: the caller's choice. */
+	if (sandbox_seccomp_notify_available(&why))
+		return 0;
+	if (p->mode == NET_BLOCKED) {
+		log_info("no connect mediator (%s): Landlock port rules only",
+		    errbuf_msg(&why));
+		return 0;
+	}
+	if (!p->allow_degraded_network) {
+		errbuf_set(e, "proxy mode needs the connect mediator, which "
+		    "this kernel cannot run (%s; it needs Linux 5.6+ with "
+		    "seccomp user notification and pidfd_getfd); "
+		    "--allow-degraded-network runs with port-only rules and "
+		    "no direct grants", errbuf_msg(&why));
+		return -1;
+	}
+	log_warnx("no connect mediator (%s): network rules are per port "
+	    "only and direct grants are off (--allow-degraded-network)",
+	    errbuf_msg(&why));
+	*lp = *p;
+	if (p->allow.n > 0) {
+		*av = xcalloc(p->allow.n, sizeof(**av));
+		for (i = 0; i < p->allow.n; i++) {
+			(*av)[i] = p->allow.v[i];	/* shallow: borrowed */
+			(*av)[i].direct = false;
+		}
+		lp->allow.v = *av;
+	}
+	*llp = lp;
+	return 0;
+}
+
 /* Read the error pipe to EOF: 1 with *ce on a child failure, 0 on exec. */
 static int
 read_child_err(int fd, struct child_err *ce)
@@ -446,17 +598,31 @@ sandbox_supervise_run(const struct plan *p, struct event_base *base,
     struct proxy *proxy, char *const argv[], char *const envp[],
     struct errbuf *e)
 {
+	return sandbox_supervise_run_mediated(p, base, proxy, NULL, NULL, argv,
+	    envp, e);
+}
+
+int
+sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
+    struct proxy *proxy, supervise_listener_fn *on_listener, void *arg,
+    char *const argv[], char *const envp[], struct errbuf *e)
+{
 	struct supervisor	 sv;
 	struct child_ctx	 c;
 	struct child_err	 ce;
 	struct landlock_spec	*ll = NULL;
 	struct seccomp_prog	*sc = NULL;
+	struct plan		 lplan;
+	const struct plan	*llp;
+	struct allow_entry	*lav = NULL;
 	struct event		*evs[NFORWARD + 1];
 	struct event_base	*own = NULL;
 	struct sigaction	 ign, old_pipe;
 	sigset_t		 all, oldmask;
 	char			*path = NULL;
 	int			 pfd[2] = { -1, -1 }, ret = -1, err;
+	int			 sp[2] = { -1, -1 }, lfd;
+	bool			 mediate;
 	size_t			 i, nevs = 0;
 	uint16_t		 port;
 	pid_t			 pid;
@@ -478,12 +644,23 @@ sandbox_supervise_run(const struct plan *p, struct event_base *base,
 		goto out;
 	}
 	port = proxy != NULL ? proxy_server_port(proxy) : p->proxy_port;
-	if (sandbox_landlock_prepare(p, port, &ll, e) == -1 ||
-	    sandbox_seccomp_build(p, &sc, e) == -1)
+	if (mediator_mode(p, on_listener != NULL, &mediate, &lplan, &lav,
+	    &llp, e) == -1)
+		goto out;
+	if (sandbox_landlock_prepare(llp, port, &ll, e) == -1 ||
+	    (mediate ? sandbox_seccomp_build_mediated(p, &sc, e) :
+	    sandbox_seccomp_build(p, &sc, e)) == -1)
 		goto out;
 	if (base == NULL) {
 		if ((own = base = event_base_new()) == NULL) {
 			errbuf_set(e, "cannot create an event loop");
+			goto out;
+		}
+	}
+	if (mediate) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sp) == -1) {
+			errbuf_sys(e, "socketpair for the connect mediator");
 			goto out;
 		}
 	}
@@ -525,6 +702,7 @@ sandbox_supervise_run(const struct plan *p, struct event_base *base,
 		goto out_sig;
 	}
 	c.errfd = pfd[1];
+	c.notifyfd = sp[1];
 	/* No handler may run in the child before it resets them. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &oldmask);
@@ -535,6 +713,10 @@ sandbox_supervise_run(const struct plan *p, struct event_base *base,
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	close(pfd[1]);
 	pfd[1] = -1;
+	if (sp[1] != -1) {
+		close(sp[1]);
+		sp[1] = -1;
+	}
 	if (pid == -1) {
 		errno = err;
 		errbuf_sys(e, "fork");
@@ -548,6 +730,21 @@ sandbox_supervise_run(const struct plan *p, struct event_base *base,
 		ret = explain_child(&c, &ce, e);
 		fprintf(stderr, "keyhole: %s\n", errbuf_msg(e));
 		goto out_sig;
+	}
+	if (mediate) {
+		/* Sent before exec: queued by now. */
+		if ((lfd = recv_listener(sp[0])) == -1) {
+			errbuf_set(e, "the sandboxed child did not hand over "
+			    "its connect mediator listener");
+		}
+		if (lfd == -1 || on_listener(lfd, arg, e) == -1) {
+			(void)kill(pid, SIGKILL);
+			(void)reap(pid);
+			sv.done = true;
+			fprintf(stderr, "keyhole: %s\n", errbuf_msg(e));
+			ret = SUPERVISE_CANNOT_EXEC;
+			goto out_sig;
+		}
 	}
 	while (!sv.done) {
 		if (event_base_dispatch(base) == -1) {
@@ -572,6 +769,11 @@ out:
 		close(pfd[0]);
 	if (pfd[1] != -1)
 		close(pfd[1]);
+	if (sp[0] != -1)
+		close(sp[0]);
+	if (sp[1] != -1)
+		close(sp[1]);
+	free(lav);
 	if (own != NULL)
 		event_base_free(own);
 	sandbox_landlock_spec_free(ll);

@@ -31,4 +31,24 @@ int	 sandbox_supervise_run(const struct plan *p, struct event_base *base,
 	    struct proxy *proxy, char *const argv[], char *const envp[],
 	    struct errbuf *e);
 
+/*
+ * Takes the seccomp notification listener of the child (an fd, owned from
+ * then on, also on failure); arg is the caller's.  -1 with e.
+ */
+typedef int supervise_listener_fn(int listener, void *arg, struct errbuf *e);
+
+/*
+ * The same with the connect mediator (SPEC §1 layer 3): in NET_BLOCKED and
+ * NET_PROXY, when on_listener is not NULL, the child's connect() traps to
+ * a listener that it hands over before exec, and on_listener(fd, arg) is
+ * called before the loop runs (sandbox_mediator_start fits).  With
+ * on_listener NULL on a kernel that cannot mediate, NET_PROXY is refused
+ * unless plan->allow_degraded_network, which also drops the direct
+ * grants' Landlock ports.  Returns as sandbox_supervise_run.
+ */
+int	 sandbox_supervise_run_mediated(const struct plan *p,
+	    struct event_base *base, struct proxy *proxy,
+	    supervise_listener_fn *on_listener, void *arg,
+	    char *const argv[], char *const envp[], struct errbuf *e);
+
 #endif

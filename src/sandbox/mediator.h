@@ -1,0 +1,147 @@
+#ifndef KEYHOLE_SANDBOX_MEDIATOR_H
+#define KEYHOLE_SANDBOX_MEDIATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "util/errbuf.h"
+#include "util/strv.h"
+
+struct dns_req;
+struct event_base;
+struct plan;
+struct ports;
+struct proxy;
+
+/*
+ * The connect mediator (SPEC §1 layer 3, §3).  The child's seccomp filter
+ * turns every connect() into a user notification; the supervisor reads
+ * the address once from the child's memory, decides on its copy from the
+ * table below, and performs the connect itself on a duplicate of the
+ * child's socket (pidfd_getfd), then answers with the result.  Nothing is
+ * ever let through with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+ *
+ * Policy (NET_BLOCKED and NET_PROXY; the mediator is off in NET_ALLOW):
+ *   AF_INET/AF_INET6 TCP:
+ *     127.0.0.1:PROXY_PORT                          allowed (registered)
+ *     127.0.0.1 or ::1 on an --open-port port        allowed
+ *     a resolved address of a direct grant host:PORT allowed on PORT,
+ *       unless it is a credential upstream's address or guarded
+ *     anything else                                 EACCES, audited
+ *   AF_UNIX pathname: the socket (symlinks resolved) lies in a path
+ *     granted with write access or named by --allow-unix-socket; else
+ *     EACCES.  Abstract: EACCES.  Unnamed: passed to the kernel.
+ *   AF_UNSPEC (disconnect): passed to the kernel.
+ *   AF_NETLINK to the kernel (nl_pid 0): passed; other portids: EACCES.
+ *   Any other family: EACCES.
+ */
+struct mediator;	/* opaque */
+
+/* Limits, named once (STYLE §1). */
+#define MEDIATOR_MAX_PENDING	1024	/* blocking connects in flight */
+#define MEDIATOR_BATCH		64	/* notifications per loop turn */
+#define MEDIATOR_REFRESH_S	60	/* re-resolve direct grants */
+#define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
+
+/* The verdict of the policy table. */
+enum mediator_verdict {
+	MEDIATOR_DENY = 0,
+	MEDIATOR_PROXY,		/* 127.0.0.1:PROXY_PORT */
+	MEDIATOR_OPEN_PORT,	/* loopback on an --open-port port */
+	MEDIATOR_GRANT,		/* a direct grant's address */
+	MEDIATOR_UNIX,		/* pathname socket inside a grant */
+	MEDIATOR_PASS,		/* AF_UNSPEC, unnamed AF_UNIX, netlink */
+};
+
+/* One direct grant host:PORT and the addresses it stands for. */
+struct mediator_grant {
+	char			*host;		/* owned; canonical */
+	uint16_t		 port;
+	bool			 explicit;	/* IP literal or --resolve */
+	struct sockaddr_storage	*addrs;		/* owned array */
+	size_t			 naddrs;
+	struct dns_req		*req;		/* pending refresh or NULL */
+	struct mediator		*m;		/* borrowed, for refresh */
+};
+
+/* True when host:port (host canonical or an address's text) is a
+ * credential upstream. */
+typedef bool mediator_cred_fn(void *arg, const char *host, uint16_t port);
+
+/* The decision table's inputs; pure data so tests build one by hand. */
+struct mediator_policy {
+	uint16_t		 proxy_port;	/* 0: no proxy */
+	const struct ports	*open_ports;	/* borrowed; NULL: none */
+	struct mediator_grant	*grants;	/* owned array */
+	size_t			 ngrants;
+	struct strv		 unix_dirs;	/* write-granted paths */
+	struct strv		 unix_allow;	/* --allow-unix-socket */
+	mediator_cred_fn	*cred;		/* NULL: no routes */
+	void			*cred_arg;
+};
+
+/*
+ * Decide on an inet address (sa, len bytes, as copied from the child).
+ * IPv4-mapped IPv6 addresses are decided as the IPv4 address.  Returns
+ * the verdict; on MEDIATOR_DENY *reason says why (static text); on
+ * MEDIATOR_GRANT *grant is the grant (borrowed from pol).
+ */
+enum mediator_verdict sandbox_mediator_decide_inet(
+	    const struct mediator_policy *pol, const struct sockaddr *sa,
+	    socklen_t len, const char **reason,
+	    const struct mediator_grant **grant);
+
+/*
+ * Decide on an absolute, symlink-free AF_UNIX path.  MEDIATOR_UNIX or
+ * MEDIATOR_DENY with *reason.
+ */
+enum mediator_verdict sandbox_mediator_decide_unix(
+	    const struct mediator_policy *pol, const char *path,
+	    const char **reason);
+
+/*
+ * Fill pol's unix lists from plan p: paths granted with write access and
+ * --allow-unix-socket entries (made absolute against the current
+ * directory, symlinks resolved where they exist).
+ */
+void	 sandbox_mediator_policy_unix(struct mediator_policy *pol,
+	    const struct plan *p);
+
+/* Free what pol owns (not pol itself); the struct is zeroed. */
+void	 sandbox_mediator_policy_clear(struct mediator_policy *pol);
+
+/*
+ * Build the mediator for plan p (mode NET_BLOCKED or NET_PROXY) before
+ * the child starts: resolves the direct grants now (blocking: --resolve
+ * and IP literals need no query), refreshes them every MEDIATOR_REFRESH_S
+ * on base through the proxy's resolver.  proxy may be NULL (then nothing
+ * is registered, and audit records go to p->audit_log directly);
+ * proxy_port is the port connections to the proxy go to (0: none).
+ * NULL with e on failure.
+ */
+struct mediator *sandbox_mediator_new(const struct plan *p,
+	    struct event_base *base, struct proxy *proxy,
+	    uint16_t proxy_port, struct errbuf *e);
+
+/*
+ * Start answering notifications on listener fd (taken over: closed by
+ * sandbox_mediator_free, also on failure) from the child's process tree;
+ * arg is the struct mediator.  The shape of supervise_listener_fn
+ * (sandbox/supervise.h), which hands it over.  -1 with e.
+ */
+int	 sandbox_mediator_start(int listener, void *arg, struct errbuf *e);
+
+/* Number of notifications answered so far (tests, -vv). */
+unsigned long sandbox_mediator_answered(const struct mediator *);
+
+/*
+ * Stop: close the listener (syscalls still waiting fail with ENOSYS),
+ * cancel pending work, restore the flags of sockets being connected.
+ * NULL is a no-op.
+ */
+void	 sandbox_mediator_free(struct mediator *);
+
+#endif

@@ -1,0 +1,412 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/plan.h"
+#include "sandbox/mediator.h"
+#include "util/ports.h"
+#include "util/xmalloc.h"
+
+#define PROXY	3128
+#define OPEN	5000
+#define DB	5432
+
+/* A sockaddr for text address a and port; its length in *len. */
+static const struct sockaddr *
+addr(struct sockaddr_storage *ss, const char *a, uint16_t port,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, a, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, a, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+	}
+	return (const struct sockaddr *)ss;
+}
+
+static const char	*cred_host;	/* the one credential upstream */
+
+static bool
+cred(void *arg, const char *host, uint16_t port)
+{
+	(void)arg;
+	return cred_host != NULL && port == 443 &&
+	    strcmp(host, cred_host) == 0;
+}
+
+struct fixture {
+	struct mediator_policy	pol;
+	struct ports		open;
+};
+
+/* One grant host:port with addresses a[0..n). */
+static void
+add_grant(struct mediator_policy *pol, const char *host, uint16_t port,
+    const char **a, size_t n)
+{
+	struct mediator_grant	*g;
+	socklen_t		 len;
+	size_t			 i;
+
+	pol->grants = xreallocarray(pol->grants, pol->ngrants + 1,
+	    sizeof(*pol->grants));
+	g = &pol->grants[pol->ngrants++];
+	memset(g, 0, sizeof(*g));
+	g->host = xstrdup(host);
+	g->port = port;
+	g->addrs = xcalloc(n, sizeof(*g->addrs));
+	g->naddrs = n;
+	for (i = 0; i < n; i++)
+		addr(&g->addrs[i], a[i], port, &len);
+}
+
+static int
+setup(void **state)
+{
+	static const char	*db[] = { "10.1.2.3", "2001:db8::5" };
+	static const char	*api[] = { "192.0.2.7" };
+	struct fixture		*f = xcalloc(1, sizeof(*f));
+
+	ports_add(&f->open, OPEN);
+	f->pol.proxy_port = PROXY;
+	f->pol.open_ports = &f->open;
+	f->pol.cred = cred;
+	add_grant(&f->pol, "db.test", DB, db, 2);
+	add_grant(&f->pol, "api.test", 443, api, 1);
+	strv_push(&f->pol.unix_dirs, "/home/u/work");
+	strv_push(&f->pol.unix_allow, "/run/user/1/agent.sock");
+	cred_host = NULL;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	sandbox_mediator_policy_clear(&f->pol);
+	ports_free(&f->open);
+	free(f);
+	return 0;
+}
+
+static enum mediator_verdict
+decide(struct fixture *f, const char *a, uint16_t port, const char **reason)
+{
+	struct sockaddr_storage	 ss;
+	const struct sockaddr	*sa;
+	const char		*r;
+	socklen_t		 len;
+
+	sa = addr(&ss, a, port, &len);
+	if (reason == NULL)
+		reason = &r;
+	return sandbox_mediator_decide_inet(&f->pol, sa, len, reason, NULL);
+}
+
+static void
+test_mediator_allows_proxy_port_on_127_0_0_1(void **state)
+{
+	assert_int_equal(decide(*state, "127.0.0.1", PROXY, NULL),
+	    MEDIATOR_PROXY);
+}
+
+static void
+test_mediator_allows_proxy_port_as_v4_mapped(void **state)
+{
+	assert_int_equal(decide(*state, "::ffff:127.0.0.1", PROXY, NULL),
+	    MEDIATOR_PROXY);
+}
+
+static void
+test_mediator_denies_proxy_port_on_other_loopback(void **state)
+{
+	const char	*reason;
+
+	assert_int_equal(decide(*state, "127.0.0.2", PROXY, &reason),
+	    MEDIATOR_DENY);
+	assert_string_equal(reason, "not the proxy's address");
+	assert_int_equal(decide(*state, "::1", PROXY, &reason),
+	    MEDIATOR_DENY);
+	assert_int_equal(decide(*state, "0.0.0.0", PROXY, &reason),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_proxy_port_without_proxy(void **state)
+{
+	struct fixture	*f = *state;
+
+	f->pol.proxy_port = 0;
+	assert_int_equal(decide(f, "127.0.0.1", PROXY, NULL), MEDIATOR_DENY);
+}
+
+static void
+test_mediator_allows_open_port_on_loopback_only(void **state)
+{
+	const char	*reason;
+
+	assert_int_equal(decide(*state, "127.0.0.1", OPEN, NULL),
+	    MEDIATOR_OPEN_PORT);
+	assert_int_equal(decide(*state, "::1", OPEN, NULL),
+	    MEDIATOR_OPEN_PORT);
+	assert_int_equal(decide(*state, "127.0.0.2", OPEN, &reason),
+	    MEDIATOR_DENY);
+	assert_string_equal(reason,
+	    "no direct grant for this address and port");
+	assert_int_equal(decide(*state, "10.1.2.3", OPEN, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_allows_grant_addresses_on_their_port(void **state)
+{
+	struct fixture		*f = *state;
+	const struct mediator_grant *g;
+	const struct sockaddr	*sa;
+	struct sockaddr_storage	 ss;
+	const char		*reason;
+	socklen_t		 len;
+
+	sa = addr(&ss, "10.1.2.3", DB, &len);
+	assert_int_equal(sandbox_mediator_decide_inet(&f->pol, sa, len,
+	    &reason, &g), MEDIATOR_GRANT);
+	assert_non_null(g);
+	assert_string_equal(g->host, "db.test");
+	assert_int_equal(decide(f, "2001:db8::5", DB, NULL), MEDIATOR_GRANT);
+	assert_int_equal(decide(f, "::ffff:10.1.2.3", DB, NULL),
+	    MEDIATOR_GRANT);
+}
+
+static void
+test_mediator_denies_grant_address_on_other_port(void **state)
+{
+	assert_int_equal(decide(*state, "10.1.2.3", DB + 1, NULL),
+	    MEDIATOR_DENY);
+	assert_int_equal(decide(*state, "10.1.2.3", 443, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_other_address_on_grant_port(void **state)
+{
+	const char	*reason;
+
+	assert_int_equal(decide(*state, "10.1.2.4", DB, &reason),
+	    MEDIATOR_DENY);
+	assert_string_equal(reason,
+	    "no direct grant for this address and port");
+	assert_int_equal(decide(*state, "127.0.0.1", DB, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_nat64_form_of_grant_address(void **state)
+{
+	/* Only IPv4-mapped is the same socket address; NAT64 is not. */
+	assert_int_equal(decide(*state, "64:ff9b::a01:203", DB, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_credential_upstream_by_name(void **state)
+{
+	const char	*reason;
+
+	cred_host = "api.test";
+	assert_int_equal(decide(*state, "192.0.2.7", 443, &reason),
+	    MEDIATOR_DENY);
+	assert_string_equal(reason,
+	    "credential upstream: direct connect bypasses L7 filtering");
+}
+
+static void
+test_mediator_denies_credential_upstream_by_address(void **state)
+{
+	cred_host = "192.0.2.7";
+	assert_int_equal(decide(*state, "192.0.2.7", 443, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_short_address(void **state)
+{
+	struct fixture		*f = *state;
+	struct sockaddr_storage	 ss;
+	const char		*reason;
+	socklen_t		 len;
+
+	addr(&ss, "127.0.0.1", PROXY, &len);
+	assert_int_equal(sandbox_mediator_decide_inet(&f->pol,
+	    (struct sockaddr *)&ss, len - 1, &reason, NULL), MEDIATOR_DENY);
+	assert_string_equal(reason, "malformed address");
+	addr(&ss, "::1", OPEN, &len);
+	assert_int_equal(sandbox_mediator_decide_inet(&f->pol,
+	    (struct sockaddr *)&ss, 20, &reason, NULL), MEDIATOR_DENY);
+	/* Without sin6_scope_id, as the kernel accepts it. */
+	assert_int_equal(sandbox_mediator_decide_inet(&f->pol,
+	    (struct sockaddr *)&ss, 24, &reason, NULL), MEDIATOR_OPEN_PORT);
+}
+
+static void
+test_mediator_denies_non_inet_family(void **state)
+{
+	struct fixture		*f = *state;
+	struct sockaddr_storage	 ss;
+	const char		*reason;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	assert_int_equal(sandbox_mediator_decide_inet(&f->pol,
+	    (struct sockaddr *)&ss, sizeof(ss), &reason, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_allows_unix_socket_inside_grant(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/home/u/work/s.sock", &reason), MEDIATOR_UNIX);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/home/u/work/a/b/s.sock", &reason), MEDIATOR_UNIX);
+}
+
+static void
+test_mediator_denies_unix_socket_with_grant_as_prefix_only(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/home/u/workshop/s.sock", &reason), MEDIATOR_DENY);
+	assert_string_equal(reason, "unix socket outside granted paths");
+}
+
+static void
+test_mediator_denies_unix_socket_outside_grants(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/var/run/docker.sock", &reason), MEDIATOR_DENY);
+	assert_string_equal(reason, "unix socket outside granted paths");
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/1/bus", &reason), MEDIATOR_DENY);
+}
+
+static void
+test_mediator_allows_named_unix_socket(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/1/agent.sock", &reason), MEDIATOR_UNIX);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/1/agent.sock2", &reason), MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_relative_unix_path(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "work/s.sock", &reason), MEDIATOR_DENY);
+	assert_string_equal(reason, "unix socket path is not absolute");
+}
+
+static void
+test_mediator_root_grant_covers_every_path(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	strv_push(&f->pol.unix_dirs, "/");
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/var/run/docker.sock", &reason), MEDIATOR_UNIX);
+}
+
+static void
+test_mediator_unix_lists_take_write_grants_only(void **state)
+{
+	struct mediator_policy	pol;
+	struct fs_grant		g[2];
+	struct plan		p;
+
+	(void)state;
+	memset(&pol, 0, sizeof(pol));
+	memset(&p, 0, sizeof(p));
+	memset(g, 0, sizeof(g));
+	g[0].path = "/nonexistent-keyhole-test/rw";
+	g[0].access = FS_READWRITE;
+	g[1].path = "/nonexistent-keyhole-test/ro";
+	g[1].access = FS_READ;
+	p.grants = g;
+	p.ngrants = 2;
+	strv_push(&p.allow_unix_socket, "/nonexistent-keyhole-test/a.sock");
+	sandbox_mediator_policy_unix(&pol, &p);
+	assert_int_equal(pol.unix_dirs.n, 1);
+	assert_string_equal(pol.unix_dirs.v[0], "/nonexistent-keyhole-test/rw");
+	assert_int_equal(pol.unix_allow.n, 1);
+	assert_string_equal(pol.unix_allow.v[0],
+	    "/nonexistent-keyhole-test/a.sock");
+	strv_free(&p.allow_unix_socket);
+	sandbox_mediator_policy_clear(&pol);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_mediator_allows_proxy_port_on_127_0_0_1),
+		T(test_mediator_allows_proxy_port_as_v4_mapped),
+		T(test_mediator_denies_proxy_port_on_other_loopback),
+		T(test_mediator_denies_proxy_port_without_proxy),
+		T(test_mediator_allows_open_port_on_loopback_only),
+		T(test_mediator_allows_grant_addresses_on_their_port),
+		T(test_mediator_denies_grant_address_on_other_port),
+		T(test_mediator_denies_other_address_on_grant_port),
+		T(test_mediator_denies_nat64_form_of_grant_address),
+		T(test_mediator_denies_credential_upstream_by_name),
+		T(test_mediator_denies_credential_upstream_by_address),
+		T(test_mediator_denies_short_address),
+		T(test_mediator_denies_non_inet_family),
+		T(test_mediator_allows_unix_socket_inside_grant),
+		T(test_mediator_denies_unix_socket_with_grant_as_prefix_only),
+		T(test_mediator_denies_unix_socket_outside_grants),
+		T(test_mediator_allows_named_unix_socket),
+		T(test_mediator_denies_relative_unix_path),
+		T(test_mediator_root_grant_covers_every_path),
+		T(test_mediator_unix_lists_take_write_grants_only),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
