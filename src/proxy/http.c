@@ -151,6 +151,19 @@ msg_flush_header(struct http_msg *m)
 
 	if (m->cur_field == NULL)
 		return;
+	if (h == NULL) {
+		/*
+		 * A trailer field of a chunked body: the head was handed on
+		 * already, and trailers are not kept (found by fuzzing).
+		 */
+		free(m->cur_field);
+		if (m->cur_value != NULL)
+			freezero(m->cur_value, m->cur_value_len + 1);
+		m->cur_field = m->cur_value = NULL;
+		m->cur_field_len = m->cur_value_len = 0;
+		m->in_value = false;
+		return;
+	}
 	v = m->cur_value != NULL ? m->cur_value : xstrdup("");
 	b = m->cur_value != NULL ? m->cur_value_len : 0;
 	for (a = 0; a < b && (v[a] == ' ' || v[a] == '\t'); a++)
