@@ -287,6 +287,26 @@ route_is_token(const char *s)
 }
 
 /* Check what the injection mode needs; -1 with e (unwrapped). */
+/*
+ * Headers an injected credential may not take: they frame the request or
+ * are the proxy's own (a second Host or Content-Length is a smuggling
+ * shape).
+ */
+static bool
+route_reserved_header(const char *h)
+{
+	static const char *const reserved[] = { "Host", "Content-Length",
+	    "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE",
+	    "Trailer", "Expect", "Proxy-Authorization", "Proxy-Connection",
+	    NULL };
+	size_t	i;
+
+	for (i = 0; reserved[i] != NULL; i++)
+		if (strcasecmp(h, reserved[i]) == 0)
+			return true;
+	return false;
+}
+
 static int
 route_check_inject(const struct route_def *d, struct errbuf *e)
 {
@@ -300,6 +320,11 @@ route_check_inject(const struct route_def *d, struct errbuf *e)
 		if (!route_is_token(d->inject_header)) {
 			errbuf_set(e, "inject_header '%s' is not a header name",
 			    d->inject_header);
+			return -1;
+		}
+		if (route_reserved_header(d->inject_header)) {
+			errbuf_set(e, "inject_header '%s' is a header the proxy "
+			    "sets or frames requests with", d->inject_header);
 			return -1;
 		}
 		break;
