@@ -315,7 +315,7 @@ server_listen(struct proxy *px, uint16_t port, struct errbuf *e)
 		return -1;
 	}
 	px->listener = evconnlistener_new(px->base, server_on_accept, px,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, PROXY_BACKLOG, fd);
 	if (px->listener == NULL) {
 		errbuf_set(e, "cannot listen on 127.0.0.1:%u", port);
 		close(fd);
