@@ -23,6 +23,7 @@
 
 #include "policy/route.h"
 #include "util/log.h"
+#include "util/pct.h"
 #include "util/xmalloc.h"
 
 /* Room for a rule shown in a message: escaped, cut at 256 bytes. */
@@ -56,42 +57,6 @@ struct endpoint_span {
 	const char	*p;
 	size_t		 len;
 };
-
-/* Value of hex digit c, or -1. */
-static int
-endpoint_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decode s[0..n) into out (n bytes at least); an invalid escape
- * stays as it was.  Returns the decoded length.
- */
-static size_t
-endpoint_decode(const char *s, size_t n, char *out)
-{
-	size_t	i, o = 0;
-	int	hi, lo;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n &&
-		    (hi = endpoint_hex(s[i + 1])) != -1 &&
-		    (lo = endpoint_hex(s[i + 2])) != -1) {
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-			continue;
-		}
-		out[o++] = s[i];
-	}
-	return o;
-}
 
 /* True for "." or ".." with any dot written %2e or %2E. */
 static bool
@@ -157,8 +122,8 @@ policy_endpoint_check_path(const char *path, struct errbuf *e)
 		}
 		if (c != '%')
 			continue;
-		if ((hi = endpoint_hex(p[1])) == -1 ||
-		    (lo = endpoint_hex(p[2])) == -1) {
+		if ((hi = pct_hexval(p[1])) == -1 ||
+		    (lo = pct_hexval(p[2])) == -1) {
 			errbuf_set(e, "invalid percent escape in %s", where);
 			return -1;
 		}
@@ -270,7 +235,7 @@ endpoint_pat_compile(struct endpoint_pat *p, const char *method,
 		else {
 			p->segs[p->nsegs].kind = SEG_LITERAL;
 			p->segs[p->nsegs].lit = xmalloc(n + 1);
-			p->segs[p->nsegs].len = endpoint_decode(s, n,
+			p->segs[p->nsegs].len = pct_decode(s, n,
 			    p->segs[p->nsegs].lit);
 			p->segs[p->nsegs].lit[p->segs[p->nsegs].len] = '\0';
 		}
@@ -386,7 +351,7 @@ policy_endpoint_allows(const struct endpoint_rules *r, const char *method,
 		if ((n = (size_t)(end - s)) == 0)
 			continue;
 		segs[ns].p = buf + off;
-		segs[ns].len = endpoint_decode(s, n, buf + off);
+		segs[ns].len = pct_decode(s, n, buf + off);
 		off += segs[ns].len;
 		ns++;
 	}

@@ -631,6 +631,65 @@ proxy_conn_connect(struct conn *c, void (*done)(struct conn *, int))
 	connect_try(c);
 }
 
+/* ---- resolve, vet, connect ---- */
+
+static void
+conn_vet_and_connect(struct conn *c)
+{
+	char	reason[256];
+
+	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+		proxy_conn_deny(c, c->vet_status, reason);
+		return;
+	}
+	c->addr_i = 0;
+	proxy_conn_connect(c, c->on_connected);
+}
+
+static void
+conn_resolved(const char *err, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct conn	*c = arg;
+	char		 reason[300];
+
+	c->dns = NULL;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (err != NULL) {
+		snprintf(reason, sizeof(reason), "DNS resolution failed for "
+		    "%s: %s", c->host, err);
+		proxy_conn_deny(c, 502, reason);
+		return;
+	}
+	memcpy(c->addrs, addrs, n * sizeof(*addrs));
+	c->naddrs = n;
+	conn_vet_and_connect(c);
+}
+
+void
+proxy_conn_resolve_connect(struct conn *c, const char *host, uint16_t port,
+    int vet_status, void (*done)(struct conn *, int))
+{
+	const struct plan		*plan = conn_plan(c);
+	const struct resolve_entry	*r;
+
+	c->vet_status = vet_status;
+	c->on_connected = done;
+	if ((r = policy_plan_resolve(plan, host, port)) != NULL) {
+		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
+		c->naddrs = 1;
+		c->flags |= CONN_EXPLICIT;	/* --resolve is intent (§2.1) */
+		conn_vet_and_connect(c);
+		return;
+	}
+	proxy_conn_set_state(c, CONN_RESOLVING);
+	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
+	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), host, port,
+	    conn_resolved, c);
+}
+
 /* ---- callbacks ---- */
 
 static void

@@ -89,6 +89,7 @@ struct conn {
 	uint16_t		 up_port;
 	char			 connect_error[128];
 	bool			 connect_timed_out;
+	int			 vet_status;	/* answer when the guard denies */
 	void			(*on_connected)(struct conn *, int);
 
 	/* Audit of the current decision. */
@@ -153,6 +154,14 @@ long	 proxy_conn_elapsed_ms(const struct conn *);
  * then done(c, 0) or done(c, -1) with c->connect_error set.
  */
 void	 proxy_conn_connect(struct conn *, void (*done)(struct conn *, int));
+/*
+ * Find the addresses of host:port (a --resolve entry, which counts as
+ * explicit intent, or DNS), check them with the address guard (denied:
+ * vet_status and the guard's reason), and connect; then done(c, 0|-1) as
+ * for proxy_conn_connect.  A DNS failure is answered 502.
+ */
+void	 proxy_conn_resolve_connect(struct conn *, const char *host,
+	    uint16_t port, int vet_status, void (*done)(struct conn *, int));
 /* Start relaying bytes between client and up (tunnel). */
 void	 proxy_conn_relay(struct conn *);
 /* Wire c->up to the generic upstream callbacks and start reading. */

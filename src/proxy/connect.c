@@ -26,6 +26,8 @@
 #define CRED_CONNECT_REASON \
 	"credential upstream: CONNECT bypasses L7 filtering"
 
+static void	connect_connected(struct conn *, int);
+
 /* upstream-bypass entries: exact host or "*.suffix" (strict). */
 bool
 proxy_connect_bypassed(const struct plan *plan, const char *host)
@@ -46,7 +48,6 @@ proxy_connect_bypassed(const struct plan *plan, const char *host)
 	return false;
 }
 
-static void	connect_resolve(struct conn *);
 
 void
 proxy_connect_start(struct conn *c)
@@ -93,7 +94,8 @@ proxy_connect_start(struct conn *c)
 		proxy_connect_chain(c, c->head->target, NULL);
 		return;
 	}
-	connect_resolve(c);
+	proxy_conn_resolve_connect(c, c->host, c->port, 403,
+	    connect_connected);
 }
 
 /* ---- direct tunnel ---- */
@@ -169,62 +171,6 @@ proxy_connect_vet(struct conn *c, char *reason, size_t reasonsz)
 		return -1;
 	}
 	return 0;
-}
-
-static void
-connect_vet_and_go(struct conn *c)
-{
-	char	reason[256];
-
-	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
-		proxy_conn_deny(c, 403, reason);
-		return;
-	}
-	c->addr_i = 0;
-	proxy_conn_connect(c, connect_connected);
-}
-
-static void
-connect_resolved(const char *err, const struct sockaddr_storage *addrs,
-    size_t n, void *arg)
-{
-	struct conn	*c = arg;
-	char		 reason[300];
-
-	c->dns = NULL;
-	if (c->flags & CONN_DEAD)
-		return;
-	proxy_conn_timer_stop(c);
-	if (err != NULL) {
-		snprintf(reason, sizeof(reason), "DNS resolution failed for "
-		    "%s: %s", c->host, err);
-		proxy_conn_deny(c, 502, reason);
-		return;
-	}
-	memcpy(c->addrs, addrs, n * sizeof(*addrs));
-	c->naddrs = n;
-	connect_vet_and_go(c);
-}
-
-/* Resolve c->host:c->port (or take --resolve), then vet and connect. */
-static void
-connect_resolve(struct conn *c)
-{
-	const struct plan		*plan = proxy_server_plan(c->px);
-	const struct resolve_entry	*r;
-
-	r = policy_plan_resolve(plan, c->host, c->port);
-	if (r != NULL) {
-		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
-		c->naddrs = 1;
-		c->flags |= CONN_EXPLICIT;	/* --resolve is intent (§2.1) */
-		connect_vet_and_go(c);
-		return;
-	}
-	proxy_conn_set_state(c, CONN_RESOLVING);
-	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
-	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->host, c->port,
-	    connect_resolved, c);
 }
 
 /* ---- SNI check on the first client bytes (domain fronting) ---- */

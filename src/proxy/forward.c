@@ -94,7 +94,7 @@ forward_cred_host(const struct conn *c)
 }
 
 static void	forward_send(struct conn *);
-static void	forward_resolve(struct conn *);
+static void	forward_connected(struct conn *, int);
 
 void
 proxy_forward_start(struct conn *c)
@@ -147,7 +147,8 @@ proxy_forward_start(struct conn *c)
 		return;
 	}
 	proxy_conn_drop_up(c);
-	forward_resolve(c);
+	proxy_conn_resolve_connect(c, c->host, c->port, 403,
+	    forward_connected);
 }
 
 static void
@@ -165,59 +166,6 @@ forward_connected(struct conn *c, int rc)
 	c->up_port = c->port;
 	proxy_conn_attach_up(c);
 	forward_send(c);
-}
-
-static void
-forward_resolved(const char *err, const struct sockaddr_storage *addrs,
-    size_t n, void *arg)
-{
-	struct conn	*c = arg;
-	char		 reason[300];
-
-	c->dns = NULL;
-	if (c->flags & CONN_DEAD)
-		return;
-	proxy_conn_timer_stop(c);
-	if (err != NULL) {
-		snprintf(reason, sizeof(reason), "DNS resolution failed for "
-		    "%s: %s", c->host, err);
-		proxy_conn_deny(c, 502, reason);
-		return;
-	}
-	memcpy(c->addrs, addrs, n * sizeof(*addrs));
-	c->naddrs = n;
-	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
-		proxy_conn_deny(c, 403, reason);
-		return;
-	}
-	c->addr_i = 0;
-	proxy_conn_connect(c, forward_connected);
-}
-
-static void
-forward_resolve(struct conn *c)
-{
-	const struct plan		*plan = proxy_server_plan(c->px);
-	const struct resolve_entry	*r;
-	char				 reason[256];
-
-	r = policy_plan_resolve(plan, c->host, c->port);
-	if (r != NULL) {
-		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
-		c->naddrs = 1;
-		c->flags |= CONN_EXPLICIT;
-		if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
-			proxy_conn_deny(c, 403, reason);
-			return;
-		}
-		c->addr_i = 0;
-		proxy_conn_connect(c, forward_connected);
-		return;
-	}
-	proxy_conn_set_state(c, CONN_RESOLVING);
-	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
-	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->host, c->port,
-	    forward_resolved, c);
 }
 
 /* Request head towards the origin server. */

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 
+#include "util/pct.h"
 #include "util/strnum.h"
 #include "util/xmalloc.h"
 
@@ -445,18 +446,6 @@ enum {
 	CK_DONE,
 };
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 0, or -1 with the reason set, for a framing violation in s[0..len). */
 static int
 chunk_check(struct http_msg *m, const char *s, size_t len)
@@ -471,7 +460,7 @@ chunk_check(struct http_msg *m, const char *s, size_t len)
 		switch (k->state) {
 		case CK_SIZE_START:
 		case CK_SIZE:
-			if ((h = hexval(c)) >= 0) {
+			if ((h = pct_hexval((char)c)) >= 0) {
 				if (++k->digits > 15)
 					goto bad;
 				k->size = k->size * 16 + (uint64_t)h;

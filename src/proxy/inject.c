@@ -28,6 +28,7 @@
 #include "policy/route.h"
 #include "proxy/http.h"
 #include "util/log.h"
+#include "util/pct.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -87,39 +88,6 @@ inject_dropped(const struct route *r, const struct http_head *h,
 	if (inject_listed(inject_keep, name))
 		return false;
 	return proxy_http_header_has_token(h, "Connection", name);
-}
-
-/* Value of hex digit c, or -1. */
-static int
-inject_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode s[0..n) into out; invalid escapes stay.  Decoded length. */
-static size_t
-inject_decode(const char *s, size_t n, char *out)
-{
-	size_t	i, o = 0;
-	int	hi, lo;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n &&
-		    (hi = inject_hex(s[i + 1])) != -1 &&
-		    (lo = inject_hex(s[i + 2])) != -1) {
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-			continue;
-		}
-		out[o++] = s[i];
-	}
-	return o;
 }
 
 /*
@@ -238,7 +206,7 @@ inject_check_query(const struct route *r, const struct secret *phantom,
 		    memcmp(p, name, nlen) == 0) {
 			/* The decoded phantom is wiped like any token. */
 			val = xmalloc((size_t)(amp - eq));
-			vlen = inject_decode(eq + 1, (size_t)(amp - eq - 1),
+			vlen = pct_decode(eq + 1, (size_t)(amp - eq - 1),
 			    val);
 			ok = vlen > 0 && creds_secret_equal(phantom, val, vlen);
 			freezero(val, (size_t)(amp - eq));

@@ -238,33 +238,6 @@ reverse_chained(struct conn *c)
 	reverse_connected(c, 0);
 }
 
-static void
-reverse_resolved(const char *err, const struct sockaddr_storage *addrs,
-    size_t n, void *arg)
-{
-	struct conn	*c = arg;
-	char		 reason[300];
-
-	c->dns = NULL;
-	if (c->flags & CONN_DEAD)
-		return;
-	proxy_conn_timer_stop(c);
-	if (err != NULL) {
-		snprintf(reason, sizeof(reason), "DNS resolution failed for "
-		    "%s: %s", c->host, err);
-		proxy_conn_deny_json(c, 502, NULL, reason);
-		return;
-	}
-	memcpy(c->addrs, addrs, n * sizeof(*addrs));
-	c->naddrs = n;
-	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
-		proxy_conn_deny_json(c, 502, NULL, reason);
-		return;
-	}
-	c->addr_i = 0;
-	proxy_conn_connect(c, reverse_connected);
-}
-
 /*
  * The upstream need not be in the allow-list, but its addresses pass the
  * guard (SPEC §4.6).  A route naming an IP literal or localhost, or a
@@ -273,9 +246,7 @@ reverse_resolved(const char *err, const struct sockaddr_storage *addrs,
 static void
 reverse_upstream(struct conn *c)
 {
-	const struct plan		*plan = proxy_server_plan(c->px);
-	const struct resolve_entry	*r;
-	char				 reason[300];
+	const struct plan	*plan = proxy_server_plan(c->px);
 
 	if (plan->upstream_proxy != NULL &&
 	    !proxy_connect_bypassed(plan, c->route->up_host)) {
@@ -289,21 +260,6 @@ reverse_upstream(struct conn *c)
 	}
 	if (policy_allowlist_is_ip(c->route->up_host))
 		c->flags |= CONN_EXPLICIT;
-	r = policy_plan_resolve(plan, c->route->up_host, c->route->up_port);
-	if (r != NULL) {
-		memcpy(&c->addrs[0], &r->addr, sizeof(r->addr));
-		c->naddrs = 1;
-		c->flags |= CONN_EXPLICIT;
-		if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
-			proxy_conn_deny_json(c, 502, NULL, reason);
-			return;
-		}
-		c->addr_i = 0;
-		proxy_conn_connect(c, reverse_connected);
-		return;
-	}
-	proxy_conn_set_state(c, CONN_RESOLVING);
-	proxy_conn_timer(c, plan->limits.connect_timeout_ms);
-	c->dns = proxy_dns_resolve(proxy_server_dns(c->px), c->route->up_host,
-	    c->route->up_port, reverse_resolved, c);
+	proxy_conn_resolve_connect(c, c->route->up_host, c->route->up_port,
+	    502, reverse_connected);
 }
