@@ -6,9 +6,13 @@ set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 keyhole=${KEYHOLE:-$here/build/keyhole}
-mkdir -p "$here/build"
 # Not under /tmp: the default policy lets a sandbox write to /tmp.
-tmp=$(mktemp -d "$here/build/demo.XXXXXX")
+case "$here/" in
+/tmp/*|"${TMPDIR:-/tmp}"/*) base=/var/tmp ;;
+*) base="$here/build" ;;
+esac
+mkdir -p "$base"
+tmp=$(mktemp -d "$base/keyhole-demo.XXXXXX")
 llm_pid=
 cleanup() {
 	[ -n "$llm_pid" ] && kill "$llm_pid" 2>/dev/null || true

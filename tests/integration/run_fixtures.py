@@ -31,6 +31,23 @@ from conftest import HEX64, REPO, SANITIZER_MARKS, _clean_env
 TRY = os.path.join(REPO, "build", "helpers", "try")
 BUILD = os.path.join(REPO, "build")
 
+
+def _under(path, root):
+	path, root = os.path.realpath(path), os.path.realpath(root)
+	return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def scratch_base():
+	"""Where scratch trees go: build/ unless the checkout itself lies in a
+	place the default policy lets a sandbox write (/tmp, $TMPDIR) -- CI
+	may clone there -- then /var/tmp, which no default group grants."""
+	for w in ("/tmp", os.environ.get("TMPDIR") or "/tmp"):
+		if _under(BUILD, w):
+			base = "/var/tmp/keyhole-tests"
+			os.makedirs(base, exist_ok=True)
+			return base
+	return BUILD
+
 EACCES = errno.EACCES		# 13
 ENOSYS = errno.ENOSYS		# 38
 ENOENT = errno.ENOENT		# 2
@@ -70,7 +87,7 @@ class Box:
 
 	def __init__(self, keyhole):
 		self.keyhole = keyhole
-		self.root = tempfile.mkdtemp(prefix="test-run-", dir=BUILD)
+		self.root = tempfile.mkdtemp(prefix="test-run-", dir=scratch_base())
 		self.home = os.path.join(self.root, "home")
 		self.granted = os.path.join(self.root, "granted")
 		self.outside = os.path.join(self.root, "outside")
