@@ -212,6 +212,9 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 
 	if (!r->allow)
 		a->denials++;
+	/* Nothing to write and nobody listening: skip the formatting. */
+	if ((a->fd == -1 || a->failed) && log_level < LOG_INFO)
+		return;
 	if (r->path != NULL)
 		proxy_audit_redact_path(&path, r->path);
 	if (log_level >= LOG_INFO)

@@ -28,7 +28,7 @@ void	 proxy_upstream_tls_free(struct upstream_tls *);
  * An idle connection that the server closes, or that talks out of turn,
  * is dropped; so is one idle for UPSTREAM_POOL_IDLE_MS.
  */
-#define UPSTREAM_POOL_PER_ROUTE	16
+#define UPSTREAM_POOL_PER_ROUTE	256
 #define UPSTREAM_POOL_IDLE_MS	30000
 
 struct bufferevent;
