@@ -18,8 +18,10 @@
 struct builtin {
 	struct profile_group	*groups;	/* owned array */
 	size_t			 ngroups;
-	struct profile		**profiles;	/* owned array of owned */
+	char			**names;	/* owned; built-in profiles */
+	struct profile		**profiles;	/* owned; parsed on first use */
 	size_t			 nprofiles;
+	json_t			*root;		/* owned; the parsed data */
 };
 
 static struct builtin	*builtin_data;	/* parsed once, kept for the run */
@@ -77,7 +79,6 @@ static const struct builtin *
 builtin_get(void)
 {
 	struct builtin	*b;
-	struct errbuf	 e;
 	json_error_t	 je;
 	json_t		*root, *groups, *profiles, *v;
 	const char	*name;
@@ -97,17 +98,16 @@ builtin_get(void)
 	b->groups = xcalloc(json_object_size(groups), sizeof(*b->groups));
 	json_object_foreach(groups, name, v)
 		parse_group(&b->groups[b->ngroups++], name, v);
+	/*
+	 * Profiles are parsed when first asked for: a run needs one or two
+	 * of them, and start-up time matters (bench/startup).
+	 */
+	b->names = xcalloc(json_object_size(profiles), sizeof(*b->names));
 	b->profiles = xcalloc(json_object_size(profiles),
 	    sizeof(*b->profiles));
-	json_object_foreach(profiles, name, v) {
-		errbuf_clear(&e);
-		b->profiles[b->nprofiles] = profile_parse_builtin(
-		    data_policy_json, data_policy_json_len, root, name, &e);
-		if (b->profiles[b->nprofiles] == NULL)
-			log_fatalx("policy data: %s", errbuf_msg(&e));
-		b->nprofiles++;
-	}
-	json_decref(root);
+	json_object_foreach(profiles, name, v)
+		b->names[b->nprofiles++] = xstrdup(name);
+	b->root = root;
 	builtin_data = b;
 	return b;
 }
@@ -141,19 +141,28 @@ profile_builtin_names(struct strv *out)
 	size_t			 i;
 
 	for (i = 0; i < b->nprofiles; i++)
-		strv_push(out, b->profiles[i]->label + strlen("builtin:"));
+		strv_push(out, b->names[i]);
 }
 
 static const struct profile *
 builtin_profile(const char *name)
 {
 	const struct builtin	*b = builtin_get();
+	struct errbuf		 e = { 0 };
 	size_t			 i;
 
-	for (i = 0; i < b->nprofiles; i++)
-		if (strcmp(b->profiles[i]->label + strlen("builtin:"),
-		    name) == 0)
-			return b->profiles[i];
+	for (i = 0; i < b->nprofiles; i++) {
+		if (strcmp(b->names[i], name) != 0)
+			continue;
+		if (b->profiles[i] == NULL) {
+			b->profiles[i] = profile_parse_builtin(
+			    data_policy_json, data_policy_json_len, b->root,
+			    name, &e);
+			if (b->profiles[i] == NULL)
+				log_fatalx("policy data: %s", errbuf_msg(&e));
+		}
+		return b->profiles[i];
+	}
 	return NULL;
 }
 
