@@ -96,6 +96,13 @@ struct mediator {
 	size_t			 notif_size;
 	size_t			 resp_size;
 	unsigned long		 answered;
+	/*
+	 * The last notifying thread's pidfd, kept: most connects come from
+	 * the same thread.  A stale one (that task gone, its tid reused)
+	 * fails pidfd_getfd with ESRCH, since a pidfd names one task.
+	 */
+	int			 pidfd;		/* owned or -1 */
+	pid_t			 pidfd_tid;
 };
 
 /* ---- the decision table (pure) ---------------------------------------- */
@@ -483,6 +490,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	m->base = base;
 	m->proxy = proxy;
 	m->listener = -1;
+	m->pidfd = -1;
 	TAILQ_INIT(&m->pending);
 	/* The kernel's structs may be larger than our headers' (newer). */
 	m->notif_size = sizes.seccomp_notif > sizeof(struct seccomp_notif) ?
@@ -812,21 +820,6 @@ op_connect(struct med_op *op)
 	op_finish(op, -err);
 }
 
-/* Socket domain, type and protocol of fd; -1 with errno. */
-static int
-sock_kind(int fd, int *domain, int *type, int *proto)
-{
-	socklen_t	sl = sizeof(int);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, domain, &sl) == -1)
-		return -1;
-	sl = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &sl) == -1)
-		return -1;
-	sl = sizeof(int);
-	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, proto, &sl);
-}
-
 /*
  * Take the child's socket (pidfd_getfd), check it is what the verdict is
  * about, and connect.  fd is the child's descriptor number.
@@ -835,42 +828,66 @@ static void
 op_start(struct med_op *op, int fd, const char *what, int port)
 {
 	struct mediator	*m = op->m;
-	int		 pidfd, domain, type, proto, fl, err;
+	int		 v, fl, err = ESRCH;
+	socklen_t	 sl = sizeof(v);
 
-	if ((pidfd = open_pidfd(op->tid)) == -1) {
-		op_finish(op, -ESRCH);
-		return;
+	op->sfd = -1;
+	if (m->pidfd != -1 && m->pidfd_tid == op->tid) {
+		op->sfd = (int)syscall(SYS_pidfd_getfd, m->pidfd, fd, 0);
+		err = errno;
+		if (op->sfd == -1 && err == ESRCH) {
+			close(m->pidfd);		/* stale: reopen below */
+			m->pidfd = -1;
+		}
 	}
-	/* The tid could have been reused before pidfd_open. */
-	if (!notif_valid(m, op->id)) {
-		close(pidfd);
-		op_free(op);
-		return;
+	if (op->sfd == -1 && err == ESRCH) {
+		if (m->pidfd != -1)
+			close(m->pidfd);
+		if ((m->pidfd = open_pidfd(op->tid)) == -1) {
+			op_finish(op, -ESRCH);
+			return;
+		}
+		m->pidfd_tid = op->tid;
+		/* The tid could have been reused before pidfd_open. */
+		if (!notif_valid(m, op->id)) {
+			close(m->pidfd);
+			m->pidfd = -1;
+			op_free(op);
+			return;
+		}
+		op->sfd = (int)syscall(SYS_pidfd_getfd, m->pidfd, fd, 0);
+		err = errno;
 	}
-	op->sfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	err = errno;
-	close(pidfd);
 	if (op->sfd == -1) {
 		op_finish(op, err == ESRCH ? -ESRCH : -EBADF);
 		return;
 	}
-	if (sock_kind(op->sfd, &domain, &type, &proto) == -1) {
-		op_finish(op, errno == ENOTSOCK ? -ENOTSOCK : -errno);
-		return;
-	}
+	/*
+	 * The socket must be what the verdict is about: SO_PROTOCOL is
+	 * IPPROTO_TCP only for inet stream TCP sockets (MPTCP is 262).
+	 */
 	switch (op->verdict) {
 	case MEDIATOR_PROXY:
 	case MEDIATOR_OPEN_PORT:
 	case MEDIATOR_GRANT:
-		if ((domain != AF_INET && domain != AF_INET6) ||
-		    type != SOCK_STREAM || proto != IPPROTO_TCP) {
+		if (getsockopt(op->sfd, SOL_SOCKET, SO_PROTOCOL, &v, &sl) ==
+		    -1) {
+			op_finish(op, errno == ENOTSOCK ? -ENOTSOCK : -errno);
+			return;
+		}
+		if (v != IPPROTO_TCP) {
 			audit_direct(m, false, what, port, "not a TCP socket");
 			op_finish(op, -EACCES);
 			return;
 		}
 		break;
 	case MEDIATOR_UNIX:
-		if (domain != AF_UNIX) {
+		if (getsockopt(op->sfd, SOL_SOCKET, SO_DOMAIN, &v, &sl) ==
+		    -1) {
+			op_finish(op, errno == ENOTSOCK ? -ENOTSOCK : -errno);
+			return;
+		}
+		if (v != AF_UNIX) {
 			op_finish(op, -EAFNOSUPPORT);
 			return;
 		}
@@ -1206,5 +1223,7 @@ sandbox_mediator_free(struct mediator *m)
 		close(m->listener);
 	sandbox_mediator_policy_clear(&m->pol);
 	proxy_audit_free(m->own_audit);
+	if (m->pidfd != -1)
+		close(m->pidfd);
 	free(m);
 }
