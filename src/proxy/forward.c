@@ -230,8 +230,13 @@ forward_pump_body(struct conn *c)
 	if (c->req.msg_done) {
 		if (c->state == CONN_FWD_BODY)
 			proxy_conn_set_state(c, CONN_FWD_RESPONSE);
-		/* Keep pipelined bytes for later; stop reading meanwhile. */
-		bufferevent_disable(c->client, EV_READ);
+		/*
+		 * Pipelined bytes wait in the input for the next request;
+		 * reading goes on (toggling it costs two epoll_ctl calls per
+		 * request) but stops at one head's worth.
+		 */
+		bufferevent_setwatermark(c->client, EV_READ, 0,
+		    proxy_server_plan(c->px)->limits.head_max + 1);
 		return;
 	}
 	if (evbuffer_get_length(out) >= CONN_RELAY_HIGH)
@@ -411,6 +416,13 @@ void
 proxy_forward_on_event(struct conn *c, struct bufferevent *bev, short what)
 {
 	if (bev == c->client) {
+		/* A client that half-closes after its request still gets
+		 * the answer; the connection ends after it. */
+		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+		    c->state == CONN_FWD_RESPONSE) {
+			c->flags |= CONN_EOF_CLIENT | CONN_CLOSE_AFTER;
+			return;
+		}
 		proxy_conn_close(c, "client closed");
 		return;
 	}
