@@ -279,9 +279,9 @@ proxy_forward_exchange(struct conn *c)
 
 /* Response head towards the client, hop-by-hop headers removed. */
 static void
-forward_write_response_head(struct conn *c, const struct http_head *h)
+forward_write_response_head(struct conn *c, const struct http_head *h,
+    struct evbuffer *out)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->client);
 	size_t		 i;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
@@ -299,6 +299,25 @@ forward_write_response_head(struct conn *c, const struct http_head *h)
 	else if (c->flags & CONN_CLOSE_AFTER)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	evbuffer_add(out, "\r\n", 2);
+}
+
+/*
+ * Hand what a turn produced to the client.  When nothing is queued yet it
+ * is written straight to the socket: going through the bufferevent's
+ * output turns write interest on and off again, two epoll_ctl calls per
+ * response.  What the socket does not take is queued as usual.
+ */
+static void
+forward_to_client(struct conn *c, struct evbuffer *pend)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->client);
+	int		 fd = bufferevent_getfd(c->client);
+
+	if (evbuffer_get_length(pend) == 0)
+		return;
+	if (evbuffer_get_length(out) == 0 && fd != -1)
+		(void)evbuffer_write(pend, fd);
+	evbuffer_add_buffer(out, pend);
 }
 
 /* The response is complete: audit it and go on with the client. */
@@ -331,16 +350,22 @@ forward_response(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->up);
 	struct evbuffer		*out = bufferevent_get_output(c->client);
+	struct evbuffer		*pend;
 	struct evbuffer_iovec	 v;
 	struct http_head	*h;
 	size_t			 used;
 	enum http_result	 r;
 
+	if ((pend = evbuffer_new()) == NULL) {
+		proxy_conn_close(c, "out of memory");
+		return;
+	}
 	while (!c->resp.head_done) {
 		switch (proxy_http_read_head(&c->resp, in)) {
 		case HTTP_MORE:
-			return;
+			goto flush;
 		case HTTP_BAD:
+			evbuffer_free(pend);
 			proxy_conn_deny(c, 502, c->resp.bad_reason);
 			return;
 		case HTTP_DONE:
@@ -353,9 +378,11 @@ forward_response(struct conn *c)
 		    !c->resp.chunked && !c->resp.no_body &&
 		    h->status != 204 && h->status != 304 && h->status >= 200)
 			c->flags |= CONN_CLOSE_AFTER;
-		forward_write_response_head(c, h);
+		forward_write_response_head(c, h, pend);
 		proxy_http_head_free(h);
 		if (c->status == 101) {
+			forward_to_client(c, pend);
+			evbuffer_free(pend);
 			proxy_conn_relay(c);
 			return;
 		}
@@ -369,14 +396,19 @@ forward_response(struct conn *c)
 		r = proxy_http_scan_body(&c->resp, v.iov_base, v.iov_len,
 		    &used);
 		if (r == HTTP_BAD) {
+			forward_to_client(c, pend);
+			evbuffer_free(pend);
 			proxy_conn_close(c, "malformed response body");
 			return;
 		}
-		evbuffer_remove_buffer(in, out, used);
+		evbuffer_remove_buffer(in, pend, used);
 		c->bytes_down += used;
 		if (r == HTTP_DONE || used == 0)
 			break;
 	}
+flush:
+	forward_to_client(c, pend);
+	evbuffer_free(pend);
 	if (c->resp.msg_done && c->state == CONN_FWD_RESPONSE) {
 		forward_done(c);
 		return;
