@@ -111,7 +111,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 {
 	struct proxy_run	 pr = { 0 };
 	struct plan		*plan;
-	struct event		*sigint = NULL, *sigterm = NULL;
+	struct event		*sigint = NULL, *sigterm = NULL, *sighup = NULL;
 	struct strv		 env = { 0 }, warnings = { 0 };
 	struct profile		*prof;
 	struct creds_store	*creds = NULL;
@@ -142,8 +142,12 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	proxy_server_set_creds(pr.px, creds);
 	sigint = evsignal_new(pr.base, SIGINT, on_stop_signal, &pr);
 	sigterm = evsignal_new(pr.base, SIGTERM, on_stop_signal, &pr);
-	if (sigint == NULL || sigterm == NULL || evsignal_add(sigint, NULL) ==
-	    -1 || evsignal_add(sigterm, NULL) == -1) {
+	/* A closed terminal or a sidecar's reload ends it cleanly too. */
+	sighup = evsignal_new(pr.base, SIGHUP, on_stop_signal, &pr);
+	if (sigint == NULL || sigterm == NULL || sighup == NULL ||
+	    evsignal_add(sigint, NULL) == -1 ||
+	    evsignal_add(sigterm, NULL) == -1 ||
+	    evsignal_add(sighup, NULL) == -1) {
 		errbuf_set(e, "cannot install signal handlers");
 		goto out;
 	}
@@ -168,6 +172,8 @@ out:
 		event_free(sigint);
 	if (sigterm != NULL)
 		event_free(sigterm);
+	if (sighup != NULL)
+		event_free(sighup);
 	proxy_server_free(pr.px);
 	creds_store_free(creds);
 	if (pr.base != NULL) {

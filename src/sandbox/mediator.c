@@ -340,11 +340,25 @@ static void
 grant_add_addr(struct mediator *m, struct mediator_grant *g,
     const struct sockaddr *sa, struct sockaddr_storage **v, size_t *n)
 {
-	struct errbuf	e;
-	size_t		i;
+	struct sockaddr_storage	 ss;
+	struct errbuf		 e;
+	size_t			 i;
 
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return;
+	/*
+	 * Check the address the child would reach, on the grant's port: a
+	 * resolver answer has port 0, which would compare as the proxy's
+	 * own address when there is no proxy.
+	 */
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, sa->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(g->port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(g->port);
+	sa = (const struct sockaddr *)&ss;
 	if (proxy_guard_check(sa, (const struct sockaddr *)&m->self,
 	    g->explicit, &e) == -1) {
 		log_warnx("direct grant %s:%u: %s: not granted", g->host,
@@ -413,7 +427,10 @@ grants_build(struct mediator *m, const struct plan *p)
 		}
 		if (g->explicit)
 			continue;
-		g->explicit = ae->kind == ALLOW_IP;
+		/* An IP literal or "localhost" names its address on purpose
+		 * (SPEC 4.4), as in the proxy. */
+		g->explicit = ae->kind == ALLOW_IP ||
+		    strcmp(ae->host, "localhost") == 0;
 		grant_resolve_now(m, g, ae->kind == ALLOW_IP);
 	}
 }
@@ -1204,6 +1221,12 @@ unsigned long
 sandbox_mediator_answered(const struct mediator *m)
 {
 	return m->answered;
+}
+
+const struct mediator_policy *
+sandbox_mediator_policy(const struct mediator *m)
+{
+	return &m->pol;
 }
 
 void

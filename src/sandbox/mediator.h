@@ -133,6 +133,9 @@ struct mediator *sandbox_mediator_new(const struct plan *p,
  * (sandbox/supervise.h), which hands it over.  -1 with e.
  */
 int	 sandbox_mediator_start(int listener, void *arg, struct errbuf *e);
+/* The decision table m was built with (borrowed; for tests and why). */
+const struct mediator_policy *sandbox_mediator_policy(
+	    const struct mediator *);
 
 /* Number of notifications answered so far (tests, -vv). */
 unsigned long sandbox_mediator_answered(const struct mediator *);

@@ -525,12 +525,11 @@ recv_listener(int sock)
  * --allow-degraded-network, which also drops the direct grants' Landlock
  * ports (*llp then points at a copy of p without them; free *av).
  */
-static int
-mediator_mode(const struct plan *p, bool have, bool *mediate,
-    struct plan *lp, struct allow_entry **av, const struct plan **llp,
-    struct errbuf *e)
+int
+sandbox_supervise_mediator_mode(const struct plan *p, bool have,
+    const char *missing, bool *mediate, struct plan *lp,
+    struct allow_entry **av, const struct plan **llp, struct errbuf *e)
 {
-	struct errbuf	why;
 	size_t		i;
 
 	*mediate = false;
@@ -543,11 +542,11 @@ mediator_mode(const struct plan *p, bool have, bool *mediate,
 		return 0;
 	}
 	/* A capable kernel without a mediator: the caller's choice. */
-	if (sandbox_seccomp_notify_available(&why))
+	if (missing == NULL)
 		return 0;
 	if (p->mode == NET_BLOCKED) {
 		log_info("no connect mediator (%s): Landlock port rules only",
-		    errbuf_msg(&why));
+		    missing);
 		return 0;
 	}
 	if (!p->allow_degraded_network) {
@@ -555,12 +554,12 @@ mediator_mode(const struct plan *p, bool have, bool *mediate,
 		    "this kernel cannot run (%s; it needs Linux 5.6+ with "
 		    "seccomp user notification and pidfd_getfd); "
 		    "--allow-degraded-network runs with port-only rules and "
-		    "no direct grants", errbuf_msg(&why));
+		    "no direct grants", missing);
 		return -1;
 	}
 	log_warnx("no connect mediator (%s): network rules are per port "
 	    "only and direct grants are off (--allow-degraded-network)",
-	    errbuf_msg(&why));
+	    missing);
 	*lp = *p;
 	if (p->allow.n > 0) {
 		*av = xcalloc(p->allow.n, sizeof(**av));
@@ -615,6 +614,8 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 	struct plan		 lplan;
 	const struct plan	*llp;
 	struct allow_entry	*lav = NULL;
+	struct errbuf		 why = { 0 };
+	const char		*missing = NULL;
 	struct event		*evs[NFORWARD + 1];
 	struct event_base	*own = NULL;
 	struct sigaction	 ign, old_pipe;
@@ -644,8 +645,11 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 		goto out;
 	}
 	port = proxy != NULL ? proxy_server_port(proxy) : p->proxy_port;
-	if (mediator_mode(p, on_listener != NULL, &mediate, &lplan, &lav,
-	    &llp, e) == -1)
+	if (on_listener == NULL && p->mode != NET_ALLOW &&
+	    !sandbox_seccomp_notify_available(&why))
+		missing = errbuf_msg(&why);
+	if (sandbox_supervise_mediator_mode(p, on_listener != NULL, missing,
+	    &mediate, &lplan, &lav, &llp, e) == -1)
 		goto out;
 	if (sandbox_landlock_prepare(llp, port, &ll, e) == -1 ||
 	    (mediate ? sandbox_seccomp_build_mediated(p, &sc, e) :

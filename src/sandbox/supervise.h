@@ -1,6 +1,8 @@
 #ifndef KEYHOLE_SANDBOX_SUPERVISE_H
 #define KEYHOLE_SANDBOX_SUPERVISE_H
 
+#include <stdbool.h>
+
 #include "util/errbuf.h"
 
 struct event_base;
@@ -50,5 +52,21 @@ int	 sandbox_supervise_run_mediated(const struct plan *p,
 	    struct event_base *base, struct proxy *proxy,
 	    supervise_listener_fn *on_listener, void *arg,
 	    char *const argv[], char *const envp[], struct errbuf *e);
+
+/*
+ * Whether the connect mediator runs (SPEC §3, issue 6).  have: the caller
+ * brought one.  missing: NULL when the kernel can run a mediator, else
+ * what it lacks.  In NET_BLOCKED and NET_PROXY with a mediator: *mediate.
+ * Without one on a kernel that cannot, proxy mode is refused (-1 with e)
+ * unless p->allow_degraded_network, which runs without the mediator and
+ * drops the direct grants' Landlock ports: *llp then points at lp, a
+ * shallow copy of p whose allow-list *av (caller frees) has no direct
+ * grants.  Otherwise *llp is p.
+ */
+struct allow_entry;
+int	 sandbox_supervise_mediator_mode(const struct plan *p, bool have,
+	    const char *missing, bool *mediate, struct plan *lp,
+	    struct allow_entry **av, const struct plan **llp,
+	    struct errbuf *e);
 
 #endif

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "policy/plan.h"
 #include "sandbox/mediator.h"
 #include "util/ports.h"
@@ -382,10 +384,98 @@ test_mediator_unix_lists_take_write_grants_only(void **state)
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- direct grants built from a plan pass the address guard ---- */
+
+static void
+plan_grant(struct plan *p, const char *host, enum allow_kind kind,
+    uint16_t port)
+{
+	struct allow_entry	*a;
+
+	p->allow.v = xreallocarray(p->allow.v, p->allow.n + 1,
+	    sizeof(*p->allow.v));
+	a = &p->allow.v[p->allow.n++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->host = xstrdup(host);
+	a->port = port;
+	a->direct = true;
+	a->source = xasprintf("%s:%u", host, port);
+}
+
+static void
+plan_resolve(struct plan *p, const char *host, uint16_t port, const char *a)
+{
+	struct resolve_entry	*r;
+	socklen_t		 len;
+
+	p->resolve = xreallocarray(p->resolve, p->nresolve + 1,
+	    sizeof(*p->resolve));
+	r = &p->resolve[p->nresolve++];
+	memset(r, 0, sizeof(*r));
+	r->host = xstrdup(host);
+	r->port = port;
+	addr(&r->addr, a, port, &len);
+	r->addrlen = len;
+}
+
+static enum mediator_verdict
+decide_m(const struct mediator *m, const char *a, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	const struct sockaddr	*sa;
+	const char		*r;
+	socklen_t		 len;
+
+	sa = addr(&ss, a, port, &len);
+	return sandbox_mediator_decide_inet(sandbox_mediator_policy(m), sa,
+	    len, &r, NULL);
+}
+
+static void
+test_mediator_grants_never_include_guarded_addresses(void **state)
+{
+	struct plan		*p = xcalloc(1, sizeof(*p));
+	struct event_base	*base = event_base_new();
+	struct mediator		*m;
+	struct errbuf		 e = { 0 };
+	size_t			 i;
+
+	(void)state;
+	p->mode = NET_PROXY;
+	/* A name that resolves to loopback is not intent: guarded. */
+	plan_grant(p, "127.1", ALLOW_HOST, 9001);
+	/* "localhost" named in the entry is (SPEC 4.4). */
+	plan_grant(p, "localhost", ALLOW_HOST, 9002);
+	/* Metadata is never lifted, not even by --resolve. */
+	plan_grant(p, "meta.test", ALLOW_HOST, 9003);
+	plan_resolve(p, "meta.test", 9003, "169.254.169.254");
+	/* An ordinary --resolve grant works. */
+	plan_grant(p, "db.test", ALLOW_HOST, 9004);
+	plan_resolve(p, "db.test", 9004, "192.0.2.44");
+	m = sandbox_mediator_new(p, base, NULL, 0, &e);
+	assert_non_null(m);
+	assert_int_equal(decide_m(m, "127.0.0.1", 9001), MEDIATOR_DENY);
+	assert_int_equal(decide_m(m, "127.0.0.1", 9002), MEDIATOR_GRANT);
+	assert_int_equal(decide_m(m, "169.254.169.254", 9003),
+	    MEDIATOR_DENY);
+	assert_int_equal(decide_m(m, "192.0.2.44", 9004), MEDIATOR_GRANT);
+	assert_int_equal(decide_m(m, "192.0.2.44", 9003), MEDIATOR_DENY);
+	sandbox_mediator_free(m);
+	event_base_free(base);
+	policy_allowlist_free(&p->allow);
+	for (i = 0; i < p->nresolve; i++)
+		free(p->resolve[i].host);
+	free(p->resolve);
+	free(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_mediator_grants_never_include_guarded_addresses),
 		T(test_mediator_allows_proxy_port_on_127_0_0_1),
 		T(test_mediator_allows_proxy_port_as_v4_mapped),
 		T(test_mediator_denies_proxy_port_on_other_loopback),

@@ -418,10 +418,131 @@ test_supervise_no_command_is_an_error(void **state)
 	plan_clear(&p);
 }
 
+/* ---- mediator mode (issue 6: refuse proxy mode without a mediator) ---- */
+
+static void
+mode_plan(struct plan *p, enum net_mode mode, bool degraded)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	p->allow_degraded_network = degraded;
+	p->allow.v = xcalloc(2, sizeof(*p->allow.v));
+	p->allow.v[0].host = xstrdup("db.test");
+	p->allow.v[0].port = 5432;
+	p->allow.v[0].direct = true;
+	p->allow.v[0].source = xstrdup("db.test:5432");
+	p->allow.v[1].host = xstrdup("api.test");
+	p->allow.v[1].source = xstrdup("api.test");
+	p->allow.n = 2;
+}
+
+static void
+test_supervise_mediator_used_when_given(void **state)
+{
+	struct plan		 p, lp;
+	const struct plan	*llp;
+	struct allow_entry	*av;
+	struct errbuf		 e = { 0 };
+	bool			 mediate;
+
+	(void)state;
+	mode_plan(&p, NET_PROXY, false);
+	assert_int_equal(sandbox_supervise_mediator_mode(&p, true, NULL,
+	    &mediate, &lp, &av, &llp, &e), 0);
+	assert_true(mediate);
+	assert_ptr_equal(llp, &p);
+	assert_null(av);
+	policy_allowlist_free(&p.allow);
+}
+
+static void
+test_supervise_allow_mode_never_mediates(void **state)
+{
+	struct plan		 p, lp;
+	const struct plan	*llp;
+	struct allow_entry	*av;
+	struct errbuf		 e = { 0 };
+	bool			 mediate = true;
+
+	(void)state;
+	mode_plan(&p, NET_ALLOW, false);
+	assert_int_equal(sandbox_supervise_mediator_mode(&p, true, NULL,
+	    &mediate, &lp, &av, &llp, &e), 0);
+	assert_false(mediate);
+	policy_allowlist_free(&p.allow);
+}
+
+static void
+test_supervise_proxy_mode_without_mediator_is_refused(void **state)
+{
+	struct plan		 p, lp;
+	const struct plan	*llp;
+	struct allow_entry	*av;
+	struct errbuf		 e = { 0 };
+	bool			 mediate;
+
+	(void)state;
+	mode_plan(&p, NET_PROXY, false);
+	assert_int_equal(sandbox_supervise_mediator_mode(&p, false,
+	    "no pidfd_getfd", &mediate, &lp, &av, &llp, &e), -1);
+	assert_non_null(strstr(errbuf_msg(&e), "needs the connect mediator"));
+	assert_non_null(strstr(errbuf_msg(&e), "no pidfd_getfd"));
+	assert_non_null(strstr(errbuf_msg(&e), "--allow-degraded-network"));
+	policy_allowlist_free(&p.allow);
+}
+
+static void
+test_supervise_degraded_network_drops_direct_grants(void **state)
+{
+	struct plan		 p, lp;
+	const struct plan	*llp;
+	struct allow_entry	*av;
+	struct errbuf		 e = { 0 };
+	bool			 mediate = true;
+
+	(void)state;
+	mode_plan(&p, NET_PROXY, true);
+	assert_int_equal(sandbox_supervise_mediator_mode(&p, false,
+	    "no seccomp user notification", &mediate, &lp, &av, &llp, &e), 0);
+	assert_false(mediate);
+	assert_ptr_equal(llp, &lp);
+	assert_int_equal(llp->allow.n, 2);
+	assert_false(llp->allow.v[0].direct);	/* no port-only hole */
+	assert_true(p.allow.v[0].direct);	/* the plan is untouched */
+	free(av);
+	policy_allowlist_free(&p.allow);
+}
+
+static void
+test_supervise_blocked_mode_without_mediator_keeps_landlock(void **state)
+{
+	struct plan		 p, lp;
+	const struct plan	*llp;
+	struct allow_entry	*av;
+	struct errbuf		 e = { 0 };
+	bool			 mediate = true;
+
+	(void)state;
+	mode_plan(&p, NET_BLOCKED, false);
+	assert_int_equal(sandbox_supervise_mediator_mode(&p, false,
+	    "no pidfd_getfd", &mediate, &lp, &av, &llp, &e), 0);
+	assert_false(mediate);
+	assert_ptr_equal(llp, &p);
+	policy_allowlist_free(&p.allow);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_supervise_mediator_used_when_given),
+		cmocka_unit_test(test_supervise_allow_mode_never_mediates),
+		cmocka_unit_test(
+		    test_supervise_proxy_mode_without_mediator_is_refused),
+		cmocka_unit_test(
+		    test_supervise_degraded_network_drops_direct_grants),
+		cmocka_unit_test(
+		    test_supervise_blocked_mode_without_mediator_keeps_landlock),
 		cmocka_unit_test(test_supervise_exit_status_is_passed_on),
 		cmocka_unit_test(test_supervise_death_by_signal_is_128_plus_n),
 		cmocka_unit_test(test_supervise_missing_command_is_127),
