@@ -25,6 +25,8 @@
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+static void	check_dispatch(const struct http_msg *,
+		    const struct http_head *);
 
 /* Check a head the parser accepted; append a summary of it to sb. */
 static void
@@ -121,6 +123,7 @@ run(const uint8_t *d, size_t n, int type, uint32_t line_max,
 			if (r == HTTP_DONE) {
 				h = proxy_http_take_head(&m);
 				check_head(&m, h, sb);
+				check_dispatch(&m, h);
 				proxy_http_head_free(h);
 				if (m.upgrade)
 					break;	/* a tunnel from here on */
@@ -175,6 +178,29 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fz_quiet();
 	return 0;
+}
+
+/*
+ * Dispatch as conn.c does: every request head is exactly one kind, and a
+ * CONNECT's authority parses or is refused cleanly.
+ */
+static void
+check_dispatch(const struct http_msg *m, const struct http_head *h)
+{
+	enum http_kind	 k;
+	char		*host = NULL;
+	uint16_t	 port;
+
+	if (m->type != HTTP_REQUEST)
+		return;
+	k = proxy_http_request_kind(h);
+	FZ_ASSERT(k >= HTTP_KIND_BAD && k <= HTTP_KIND_ROUTE, "kind %d", k);
+	if (k == HTTP_KIND_CONNECT &&
+	    proxy_http_parse_authority(h->target, &host, &port, 443) == 0) {
+		FZ_ASSERT(host != NULL && host[0] != '\0' && port != 0,
+		    "authority %s parsed to nothing", h->target);
+		free(host);
+	}
 }
 
 int

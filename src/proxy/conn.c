@@ -393,13 +393,6 @@ proxy_conn_next_request(struct conn *c)
 	}
 }
 
-static bool
-target_is_absolute(const char *t)
-{
-	return strncasecmp(t, "http://", 7) == 0 ||
-	    strncasecmp(t, "https://", 8) == 0;
-}
-
 /* True when the buffered request line is "METHOD /..." (a route). */
 static bool
 conn_origin_form(struct evbuffer *in)
@@ -442,15 +435,20 @@ conn_read_head(struct conn *c)
 	proxy_conn_timer_stop(c);
 	c->head = proxy_http_take_head(&c->req);
 	now_mono(&c->started);
-	if (strcmp(c->head->method, "CONNECT") == 0)
+	switch (proxy_http_request_kind(c->head)) {
+	case HTTP_KIND_CONNECT:
 		proxy_connect_start(c);
-	else if (target_is_absolute(c->head->target))
+		return;
+	case HTTP_KIND_FORWARD:
 		proxy_forward_start(c);
-	else if (c->head->target[0] == '/')
+		return;
+	case HTTP_KIND_ROUTE:
 		proxy_reverse_start(c);
-	else {
+		return;
+	default:
 		c->status = 400;
 		proxy_conn_reply(c, 400, "bad request target", NULL, true);
+		return;
 	}
 }
 

@@ -38,6 +38,21 @@ proxy_http_is_tchar(unsigned char c)
 	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+enum http_kind
+proxy_http_request_kind(const struct http_head *h)
+{
+	if (h->method == NULL || h->target == NULL)
+		return HTTP_KIND_BAD;
+	if (strcmp(h->method, "CONNECT") == 0)
+		return HTTP_KIND_CONNECT;
+	if (strncasecmp(h->target, "http://", 7) == 0 ||
+	    strncasecmp(h->target, "https://", 8) == 0)
+		return HTTP_KIND_FORWARD;
+	if (h->target[0] == '/')
+		return HTTP_KIND_ROUTE;
+	return HTTP_KIND_BAD;
+}
+
 const char *
 proxy_http_reason(int status)
 {

@@ -115,6 +115,14 @@ bool	 proxy_http_is_tchar(unsigned char);
  */
 int	 proxy_http_parse_authority(const char *, char **host, uint16_t *port,
 	    uint16_t defport);
+/* How the proxy serves a request (SPEC §4): by method and target form. */
+enum http_kind {
+	HTTP_KIND_BAD = 0,	/* none of the below: 400 */
+	HTTP_KIND_CONNECT,	/* CONNECT authority: a tunnel */
+	HTTP_KIND_FORWARD,	/* absolute form http(s)://...: forward */
+	HTTP_KIND_ROUTE,	/* origin form /service/...: credential route */
+};
+enum http_kind proxy_http_request_kind(const struct http_head *);
 /* Reason phrase for a status we generate. */
 const char *proxy_http_reason(int status);
 

@@ -1284,11 +1284,38 @@ test_http_parse_authority_refuses_empty_host(void **state)
 	assert_authority_bad(":443");
 }
 
+static void
+test_http_request_kind_dispatches_by_method_and_target(void **state)
+{
+	struct http_head	h = { 0 };
+
+	(void)state;
+	h.method = "CONNECT";
+	h.target = "api.test:443";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_CONNECT);
+	h.method = "GET";
+	h.target = "http://web.test/x";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_FORWARD);
+	h.target = "HTTPS://web.test/x";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_FORWARD);
+	h.target = "/openai/v1/chat";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_ROUTE);
+	h.target = "*";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_BAD);
+	h.target = "ftp://x/";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_BAD);
+	h.method = "connect";	/* methods are case-sensitive */
+	h.target = "api.test:443";
+	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_BAD);
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_http_request_kind_dispatches_by_method_and_target),
 		T(test_http_rejects_malformed_heads),
 		T(test_http_rejects_bare_lf_in_head),
 		T(test_http_never_accepts_bare_lf_only_head),
