@@ -214,6 +214,8 @@ print_dry_run(const struct plan *plan, char *const argv[])
 		printf("grant %-2s %s%s\n", access_name(plan->grants[i].access),
 		    plan->grants[i].path, plan->grants[i].is_file ? " (file)" :
 		    "");
+	if (plan->mode != NET_PROXY)
+		goto command;	/* no proxy: its plan would mislead */
 	for (i = 0; i < plan->allow.n; i++) {
 		const struct allow_entry *a = &plan->allow.v[i];
 		bool v6 = strchr(a->host, ':') != NULL;
@@ -241,6 +243,7 @@ print_dry_run(const struct plan *plan, char *const argv[])
 		printf("upstream bypass %s\n", plan->upstream_bypass.v[i]);
 	if (plan->upstream_proxy != NULL)
 		printf("upstream proxy %s\n", plan->upstream_proxy);
+command:
 	if (argv == NULL)
 		return;
 	printf("command:");
