@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential clang pkg-config make
 libssl-dev openssl libevent-dev libhttp-parser-dev libjansson-dev
 libseccomp-dev libcmocka-dev libclang-rt-14-dev
-python3 python3-pytest curl ca-certificates
+python3 python3-pytest curl ca-certificates iproute2
 valgrind"
 
 missing=""

@@ -22,11 +22,18 @@ struct dns {
 struct dns_req {
 	struct dns			*dns;		/* borrowed */
 	struct evdns_getaddrinfo_request *q;	/* pending query */
+	struct evdns_request		*q4;	/* pending A query (TTL mode) */
+	struct evdns_request		*q6;	/* pending AAAA query */
+	int				 outstanding;	/* of q4, q6 */
 	struct event			*ev;		/* deferred answer */
-	dns_done_fn			*done;
+	dns_done_fn			*done;		/* or: */
+	dns_ttl_fn			*ttl_done;
+	uint32_t			 ttl;
 	void				*arg;
 	bool				 cancelled;
 	bool				 in_call;	/* inside resolve() */
+	bool				 from_hosts;	/* probe answered */
+	uint16_t			 port;
 	char				 error[128];
 	struct sockaddr_storage		 addrs[DNS_MAX_ADDRS];
 	size_t				 naddrs;
@@ -61,6 +68,20 @@ proxy_dns_new(struct event_base *base, struct errbuf *e)
 	return d;
 }
 
+/* Hand the answer to whoever asked, unless they cancelled. */
+static void
+req_call(struct dns_req *r)
+{
+	const char	*error = r->error[0] != '\0' ? r->error : NULL;
+
+	if (r->cancelled)
+		return;
+	if (r->ttl_done != NULL)
+		r->ttl_done(error, r->addrs, r->naddrs, r->ttl, r->arg);
+	else
+		r->done(error, r->addrs, r->naddrs, r->arg);
+}
+
 static void
 req_deliver(evutil_socket_t fd, short what, void *arg)
 {
@@ -70,9 +91,7 @@ req_deliver(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	event_free(r->ev);
 	r->ev = NULL;
-	if (!r->cancelled)
-		r->done(r->error[0] != '\0' ? r->error : NULL, r->addrs,
-		    r->naddrs, r->arg);
+	req_call(r);
 	free(r);
 }
 
@@ -88,19 +107,12 @@ req_defer(struct dns_req *r)
 	evtimer_add(r->ev, &tv);
 }
 
+/* Take the addresses of a getaddrinfo answer into r; frees res. */
 static void
-req_answer(int result, struct evutil_addrinfo *res, void *arg)
+req_collect(struct dns_req *r, int result, struct evutil_addrinfo *res)
 {
-	struct dns_req		*r = arg;
 	struct evutil_addrinfo	*ai;
 
-	r->q = NULL;
-	if (result == EVUTIL_EAI_CANCEL) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		free(r);
-		return;
-	}
 	if (result != 0)
 		snprintf(r->error, sizeof(r->error), "%s",
 		    evutil_gai_strerror(result));
@@ -115,13 +127,26 @@ req_answer(int result, struct evutil_addrinfo *res, void *arg)
 		evutil_freeaddrinfo(res);
 	if (result == 0 && r->naddrs == 0)
 		snprintf(r->error, sizeof(r->error), "no addresses");
+}
+
+static void
+req_answer(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dns_req		*r = arg;
+
+	r->q = NULL;
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		free(r);
+		return;
+	}
+	req_collect(r, result, res);
 	if (r->in_call) {
 		req_defer(r);
 		return;
 	}
-	if (!r->cancelled)
-		r->done(r->error[0] != '\0' ? r->error : NULL, r->addrs,
-		    r->naddrs, r->arg);
+	req_call(r);
 	free(r);
 }
 
@@ -172,14 +197,188 @@ proxy_dns_resolve(struct dns *d, const char *host, uint16_t port,
 	return r;
 }
 
+/* ---- TTL mode ---------------------------------------------------------- */
+
+/*
+ * The hosts-file probe's callback.  *slot is the request while the probe
+ * can still answer from inside evdns_getaddrinfo(); a probe that went to
+ * DNS is cancelled at once and only frees its slot.
+ */
+static void
+req_probe_answer(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct dns_req	**slot = arg;
+
+	if (result != EVUTIL_EAI_CANCEL && *slot != NULL) {
+		req_collect(*slot, result, res);
+		(*slot)->from_hosts = true;
+		free(slot);
+		return;
+	}
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+	free(slot);
+}
+
+/*
+ * True when host is answered without a DNS query (an /etc/hosts entry, or
+ * a failure evdns reports at once); the answer is then in r.
+ */
+static bool
+req_from_hosts(struct dns_req *r, const char *host, const char *port)
+{
+	struct evutil_addrinfo		 hints;
+	struct evdns_getaddrinfo_request *q;
+	struct dns_req			**slot = xmalloc(sizeof(*slot));
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	*slot = r;
+	q = evdns_getaddrinfo(r->dns->evdns, host, port, &hints,
+	    req_probe_answer, slot);
+	if (q == NULL)
+		return r->from_hosts;
+	/*
+	 * Not in the hosts file: it went to DNS.  Those queries cannot say
+	 * how long their answer lives, so drop them (the callback then only
+	 * frees the slot) and ask for the records ourselves.
+	 */
+	*slot = NULL;
+	evdns_getaddrinfo_cancel(q);
+	return false;
+}
+
+static void
+req_ttl_finish(struct dns_req *r)
+{
+	if (--r->outstanding > 0)
+		return;
+	if (r->naddrs > 0)
+		r->error[0] = '\0';	/* one family answering is enough */
+	else if (r->error[0] == '\0')
+		snprintf(r->error, sizeof(r->error), "no addresses");
+	if (r->in_call) {
+		req_defer(r);
+		return;
+	}
+	req_call(r);
+	free(r);
+}
+
+/* Take the records of one A or AAAA answer into r. */
+static void
+req_ttl_record(struct dns_req *r, int result, char type, int count,
+    int ttl, const void *addresses)
+{
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	int			 i;
+
+	if (result != DNS_ERR_NONE) {
+		if (r->error[0] == '\0' && result != DNS_ERR_CANCEL)
+			snprintf(r->error, sizeof(r->error), "%s",
+			    evdns_err_to_string(result));
+		return;
+	}
+	for (i = 0; i < count && r->naddrs < DNS_MAX_ADDRS; i++) {
+		memset(&r->addrs[r->naddrs], 0, sizeof(r->addrs[0]));
+		if (type == DNS_IPv4_A) {
+			sin = (struct sockaddr_in *)&r->addrs[r->naddrs];
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons(r->port);
+			memcpy(&sin->sin_addr, (const char *)addresses +
+			    (size_t)i * 4, 4);
+		} else if (type == DNS_IPv6_AAAA) {
+			sin6 = (struct sockaddr_in6 *)&r->addrs[r->naddrs];
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons(r->port);
+			memcpy(&sin6->sin6_addr, (const char *)addresses +
+			    (size_t)i * 16, 16);
+		} else
+			return;
+		r->naddrs++;
+	}
+	if (count > 0 && (uint32_t)(ttl < 0 ? 0 : ttl) < r->ttl)
+		r->ttl = (uint32_t)(ttl < 0 ? 0 : ttl);
+}
+
+static void
+req_ttl_answer4(int result, char type, int count, int ttl, void *addresses,
+    void *arg)
+{
+	struct dns_req	*r = arg;
+
+	r->q4 = NULL;
+	req_ttl_record(r, result, type, count, ttl, addresses);
+	req_ttl_finish(r);
+}
+
+static void
+req_ttl_answer6(int result, char type, int count, int ttl, void *addresses,
+    void *arg)
+{
+	struct dns_req	*r = arg;
+
+	r->q6 = NULL;
+	req_ttl_record(r, result, type, count, ttl, addresses);
+	req_ttl_finish(r);
+}
+
+struct dns_req *
+proxy_dns_resolve_ttl(struct dns *d, const char *host, uint16_t port,
+    dns_ttl_fn *done, void *arg)
+{
+	struct dns_req	*r = xcalloc(1, sizeof(*r));
+	char		 portstr[8];
+
+	r->dns = d;
+	r->ttl_done = done;
+	r->arg = arg;
+	r->port = port;
+	r->ttl = DNS_TTL_UNKNOWN;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if (req_literal(r, host, port) || req_from_hosts(r, host, portstr) ||
+	    evdns_base_count_nameservers(d->evdns) == 0) {
+		if (r->naddrs == 0 && r->error[0] == '\0')
+			snprintf(r->error, sizeof(r->error),
+			    "not in the hosts file and no nameserver");
+		req_defer(r);
+		return r;
+	}
+	r->in_call = true;
+	r->outstanding = 3;	/* one for this call, so nothing ends in it */
+	r->q4 = evdns_base_resolve_ipv4(d->evdns, host, 0, req_ttl_answer4,
+	    r);
+	if (r->q4 == NULL)
+		r->outstanding--;
+	r->q6 = evdns_base_resolve_ipv6(d->evdns, host, 0, req_ttl_answer6,
+	    r);
+	if (r->q6 == NULL)
+		r->outstanding--;
+	if (r->q4 == NULL && r->q6 == NULL)
+		snprintf(r->error, sizeof(r->error), "cannot start a query");
+	req_ttl_finish(r);	/* defers if this was the last */
+	r->in_call = false;
+	return r;
+}
+
 void
 proxy_dns_cancel(struct dns_req *r)
 {
 	if (r == NULL)
 		return;
 	r->cancelled = true;
-	if (r->q != NULL)
+	if (r->q != NULL) {
 		evdns_getaddrinfo_cancel(r->q);	/* frees r via the callback */
+		return;
+	}
+	/* Each callback still runs once (later); the last one frees r. */
+	if (r->q4 != NULL)
+		evdns_cancel_request(r->dns->evdns, r->q4);
+	if (r->q6 != NULL)
+		evdns_cancel_request(r->dns->evdns, r->q6);
 }
 
 void

@@ -90,7 +90,6 @@ struct mediator {
 	struct sockaddr_in	 self;		/* the proxy's address */
 	int			 listener;	/* owned or -1 */
 	struct event		*lev;		/* owned */
-	struct event		*refresh;	/* owned or NULL */
 	struct med_ops		 pending;
 	size_t			 npending;
 	size_t			 notif_size;
@@ -324,6 +323,8 @@ sandbox_mediator_policy_clear(struct mediator_policy *pol)
 	for (i = 0; i < pol->ngrants; i++) {
 		if (pol->grants[i].req != NULL)
 			proxy_dns_cancel(pol->grants[i].req);
+		if (pol->grants[i].timer != NULL)
+			event_free(pol->grants[i].timer);
 		free(pol->grants[i].host);
 		free(pol->grants[i].addrs);
 	}
@@ -435,9 +436,31 @@ grants_build(struct mediator *m, const struct plan *p)
 	}
 }
 
+/* Re-resolve g in secs seconds. */
+static void
+grant_schedule(struct mediator_grant *g, uint32_t secs)
+{
+	struct timeval	tv = { (time_t)secs, 0 };
+
+	if (evtimer_add(g->timer, &tv) == -1)
+		log_warnx("direct grant %s:%u: cannot schedule its refresh; "
+		    "keeping its addresses", g->host, g->port);
+}
+
+/* How long an answer with this TTL is used. */
+static uint32_t
+grant_ttl_secs(uint32_t ttl)
+{
+	if (ttl == DNS_TTL_UNKNOWN)
+		return MEDIATOR_REFRESH_S;
+	if (ttl < MEDIATOR_TTL_MIN_S)
+		return MEDIATOR_TTL_MIN_S;
+	return ttl > MEDIATOR_TTL_MAX_S ? MEDIATOR_TTL_MAX_S : ttl;
+}
+
 static void
 grant_refreshed(const char *error, const struct sockaddr_storage *addrs,
-    size_t n, void *arg)
+    size_t n, uint32_t ttl, void *arg)
 {
 	struct mediator_grant	*g = arg;
 	struct sockaddr_storage	*v = NULL;
@@ -447,40 +470,66 @@ grant_refreshed(const char *error, const struct sockaddr_storage *addrs,
 	if (error != NULL) {
 		log_debug("%s: direct grant %s:%u: %s; keeping the old "
 		    "addresses", __func__, g->host, g->port, error);
+		grant_schedule(g, MEDIATOR_RETRY_S);
 		return;
 	}
 	for (i = 0; i < n; i++)
 		grant_add_addr(g->m, g, (const struct sockaddr *)&addrs[i],
 		    &v, &nv);
 	if (nv == 0) {
+		/* Only guarded answers (a rebinding attempt): keep the old. */
 		free(v);
+		grant_schedule(g, MEDIATOR_RETRY_S);
 		return;
 	}
 	free(g->addrs);
 	g->addrs = v;
 	g->naddrs = nv;
+	log_debug("%s: direct grant %s:%u: %zu addresses for %u s", __func__,
+	    g->host, g->port, nv, grant_ttl_secs(ttl));
+	grant_schedule(g, grant_ttl_secs(ttl));
 }
 
-/* Periodic re-resolution stands in for TTLs (evdns hides them). */
+/* A grant's addresses expired: ask again (their TTL is learnt too). */
 static void
-on_refresh(evutil_socket_t fd, short what, void *arg)
+on_grant_expired(evutil_socket_t fd, short what, void *arg)
 {
-	struct mediator		*m = arg;
-	struct mediator_grant	*g;
+	struct mediator_grant	*g = arg;
 	struct dns		*dns;
-	size_t			 i;
 
 	(void)fd;
 	(void)what;
-	if (m->proxy == NULL || (dns = proxy_server_dns(m->proxy)) == NULL)
+	if (g->req != NULL || (dns = proxy_server_dns(g->m->proxy)) == NULL)
 		return;
+	g->req = proxy_dns_resolve_ttl(dns, g->host, g->port,
+	    grant_refreshed, g);
+}
+
+/*
+ * Names (not --resolve, not literals) are looked up once more right away
+ * through the resolver that reports TTLs, then whenever theirs runs out.
+ */
+static int
+grants_schedule(struct mediator *m, struct errbuf *e)
+{
+	struct mediator_grant	*g;
+	size_t			 i;
+
+	if (m->proxy == NULL)
+		return 0;
 	for (i = 0; i < m->pol.ngrants; i++) {
 		g = &m->pol.grants[i];
-		if (g->explicit || g->req != NULL)
+		if (g->explicit)
 			continue;
-		g->req = proxy_dns_resolve(dns, g->host, g->port,
-		    grant_refreshed, g);
+		g->timer = evtimer_new(m->base, on_grant_expired, g);
+		if (g->timer == NULL) {
+			errbuf_set(e, "direct grant %s:%u: cannot schedule "
+			    "its refresh", g->host, g->port);
+			return -1;
+		}
+		grant_schedule(g, 0);
 	}
+	return 0;
 }
 
 static bool
@@ -495,8 +544,6 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 {
 	struct mediator		*m;
 	struct seccomp_notif_sizes sizes;
-	struct timeval		 tv = { MEDIATOR_REFRESH_S, 0 };
-	size_t			 i;
 
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
 		errbuf_sys(e, "seccomp notification sizes");
@@ -536,19 +583,9 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	sandbox_mediator_policy_unix(&m->pol, p);
 	if (p->mode == NET_PROXY)
 		grants_build(m, p);
-	for (i = 0; i < m->pol.ngrants; i++) {
-		if (!m->pol.grants[i].explicit && proxy != NULL &&
-		    m->refresh == NULL) {
-			m->refresh = event_new(base, -1, EV_PERSIST,
-			    on_refresh, m);
-			if (m->refresh == NULL ||
-			    event_add(m->refresh, &tv) == -1) {
-				errbuf_set(e, "cannot schedule direct grant "
-				    "refresh");
-				sandbox_mediator_free(m);
-				return NULL;
-			}
-		}
+	if (grants_schedule(m, e) == -1) {
+		sandbox_mediator_free(m);
+		return NULL;
 	}
 	return m;
 }
@@ -1240,8 +1277,6 @@ sandbox_mediator_free(struct mediator *m)
 		op_free(op);	/* restores the socket's flags */
 	if (m->lev != NULL)
 		event_free(m->lev);
-	if (m->refresh != NULL)
-		event_free(m->refresh);
 	if (m->listener != -1)
 		close(m->listener);
 	sandbox_mediator_policy_clear(&m->pol);

@@ -43,7 +43,10 @@ struct mediator;	/* opaque */
 /* Limits, named once (STYLE §1). */
 #define MEDIATOR_MAX_PENDING	1024	/* blocking connects in flight */
 #define MEDIATOR_BATCH		64	/* notifications per loop turn */
-#define MEDIATOR_REFRESH_S	60	/* re-resolve direct grants */
+#define MEDIATOR_REFRESH_S	60	/* re-resolve grants with no TTL */
+#define MEDIATOR_RETRY_S	10	/* after a failed re-resolution */
+#define MEDIATOR_TTL_MIN_S	1	/* TTLs are clamped into this range */
+#define MEDIATOR_TTL_MAX_S	3600
 #define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
 
 /* The verdict of the policy table. */
@@ -64,6 +67,7 @@ struct mediator_grant {
 	struct sockaddr_storage	*addrs;		/* owned array */
 	size_t			 naddrs;
 	struct dns_req		*req;		/* pending refresh or NULL */
+	struct event		*timer;		/* owned: next refresh, or NULL */
 	struct mediator		*m;		/* borrowed, for refresh */
 };
 
@@ -116,8 +120,10 @@ void	 sandbox_mediator_policy_clear(struct mediator_policy *pol);
 /*
  * Build the mediator for plan p (mode NET_BLOCKED or NET_PROXY) before
  * the child starts: resolves the direct grants now (blocking: --resolve
- * and IP literals need no query), refreshes them every MEDIATOR_REFRESH_S
- * on base through the proxy's resolver.  proxy may be NULL (then nothing
+ * and IP literals need no query), then re-resolves each through the
+ * proxy's resolver on base when its DNS TTL runs out (clamped to
+ * MEDIATOR_TTL_MIN_S..MEDIATOR_TTL_MAX_S; every MEDIATOR_REFRESH_S for
+ * names from /etc/hosts).  proxy may be NULL (then nothing
  * is registered, and audit records go to p->audit_log directly);
  * proxy_port is the port connections to the proxy go to (0: none).
  * NULL with e on failure.
