@@ -14,9 +14,12 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+#define DNS_HOSTS_FILE	"/etc/hosts"
+
 struct dns {
 	struct event_base	*base;		/* borrowed */
 	struct evdns_base	*evdns;		/* owned */
+	struct evdns_base	*hosts;		/* owned: hosts file only */
 };
 
 struct dns_req {
@@ -39,6 +42,26 @@ struct dns_req {
 	size_t				 naddrs;
 };
 
+/*
+ * Every wait has a deadline: 2 s per try, 2 tries.  And a second resolver
+ * with no nameserver answers "is it in the hosts file?" (path NULL: the
+ * system's) without a packet: a miss there only queues queries that are
+ * cancelled at once.  -1 when it cannot be made.
+ */
+static int
+dns_finish(struct dns *d, const char *hosts_path)
+{
+	evdns_base_set_option(d->evdns, "timeout:", "2");
+	evdns_base_set_option(d->evdns, "attempts:", "2");
+	d->hosts = evdns_base_new(d->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (d->hosts == NULL)
+		return -1;
+	/* NULL would mean "localhost only" to evdns.  It may be absent. */
+	(void)evdns_base_load_hosts(d->hosts, hosts_path != NULL ? hosts_path :
+	    DNS_HOSTS_FILE);
+	return 0;
+}
+
 struct dns *
 proxy_dns_new(struct event_base *base, struct errbuf *e)
 {
@@ -60,11 +83,33 @@ proxy_dns_new(struct event_base *base, struct errbuf *e)
 			free(d);
 			return NULL;
 		}
-		evdns_base_load_hosts(d->evdns, NULL);
+		evdns_base_load_hosts(d->evdns, DNS_HOSTS_FILE);
 	}
-	/* Every wait has a deadline: 2 s per try, 2 tries. */
-	evdns_base_set_option(d->evdns, "timeout:", "2");
-	evdns_base_set_option(d->evdns, "attempts:", "2");
+	if (dns_finish(d, NULL) == -1) {
+		errbuf_set(e, "cannot start the DNS resolver");
+		proxy_dns_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+struct dns *
+proxy_dns_new_at(struct event_base *base, const char *nameserver,
+    const char *hosts_path, struct errbuf *e)
+{
+	struct dns	*d = xcalloc(1, sizeof(*d));
+
+	d->base = base;
+	d->evdns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (d->evdns == NULL ||
+	    evdns_base_nameserver_ip_add(d->evdns, nameserver) != 0 ||
+	    (hosts_path != NULL &&
+	    evdns_base_load_hosts(d->evdns, hosts_path) != 0) ||
+	    dns_finish(d, hosts_path) == -1) {
+		errbuf_set(e, "cannot start a DNS resolver for %s", nameserver);
+		proxy_dns_free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -209,9 +254,16 @@ req_probe_answer(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct dns_req	**slot = arg;
 
-	if (result != EVUTIL_EAI_CANCEL && *slot != NULL) {
+	if (result == 0 && *slot != NULL) {
 		req_collect(*slot, result, res);
 		(*slot)->from_hosts = true;
+		free(slot);
+		return;
+	}
+	if (result != EVUTIL_EAI_CANCEL && *slot != NULL) {
+		/* Not in the file (no nameserver to ask): DNS decides. */
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
 		free(slot);
 		return;
 	}
@@ -220,10 +272,7 @@ req_probe_answer(int result, struct evutil_addrinfo *res, void *arg)
 	free(slot);
 }
 
-/*
- * True when host is answered without a DNS query (an /etc/hosts entry, or
- * a failure evdns reports at once); the answer is then in r.
- */
+/* True when host is in the hosts file; the answer is then in r. */
 static bool
 req_from_hosts(struct dns_req *r, const char *host, const char *port)
 {
@@ -236,14 +285,14 @@ req_from_hosts(struct dns_req *r, const char *host, const char *port)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	*slot = r;
-	q = evdns_getaddrinfo(r->dns->evdns, host, port, &hints,
+	q = evdns_getaddrinfo(r->dns->hosts, host, port, &hints,
 	    req_probe_answer, slot);
 	if (q == NULL)
 		return r->from_hosts;
 	/*
-	 * Not in the hosts file: it went to DNS.  Those queries cannot say
-	 * how long their answer lives, so drop them (the callback then only
-	 * frees the slot) and ask for the records ourselves.
+	 * Not in the hosts file: the probe's queries wait for a nameserver
+	 * it does not have.  Drop them (the callback then only frees the
+	 * slot); the caller asks DNS for the records and their TTLs.
 	 */
 	*slot = NULL;
 	evdns_getaddrinfo_cancel(q);
@@ -386,6 +435,9 @@ proxy_dns_free(struct dns *d)
 {
 	if (d == NULL)
 		return;
-	evdns_base_free(d->evdns, 1);
+	if (d->evdns != NULL)
+		evdns_base_free(d->evdns, 1);
+	if (d->hosts != NULL)
+		evdns_base_free(d->hosts, 1);
 	free(d);
 }

@@ -34,6 +34,12 @@ typedef void dns_ttl_fn(const char *error,
 	    void *arg);
 
 struct dns *proxy_dns_new(struct event_base *, struct errbuf *e);
+/*
+ * A resolver that asks only nameserver ("IP:PORT") and reads hosts_path
+ * (NULL: none) instead of the system's files.  For tests.
+ */
+struct dns *proxy_dns_new_at(struct event_base *, const char *nameserver,
+	    const char *hosts_path, struct errbuf *e);
 /* host is canonical (no brackets). */
 struct dns_req *proxy_dns_resolve(struct dns *, const char *host,
 	    uint16_t port, dns_done_fn *, void *arg);
