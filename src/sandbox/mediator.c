@@ -59,6 +59,14 @@
 #define MEDIATOR_ARCH	0	/* unchecked: the filter checks the arch */
 #endif
 
+/* Not in Linux 6.1's headers (Debian 12). */
+#ifdef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define MEDIATOR_IOCTL_SET_FLAGS	SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#else
+#define MEDIATOR_IOCTL_SET_FLAGS	SECCOMP_IOW(4, __u64)
+#endif
+#define MEDIATOR_SYNC_WAKE_UP		1UL	/* ..._FD_SYNC_WAKE_UP */
+
 /* Text of an address or path in audit records and logs. */
 #define MEDIATOR_WHAT_MAX	(PATH_MAX + 8)
 
@@ -102,6 +110,9 @@ struct mediator {
 	 */
 	int			 pidfd;		/* owned or -1 */
 	pid_t			 pidfd_tid;
+	bool			 sync_ok;	/* kernel has sync wake-ups */
+	bool			 sync;		/* and they are on */
+	unsigned		 singles;	/* wakes with one notification */
 };
 
 /* ---- the decision table (pure) ---------------------------------------- */
@@ -1195,6 +1206,32 @@ handle(struct mediator *m, const struct seccomp_notif *req)
 }
 
 /*
+ * Synchronous wake-ups (Linux 6.6+) run the woken side on the waker's CPU:
+ * a lone connect's round trip (child -> us -> child) then costs half, but
+ * many threads connecting at once would all be served on one CPU.  So
+ * they are on while notifications come one per wake, off as soon as
+ * several come together, and on again after MEDIATOR_SYNC_AFTER lone ones.
+ */
+static void
+wakeup_mode(struct mediator *m, int batch)
+{
+	bool	want;
+
+	if (!m->sync_ok || batch == 0)
+		return;
+	if (batch > 1)
+		m->singles = 0;
+	else if (m->singles < MEDIATOR_SYNC_AFTER)
+		m->singles++;
+	want = m->singles >= MEDIATOR_SYNC_AFTER;
+	if (want == m->sync)
+		return;
+	if (ioctl(m->listener, MEDIATOR_IOCTL_SET_FLAGS,
+	    want ? MEDIATOR_SYNC_WAKE_UP : 0UL) == 0)
+		m->sync = want;
+}
+
+/*
  * The listener is readable.  NOTIF_RECV blocks when nothing is queued
  * (O_NONBLOCK is not honoured), and a listener whose tasks are all gone
  * polls as readable forever (POLLHUP): poll first, receive only on
@@ -1233,6 +1270,7 @@ on_listener(evutil_socket_t lfd, short what, void *arg)
 		handle(m, req);
 	}
 	free(req);
+	wakeup_mode(m, i);
 }
 
 int
@@ -1245,6 +1283,11 @@ sandbox_mediator_start(int listener, void *arg, struct errbuf *e)
 	/* Only for poll's sake: RECV ignores it. */
 	if ((fl = fcntl(listener, F_GETFL)) != -1)
 		(void)fcntl(listener, F_SETFL, fl | O_NONBLOCK);
+	/* Older kernels say EINVAL and keep ordinary wake-ups. */
+	m->sync_ok = ioctl(listener, MEDIATOR_IOCTL_SET_FLAGS,
+	    MEDIATOR_SYNC_WAKE_UP) == 0;
+	m->sync = m->sync_ok;
+	m->singles = MEDIATOR_SYNC_AFTER;
 	m->lev = event_new(m->base, listener, EV_READ | EV_PERSIST,
 	    on_listener, m);
 	if (m->lev == NULL || event_add(m->lev, NULL) == -1) {

@@ -48,6 +48,7 @@ struct mediator;	/* opaque */
 #define MEDIATOR_TTL_MIN_S	1	/* TTLs are clamped into this range */
 #define MEDIATOR_TTL_MAX_S	3600
 #define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
+#define MEDIATOR_SYNC_AFTER	32	/* lone notifications: sync wake-ups */
 
 /* The verdict of the policy table. */
 enum mediator_verdict {
