@@ -174,6 +174,18 @@ req_collect(struct dns_req *r, int result, struct evutil_addrinfo *res)
 		snprintf(r->error, sizeof(r->error), "no addresses");
 }
 
+/* r is complete: answer now, or from the loop if still inside the call. */
+static void
+req_end(struct dns_req *r)
+{
+	if (r->in_call) {
+		req_defer(r);
+		return;
+	}
+	req_call(r);
+	free(r);
+}
+
 static void
 req_answer(int result, struct evutil_addrinfo *res, void *arg)
 {
@@ -187,12 +199,7 @@ req_answer(int result, struct evutil_addrinfo *res, void *arg)
 		return;
 	}
 	req_collect(r, result, res);
-	if (r->in_call) {
-		req_defer(r);
-		return;
-	}
-	req_call(r);
-	free(r);
+	req_end(r);
 }
 
 /* An IP literal: one address, no query. */
@@ -308,12 +315,7 @@ req_ttl_finish(struct dns_req *r)
 		r->error[0] = '\0';	/* one family answering is enough */
 	else if (r->error[0] == '\0')
 		snprintf(r->error, sizeof(r->error), "no addresses");
-	if (r->in_call) {
-		req_defer(r);
-		return;
-	}
-	req_call(r);
-	free(r);
+	req_end(r);
 }
 
 /* Take the records of one A or AAAA answer into r. */
