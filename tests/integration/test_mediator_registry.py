@@ -77,7 +77,10 @@ say("pp=%%d" %% PP)
 # because connect() may hand out a port that an unrelated TIME_WAIT socket
 # (to another destination, without SO_REUSEADDR) still holds, and then the
 # test cannot bind it from outside; the sandbox may not bind() to choose.
-N = 4
+# After the limits tests' ten thousand connections a third of the
+# ephemeral ports can be held like that for a minute: 4 of a kind all
+# collided once in a full run; 12 make that a one-in-a-million event.
+N = 12
 CLOSING = r'''
 for i in range(%(n)d):
 	a = socket.create_connection(("127.0.0.1", PP), timeout=5)
