@@ -41,6 +41,15 @@ import os, socket, struct, sys, time
 MARKER = %(marker)r
 PP = int(os.environ["HTTP_PROXY"].rsplit(":", 1)[1])
 EVIL = %(evil)r
+PORTS = %(ports)r
+
+def dial(i):
+	"""A connection to the proxy from 127.0.0.1:PORTS[i]."""
+	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	s.bind(("127.0.0.1", PORTS[i]))
+	s.settimeout(5)
+	s.connect(("127.0.0.1", PP))
+	return s
 
 def say(*a):
 	print(*a, flush=True)
@@ -73,24 +82,23 @@ say("pp=%%d" %% PP)
 
 # N connections of each kind.  Kind a asks for evil.test without
 # credentials (the proxy answers 403 and closes); kind b says nothing.  All
-# are reset (no TIME_WAIT: the port is free at once).  Several of each,
-# because connect() may hand out a port that an unrelated TIME_WAIT socket
-# (to another destination, without SO_REUSEADDR) still holds, and then the
-# test cannot bind it from outside; the sandbox may not bind() to choose.
-# After the limits tests' ten thousand connections a third of the
-# ephemeral ports can be held like that for a minute: 4 of a kind all
-# collided once in a full run; 12 make that a one-in-a-million event.
-N = 12
+# are reset (no TIME_WAIT: the port is free at once).  Each comes from a
+# port the test found free and the child binds (--listen-port lets it):
+# a port connect() picks may be shared with an unrelated TIME_WAIT socket
+# (to another destination, without SO_REUSEADDR), which the test could
+# not bind from outside -- after the limits tests' thousands of
+# connections, every port connect() handed out was once like that.
+N = 4
 CLOSING = r'''
 for i in range(%(n)d):
-	a = socket.create_connection(("127.0.0.1", PP), timeout=5)
+	a = dial(i)
 	say("a_port=%%d" %% a.getsockname()[1])
 	a.sendall(EVIL)
 	say("a_status=%%s" %% status(a))
 	rst_close(a)
 bs = []
 for i in range(%(n)d):
-	b = socket.create_connection(("127.0.0.1", PP), timeout=5)
+	b = dial(%(n)d + i)
 	say("b_port=%%d" %% b.getsockname()[1])
 	bs.append(b)
 time.sleep(0.1)
@@ -104,8 +112,7 @@ say("done")
 # Connections held open, idle, while the test looks from 127.0.0.2; then
 # each asks for evil.test (still authenticated: 403).
 HOLDING = r'''
-hs = [socket.create_connection(("127.0.0.1", PP), timeout=5)
-    for i in range(%(n)d)]
+hs = [dial(i) for i in range(%(n)d)]
 for h in hs:
 	say("h_port=%%d" %% h.getsockname()[1])
 say("open")
@@ -118,15 +125,33 @@ say("done")
 ''' % {"n": N}
 
 
+def free_ports(n):
+	"""n ports of 127.0.0.1 that nothing holds now, not even a TIME_WAIT
+	socket: bind() without SO_REUSEADDR picks only such ports."""
+	socks = []
+	try:
+		for _ in range(n):
+			s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			socks.append(s)
+			s.bind(("127.0.0.1", 0))
+		return [s.getsockname()[1] for s in socks]
+	finally:
+		for s in socks:
+			s.close()
+
+
 class Child:
 	"""A `keyhole run` of a python3 script; read its stdout as it comes."""
 
 	def __init__(self, box, body):
 		self.marker = os.path.join(box.granted, "go")
-		script = PRELUDE % {"marker": self.marker, "evil": EVIL} + body
+		ports = free_ports(2 * N)
+		script = PRELUDE % {"marker": self.marker, "evil": EVIL,
+		    "ports": ports} + body
 		self.script = box.write(os.path.join(box.granted, "child.py"),
 		    script)
-		self.p = box.popen("run", *OPTS, "--allow", box.granted,
+		listen = [a for p in ports for a in ("--listen-port", str(p))]
+		self.p = box.popen("run", *OPTS, *listen, "--allow", box.granted,
 		    "--read-file", self.script, "--", PY, self.script)
 		self.out = b""
 		os.set_blocking(self.p.stdout.fileno(), False)
