@@ -13,6 +13,8 @@
  *                                       connects; 99 if BAD is reached
  *   mconnect many HOST PORT N           N threads connect at once
  *   mconnect unix PATH                  AF_UNIX stream connect
+ *   mconnect unixat DIR PATH            chdir(DIR) first: PATH relative
+ *                                       to a cwd the supervisor's isn't
  *   mconnect abstract NAME              AF_UNIX abstract connect
  */
 #include <sys/socket.h>
@@ -46,7 +48,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: mconnect connect|send|nonblock|race|many|"
-	    "unix|abstract ARGS...\n");
+	    "unix|unixat|abstract ARGS...\n");
 	return 254;
 }
 
@@ -384,6 +386,11 @@ main(int argc, char *argv[])
 		return op_many(argv[2], num(argv[3]), num(argv[4]));
 	if (strcmp(argv[1], "unix") == 0 && argc == 3)
 		return op_unix(argv[2], 0);
+	if (strcmp(argv[1], "unixat") == 0 && argc == 4) {
+		if (chdir(argv[2]) == -1)
+			return fail_errno(errno);
+		return op_unix(argv[3], 0);
+	}
 	if (strcmp(argv[1], "abstract") == 0 && argc == 3)
 		return op_unix(argv[2], 1);
 	return usage();

@@ -351,6 +351,41 @@ def test_allow_unix_socket_is_honoured(box, mconnect, unix_servers):
 	assert_ok(res)
 
 
+def test_relative_unix_path_is_resolved_in_the_childs_directory(box,
+    mconnect, unix_servers):
+	"""The child moves to a directory the supervisor is not in (it runs
+	in the box's root), then connects to "s.sock": the mediator must read
+	it against the child's cwd (/proc/PID/cwd).  Read against its own,
+	it would find no socket and refuse the granted one."""
+	opts = ("--block-net", "--allow", box.granted)
+	assert_ok(run_m(box, opts, "unixat", box.granted, "s.sock"))
+	res = run_m(box, opts, "unixat", box.outside, "s.sock")
+	assert_errno(res, EACCES)
+	recs = direct(audit_lines(box.path("audit.log")), decision="deny")
+	assert recs and recs[-1]["host"] == "unix:" + \
+	    os.path.realpath(unix_servers["outside"]), recs
+
+
+def test_profile_allow_unix_socket_is_honoured(box, mconnect,
+    unix_servers):
+	"""filesystem.allow_unix_socket in a profile acts as the flag does."""
+	prof = box.path("profile.json")
+	body = {"meta": {"name": "t"}, "filesystem": {
+	    "allow": [box.granted], "read_file": [MCONNECT]},
+	    "network": {"block": True}}
+	with open(prof, "w") as f:
+		json.dump(body, f)
+	res = box.run("run", "-s", "--profile", prof, "--", MCONNECT, "unix",
+	    unix_servers["outside"])
+	assert_errno(res, EACCES)
+	body["filesystem"]["allow_unix_socket"] = [unix_servers["outside"]]
+	with open(prof, "w") as f:
+		json.dump(body, f)
+	res = box.run("run", "-s", "--profile", prof, "--", MCONNECT, "unix",
+	    unix_servers["outside"])
+	assert_ok(res)
+
+
 def test_unix_socket_in_proxy_mode_follows_the_same_rules(box, mconnect,
     unix_servers):
 	opts = ("--allow-domain", "example.test", "--allow", box.granted)
