@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "policy/plan.h"
 #include "profile/profile.h"
+#include "util/path.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -77,7 +78,7 @@ grants_add_path(struct plan *p, const char *path, enum want want,
 	char		 real[PATH_MAX];
 	struct stat	 st;
 
-	if (realpath(path, real) == NULL || stat(real, &st) == -1) {
+	if (path_real(path, real, &st) == NULL) {
 		if (errno != ENOENT && errno != ENOTDIR) {
 			errbuf_sys(e, "%s", path);
 			return -1;
@@ -144,7 +145,7 @@ grants_groups(struct plan *p, const struct profile *prof,
 		grants_add(p, "/proc", FS_READ, false, FS_SRC_SYSTEM, NULL);
 	for (i = 0; i < gp.deny_access.n; i++) {
 		strv_push_unique(&p->deny_paths, gp.deny_access.v[i]);
-		if (realpath(gp.deny_access.v[i], real) != NULL)
+		if (path_real(gp.deny_access.v[i], real, NULL) != NULL)
 			strv_push_unique(&p->deny_paths, real);
 	}
 	rc = 0;
@@ -212,7 +213,7 @@ grants_profile(struct plan *p, const struct profile *prof,
 		    e)) == NULL)
 			return -1;
 		strv_push_unique(&p->deny_paths, x);
-		if (realpath(x, real) != NULL)
+		if (path_real(x, real, NULL) != NULL)
 			strv_push_unique(&p->deny_paths, real);
 		free(x);
 	}
@@ -267,7 +268,7 @@ grants_workdir(struct plan *p, const struct cli *cli,
 		}
 		wd = cwd;
 	}
-	if (realpath(wd, real) == NULL) {
+	if (path_real(wd, real, NULL) == NULL) {
 		errbuf_sys(e, "working directory %s", wd);
 		return -1;
 	}
@@ -299,7 +300,7 @@ grants_overridden(const struct plan *p, const char *deny)
 
 		if (policy_grants_path_within(deny, o))
 			return true;
-		if (realpath(o, real) != NULL &&
+		if (path_real(o, real, NULL) != NULL &&
 		    policy_grants_path_within(deny, real))
 			return true;
 	}

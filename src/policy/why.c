@@ -21,6 +21,7 @@
 #include "policy/route.h"
 #include "proxy/guard.h"
 #include "proxy/http.h"
+#include "util/path.h"
 #include "util/xmalloc.h"
 
 static void
@@ -66,12 +67,12 @@ why_canon(const char *path)
 {
 	char	 real[PATH_MAX], *dir, *slash;
 
-	if (realpath(path, real) != NULL)
+	if (path_real(path, real, NULL) != NULL)
 		return xstrdup(real);
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (realpath(dir, real) != NULL) {
+		if (path_real(dir, real, NULL) != NULL) {
 			char *r = xasprintf("%s/%s", real, slash + 1);
 
 			free(dir);

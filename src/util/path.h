@@ -1,0 +1,21 @@
+#ifndef KEYHOLE_UTIL_PATH_H
+#define KEYHOLE_UTIL_PATH_H
+
+#include <sys/stat.h>
+
+#include <stdbool.h>
+
+/*
+ * realpath(3) with the same answers and errno, cheaper: a clean absolute
+ * path (no ".", "..", "//" or trailing "/") that openat2() can open
+ * without meeting a symlink is already canonical, so one system call
+ * replaces realpath's readlink of every component.  Anything else falls
+ * back to realpath.  out has PATH_MAX bytes; returns out, or NULL with
+ * errno.  When st is not NULL it receives stat(2) of the result.
+ */
+char	*path_real(const char *path, char *out, struct stat *st);
+
+/* True when path is absolute and has no ".", ".." or empty component. */
+bool	 path_is_clean(const char *path);
+
+#endif

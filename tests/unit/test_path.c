@@ -1,0 +1,210 @@
+/*
+ * path_real: the same answers and errno as realpath(3), whichever way it
+ * gets them (one openat2 for clean symlink-free paths, realpath else).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/path.h"
+
+static char	root[64];
+
+/*
+ * root/d/f (file), root/d/sub/ (dir), root/ld -> d (relative link),
+ * root/d/up -> ../d/sub (link with ".."), root/abs -> root/d (absolute),
+ * root/dangling -> nowhere, root/loop -> loop.
+ */
+static int
+group_setup(void **state)
+{
+	char	p[PATH_MAX], t[PATH_MAX];
+
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/kh-test-path-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d", root);
+	if (mkdir(p, 0700) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d/sub", root);
+	if (mkdir(p, 0700) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d/f", root);
+	if (fclose(fopen(p, "w")) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/ld", root);
+	if (symlink("d", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d/up", root);
+	if (symlink("../d/sub", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/abs", root);
+	snprintf(t, sizeof(t), "%s/d", root);
+	if (symlink(t, p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/dangling", root);
+	if (symlink("nowhere", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/loop", root);
+	return symlink("loop", p);
+}
+
+static int
+group_teardown(void **state)
+{
+	char	cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* path_real(root + rel) agrees with realpath, result and errno. */
+static void
+agrees(const char *rel)
+{
+	char		in[PATH_MAX], want[PATH_MAX], got[PATH_MAX];
+	struct stat	st, wst;
+	char		*w, *g;
+	int		werr, gerr;
+
+	if (rel[0] == '/' || rel[0] == '\0')
+		snprintf(in, sizeof(in), "%s%s", root, rel);
+	else
+		snprintf(in, sizeof(in), "%s", rel);
+	errno = 0;
+	w = realpath(in, want);
+	werr = errno;
+	errno = 0;
+	g = path_real(in, got, &st);
+	gerr = errno;
+	if (w == NULL) {
+		assert_null(g);
+		assert_int_equal(gerr, werr);
+		return;
+	}
+	assert_non_null(g);
+	assert_string_equal(got, want);
+	assert_int_equal(stat(want, &wst), 0);
+	assert_int_equal(st.st_ino, wst.st_ino);
+	assert_int_equal(st.st_mode, wst.st_mode);
+}
+
+static void
+test_path_real_clean_paths_are_kept(void **state)
+{
+	(void)state;
+	agrees("");
+	agrees("/d");
+	agrees("/d/f");
+	agrees("/d/sub");
+	agrees("/");
+}
+
+static void
+test_path_real_symlinks_resolved(void **state)
+{
+	(void)state;
+	agrees("/ld");
+	agrees("/ld/f");
+	agrees("/ld/sub");
+	agrees("/d/up");
+	agrees("/abs/sub");
+}
+
+static void
+test_path_real_unclean_paths(void **state)
+{
+	(void)state;
+	agrees("/d/");
+	agrees("//d//sub");
+	agrees("/d/./sub");
+	agrees("/d/sub/..");
+	agrees("/d/sub/../f");
+	agrees("/ld/../d/f");
+}
+
+static void
+test_path_real_errors_match(void **state)
+{
+	(void)state;
+	agrees("/missing");
+	agrees("/missing/deeper");
+	agrees("/d/f/under-a-file");
+	agrees("/d/f/");
+	agrees("/dangling");
+	agrees("/dangling/x");
+	agrees("/loop");
+	agrees("/ld/missing");
+}
+
+static void
+test_path_real_relative_path(void **state)
+{
+	char	cwd[PATH_MAX];
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(root), 0);
+	agrees("d/sub");
+	agrees("ld");
+	agrees(".");
+	assert_int_equal(chdir(cwd), 0);
+}
+
+static void
+test_path_real_without_stat(void **state)
+{
+	char	in[PATH_MAX], out[PATH_MAX], want[PATH_MAX];
+
+	(void)state;
+	snprintf(in, sizeof(in), "%s/d/sub", root);
+	assert_non_null(path_real(in, out, NULL));
+	assert_non_null(realpath(in, want));
+	assert_string_equal(out, want);
+}
+
+static void
+test_path_is_clean(void **state)
+{
+	(void)state;
+	assert_true(path_is_clean("/"));
+	assert_true(path_is_clean("/usr/lib"));
+	assert_true(path_is_clean("/a/.b/..c/b.."));
+	assert_false(path_is_clean(""));
+	assert_false(path_is_clean("usr/lib"));
+	assert_false(path_is_clean("/usr/"));
+	assert_false(path_is_clean("//usr"));
+	assert_false(path_is_clean("/usr//lib"));
+	assert_false(path_is_clean("/usr/./lib"));
+	assert_false(path_is_clean("/usr/lib/."));
+	assert_false(path_is_clean("/usr/../lib"));
+	assert_false(path_is_clean("/usr/lib/.."));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_path_real_clean_paths_are_kept),
+		cmocka_unit_test(test_path_real_symlinks_resolved),
+		cmocka_unit_test(test_path_real_unclean_paths),
+		cmocka_unit_test(test_path_real_errors_match),
+		cmocka_unit_test(test_path_real_relative_path),
+		cmocka_unit_test(test_path_real_without_stat),
+		cmocka_unit_test(test_path_is_clean),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
