@@ -15,6 +15,7 @@
 #include "policy/allowlist.h"
 #include "policy/netpolicy.h"
 #include "policy/route.h"
+#include "util/jscan.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -52,163 +53,6 @@ struct field {
 
 /* ---- locating a key path in the raw text ---- */
 
-struct jscan {
-	const char	*s;
-	size_t		 len;
-	size_t		 pos;
-};
-
-static void
-scan_ws(struct jscan *j)
-{
-	while (j->pos < j->len && (j->s[j->pos] == ' ' ||
-	    j->s[j->pos] == '\t' || j->s[j->pos] == '\n' ||
-	    j->s[j->pos] == '\r'))
-		j->pos++;
-}
-
-/* At '"': the raw contents go to start and n; pos moves past the quote. */
-static int
-scan_string(struct jscan *j, size_t *start, size_t *n)
-{
-	if (j->pos >= j->len || j->s[j->pos] != '"')
-		return -1;
-	*start = ++j->pos;
-	while (j->pos < j->len && j->s[j->pos] != '"') {
-		if (j->s[j->pos] == '\\')
-			j->pos++;
-		j->pos++;
-	}
-	if (j->pos >= j->len)
-		return -1;
-	*n = j->pos - *start;
-	j->pos++;
-	return 0;
-}
-
-static int
-scan_value(struct jscan *j, int depth)
-{
-	size_t	st, n;
-	char	open, close;
-
-	scan_ws(j);
-	if (j->pos >= j->len || depth > 4096)
-		return -1;
-	switch (j->s[j->pos]) {
-	case '"':
-		return scan_string(j, &st, &n);
-	case '{':
-	case '[':
-		open = j->s[j->pos];
-		close = open == '{' ? '}' : ']';
-		j->pos++;
-		for (;;) {
-			scan_ws(j);
-			if (j->pos >= j->len)
-				return -1;
-			if (j->s[j->pos] == close) {
-				j->pos++;
-				return 0;
-			}
-			if (j->s[j->pos] == ',') {
-				j->pos++;
-				continue;
-			}
-			if (open == '{') {
-				if (scan_string(j, &st, &n) == -1)
-					return -1;
-				scan_ws(j);
-				if (j->pos >= j->len || j->s[j->pos] != ':')
-					return -1;
-				j->pos++;
-			}
-			if (scan_value(j, depth + 1) == -1)
-				return -1;
-		}
-	default:
-		while (j->pos < j->len && strchr(",}] \t\r\n",
-		    j->s[j->pos]) == NULL)
-			j->pos++;
-		return 0;
-	}
-}
-
-/* Append the UTF-8 form of code point cp. */
-static void
-put_utf8(struct strbuf *sb, unsigned long cp)
-{
-	if (cp < 0x80)
-		strbuf_appendc(sb, (char)cp);
-	else if (cp < 0x800) {
-		strbuf_appendc(sb, (char)(0xc0 | (cp >> 6)));
-		strbuf_appendc(sb, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		strbuf_appendc(sb, (char)(0xe0 | (cp >> 12)));
-		strbuf_appendc(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_appendc(sb, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		strbuf_appendc(sb, (char)(0xf0 | (cp >> 18)));
-		strbuf_appendc(sb, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		strbuf_appendc(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		strbuf_appendc(sb, (char)(0x80 | (cp & 0x3f)));
-	}
-}
-
-static unsigned long
-hex4(const char *p)
-{
-	char	buf[5];
-
-	memcpy(buf, p, 4);
-	buf[4] = '\0';
-	return strtoul(buf, NULL, 16);
-}
-
-/* Does the raw JSON string s[0..n) decode to key? */
-static bool
-raw_key_equals(const char *s, size_t n, const char *key)
-{
-	struct strbuf	sb = { 0 };
-	unsigned long	cp, lo;
-	size_t		i;
-	bool		eq;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] != '\\' || i + 1 >= n) {
-			strbuf_appendc(&sb, s[i]);
-			continue;
-		}
-		switch (s[++i]) {
-		case 'b': strbuf_appendc(&sb, '\b'); break;
-		case 'f': strbuf_appendc(&sb, '\f'); break;
-		case 'n': strbuf_appendc(&sb, '\n'); break;
-		case 'r': strbuf_appendc(&sb, '\r'); break;
-		case 't': strbuf_appendc(&sb, '\t'); break;
-		case 'u':
-			if (i + 4 >= n)
-				break;
-			cp = hex4(s + i + 1);
-			i += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < n &&
-			    s[i + 1] == '\\' && s[i + 2] == 'u') {
-				lo = hex4(s + i + 3);
-				i += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				    (lo - 0xdc00);
-			}
-			put_utf8(&sb, cp);
-			break;
-		default:
-			strbuf_appendc(&sb, s[i]);
-			break;
-		}
-	}
-	eq = strcmp(strbuf_str(&sb), key) == 0;
-	strbuf_free(&sb);
-	return eq;
-}
-
 /* Move j to the value of path element el inside the value at j.  -1: no. */
 static int
 scan_descend(struct jscan *j, const struct pathel *el)
@@ -216,7 +60,7 @@ scan_descend(struct jscan *j, const struct pathel *el)
 	size_t	st, n, idx = 0;
 	bool	match;
 
-	scan_ws(j);
+	jscan_ws(j);
 	if (j->pos >= j->len)
 		return -1;
 	if (el->key != NULL && j->s[j->pos] != '{')
@@ -225,7 +69,7 @@ scan_descend(struct jscan *j, const struct pathel *el)
 		return -1;
 	j->pos++;
 	for (;;) {
-		scan_ws(j);
+		jscan_ws(j);
 		if (j->pos >= j->len || j->s[j->pos] == '}' ||
 		    j->s[j->pos] == ']')
 			return -1;
@@ -234,20 +78,20 @@ scan_descend(struct jscan *j, const struct pathel *el)
 			continue;
 		}
 		if (el->key != NULL) {
-			if (scan_string(j, &st, &n) == -1)
+			if (jscan_string(j, &st, &n) == -1)
 				return -1;
-			match = raw_key_equals(j->s + st, n, el->key);
-			scan_ws(j);
+			match = jscan_key_equals(j->s + st, n, el->key);
+			jscan_ws(j);
 			if (j->pos >= j->len || j->s[j->pos] != ':')
 				return -1;
 			j->pos++;
 		} else
 			match = idx++ == el->idx;
 		if (match) {
-			scan_ws(j);
+			jscan_ws(j);
 			return 0;
 		}
-		if (scan_value(j, 0) == -1)
+		if (jscan_value(j, 0) == -1)
 			return -1;
 	}
 }
@@ -265,7 +109,7 @@ locate(const struct pctx *c, int *line, int *col)
 	*line = *col = 0;
 	if (c->text == NULL)
 		return;
-	scan_ws(&j);
+	jscan_ws(&j);
 	at = j.pos;
 	for (i = 0; i < c->depth; i++) {
 		if (scan_descend(&j, &c->path[i]) == -1)
