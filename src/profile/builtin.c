@@ -1,30 +1,46 @@
 #include "profile/profile.h"
 
+#include <sys/types.h>
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/jscan.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 /*
  * The embedded data/policy.json: policy groups (nono-profile.md §8) and
- * the built-in profiles (§6).  Parsed once, on first use; bad data is a
- * build bug, so it aborts.  Groups are lenient about unknown keys (as in
- * nono); profiles go through the strict profile parser.
+ * the built-in profiles (§6).  A run needs a fraction of it, and jansson
+ * takes 10 ns a byte (bench/startup), so the text is only scanned at
+ * first use for where each group and profile sits; each is parsed when
+ * first asked for.  Bad data is a build bug, so it aborts.  Groups are
+ * lenient about unknown keys (as in nono); profiles go through the
+ * strict profile parser.
  */
 
-struct builtin {
-	struct profile_group	*groups;	/* owned array */
-	size_t			 ngroups;
-	char			**names;	/* owned; built-in profiles */
-	struct profile		**profiles;	/* owned; parsed on first use */
-	size_t			 nprofiles;
-	json_t			*root;		/* owned; the parsed data */
+/* Where one group or profile sits in the embedded text. */
+struct builtin_item {
+	char		*name;		/* owned */
+	size_t		 start;		/* its value: [start, end) */
+	size_t		 end;
 };
 
-static struct builtin	*builtin_data;	/* parsed once, kept for the run */
+struct builtin_list {
+	struct builtin_item	*items;		/* owned array */
+	size_t			 n;
+};
+
+struct builtin {
+	struct builtin_list	 groups;
+	struct profile_group	**group;	/* owned; parsed on first use */
+	struct builtin_list	 profiles;
+	struct profile		**profile;	/* owned; parsed on first use */
+};
+
+static struct builtin	*builtin_data;	/* scanned once, kept for the run */
 
 static void
 strlist(json_t *obj, const char *key, struct strv *out, const char *gname)
@@ -75,53 +91,115 @@ parse_group(struct profile_group *g, const char *name, json_t *v)
 	}
 }
 
-static const struct builtin *
+/* Record one member of "groups" or "profiles". */
+static int
+builtin_note(const char *name, size_t n, size_t start, size_t end,
+    void *arg)
+{
+	struct builtin_list	*l = arg;
+	struct builtin_item	*it;
+	size_t			 i;
+
+	if (memchr(name, '\\', n) != NULL)
+		log_fatalx("policy data: escaped name %.*s", (int)n, name);
+	for (i = 0; i < l->n; i++)
+		if (strlen(l->items[i].name) == n &&
+		    memcmp(l->items[i].name, name, n) == 0)
+			log_fatalx("policy data: %.*s defined twice", (int)n,
+			    name);
+	l->items = xreallocarray(l->items, l->n + 1, sizeof(*l->items));
+	it = &l->items[l->n++];
+	it->name = xstrndup(name, n);
+	it->start = start;
+	it->end = end;
+	return 0;
+}
+
+/* Index the members of one top-level section. */
+static int
+builtin_section(const char *name, size_t n, size_t start, size_t end,
+    void *arg)
+{
+	struct builtin		*b = arg;
+	struct builtin_list	*l;
+	struct jscan		 j = { data_policy_json, end, start };
+
+	if (jscan_key_equals(name, n, "groups"))
+		l = &b->groups;
+	else if (jscan_key_equals(name, n, "profiles"))
+		l = &b->profiles;
+	else
+		return 0;
+	if (l->items != NULL)
+		log_fatalx("policy data: %.*s defined twice", (int)n, name);
+	if (jscan_members(&j, builtin_note, l) == -1)
+		log_fatalx("policy data: %.*s must be an object", (int)n,
+		    name);
+	return 0;
+}
+
+static struct builtin *
 builtin_get(void)
 {
 	struct builtin	*b;
-	json_error_t	 je;
-	json_t		*root, *groups, *profiles, *v;
-	const char	*name;
+	struct jscan	 j = { data_policy_json, data_policy_json_len, 0 };
 
 	if (builtin_data != NULL)
 		return builtin_data;
-	root = json_loadb(data_policy_json, data_policy_json_len,
-	    JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL)
-		log_fatalx("policy data: line %d column %d: %s", je.line,
-		    je.column, je.text);
-	groups = json_object_get(root, "groups");
-	profiles = json_object_get(root, "profiles");
-	if (!json_is_object(groups) || !json_is_object(profiles))
-		log_fatalx("policy data: groups and profiles required");
 	b = xcalloc(1, sizeof(*b));
-	b->groups = xcalloc(json_object_size(groups), sizeof(*b->groups));
-	json_object_foreach(groups, name, v)
-		parse_group(&b->groups[b->ngroups++], name, v);
-	/*
-	 * Profiles are parsed when first asked for: a run needs one or two
-	 * of them, and start-up time matters (bench/startup).
-	 */
-	b->names = xcalloc(json_object_size(profiles), sizeof(*b->names));
-	b->profiles = xcalloc(json_object_size(profiles),
-	    sizeof(*b->profiles));
-	json_object_foreach(profiles, name, v)
-		b->names[b->nprofiles++] = xstrdup(name);
-	b->root = root;
+	if (jscan_members(&j, builtin_section, b) == -1)
+		log_fatalx("policy data: not a JSON object");
+	if (b->groups.items == NULL || b->profiles.items == NULL)
+		log_fatalx("policy data: groups and profiles required");
+	b->group = xcalloc(b->groups.n, sizeof(*b->group));
+	b->profile = xcalloc(b->profiles.n, sizeof(*b->profile));
 	builtin_data = b;
 	return b;
+}
+
+/* Index of name in l, or -1. */
+static ssize_t
+builtin_find(const struct builtin_list *l, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->items[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Parse one item's value; the caller owns the result. */
+static json_t *
+builtin_parse(const char *section, const struct builtin_item *it)
+{
+	json_error_t	 je;
+	json_t		*v;
+
+	v = json_loadb(data_policy_json + it->start, it->end - it->start,
+	    JSON_REJECT_DUPLICATES, &je);
+	if (v == NULL)
+		log_fatalx("policy data: %s.%s: line %d column %d: %s",
+		    section, it->name, je.line, je.column, je.text);
+	return v;
 }
 
 const struct profile_group *
 profile_builtin_group(const char *name)
 {
-	const struct builtin	*b = builtin_get();
-	size_t			 i;
+	struct builtin	*b = builtin_get();
+	json_t		*v;
+	ssize_t		 i;
 
-	for (i = 0; i < b->ngroups; i++)
-		if (strcmp(b->groups[i].name, name) == 0)
-			return &b->groups[i];
-	return NULL;
+	if ((i = builtin_find(&b->groups, name)) == -1)
+		return NULL;
+	if (b->group[i] == NULL) {
+		v = builtin_parse("groups", &b->groups.items[i]);
+		b->group[i] = xcalloc(1, sizeof(*b->group[i]));
+		parse_group(b->group[i], name, v);
+		json_decref(v);
+	}
+	return b->group[i];
 }
 
 void
@@ -130,8 +208,8 @@ profile_builtin_group_names(struct strv *out)
 	const struct builtin	*b = builtin_get();
 	size_t			 i;
 
-	for (i = 0; i < b->ngroups; i++)
-		strv_push(out, b->groups[i].name);
+	for (i = 0; i < b->groups.n; i++)
+		strv_push(out, b->groups.items[i].name);
 }
 
 void
@@ -140,30 +218,29 @@ profile_builtin_names(struct strv *out)
 	const struct builtin	*b = builtin_get();
 	size_t			 i;
 
-	for (i = 0; i < b->nprofiles; i++)
-		strv_push(out, b->names[i]);
+	for (i = 0; i < b->profiles.n; i++)
+		strv_push(out, b->profiles.items[i].name);
 }
 
 static const struct profile *
 builtin_profile(const char *name)
 {
-	const struct builtin	*b = builtin_get();
-	struct errbuf		 e = { 0 };
-	size_t			 i;
+	struct builtin	*b = builtin_get();
+	struct errbuf	 e = { 0 };
+	json_t		*v;
+	ssize_t		 i;
 
-	for (i = 0; i < b->nprofiles; i++) {
-		if (strcmp(b->names[i], name) != 0)
-			continue;
-		if (b->profiles[i] == NULL) {
-			b->profiles[i] = profile_parse_builtin(
-			    data_policy_json, data_policy_json_len, b->root,
-			    name, &e);
-			if (b->profiles[i] == NULL)
-				log_fatalx("policy data: %s", errbuf_msg(&e));
-		}
-		return b->profiles[i];
+	if ((i = builtin_find(&b->profiles, name)) == -1)
+		return NULL;
+	if (b->profile[i] == NULL) {
+		v = builtin_parse("profiles", &b->profiles.items[i]);
+		b->profile[i] = profile_parse_builtin(data_policy_json,
+		    data_policy_json_len, v, name, &e);
+		json_decref(v);
+		if (b->profile[i] == NULL)
+			log_fatalx("policy data: %s", errbuf_msg(&e));
 	}
-	return NULL;
+	return b->profile[i];
 }
 
 struct profile *

@@ -1263,15 +1263,13 @@ profile_parse_bytes(const char *json, size_t len, const char *label,
 }
 
 struct profile *
-profile_parse_builtin(const char *doc, size_t len, json_t *root,
+profile_parse_builtin(const char *doc, size_t len, json_t *obj,
     const char *name, struct errbuf *e)
 {
 	struct pctx	 c;
 	struct profile	*p = NULL;
-	json_t		*obj;
 	char		*label;
 
-	obj = json_object_get(json_object_get(root, "profiles"), name);
 	if (!json_is_object(obj)) {
 		errbuf_set(e, "policy data: profiles.%s: not an object",
 		    name);

@@ -264,13 +264,13 @@ struct profile *profile_parse_file(const char *path, struct errbuf *e);
 struct profile *profile_load(const char *name_or_path,
 	    const struct profile_env *env, struct errbuf *e);
 /*
- * Internal to src/profile (builtin.c): parse the built-in definition at
- * profiles.NAME of the policy document doc (already parsed as root, so
- * the embedded data is parsed once) with the same strict schema.
+ * Internal to src/profile (builtin.c): parse obj, the built-in definition
+ * at profiles.NAME of the policy document doc, with the same strict
+ * schema; doc is only read to place errors.
  */
 struct json_t;
 struct profile *profile_parse_builtin(const char *doc, size_t len,
-	    struct json_t *root, const char *name, struct errbuf *e);
+	    struct json_t *obj, const char *name, struct errbuf *e);
 /* As profile_load for a document in memory (tests, fuzzing). */
 struct profile *profile_load_bytes(const char *json, size_t len,
 	    const char *label, const struct profile_env *env,

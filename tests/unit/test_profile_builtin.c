@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,47 @@ test_builtin_group_lookup(void **state)
 	assert_null(profile_builtin_group("nope"));
 }
 
+/*
+ * Groups and profiles are parsed one at a time from their place in the
+ * text; the document as a whole must still be valid JSON without
+ * duplicate keys, and each piece must be the one jansson sees there.
+ */
+static void
+test_builtin_pieces_match_whole_document(void **state)
+{
+	const struct profile_group	*g;
+	struct strv			 names = { 0 };
+	json_error_t			 je;
+	json_t				*root, *groups, *v, *a;
+	const char			*name;
+
+	(void)state;
+	root = json_loadb(data_policy_json, data_policy_json_len,
+	    JSON_REJECT_DUPLICATES, &je);
+	assert_non_null(root);
+	groups = json_object_get(root, "groups");
+	profile_builtin_group_names(&names);
+	assert_int_equal(names.n, json_object_size(groups));
+	json_object_foreach(groups, name, v) {
+		assert_true(strv_contains(&names, name));
+		g = profile_builtin_group(name);
+		assert_non_null(g);
+		assert_string_equal(g->name, name);
+		assert_string_equal(g->description, json_string_value(
+		    json_object_get(v, "description")));
+		a = json_object_get(json_object_get(v, "deny"), "access");
+		assert_int_equal(g->deny_access.n, json_array_size(a));
+	}
+	strv_free(&names);
+	profile_builtin_names(&names);
+	assert_int_equal(names.n,
+	    json_object_size(json_object_get(root, "profiles")));
+	json_object_foreach(json_object_get(root, "profiles"), name, v)
+		assert_true(strv_contains(&names, name));
+	strv_free(&names);
+	json_decref(root);
+}
+
 static void
 test_finalise_adds_default_groups_once(void **state)
 {
@@ -552,6 +594,7 @@ main(void)
 		T(test_every_builtin_expands_its_linux_groups),
 		T(test_group_grants_are_expanded_with_access),
 		T(test_builtin_group_lookup),
+		T(test_builtin_pieces_match_whole_document),
 		T(test_finalise_adds_default_groups_once),
 		T(test_finalise_respects_exclude_groups),
 		T(test_extends_default_respects_excluded_groups),
