@@ -215,15 +215,19 @@ forward_pump_body(struct conn *c)
 			proxy_conn_deny(c, 400, c->req.bad_reason);
 			return;
 		}
-		evbuffer_remove_buffer(in, out, used);
-		c->bytes_up += used;
+		/*
+		 * Checked before the bytes move: the upstream socket may
+		 * take them at once.  Streamed past the cap, the upstream
+		 * gets a cut body, never one over the cap.
+		 */
 		if (c->mode == CONN_MODE_REVERSE && c->req.body_bytes >
 		    proxy_server_plan(c->px)->limits.max_body) {
-			/* Streamed past the cap: the upstream gets a cut body. */
 			proxy_conn_drop_up(c);
 			proxy_conn_deny(c, 413, "request body over the limit");
 			return;
 		}
+		evbuffer_remove_buffer(in, out, used);
+		c->bytes_up += used;
 		if (r == HTTP_DONE || used == 0)
 			break;
 	}
