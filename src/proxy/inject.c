@@ -18,6 +18,7 @@
  */
 #include "proxy/inject.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -401,13 +402,24 @@ inject_query_path(struct evbuffer *out, const struct route *r,
 }
 
 /*
- * The head is built in a private buffer and handed over in one move: the
- * output of a TLS bufferevent encrypts on every add, and eight small TLS
- * records per request cost a fifth of the proxy's CPU.
+ * The head is built in a private buffer and handed over as one piece: the
+ * output of a TLS bufferevent encrypts on every add and every chain, and
+ * one record per request is also one write to the socket (eight small
+ * records cost a fifth of the proxy's CPU).  The piece is a reference to
+ * memory of ours, wiped when the TLS layer has consumed it: the head holds
+ * the credential.
  */
 static int	inject_build_head(struct evbuffer *, const struct route *,
 		    const struct secret *, const struct http_head *,
 		    const char *, bool, struct errbuf *);
+
+/* evbuffer_add_reference's cleanup for a copy of the head. */
+static void
+inject_head_wipe(const void *data, size_t len, void *arg)
+{
+	(void)arg;
+	freezero((void *)(uintptr_t)data, len);
+}
 
 int
 proxy_inject_write_head(struct evbuffer *dst, const struct route *r,
@@ -415,16 +427,25 @@ proxy_inject_write_head(struct evbuffer *dst, const struct route *r,
     const char *path, bool upgrade, struct errbuf *e)
 {
 	struct evbuffer	*out;
+	unsigned char	*piece;
+	size_t		 len;
 	int		 rc;
 
 	if ((out = evbuffer_new()) == NULL) {
 		errbuf_set(e, "cannot buffer the request head");
 		return -1;
 	}
-	rc = inject_build_head(out, r, secret, h, path, upgrade, e);
-	if (rc == 0 && evbuffer_add_buffer(dst, out) == -1) {
-		errbuf_set(e, "cannot buffer the request head");
-		rc = -1;
+	if ((rc = inject_build_head(out, r, secret, h, path, upgrade,
+	    e)) == 0) {
+		len = evbuffer_get_length(out);
+		piece = xmalloc(len == 0 ? 1 : len);
+		(void)evbuffer_copyout(out, piece, len);
+		if (evbuffer_add_reference(dst, piece, len, inject_head_wipe,
+		    NULL) == -1) {
+			freezero(piece, len == 0 ? 1 : len);
+			errbuf_set(e, "cannot buffer the request head");
+			rc = -1;
+		}
 	}
 	inject_evbuffer_freezero(out);
 	return rc;

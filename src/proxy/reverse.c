@@ -173,11 +173,11 @@ reverse_tls_event(struct bufferevent *bev, short what, void *arg)
 	struct errbuf	 e = { 0 };
 	char		 reason[400];
 
-	(void)bev;
 	if (c->flags & CONN_DEAD)
 		return;
 	proxy_conn_timer_stop(c);
 	if (what & BEV_EVENT_CONNECTED) {
+		proxy_upstream_write_through(bufferevent_get_underlying(bev));
 		reverse_ready(c);
 		return;
 	}

@@ -113,6 +113,48 @@ proxy_upstream_tls_free(struct upstream_tls *t)
 	free(t);
 }
 
+/* Write raw's output now; write interest only for what is left. */
+static void
+write_through_flush(struct bufferevent *raw)
+{
+	struct evbuffer	*out = bufferevent_get_output(raw);
+	int		 fd = bufferevent_getfd(raw);
+
+	/*
+	 * The socket bufferevent keeps the start of its output frozen and
+	 * thaws it around its own writes; so do we.  A failed write leaves
+	 * the bytes for libevent, which then reports the error.
+	 */
+	if (fd != -1 && evbuffer_get_length(out) > 0) {
+		evbuffer_unfreeze(out, 1);
+		(void)evbuffer_write(out, fd);
+		evbuffer_freeze(out, 1);
+	}
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(raw, EV_WRITE);
+}
+
+static void
+write_through_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct bufferevent	*raw = arg;
+
+	if ((bufferevent_get_enabled(raw) & EV_WRITE) == 0) {
+		if (info->n_added > 0)
+			write_through_flush(raw);
+	} else if (info->n_deleted > 0 && evbuffer_get_length(out) == 0)
+		bufferevent_disable(raw, EV_WRITE);	/* libevent caught up */
+}
+
+void
+proxy_upstream_write_through(struct bufferevent *raw)
+{
+	bufferevent_disable(raw, EV_WRITE);
+	evbuffer_add_cb(bufferevent_get_output(raw), write_through_cb, raw);
+	write_through_flush(raw);
+}
+
 struct pool_entry {
 	struct upstream_pool	*pool;		/* borrowed */
 	size_t			 route;

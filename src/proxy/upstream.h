@@ -22,6 +22,20 @@ SSL	*proxy_upstream_ssl(struct upstream_tls *, const char *host,
 void	 proxy_upstream_tls_error(SSL *, struct errbuf *e);
 void	 proxy_upstream_tls_free(struct upstream_tls *);
 
+struct bufferevent;
+
+/*
+ * From now on, write what the TLS layer puts in the output of raw (the
+ * socket under a bufferevent_openssl filter) to the socket at once.
+ * libevent would turn write interest on, wait a loop turn for EPOLLOUT
+ * and turn it off again: two epoll_ctl calls and a turn per request
+ * (bench/reverse_rate).  When the socket does not take everything, write
+ * interest goes on and libevent finishes the job as usual; once it has,
+ * writes go straight out again.  Call it once per connection, after the
+ * handshake: what is already queued is written now.
+ */
+void	 proxy_upstream_write_through(struct bufferevent *raw);
+
 /*
  * Idle upstream connections of credential routes, shared by every client
  * connection (SPEC §4.6: upstream connections are kept alive and reused).
@@ -31,7 +45,6 @@ void	 proxy_upstream_tls_free(struct upstream_tls *);
 #define UPSTREAM_POOL_PER_ROUTE	256
 #define UPSTREAM_POOL_IDLE_MS	30000
 
-struct bufferevent;
 struct event_base;
 struct upstream_pool;
 
