@@ -189,8 +189,7 @@ forward_write_head(struct conn *c)
 		if (strcasecmp(h->h[i].name, "Host") == 0 ||
 		    proxy_forward_is_hop(h, h->h[i].name))
 			continue;
-		evbuffer_add_printf(out, "%s: %s\r\n", h->h[i].name,
-		    h->h[i].value);
+		proxy_http_add_field(out, h->h[i].name, h->h[i].value);
 	}
 	if (upgrade)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
@@ -293,8 +292,7 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 	for (i = 0; i < h->nh; i++) {
 		if (proxy_forward_is_hop(h, h->h[i].name))
 			continue;
-		evbuffer_add_printf(out, "%s: %s\r\n", h->h[i].name,
-		    h->h[i].value);
+		proxy_http_add_field(out, h->h[i].name, h->h[i].value);
 	}
 	if (h->status == 101)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "

@@ -673,3 +673,27 @@ proxy_http_parse_authority(const char *a, char **host, uint16_t *port,
 	*host = xstrndup(a, hl);
 	return 0;
 }
+
+int
+proxy_http_add_field(struct evbuffer *out, const char *name,
+    const char *value)
+{
+	struct evbuffer_iovec	 v;
+	size_t			 nl = strlen(name), vl = strlen(value);
+	char			*p;
+
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(nl + vl + 4), &v,
+	    1) != 1)
+		return -1;
+	p = v.iov_base;
+	memcpy(p, name, nl);
+	p += nl;
+	*p++ = ':';
+	*p++ = ' ';
+	memcpy(p, value, vl);
+	p += vl;
+	*p++ = '\r';
+	*p = '\n';
+	v.iov_len = nl + vl + 4;
+	return evbuffer_commit_space(out, &v, 1);
+}

@@ -515,8 +515,7 @@ inject_build_head(struct evbuffer *out, const struct route *r,
 	for (i = 0; i < h->nh; i++) {
 		if (inject_dropped(r, h, h->h[i].name))
 			continue;
-		evbuffer_add_printf(out, "%s: %s\r\n", h->h[i].name,
-		    h->h[i].value);
+		proxy_http_add_field(out, h->h[i].name, h->h[i].value);
 	}
 	if (cred != NULL) {
 		/* Moves the chains: no copy of the secret stays behind. */

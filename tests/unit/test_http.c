@@ -1309,6 +1309,31 @@ test_http_request_kind_dispatches_by_method_and_target(void **state)
 	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_BAD);
 }
 
+static void
+test_http_add_field_appends_one_line(void **state)
+{
+	struct evbuffer	*out = evbuffer_new();
+	char		 big[5000];
+	char		*s;
+	size_t		 n;
+
+	(void)state;
+	assert_int_equal(proxy_http_add_field(out, "Content-Type",
+	    "application/json"), 0);
+	assert_int_equal(proxy_http_add_field(out, "X-Empty", ""), 0);
+	/* Bigger than what is left in the chain: still one piece. */
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(proxy_http_add_field(out, "X-Big", big), 0);
+	n = evbuffer_get_length(out);
+	assert_int_equal(n, 32 + 11 + 7 + sizeof(big) - 1 + 2);
+	s = (char *)evbuffer_pullup(out, -1);
+	assert_memory_equal(s, "Content-Type: application/json\r\n"
+	    "X-Empty: \r\nX-Big: vvv", 53);
+	assert_memory_equal(s + n - 3, "v\r\n", 3);
+	evbuffer_free(out);
+}
+
 int
 main(void)
 {
@@ -1317,6 +1342,7 @@ main(void)
 		cmocka_unit_test(
 		    test_http_request_kind_dispatches_by_method_and_target),
 		T(test_http_rejects_malformed_heads),
+		T(test_http_add_field_appends_one_line),
 		T(test_http_rejects_bare_lf_in_head),
 		T(test_http_never_accepts_bare_lf_only_head),
 		T(test_http_rejects_bare_cr_in_head),
