@@ -855,10 +855,35 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void
+proxy_conn_bev_enable(struct bufferevent *bev, short events)
+{
+	if ((bufferevent_get_enabled(bev) & events) != events)
+		bufferevent_enable(bev, events);
+}
+
+/* With no high mark nothing can be suspended, so equal marks are no-ops. */
+void
+proxy_conn_bev_watermark(struct bufferevent *bev, short events, size_t low,
+    size_t high)
+{
+	size_t	l, h;
+	short	ev;
+
+	for (ev = EV_READ; ev <= EV_WRITE; ev <<= 1) {
+		if ((events & ev) == 0)
+			continue;
+		if (bufferevent_getwatermark(bev, ev, &l, &h) == 0 &&
+		    l == low && h == high)
+			continue;
+		bufferevent_setwatermark(bev, ev, low, high);
+	}
+}
+
+void
 proxy_conn_attach_up(struct conn *c)
 {
 	bufferevent_setcb(c->up, up_on_read, up_on_write, up_on_event, c);
-	bufferevent_enable(c->up, EV_READ);
+	proxy_conn_bev_enable(c->up, EV_READ);
 }
 
 bool

@@ -164,6 +164,15 @@ void	 proxy_conn_resolve_connect(struct conn *, const char *host,
 	    uint16_t port, int vet_status, void (*done)(struct conn *, int));
 /* Start relaying bytes between client and up (tunnel). */
 void	 proxy_conn_relay(struct conn *);
+/*
+ * bufferevent_enable and bufferevent_setwatermark, only when they change
+ * something.  On a TLS bufferevent every enable of reading, and every
+ * read watermark set, makes libevent try an SSL_read at once: four
+ * wasted tries per routed request were a tenth of the proxy's CPU.
+ */
+void	 proxy_conn_bev_enable(struct bufferevent *, short events);
+void	 proxy_conn_bev_watermark(struct bufferevent *, short events,
+	    size_t low, size_t high);
 /* Wire c->up to the generic upstream callbacks and start reading. */
 void	 proxy_conn_attach_up(struct conn *);
 /* Free the upstream side only. */

@@ -265,10 +265,10 @@ proxy_forward_exchange(struct conn *c)
 	proxy_conn_set_state(c, CONN_FWD_BODY);
 	proxy_http_msg_reset(&c->resp);
 	c->resp.no_body = strcmp(c->head->method, "HEAD") == 0;
-	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
-	bufferevent_setwatermark(c->up, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
-	bufferevent_setwatermark(c->client, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
-	bufferevent_enable(c->up, EV_READ);
+	proxy_conn_bev_watermark(c->client, EV_READ, 0, 0);
+	proxy_conn_bev_watermark(c->up, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
+	proxy_conn_bev_watermark(c->client, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
+	proxy_conn_bev_enable(c->up, EV_READ);
 	proxy_conn_touch(c);
 	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
 	forward_pump_body(c);

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "proxy/conn.h"
 #include "util/xmalloc.h"
 
 struct upstream_tls {
@@ -251,10 +252,9 @@ proxy_upstream_pool_put(struct upstream_pool *p, size_t i,
 	}
 	TAILQ_INSERT_HEAD(&p->lists[i], pe, entry);
 	p->counts[i]++;
-	bufferevent_setwatermark(bev, EV_READ, 0, 0);
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	proxy_conn_bev_watermark(bev, EV_READ | EV_WRITE, 0, 0);
 	bufferevent_setcb(bev, pool_on_read, NULL, pool_on_event, pe);
-	bufferevent_enable(bev, EV_READ);
+	proxy_conn_bev_enable(bev, EV_READ);
 	evtimer_add(pe->timer, &tv);
 }
 
