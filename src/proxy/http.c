@@ -56,6 +56,8 @@ proxy_http_request_kind(const struct http_head *h)
 const char *
 proxy_http_reason(int status)
 {
+	const char	*reason;
+
 	switch (status) {
 	case 100: return "Continue";
 	case 200: return "OK";
@@ -77,8 +79,11 @@ proxy_http_reason(int status)
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
+	default: break;
 	}
+	/* A status relayed from an upstream: its RFC 9110 phrase. */
+	reason = http_status_str((enum http_status)status);
+	return strcmp(reason, "<unknown>") == 0 ? "Unknown" : reason;
 }
 
 void

@@ -123,7 +123,7 @@ enum http_kind {
 	HTTP_KIND_ROUTE,	/* origin form /service/...: credential route */
 };
 enum http_kind proxy_http_request_kind(const struct http_head *);
-/* Reason phrase for a status we generate. */
+/* Reason phrase for a status we generate or relay ("Unknown" if none). */
 const char *proxy_http_reason(int status);
 /*
  * Append "name: value\r\n" to out in one piece (the head writers' hot

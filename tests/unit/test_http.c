@@ -1179,7 +1179,9 @@ test_http_reason_phrases(void **state)
 	    "HTTP Version Not Supported");
 	assert_string_equal(proxy_http_reason(407),
 	    "Proxy Authentication Required");
-	assert_string_equal(proxy_http_reason(299), "Error");
+	assert_string_equal(proxy_http_reason(299), "Unknown");
+	assert_string_equal(proxy_http_reason(201), "Created");
+	assert_string_equal(proxy_http_reason(101), "Switching Protocols");
 }
 
 /* Parse a that must succeed with host and port. */
