@@ -287,8 +287,7 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 {
 	size_t		 i;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
-	    proxy_http_reason(h->status));
+	proxy_http_add_status_line(out, h->status);
 	for (i = 0; i < h->nh; i++) {
 		if (proxy_forward_is_hop(h, h->h[i].name))
 			continue;

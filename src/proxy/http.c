@@ -702,3 +702,53 @@ proxy_http_add_field(struct evbuffer *out, const char *name,
 	v.iov_len = nl + vl + 4;
 	return evbuffer_commit_space(out, &v, 1);
 }
+
+/* Decimal digits of v at the end of buf[0..len); the start. */
+static char *
+http_utoa(char *end, unsigned int v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+int
+proxy_http_add_status_line(struct evbuffer *out, int status)
+{
+	const char	*reason = proxy_http_reason(status);
+	char		 num[16], *d;
+
+	if (status < 0)
+		status = 0;
+	d = http_utoa(num + sizeof(num), (unsigned int)status);
+	if (evbuffer_add(out, "HTTP/1.1 ", 9) == -1 ||
+	    evbuffer_add(out, d, (size_t)(num + sizeof(num) - d)) == -1 ||
+	    evbuffer_add(out, " ", 1) == -1 ||
+	    evbuffer_add(out, reason, strlen(reason)) == -1)
+		return -1;
+	return evbuffer_add(out, "\r\n", 2);
+}
+
+int
+proxy_http_add_host(struct evbuffer *out, const char *host, uint16_t port,
+    uint16_t defport)
+{
+	bool	 v6 = strchr(host, ':') != NULL;
+	char	 num[8], *d;
+
+	if (evbuffer_add(out, "Host: ", 6) == -1 ||
+	    (v6 && evbuffer_add(out, "[", 1) == -1) ||
+	    evbuffer_add(out, host, strlen(host)) == -1 ||
+	    (v6 && evbuffer_add(out, "]", 1) == -1))
+		return -1;
+	if (port != defport) {
+		d = http_utoa(num + sizeof(num), port);
+		if (evbuffer_add(out, ":", 1) == -1 ||
+		    evbuffer_add(out, d, (size_t)(num + sizeof(num) - d)) ==
+		    -1)
+			return -1;
+	}
+	return evbuffer_add(out, "\r\n", 2);
+}

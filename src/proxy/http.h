@@ -132,5 +132,13 @@ const char *proxy_http_reason(int status);
 struct evbuffer;
 int	 proxy_http_add_field(struct evbuffer *out, const char *name,
 	    const char *value);
+/* "HTTP/1.1 STATUS REASON\r\n" with our reason phrase.  0 or -1. */
+int	 proxy_http_add_status_line(struct evbuffer *out, int status);
+/*
+ * "Host: host[:port]\r\n": an IPv6 literal gets brackets, the port is left
+ * out when it is defport.  0 or -1.
+ */
+int	 proxy_http_add_host(struct evbuffer *out, const char *host,
+	    uint16_t port, uint16_t defport);
 
 #endif

@@ -284,7 +284,9 @@ inject_cred_line(const struct route *r, const struct secret *secret,
 		errbuf_set(e, "cannot buffer the request head");
 		return NULL;
 	}
-	if (evbuffer_add_printf(b, "%s: ", r->def->inject_header) == -1)
+	if (evbuffer_add(b, r->def->inject_header,
+	    strlen(r->def->inject_header)) == -1 ||
+	    evbuffer_add(b, ": ", 2) == -1)
 		rv = -1;
 	else if (r->def->inject_mode == INJECT_BASIC_AUTH)
 		rv = creds_secret_emit(secret, b, "Basic {}", SECRET_BASE64);
@@ -461,7 +463,6 @@ inject_build_head(struct evbuffer *out, const struct route *r,
 	struct evbuffer		*cred = NULL;
 	const char		*repl, *up;
 	size_t			 tok = 0, toklen = 0, end = 0, i;
-	bool			 v6, defport;
 	int			 rv = 0;
 
 	if (r == NULL || secret == NULL || h == NULL || path == NULL) {
@@ -482,7 +483,9 @@ inject_build_head(struct evbuffer *out, const struct route *r,
 	    (cred = inject_cred_line(r, secret, e)) == NULL)
 		return -1;
 
-	evbuffer_add_printf(out, "%s %s", h->method, r->up_path);
+	evbuffer_add(out, h->method, strlen(h->method));
+	evbuffer_add(out, " ", 1);
+	evbuffer_add(out, r->up_path, strlen(r->up_path));
 	switch (d->inject_mode) {
 	case INJECT_URL_PATH:
 		/* The span starts the path: the pattern is anchored. */
@@ -505,13 +508,9 @@ inject_build_head(struct evbuffer *out, const struct route *r,
 		return -1;
 	}
 
-	v6 = strchr(r->up_host, ':') != NULL;
-	defport = r->up_port == (r->up_tls ? 443 : 80);
-	evbuffer_add_printf(out, " HTTP/1.1\r\nHost: %s%s%s", v6 ? "[" : "",
-	    r->up_host, v6 ? "]" : "");
-	if (!defport)
-		evbuffer_add_printf(out, ":%u", r->up_port);
-	evbuffer_add(out, "\r\n", 2);
+	evbuffer_add(out, " HTTP/1.1\r\n", 11);
+	proxy_http_add_host(out, r->up_host, r->up_port,
+	    r->up_tls ? 443 : 80);
 	for (i = 0; i < h->nh; i++) {
 		if (inject_dropped(r, h, h->h[i].name))
 			continue;

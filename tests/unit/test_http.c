@@ -1336,6 +1336,47 @@ test_http_add_field_appends_one_line(void **state)
 	evbuffer_free(out);
 }
 
+/* What out holds, as a string (for the short lines below). */
+static void
+assert_buffer(struct evbuffer *out, const char *want)
+{
+	size_t	n = evbuffer_get_length(out);
+	char	buf[256];
+
+	assert_true(n < sizeof(buf));
+	assert_int_equal(evbuffer_remove(out, buf, n), (int)n);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
+static void
+test_http_add_status_line_and_host(void **state)
+{
+	struct evbuffer	*out = evbuffer_new();
+
+	(void)state;
+	assert_int_equal(proxy_http_add_status_line(out, 200), 0);
+	assert_buffer(out, "HTTP/1.1 200 OK\r\n");
+	assert_int_equal(proxy_http_add_status_line(out, 101), 0);
+	assert_buffer(out, "HTTP/1.1 101 Switching Protocols\r\n");
+	/* Relayed statuses keep their meaning: never "201 Error". */
+	assert_int_equal(proxy_http_add_status_line(out, 201), 0);
+	assert_buffer(out, "HTTP/1.1 201 Created\r\n");
+	assert_int_equal(proxy_http_add_status_line(out, 299), 0);
+	assert_buffer(out, "HTTP/1.1 299 Unknown\r\n");
+	assert_int_equal(proxy_http_add_host(out, "api.test", 443, 443), 0);
+	assert_buffer(out, "Host: api.test\r\n");
+	assert_int_equal(proxy_http_add_host(out, "api.test", 8443, 443), 0);
+	assert_buffer(out, "Host: api.test:8443\r\n");
+	assert_int_equal(proxy_http_add_host(out, "::1", 80, 80), 0);
+	assert_buffer(out, "Host: [::1]\r\n");
+	assert_int_equal(proxy_http_add_host(out, "::1", 65535, 80), 0);
+	assert_buffer(out, "Host: [::1]:65535\r\n");
+	assert_int_equal(proxy_http_add_host(out, "a", 0, 80), 0);
+	assert_buffer(out, "Host: a:0\r\n");
+	evbuffer_free(out);
+}
+
 int
 main(void)
 {
@@ -1345,6 +1386,7 @@ main(void)
 		    test_http_request_kind_dispatches_by_method_and_target),
 		T(test_http_rejects_malformed_heads),
 		T(test_http_add_field_appends_one_line),
+		T(test_http_add_status_line_and_host),
 		T(test_http_rejects_bare_lf_in_head),
 		T(test_http_never_accepts_bare_lf_only_head),
 		T(test_http_rejects_bare_cr_in_head),
