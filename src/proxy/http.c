@@ -191,11 +191,19 @@ msg_flush_header(struct http_msg *m)
 		;
 	while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
 		b--;
-	h->h = xreallocarray(h->h, h->nh + 1, sizeof(*h->h));
+	/* Trimmed in place: the value keeps its buffer (no copy to wipe). */
+	if (a > 0) {
+		memmove(v, v + a, b - a);
+		explicit_bzero(v + (b - a), b - (b - a));
+	}
+	v[b - a] = '\0';
+	if (h->nh == h->cap) {
+		h->cap = h->cap == 0 ? 16 : h->cap * 2;
+		h->h = xreallocarray(h->h, h->cap, sizeof(*h->h));
+	}
 	h->h[h->nh].name = m->cur_field;
-	h->h[h->nh].value = xstrndup(v + a, b - a);
+	h->h[h->nh].value = v;
 	h->nh++;
-	freezero(v, (m->cur_value != NULL ? m->cur_value_len : 0) + 1);
 	m->cur_field = m->cur_value = NULL;
 	m->cur_field_len = m->cur_value_len = 0;
 	m->in_value = false;

@@ -35,6 +35,7 @@ struct http_head {
 	unsigned		 major, minor;
 	struct http_header	*h;		/* owned array */
 	size_t			 nh;
+	size_t			 cap;		/* of h; the parser's growth */
 	size_t			 raw_len;	/* bytes of the head on the wire */
 };
 
