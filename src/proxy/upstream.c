@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/queue.h>
 
@@ -14,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "proxy/conn.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 struct upstream_tls {
@@ -161,18 +163,37 @@ struct pool_entry {
 	size_t			 route;
 	struct bufferevent	*bev;		/* owned */
 	void			*ssl;		/* borrowed from bev */
-	struct event		*timer;		/* owned */
+	uint64_t		 parked_ms;	/* monotonic */
 	TAILQ_ENTRY(pool_entry)	 entry;
 };
 
 TAILQ_HEAD(pool_list, pool_entry);
 
+/*
+ * Idle connections expire from one sweep timer, not a timer each: parking
+ * and taking back happen on every routed request.  Lists hold the newest
+ * first, so a sweep stops at the first entry still young enough.
+ */
 struct upstream_pool {
 	struct event_base	*base;		/* borrowed */
 	struct pool_list	*lists;		/* owned; one per route */
 	size_t			*counts;	/* owned */
 	size_t			 nroutes;
+	size_t			 nidle;		/* over all routes */
+	uint32_t		 idle_ms;
+	struct event		*sweep;		/* owned; pending while nidle */
 };
+
+static uint64_t
+pool_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void	pool_on_sweep(evutil_socket_t, short, void *);
 
 struct upstream_pool *
 proxy_upstream_pool_new(struct event_base *base, size_t nroutes)
@@ -186,7 +207,17 @@ proxy_upstream_pool_new(struct event_base *base, size_t nroutes)
 	p->counts = xcalloc(nroutes ? nroutes : 1, sizeof(*p->counts));
 	for (i = 0; i < nroutes; i++)
 		TAILQ_INIT(&p->lists[i]);
+	p->idle_ms = UPSTREAM_POOL_IDLE_MS;
+	p->sweep = event_new(base, -1, EV_PERSIST, pool_on_sweep, p);
+	if (p->sweep == NULL)
+		log_fatalx("upstream pool: cannot create the sweep timer");
 	return p;
+}
+
+void
+proxy_upstream_pool_set_idle_ms(struct upstream_pool *p, uint32_t ms)
+{
+	p->idle_ms = ms;
 }
 
 static void
@@ -196,10 +227,28 @@ pool_entry_free(struct pool_entry *pe)
 
 	TAILQ_REMOVE(&p->lists[pe->route], pe, entry);
 	p->counts[pe->route]--;
-	event_free(pe->timer);
+	if (--p->nidle == 0)
+		event_del(p->sweep);
 	if (pe->bev != NULL)
 		bufferevent_free(pe->bev);
 	free(pe);
+}
+
+static void
+pool_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_pool	*p = arg;
+	struct pool_entry	*pe;
+	uint64_t		 now = pool_now_ms();
+	size_t			 i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < p->nroutes; i++) {
+		while ((pe = TAILQ_LAST(&p->lists[i], pool_list)) != NULL &&
+		    now - pe->parked_ms >= p->idle_ms)
+			pool_entry_free(pe);
+	}
 }
 
 /* An idle connection spoke or closed: it is no use any more. */
@@ -218,21 +267,13 @@ pool_on_event(struct bufferevent *bev, short what, void *arg)
 	pool_entry_free(arg);
 }
 
-static void
-pool_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	pool_entry_free(arg);
-}
-
 void
 proxy_upstream_pool_put(struct upstream_pool *p, size_t i,
     struct bufferevent *bev, void *ssl)
 {
 	struct pool_entry	*pe;
-	struct timeval		 tv = { UPSTREAM_POOL_IDLE_MS / 1000,
-				    (UPSTREAM_POOL_IDLE_MS % 1000) * 1000 };
+	uint32_t		 every;
+	struct timeval		 tv;
 
 	if (i >= p->nroutes || p->counts[i] >= UPSTREAM_POOL_PER_ROUTE ||
 	    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
@@ -245,17 +286,19 @@ proxy_upstream_pool_put(struct upstream_pool *p, size_t i,
 	pe->route = i;
 	pe->bev = bev;
 	pe->ssl = ssl;
-	if ((pe->timer = evtimer_new(p->base, pool_on_timer, pe)) == NULL) {
-		bufferevent_free(bev);
-		free(pe);
-		return;
-	}
+	pe->parked_ms = pool_now_ms();
 	TAILQ_INSERT_HEAD(&p->lists[i], pe, entry);
 	p->counts[i]++;
+	if (p->nidle++ == 0) {
+		/* Expiry is late by at most a tenth of the idle time. */
+		every = p->idle_ms / 10 > 0 ? p->idle_ms / 10 : 1;
+		tv.tv_sec = every / 1000;
+		tv.tv_usec = (every % 1000) * 1000;
+		event_add(p->sweep, &tv);
+	}
 	proxy_conn_bev_watermark(bev, EV_READ | EV_WRITE, 0, 0);
 	bufferevent_setcb(bev, pool_on_read, NULL, pool_on_event, pe);
 	proxy_conn_bev_enable(bev, EV_READ);
-	evtimer_add(pe->timer, &tv);
 }
 
 struct bufferevent *
@@ -291,6 +334,7 @@ proxy_upstream_pool_free(struct upstream_pool *p)
 	for (i = 0; i < p->nroutes; i++)
 		while (!TAILQ_EMPTY(&p->lists[i]))
 			pool_entry_free(TAILQ_FIRST(&p->lists[i]));
+	event_free(p->sweep);
 	free(p->lists);
 	free(p->counts);
 	free(p);

@@ -1,6 +1,8 @@
 #ifndef KEYHOLE_PROXY_UPSTREAM_H
 #define KEYHOLE_PROXY_UPSTREAM_H
 
+#include <stdint.h>
+
 #include <openssl/ssl.h>
 
 #include "util/errbuf.h"
@@ -57,6 +59,8 @@ void	 proxy_upstream_pool_put(struct upstream_pool *, size_t i,
 struct bufferevent *proxy_upstream_pool_get(struct upstream_pool *,
 	    size_t i, void **ssl);
 size_t	 proxy_upstream_pool_idle(const struct upstream_pool *, size_t i);
+/* How long a connection may idle (UPSTREAM_POOL_IDLE_MS; tests shorten it). */
+void	 proxy_upstream_pool_set_idle_ms(struct upstream_pool *, uint32_t ms);
 void	 proxy_upstream_pool_free(struct upstream_pool *);
 
 #endif

@@ -30,8 +30,9 @@ struct pair {
 	int			 peer;	/* the other end, non-blocking */
 };
 
+/* A socket pair; our side on base (a new one when NULL). */
 static void
-pair_open(struct pair *p, int sndbuf)
+pair_open_on(struct pair *p, struct event_base *base, int sndbuf)
 {
 	int	fd[2];
 
@@ -44,12 +45,19 @@ pair_open(struct pair *p, int sndbuf)
 	}
 	assert_int_equal(fcntl(fd[0], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(fcntl(fd[1], F_SETFL, O_NONBLOCK), 0);
-	assert_non_null(p->base = event_base_new());
+	p->base = base != NULL ? base : event_base_new();
+	assert_non_null(p->base);
 	p->bev = bufferevent_socket_new(p->base, fd[0],
 	    BEV_OPT_CLOSE_ON_FREE);
 	assert_non_null(p->bev);
 	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
 	p->peer = fd[1];
+}
+
+static void
+pair_open(struct pair *p, int sndbuf)
+{
+	pair_open_on(p, NULL, sndbuf);
 }
 
 static void
@@ -171,6 +179,73 @@ test_bev_enable_enables_what_is_off(void **state)
 	pair_close(&p);
 }
 
+/* Run base's loop for about ms milliseconds. */
+static void
+loop_for(struct event_base *base, int ms)
+{
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static void
+test_pool_parked_connection_expires_and_closes(void **state)
+{
+	struct upstream_pool	*pool;
+	struct pair		 p;
+	char			 c;
+
+	(void)state;
+	pair_open(&p, 0);
+	pool = proxy_upstream_pool_new(p.base, 1);
+	proxy_upstream_pool_set_idle_ms(pool, 100);
+	proxy_upstream_pool_put(pool, 0, p.bev, NULL);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 1);
+	loop_for(p.base, 30);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 1);
+	loop_for(p.base, 250);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 0);
+	/* Freed, so closed: the server sees the end. */
+	assert_int_equal(read(p.peer, &c, 1), 0);
+	proxy_upstream_pool_free(pool);
+	close(p.peer);
+	event_base_free(p.base);
+}
+
+static void
+test_pool_gives_back_the_newest_and_drops_a_talker(void **state)
+{
+	struct upstream_pool	*pool;
+	struct pair		 a, b;
+	struct bufferevent	*got;
+	void			*ssl;
+	char			 c;
+
+	(void)state;
+	pair_open(&a, 0);
+	pair_open_on(&b, a.base, 0);
+	pool = proxy_upstream_pool_new(a.base, 1);
+	proxy_upstream_pool_put(pool, 0, a.bev, NULL);
+	proxy_upstream_pool_put(pool, 0, b.bev, NULL);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 2);
+	got = proxy_upstream_pool_get(pool, 0, &ssl);
+	assert_ptr_equal(got, b.bev);
+	assert_null(ssl);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 1);
+	/* An idle server that talks out of turn loses its place. */
+	assert_int_equal(write(a.peer, "x", 1), 1);
+	loop_for(a.base, 50);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 0);
+	assert_null(proxy_upstream_pool_get(pool, 0, &ssl));
+	assert_int_equal(read(a.peer, &c, 1), 0);
+	bufferevent_free(got);
+	proxy_upstream_pool_free(pool);
+	close(a.peer);
+	close(b.peer);
+	event_base_free(a.base);
+}
+
 int
 main(void)
 {
@@ -180,6 +255,10 @@ main(void)
 		    test_write_through_full_socket_hands_over_and_back),
 		cmocka_unit_test(test_bev_watermark_sets_only_what_changes),
 		cmocka_unit_test(test_bev_enable_enables_what_is_off),
+		cmocka_unit_test(
+		    test_pool_parked_connection_expires_and_closes),
+		cmocka_unit_test(
+		    test_pool_gives_back_the_newest_and_drops_a_talker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
