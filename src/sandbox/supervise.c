@@ -288,7 +288,10 @@ child_entry(void *arg)
  * faults follow, which a fork of this process (6 MB mapped) pays for at
  * every start (bench/startup); we wait until the child has exec'd or
  * failed.  The child makes system calls only (STYLE §9), so sharing our
- * memory for that while is safe.  -1 with errno.
+ * memory for that while is safe.  Nothing it does before execve may wait
+ * for us: we are suspended (its mediator listener is queued on a socket
+ * and read after the exec, and none of its calls is a notified one).
+ * -1 with errno.
  */
 static pid_t
 spawn_child(struct child_ctx *c)
