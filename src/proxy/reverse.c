@@ -169,15 +169,26 @@ reverse_ready(struct conn *c)
 static void
 reverse_tls_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct conn	*c = arg;
-	struct errbuf	 e = { 0 };
-	char		 reason[400];
+	struct conn		*c = arg;
+	struct bufferevent	*raw;
+	struct errbuf		 e = { 0 };
+	char			 reason[400];
 
 	if (c->flags & CONN_DEAD)
 		return;
 	proxy_conn_timer_stop(c);
 	if (what & BEV_EVENT_CONNECTED) {
-		proxy_upstream_write_through(bufferevent_get_underlying(bev));
+		raw = bufferevent_get_underlying(bev);
+		/*
+		 * The TLS layer turns everything queued into records at once;
+		 * with no high mark on the socket under it, a body for a slow
+		 * upstream piled up there and never pushed back on the client.
+		 * Past the mark it stops, its own output fills, and the relay
+		 * stops reading the client (bounded memory, SPEC §4.6).
+		 */
+		bufferevent_setwatermark(raw, EV_WRITE, CONN_RELAY_HIGH / 2,
+		    CONN_RELAY_HIGH);
+		proxy_upstream_write_through(raw);
 		reverse_ready(c);
 		return;
 	}

@@ -2,7 +2,10 @@
 stream, never buffered whole): peak RSS (VmHWM) of the release build stays
 under 16 MB."""
 
+import os
 import socket
+import ssl
+import threading
 import time
 
 import pytest
@@ -79,3 +82,85 @@ def test_gib_response_streams_in_bounded_memory(big_route, kind):
 	assert got + len(left) == GIB, (got, end)
 	hwm = vm_kb(px.proc.pid, "VmHWM")
 	assert hwm < HWM_LIMIT_KB, "VmHWM %d kB" % hwm
+
+
+class StalledTlsUpstream:
+	"""A TLS upstream that reads a request head, then nothing until go is
+	set; then it reads the body to the end and answers 200."""
+
+	def __init__(self, ca):
+		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		self.ctx.load_cert_chain(os.path.join(ca, "server.pem"),
+		    os.path.join(ca, "server.key"))
+		self.ls = socket.socket()
+		self.ls.bind(("127.0.0.1", 0))
+		self.ls.listen(4)
+		self.port = self.ls.getsockname()[1]
+		self.go = threading.Event()
+		self.got = None
+		self.t = threading.Thread(target=self._serve, daemon=True)
+		self.t.start()
+
+	def _serve(self):
+		c, _ = self.ls.accept()
+		c.settimeout(60)
+		c = self.ctx.wrap_socket(c, server_side=True)
+		buf = b""
+		while b"\r\n\r\n" not in buf:
+			buf += c.recv(65536)
+		head, rest = buf.split(b"\r\n\r\n", 1)
+		n = int(dict(line.split(b": ", 1) for line in
+		    head.split(b"\r\n")[1:])[b"Content-Length"])
+		self.go.wait(60)
+		got = len(rest)
+		while got < n:
+			k = len(c.recv(1 << 20))
+			if k == 0:
+				break
+			got += k
+		self.got = got
+		c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		c.close()
+
+	def close(self):
+		self.go.set()
+		self.ls.close()
+
+
+def test_tls_route_upload_to_a_stalled_upstream_pushes_back(rproxy,
+    tmp_path, ca):
+	"""The TLS layer must not take a body in faster than the upstream
+	reads it: the client is made to wait, the proxy does not hold it."""
+	up = StalledTlsUpstream(ca)
+	try:
+		args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
+		    ca=ca, resolve_port=up.port)
+		px = rproxy(*args, "--max-body", "200000000", env=env)
+		total = 48 * MIB
+		s = socket.create_connection(("127.0.0.1", px.port), timeout=5)
+		with s:
+			s.sendall(route_request(px, "POST", "/discard",
+			    b"Content-Length: %d\r\n" % total))
+			rss0 = vm_kb(px.proc.pid, "VmRSS")
+			block = b"u" * MIB
+			sent = 0
+			s.settimeout(1.0)
+			try:
+				while sent < total:
+					sent += s.send(block)
+			except socket.timeout:
+				pass
+			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
+			assert sent < 24 * MIB, "the proxy took %d MiB while the " \
+			    "upstream read nothing" % (sent // MIB)
+			assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+			up.go.set()
+			s.settimeout(30)
+			while sent < total:
+				sent += s.send(block[:min(MIB, total - sent)])
+			st, _, h, left = read_head(s, 30)
+		assert st == 200, st
+		up.t.join(10)
+		assert up.got == total, up.got
+	finally:
+		up.close()
