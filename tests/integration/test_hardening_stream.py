@@ -86,9 +86,11 @@ def test_gib_response_streams_in_bounded_memory(big_route, kind):
 
 class StalledTlsUpstream:
 	"""A TLS upstream that reads a request head, then nothing until go is
-	set; then it reads the body to the end and answers 200."""
+	set; then it reads the body to the end and answers 200.  With upgrade,
+	it answers 101 at once instead and then reads nothing."""
 
-	def __init__(self, ca):
+	def __init__(self, ca, upgrade=False):
+		self.upgrade = upgrade
 		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 		self.ctx.load_cert_chain(os.path.join(ca, "server.pem"),
 		    os.path.join(ca, "server.key"))
@@ -108,6 +110,12 @@ class StalledTlsUpstream:
 		buf = b""
 		while b"\r\n\r\n" not in buf:
 			buf += c.recv(65536)
+		if self.upgrade:
+			c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+			    b"Connection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+			self.go.wait(60)
+			c.close()
+			return
 		head, rest = buf.split(b"\r\n\r\n", 1)
 		n = int(dict(line.split(b": ", 1) for line in
 		    head.split(b"\r\n")[1:])[b"Content-Length"])
@@ -127,6 +135,43 @@ class StalledTlsUpstream:
 		self.ls.close()
 
 
+def flood(s, limit):
+	"""Send up to limit bytes until a send blocks for a second; the count."""
+	block = b"w" * MIB
+	sent = 0
+	s.settimeout(1.0)
+	try:
+		while sent < limit:
+			sent += s.send(block)
+	except socket.timeout:
+		pass
+	return sent
+
+
+def test_tls_route_upgrade_flood_to_a_stalled_upstream_pushes_back(rproxy,
+    tmp_path, ca):
+	"""After 101 the relay over TLS is bounded the same way."""
+	up = StalledTlsUpstream(ca, upgrade=True)
+	try:
+		args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
+		    ca=ca, resolve_port=up.port)
+		px = rproxy(*args, env=env)
+		s = socket.create_connection(("127.0.0.1", px.port), timeout=5)
+		with s:
+			s.sendall(route_request(px, "GET", "/ws",
+			    b"Connection: Upgrade\r\nUpgrade: websocket\r\n"))
+			st, _, h, left = read_head(s, 10)
+			assert st == 101, st
+			rss0 = vm_kb(px.proc.pid, "VmRSS")
+			sent = flood(s, 64 * MIB)
+			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
+		assert sent < 24 * MIB, "the proxy took %d MiB while the " \
+		    "upstream read nothing" % (sent // MIB)
+		assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+	finally:
+		up.close()
+
+
 def test_tls_route_upload_to_a_stalled_upstream_pushes_back(rproxy,
     tmp_path, ca):
 	"""The TLS layer must not take a body in faster than the upstream
@@ -142,20 +187,14 @@ def test_tls_route_upload_to_a_stalled_upstream_pushes_back(rproxy,
 			s.sendall(route_request(px, "POST", "/discard",
 			    b"Content-Length: %d\r\n" % total))
 			rss0 = vm_kb(px.proc.pid, "VmRSS")
-			block = b"u" * MIB
-			sent = 0
-			s.settimeout(1.0)
-			try:
-				while sent < total:
-					sent += s.send(block)
-			except socket.timeout:
-				pass
+			sent = flood(s, total)
 			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
 			assert sent < 24 * MIB, "the proxy took %d MiB while the " \
 			    "upstream read nothing" % (sent // MIB)
 			assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
 			up.go.set()
 			s.settimeout(30)
+			block = b"w" * MIB
 			while sent < total:
 				sent += s.send(block[:min(MIB, total - sent)])
 			st, _, h, left = read_head(s, 30)
