@@ -17,8 +17,23 @@ strbuf_grow(struct strbuf *b, size_t more)
 		return;
 	while (cap < need)
 		cap *= 2;
-	b->s = xreallocarray(b->s, 1, cap);
+	if (b->wipe && b->s != NULL) {
+		/* realloc would leave the old copy behind unwiped. */
+		char	*s = xmalloc(cap);
+
+		memcpy(s, b->s, b->len + 1);
+		freezero(b->s, b->cap);
+		b->s = s;
+	} else
+		b->s = xreallocarray(b->s, 1, cap);
 	b->cap = cap;
+}
+
+void
+strbuf_reserve(struct strbuf *b, size_t n)
+{
+	strbuf_grow(b, n);
+	b->s[b->len] = '\0';
 }
 
 void

@@ -13,6 +13,7 @@ struct strbuf {
 	char	*s;	/* owned; NULL until the first append */
 	size_t	 len;
 	size_t	 cap;
+	bool	 wipe;	/* secret: growing wipes the old copy */
 };
 
 void	 strbuf_append(struct strbuf *, const char *);
@@ -23,6 +24,8 @@ void	 strbuf_appendf(struct strbuf *, const char *, ...)
 /* JSON string literal with quotes, escaping control bytes and non-ASCII
  * bytes that are not valid UTF-8 as \u00XX. */
 void	 strbuf_append_json(struct strbuf *, const char *, size_t);
+/* Make room for n more bytes without moving the string again. */
+void	 strbuf_reserve(struct strbuf *, size_t n);
 void	 strbuf_reset(struct strbuf *);
 /* The string, "" when empty; borrowed. */
 const char *strbuf_str(const struct strbuf *);
