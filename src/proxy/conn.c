@@ -169,6 +169,16 @@ conn_free_later(evutil_socket_t fd, short what, void *arg)
 	free(c);
 }
 
+void
+proxy_conn_set_up_key(struct conn *c, const char *host, uint16_t port)
+{
+	size_t	n = strnlen(host, sizeof(c->up_host) - 1);
+
+	memcpy(c->up_host, host, n);
+	c->up_host[n] = '\0';
+	c->up_port = port;
+}
+
 /* Free the upstream side only (forward reuse, tunnel end). */
 void
 proxy_conn_drop_up(struct conn *c)

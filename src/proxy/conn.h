@@ -175,6 +175,8 @@ void	 proxy_conn_bev_watermark(struct bufferevent *, short events,
 	    size_t low, size_t high);
 /* Wire c->up to the generic upstream callbacks and start reading. */
 void	 proxy_conn_attach_up(struct conn *);
+/* Remember which host and port c->up goes to (cut to up_host's size). */
+void	 proxy_conn_set_up_key(struct conn *, const char *host, uint16_t port);
 /* Free the upstream side only. */
 void	 proxy_conn_drop_up(struct conn *);
 /* Proxy authentication for CONNECT/forward (SPEC 4.2); true if passed. */

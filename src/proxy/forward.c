@@ -28,32 +28,32 @@
 	"credential upstream: forward bypasses L7 filtering"
 
 
-/* Headers a proxy never passes on (RFC 9110 §7.6.1, plus Proxy-*). */
-static const char *const hop_headers[] = {
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-	"Proxy-Authenticate", "TE", "Trailer", "Upgrade", NULL,
-};
-
-/* True when header name must not be forwarded in head h. */
-bool	proxy_forward_is_hop(const struct http_head *, const char *);
-
-bool
-proxy_forward_is_hop(const struct http_head *h, const char *name)
+/*
+ * True when header x must not be forwarded: the hop-by-hop headers of RFC
+ * 9110 §7.6.1 and Proxy-Connection/-Authorization/-Authenticate, and
+ * anything a Connection header names -- but not the framing headers: the
+ * body is relayed as the client framed it, and dropping them would
+ * desynchronise the upstream connection.
+ */
+static bool
+forward_is_hop(const struct http_header *x)
 {
-	size_t	i;
-
-	for (i = 0; hop_headers[i] != NULL; i++)
-		if (strcasecmp(name, hop_headers[i]) == 0)
-			return true;
-	/*
-	 * Anything the Connection header names is hop-by-hop too -- but not
-	 * the framing headers: the body is relayed as the client framed it,
-	 * and dropping them would desynchronise the upstream connection.
-	 */
-	if (strcasecmp(name, "Content-Length") == 0 ||
-	    strcasecmp(name, "Transfer-Encoding") == 0)
+	switch (x->field) {
+	case HF_CONNECTION:
+	case HF_KEEP_ALIVE:
+	case HF_PROXY_CONNECTION:
+	case HF_PROXY_AUTHORIZATION:
+	case HF_PROXY_AUTHENTICATE:
+	case HF_TE:
+	case HF_TRAILER:
+	case HF_UPGRADE:
+		return true;
+	case HF_CONTENT_LENGTH:
+	case HF_TRANSFER_ENCODING:
 		return false;
-	return proxy_http_header_has_token(h, "Connection", name);
+	default:
+		return x->conn_listed;
+	}
 }
 
 /*
@@ -162,8 +162,7 @@ forward_connected(struct conn *c, int rc)
 		proxy_conn_deny(c, c->connect_timed_out ? 504 : 502, reason);
 		return;
 	}
-	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
-	c->up_port = c->port;
+	proxy_conn_set_up_key(c, c->host, c->port);
 	proxy_conn_attach_up(c);
 	forward_send(c);
 }
@@ -186,10 +185,9 @@ forward_write_head(struct conn *c)
 		evbuffer_add_printf(out, ":%u", c->port);
 	evbuffer_add(out, "\r\n", 2);
 	for (i = 0; i < h->nh; i++) {
-		if (strcasecmp(h->h[i].name, "Host") == 0 ||
-		    proxy_forward_is_hop(h, h->h[i].name))
+		if (h->h[i].field == HF_HOST || forward_is_hop(&h->h[i]))
 			continue;
-		proxy_http_add_field(out, h->h[i].name, h->h[i].value);
+		proxy_http_add_header(out, &h->h[i]);
 	}
 	if (upgrade)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
@@ -289,9 +287,9 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 
 	proxy_http_add_status_line(out, h->status);
 	for (i = 0; i < h->nh; i++) {
-		if (proxy_forward_is_hop(h, h->h[i].name))
+		if (forward_is_hop(&h->h[i]))
 			continue;
-		proxy_http_add_field(out, h->h[i].name, h->h[i].value);
+		proxy_http_add_header(out, &h->h[i]);
 	}
 	if (h->status == 101)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "

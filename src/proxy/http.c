@@ -1,5 +1,7 @@
 #include "proxy/http.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,6 @@
 #include "util/strnum.h"
 #include "util/xmalloc.h"
 
-static int	msg_on_begin(http_parser *);
 static int	msg_on_url(http_parser *, const char *, size_t);
 static int	msg_on_field(http_parser *, const char *, size_t);
 static int	msg_on_value(http_parser *, const char *, size_t);
@@ -20,7 +21,6 @@ static int	msg_on_body(http_parser *, const char *, size_t);
 static int	msg_on_complete(http_parser *);
 
 static const http_parser_settings msg_settings = {
-	.on_message_begin = msg_on_begin,
 	.on_url = msg_on_url,
 	.on_header_field = msg_on_field,
 	.on_header_value = msg_on_value,
@@ -33,9 +33,93 @@ bool
 proxy_http_is_tchar(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
+	    (c >= '0' && c <= '9') || c == '-')
 		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return c != '\0' && strchr("!#$%&'*+.^_`|~", c) != NULL;
+}
+
+static inline unsigned char
+http_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+bool
+proxy_http_name_eq(const char *a, const char *b, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (http_lower((unsigned char)a[i]) !=
+		    http_lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+enum http_field
+proxy_http_field_of(const char *s, size_t n)
+{
+#define IS(lit)	(http_lower((unsigned char)s[0]) == (lit)[0] && \
+	    proxy_http_name_eq(s + 1, (lit) + 1, n - 1))
+	switch (n) {
+	case 2:
+		return IS("te") ? HF_TE : HF_OTHER;
+	case 4:
+		return IS("host") ? HF_HOST : HF_OTHER;
+	case 6:
+		return IS("expect") ? HF_EXPECT : HF_OTHER;
+	case 7:
+		if (IS("upgrade"))
+			return HF_UPGRADE;
+		if (IS("trailer"))
+			return HF_TRAILER;
+		break;
+	case 9:
+		if (IS("x-api-key"))
+			return HF_X_API_KEY;
+		break;
+	case 10:
+		if (IS("connection"))
+			return HF_CONNECTION;
+		if (IS("keep-alive"))
+			return HF_KEEP_ALIVE;
+		break;
+	case 13:
+		if (IS("authorization"))
+			return HF_AUTHORIZATION;
+		if (IS("private-token"))
+			return HF_PRIVATE_TOKEN;
+		break;
+	case 14:
+		if (IS("content-length"))
+			return HF_CONTENT_LENGTH;
+		if (IS("x-goog-api-key"))
+			return HF_X_GOOG_API_KEY;
+		break;
+	case 16:
+		if (IS("proxy-connection"))
+			return HF_PROXY_CONNECTION;
+		break;
+	case 17:
+		if (IS("transfer-encoding"))
+			return HF_TRANSFER_ENCODING;
+		break;
+	case 18:
+		if (IS("proxy-authenticate"))
+			return HF_PROXY_AUTHENTICATE;
+		break;
+	case 19:
+		if (IS("proxy-authorization"))
+			return HF_PROXY_AUTHORIZATION;
+		break;
+	default:
+		break;
+	}
+#undef IS
+	if (n > 6 && http_lower((unsigned char)s[0]) == 'p' &&
+	    proxy_http_name_eq(s, "proxy-", 6))
+		return HF_PROXY_OTHER;
+	return HF_OTHER;
 }
 
 enum http_kind
@@ -113,10 +197,21 @@ proxy_http_msg_free(struct http_msg *m)
 {
 	proxy_http_head_free(m->head);
 	m->head = NULL;
-	free(m->cur_field);
-	free(m->cur_value);
-	m->cur_field = m->cur_value = NULL;
-	m->cur_field_len = m->cur_value_len = 0;
+}
+
+/* A head with room for textlen bytes of text (and a NUL). */
+static struct http_head *
+head_alloc(size_t textlen)
+{
+	struct http_head	*h;
+
+	h = xmalloc(sizeof(*h) + textlen + 1);
+	memset(h, 0, offsetof(struct http_head, inl));
+	h->h = h->inl;
+	h->cap = HTTP_HEAD_INLINE;
+	h->text_len = textlen;
+	h->text[textlen] = '\0';
+	return h;
 }
 
 void
@@ -126,13 +221,12 @@ proxy_http_head_free(struct http_head *h)
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->nh; i++) {
-		free(h->h[i].name);
-		freezero_str(h->h[i].value);	/* may carry credentials */
-	}
-	free(h->h);
-	free(h->method);
-	free(h->target);
+	for (i = 0; i < h->nowned; i++)
+		freezero_str(h->owned[i]);	/* may carry credentials */
+	free(h->owned);
+	if (h->h != h->inl)
+		free(h->h);
+	explicit_bzero(h->text, h->text_len);
 	free(h);
 }
 
@@ -145,6 +239,138 @@ proxy_http_take_head(struct http_msg *m)
 	return h;
 }
 
+/* Room for one more header. */
+static struct http_header *
+head_push(struct http_head *h)
+{
+	if (h->nh == h->cap) {
+		if (h->h == h->inl) {
+			h->h = xreallocarray(NULL, h->cap * 2, sizeof(*h->h));
+			memcpy(h->h, h->inl, sizeof(h->inl));
+		} else
+			h->h = xreallocarray(h->h, h->cap * 2, sizeof(*h->h));
+		h->cap *= 2;
+	}
+	memset(&h->h[h->nh], 0, sizeof(h->h[h->nh]));
+	return &h->h[h->nh++];
+}
+
+/* Keep a string a built head owns. */
+static const char *
+head_own(struct http_head *h, const char *s)
+{
+	h->owned = xreallocarray(h->owned, h->nowned + 1, sizeof(*h->owned));
+	h->owned[h->nowned] = xstrdup(s);
+	return h->owned[h->nowned++];
+}
+
+/* Mark every header that a Connection header of h names. */
+static void
+head_mark_listed(struct http_head *h)
+{
+	const struct http_header	*c;
+	const char			*v, *e, *t;
+	size_t				 i, j, tl;
+
+	for (i = 0; i < h->nh; i++) {
+		c = &h->h[i];
+		if (c->field != HF_CONNECTION)
+			continue;
+		for (v = c->value; *v != '\0'; v = e) {
+			while (*v == ' ' || *v == '\t' || *v == ',')
+				v++;
+			for (e = v; *e != '\0' && *e != ','; e++)
+				;
+			for (t = e; t > v && (t[-1] == ' ' || t[-1] == '\t');
+			    t--)
+				;
+			if ((tl = (size_t)(t - v)) == 0)
+				continue;
+			for (j = 0; j < h->nh; j++)
+				if (h->h[j].name_len == tl &&
+				    proxy_http_name_eq(h->h[j].name, v, tl))
+					h->h[j].conn_listed = true;
+		}
+	}
+}
+
+/* Field, counts and Connection marks of every header. */
+static void
+head_index(struct http_head *h)
+{
+	struct http_header	*x;
+	size_t			 i;
+
+	memset(h->nfield, 0, sizeof(h->nfield));
+	for (i = 0; i < h->nh; i++) {
+		x = &h->h[i];
+		x->field = proxy_http_field_of(x->name, x->name_len);
+		x->conn_listed = false;
+		if (h->nfield[x->field] == 0)
+			h->ifield[x->field] = (uint32_t)i;
+		if (h->nfield[x->field] < UINT32_MAX)
+			h->nfield[x->field]++;
+	}
+	if (h->nfield[HF_CONNECTION] > 0)
+		head_mark_listed(h);
+}
+
+struct http_head *
+proxy_http_head_new(const char *method, const char *target)
+{
+	struct http_head	*h = head_alloc(0);
+
+	h->major = h->minor = 1;
+	h->method = method != NULL ? head_own(h, method) : NULL;
+	h->target = target != NULL ? head_own(h, target) : NULL;
+	return h;
+}
+
+void
+proxy_http_head_add(struct http_head *h, const char *name, const char *value)
+{
+	struct http_header	*x = head_push(h);
+
+	x->name = head_own(h, name);
+	x->value = head_own(h, value);
+	x->name_len = (uint32_t)strlen(name);
+	x->value_len = (uint32_t)strlen(value);
+	head_index(h);
+}
+
+/*
+ * Terminate the names, values and target the callbacks found in the
+ * head's text, trimming values, and index the headers.
+ */
+static void
+head_finish(struct http_head *h, size_t target_len)
+{
+	struct http_header	*x;
+	char			*v;
+	size_t			 i, a, b;
+
+	if (h->target != NULL)
+		((char *)(uintptr_t)h->target)[target_len] = '\0';
+	for (i = 0; i < h->nh; i++) {
+		x = &h->h[i];
+		((char *)(uintptr_t)x->name)[x->name_len] = '\0';
+		if (x->value == NULL) {
+			x->value = "";
+			continue;
+		}
+		v = (char *)(uintptr_t)x->value;
+		b = x->value_len;
+		for (a = 0; a < b && (v[a] == ' ' || v[a] == '\t'); a++)
+			;
+		while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+			b--;
+		v[b] = '\0';
+		x->value = v + a;
+		x->value_len = (uint32_t)(b - a);
+	}
+	head_index(h);
+}
+
 static void
 msg_bad(struct http_msg *m, int status, const char *reason)
 {
@@ -152,102 +378,72 @@ msg_bad(struct http_msg *m, int status, const char *reason)
 	snprintf(m->bad_reason, sizeof(m->bad_reason), "%s", reason);
 }
 
-/* Append bytes to a growing field or value, refusing runaway sizes. */
-static void
-msg_grow(char **s, size_t *len, const char *at, size_t n)
-{
-	*s = xreallocarray(*s, *len + n + 1, 1);
-	memcpy(*s + *len, at, n);
-	*len += n;
-	(*s)[*len] = '\0';
-}
-
-/* Store the header completed by the callbacks so far. */
-static void
-msg_flush_header(struct http_msg *m)
-{
-	struct http_head	*h = m->head;
-	char			*v;
-	size_t			 a, b;
-
-	if (m->cur_field == NULL)
-		return;
-	if (h == NULL) {
-		/*
-		 * A trailer field of a chunked body: the head was handed on
-		 * already, and trailers are not kept (found by fuzzing).
-		 */
-		free(m->cur_field);
-		if (m->cur_value != NULL)
-			freezero(m->cur_value, m->cur_value_len + 1);
-		m->cur_field = m->cur_value = NULL;
-		m->cur_field_len = m->cur_value_len = 0;
-		m->in_value = false;
-		return;
-	}
-	v = m->cur_value != NULL ? m->cur_value : xstrdup("");
-	b = m->cur_value != NULL ? m->cur_value_len : 0;
-	for (a = 0; a < b && (v[a] == ' ' || v[a] == '\t'); a++)
-		;
-	while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
-		b--;
-	/* Trimmed in place: the value keeps its buffer (no copy to wipe). */
-	if (a > 0) {
-		memmove(v, v + a, b - a);
-		explicit_bzero(v + (b - a), b - (b - a));
-	}
-	v[b - a] = '\0';
-	if (h->nh == h->cap) {
-		h->cap = h->cap == 0 ? 16 : h->cap * 2;
-		h->h = xreallocarray(h->h, h->cap, sizeof(*h->h));
-	}
-	h->h[h->nh].name = m->cur_field;
-	h->h[h->nh].value = v;
-	h->nh++;
-	m->cur_field = m->cur_value = NULL;
-	m->cur_field_len = m->cur_value_len = 0;
-	m->in_value = false;
-}
-
-static int
-msg_on_begin(http_parser *p)
-{
-	struct http_msg	*m = p->data;
-
-	if (m->head == NULL)
-		m->head = xcalloc(1, sizeof(*m->head));
-	return 0;
-}
-
+/*
+ * The callbacks record where things are in the head's text (which is
+ * whole: one call to http_parser_execute sees all of it).  A name or
+ * value handed over in pieces that do not join up is a folded line.
+ */
 static int
 msg_on_url(http_parser *p, const char *at, size_t n)
 {
 	struct http_msg		*m = p->data;
 	struct http_head	*h = m->head;
-	size_t			 len = h->target ? strlen(h->target) : 0;
 
-	msg_grow(&h->target, &len, at, n);
+	if (!m->in_head)
+		return 0;
+	if (h->target == NULL) {
+		h->target = at;
+		m->target_len = n;
+	} else if (h->target + m->target_len == at)
+		m->target_len += n;
+	else
+		m->split = true;
 	return 0;
 }
 
 static int
 msg_on_field(http_parser *p, const char *at, size_t n)
 {
-	struct http_msg	*m = p->data;
+	struct http_msg		*m = p->data;
+	struct http_head	*h = m->head;
+	struct http_header	*x;
 
-	if (m->in_value)
-		msg_flush_header(m);
-	msg_grow(&m->cur_field, &m->cur_field_len, at, n);
+	if (!m->in_head)
+		return 0;	/* a trailer field: not kept */
+	x = h->nh > 0 ? &h->h[h->nh - 1] : NULL;
+	if (!m->in_value && x != NULL && x->name + x->name_len == at) {
+		x->name_len += (uint32_t)n;
+		return 0;
+	}
+	x = head_push(h);
+	x->name = at;
+	x->name_len = (uint32_t)n;
+	m->in_value = false;
 	return 0;
 }
 
 static int
 msg_on_value(http_parser *p, const char *at, size_t n)
 {
-	struct http_msg	*m = p->data;
+	struct http_msg		*m = p->data;
+	struct http_head	*h = m->head;
+	struct http_header	*x;
 
+	if (!m->in_head)
+		return 0;
+	if (h->nh == 0) {
+		m->split = true;
+		return 0;
+	}
+	x = &h->h[h->nh - 1];
+	if (x->value == NULL) {
+		x->value = at;
+		x->value_len = (uint32_t)n;
+	} else if (x->value + x->value_len == at)
+		x->value_len += (uint32_t)n;
+	else
+		m->split = true;
 	m->in_value = true;
-	msg_grow(&m->cur_value, &m->cur_value_len, at, n);
 	return 0;
 }
 
@@ -257,12 +453,14 @@ msg_on_headers_complete(http_parser *p)
 	struct http_msg		*m = p->data;
 	struct http_head	*h = m->head;
 
-	msg_flush_header(m);
 	m->head_done = true;
+	if (h == NULL)
+		return 0;
+	m->in_head = false;
 	h->major = p->http_major;
 	h->minor = p->http_minor;
 	if (m->type == HTTP_REQUEST)
-		h->method = xstrdup(http_method_str(p->method));
+		h->method = http_method_str(p->method);
 	else
 		h->status = (int)p->status_code;
 	m->chunked = (p->flags & F_CHUNKED) != 0;
@@ -295,36 +493,79 @@ msg_on_complete(http_parser *p)
 	return 0;
 }
 
+/* True when some byte of the word is below 0x20 or is 0x7f. */
+static inline bool
+word_has_ctl(uint64_t x)
+{
+	const uint64_t	ones = 0x0101010101010101ull;
+	const uint64_t	highs = 0x8080808080808080ull;
+	uint64_t	del = x ^ (ones * 0x7f);
+
+	return (((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs;
+}
+
 /*
  * Byte-level checks http_parser is lax about (it accepts bare LF, obs-fold
  * and NUL in places): every line ends in CRLF, no CR elsewhere, no NUL, no
- * continuation lines.  These are request smuggling shapes.
+ * continuation lines.  These are request smuggling shapes.  Other control
+ * bytes are noted for msg_check_head.  Eight bytes at a time: only words
+ * holding a control byte are looked at closely.
  */
 static int
 msg_check_bytes(struct http_msg *m, const char *s, size_t len)
 {
-	size_t	i;
+	uint64_t	w;
+	size_t		i = 0, j;
+	unsigned char	c;
 
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\0') {
-			msg_bad(m, 400, "NUL byte in the head");
-			return -1;
+	m->has_ctl = false;
+	while (i < len) {
+		if (i + 8 <= len) {
+			memcpy(&w, s + i, 8);
+			if (!word_has_ctl(w)) {
+				i += 8;
+				continue;
+			}
 		}
-		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
-			msg_bad(m, 400, "bare LF in the head");
-			return -1;
-		}
-		if (s[i] == '\r' && (i + 1 >= len || s[i + 1] != '\n')) {
-			msg_bad(m, 400, "bare CR in the head");
-			return -1;
-		}
-		if (s[i] == '\n' && i + 1 < len &&
-		    (s[i + 1] == ' ' || s[i + 1] == '\t')) {
-			msg_bad(m, 400, "obsolete line folding in the head");
-			return -1;
+		for (j = i + 8 > len ? len : i + 8; i < j; i++) {
+			c = (unsigned char)s[i];
+			if (c >= 0x20 && c != 0x7f)
+				continue;
+			if (c == '\0') {
+				msg_bad(m, 400, "NUL byte in the head");
+				return -1;
+			}
+			if (c == '\n') {
+				msg_bad(m, 400, "bare LF in the head");
+				return -1;
+			}
+			if (c != '\r') {
+				m->has_ctl = true;
+				continue;
+			}
+			if (i + 1 >= len || s[i + 1] != '\n') {
+				msg_bad(m, 400, "bare CR in the head");
+				return -1;
+			}
+			if (i + 2 < len && (s[i + 2] == ' ' ||
+			    s[i + 2] == '\t')) {
+				msg_bad(m, 400, "obsolete line folding in the "
+				    "head");
+				return -1;
+			}
+			i++;	/* the LF (the loop steps past it) */
 		}
 	}
 	return 0;
+}
+
+/* True when the header's value is "chunked" (any case). */
+static bool
+msg_is_chunked(const struct http_head *h)
+{
+	const struct http_header	*x = &h->h[h->ifield[HF_TRANSFER_ENCODING]];
+
+	return x->value_len == 7 && proxy_http_name_eq(x->value, "chunked", 7);
 }
 
 /* Semantic checks on the parsed head. */
@@ -332,23 +573,23 @@ static int
 msg_check_head(struct http_msg *m)
 {
 	struct http_head	*h = m->head;
-	const char		*te;
+	const struct http_header *x;
 	size_t			 i, j;
 
 	for (i = 0; i < h->nh; i++) {
-		if (h->h[i].name[0] == '\0') {
+		x = &h->h[i];
+		if (x->name_len == 0) {
 			msg_bad(m, 400, "empty header name");
 			return -1;
 		}
-		for (j = 0; h->h[i].name[j] != '\0'; j++) {
-			if (!proxy_http_is_tchar((unsigned char)
-			    h->h[i].name[j])) {
+		for (j = 0; j < x->name_len; j++) {
+			if (!proxy_http_is_tchar((unsigned char)x->name[j])) {
 				msg_bad(m, 400, "invalid header name");
 				return -1;
 			}
 		}
-		for (j = 0; h->h[i].value[j] != '\0'; j++) {
-			unsigned char c = (unsigned char)h->h[i].value[j];
+		for (j = 0; m->has_ctl && j < x->value_len; j++) {
+			unsigned char c = (unsigned char)x->value[j];
 
 			if ((c < 0x20 && c != '\t') || c == 0x7f) {
 				msg_bad(m, 400, "control byte in a header "
@@ -364,25 +605,25 @@ msg_check_head(struct http_msg *m)
 	}
 	if (m->type != HTTP_REQUEST)
 		return 0;
-	if (proxy_http_header_count(h, "Host") > 1) {
+	if (h->nfield[HF_HOST] > 1) {
 		msg_bad(m, 400, "more than one Host header");
 		return -1;
 	}
-	if (proxy_http_header_count(h, "Content-Length") > 1) {
+	if (h->nfield[HF_CONTENT_LENGTH] > 1) {
 		msg_bad(m, 400, "more than one Content-Length header");
 		return -1;
 	}
 	/* The only transfer coding a request may use here is "chunked". */
-	if (proxy_http_header_count(h, "Transfer-Encoding") > 1) {
+	if (h->nfield[HF_TRANSFER_ENCODING] > 1) {
 		msg_bad(m, 400, "more than one Transfer-Encoding header");
 		return -1;
 	}
-	te = proxy_http_header(h, "Transfer-Encoding");
-	if (te != NULL && strcasecmp(te, "chunked") != 0) {
+	if (h->nfield[HF_TRANSFER_ENCODING] > 0 && !msg_is_chunked(h)) {
 		msg_bad(m, 400, "unsupported Transfer-Encoding");
 		return -1;
 	}
-	if (te != NULL && proxy_http_header(h, "Content-Length") != NULL) {
+	if (h->nfield[HF_TRANSFER_ENCODING] > 0 &&
+	    h->nfield[HF_CONTENT_LENGTH] > 0) {
 		msg_bad(m, 400, "both Content-Length and Transfer-Encoding");
 		return -1;
 	}
@@ -393,31 +634,67 @@ msg_check_head(struct http_msg *m)
 	return 0;
 }
 
-/* Offset of the first CRLF CRLF at or after from, or -1. */
-static ssize_t
-msg_find_end(struct evbuffer *in, size_t from)
+/*
+ * Where the head ends (*end: offset of CRLF CRLF, or -1) and where its
+ * first line does (*eol: offset of the first CRLF, or -1).  *base is the
+ * buffer's bytes when they are in one piece (the usual case: searched
+ * with memmem), else NULL.
+ */
+static void
+msg_locate(struct http_msg *m, struct evbuffer *in, size_t len,
+    ssize_t *end, ssize_t *eol, const char **base)
 {
-	struct evbuffer_ptr	start, found;
+	struct evbuffer_iovec	 v;
+	struct evbuffer_ptr	 start, p;
+	const char		*s, *f;
+	size_t			 from;
 
-	if (evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET) == -1)
-		return -1;
-	found = evbuffer_search(in, "\r\n\r\n", 4, &start);
-	return found.pos;
+	*base = NULL;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 && v.iov_len == len) {
+		s = v.iov_base;
+		*base = s;
+		*eol = *end = -1;
+		/* The first CRLF: memchr is far cheaper than memmem here. */
+		for (f = s; (f = memchr(f, '\n', len - (size_t)(f - s))) !=
+		    NULL; f++) {
+			if (f > s && f[-1] == '\r') {
+				*eol = f - 1 - s;
+				break;
+			}
+		}
+		if (*eol == -1)
+			return;
+		/* CRLF CRLF, looked for as an LF ending it. */
+		from = m->scan_from > (size_t)*eol ? m->scan_from :
+		    (size_t)*eol;
+		for (f = s + from; (f = memchr(f, '\n',
+		    len - (size_t)(f - s))) != NULL; f++) {
+			if (f - s >= 3 && f[-1] == '\r' && f[-2] == '\n' &&
+			    f[-3] == '\r') {
+				*end = f - 3 - s;
+				break;
+			}
+		}
+		return;
+	}
+	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF_STRICT);
+	*eol = p.pos;
+	*end = -1;
+	if (evbuffer_ptr_set(in, &start, m->scan_from, EVBUFFER_PTR_SET) == 0)
+		*end = evbuffer_search(in, "\r\n\r\n", 4, &start).pos;
 }
 
 enum http_result
 proxy_http_read_head(struct http_msg *m, struct evbuffer *in)
 {
-	size_t		 len = evbuffer_get_length(in), headlen, n;
-	ssize_t		 end, eol;
-	struct evbuffer_ptr p;
-	char		*s;
+	size_t			 len = evbuffer_get_length(in), headlen, n;
+	ssize_t			 end, eol;
+	const char		*base;
+	struct http_head	*h;
 
 	if (len == 0)
 		return HTTP_MORE;
-	end = msg_find_end(in, m->scan_from);
-	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF_STRICT);
-	eol = p.pos;
+	msg_locate(m, in, len, &end, &eol, &base);
 	if (eol == -1 ? len > m->line_max : (size_t)eol > m->line_max) {
 		if (m->type == HTTP_REQUEST)
 			msg_bad(m, 414, "request line too long");
@@ -440,15 +717,20 @@ proxy_http_read_head(struct http_msg *m, struct evbuffer *in)
 		    "head too large");
 		return HTTP_BAD;
 	}
-	if ((s = (char *)evbuffer_pullup(in, (ssize_t)headlen)) == NULL) {
+	proxy_http_head_free(m->head);
+	m->head = h = head_alloc(headlen);
+	if (base != NULL)
+		memcpy(h->text, base, headlen);
+	else if (evbuffer_copyout(in, h->text, headlen) != (ssize_t)headlen) {
 		msg_bad(m, 400, "cannot read the head");
 		return HTTP_BAD;
 	}
-	if (msg_check_bytes(m, s, headlen) == -1)
+	if (msg_check_bytes(m, h->text, headlen) == -1)
 		return HTTP_BAD;
-	if (m->head == NULL)
-		m->head = xcalloc(1, sizeof(*m->head));
-	n = http_parser_execute(&m->p, &msg_settings, s, headlen);
+	m->in_head = true;
+	m->in_value = m->split = false;
+	n = http_parser_execute(&m->p, &msg_settings, h->text, headlen);
+	m->in_head = false;
 	if ((HTTP_PARSER_ERRNO(&m->p) != HPE_OK &&
 	    HTTP_PARSER_ERRNO(&m->p) != HPE_PAUSED) || !m->head_done ||
 	    n != headlen) {
@@ -459,8 +741,14 @@ proxy_http_read_head(struct http_msg *m, struct evbuffer *in)
 		msg_bad(m, m->type == HTTP_REQUEST ? 400 : 502, reason);
 		return HTTP_BAD;
 	}
+	if (m->split) {
+		msg_bad(m, m->type == HTTP_REQUEST ? 400 : 502,
+		    "malformed head: a line in pieces");
+		return HTTP_BAD;
+	}
+	head_finish(h, m->target_len);
 	m->upgrade = m->p.upgrade != 0;
-	m->head->raw_len = headlen;
+	h->raw_len = headlen;
 	if (msg_check_head(m) == -1)
 		return HTTP_BAD;
 	evbuffer_drain(in, headlen);
@@ -602,12 +890,24 @@ proxy_http_eof_ends_body(const struct http_msg *m)
 }
 
 const char *
+proxy_http_field(const struct http_head *h, enum http_field f)
+{
+	if (f <= HF_OTHER || f >= HF_COUNT || h->nfield[f] == 0)
+		return NULL;
+	return h->h[h->ifield[f]].value;
+}
+
+const char *
 proxy_http_header(const struct http_head *h, const char *name)
 {
-	size_t	i;
+	size_t		n = strlen(name), i;
+	enum http_field	f = proxy_http_field_of(name, n);
 
+	if (f != HF_OTHER && f != HF_PROXY_OTHER)
+		return proxy_http_field(h, f);
 	for (i = 0; i < h->nh; i++)
-		if (strcasecmp(h->h[i].name, name) == 0)
+		if (h->h[i].name_len == n &&
+		    proxy_http_name_eq(h->h[i].name, name, n))
 			return h->h[i].value;
 	return NULL;
 }
@@ -615,38 +915,40 @@ proxy_http_header(const struct http_head *h, const char *name)
 size_t
 proxy_http_header_count(const struct http_head *h, const char *name)
 {
-	size_t	i, n = 0;
+	size_t		n = strlen(name), i, k = 0;
+	enum http_field	f = proxy_http_field_of(name, n);
 
+	if (f != HF_OTHER && f != HF_PROXY_OTHER)
+		return h->nfield[f];
 	for (i = 0; i < h->nh; i++)
-		if (strcasecmp(h->h[i].name, name) == 0)
-			n++;
-	return n;
+		if (h->h[i].name_len == n &&
+		    proxy_http_name_eq(h->h[i].name, name, n))
+			k++;
+	return k;
 }
 
 bool
 proxy_http_header_has_token(const struct http_head *h, const char *name,
     const char *token)
 {
-	size_t		 i, tl = strlen(token);
-	const char	*v, *e;
+	size_t		 i, tl = strlen(token), nl = strlen(name);
+	const char	*v, *e, *t;
 
 	for (i = 0; i < h->nh; i++) {
-		if (strcasecmp(h->h[i].name, name) != 0)
+		if (h->h[i].name_len != nl ||
+		    !proxy_http_name_eq(h->h[i].name, name, nl))
 			continue;
 		for (v = h->h[i].value; *v != '\0'; v = e) {
 			while (*v == ' ' || *v == '\t' || *v == ',')
 				v++;
 			for (e = v; *e != '\0' && *e != ','; e++)
 				;
-			if ((size_t)(e - v) >= tl &&
-			    strncasecmp(v, token, tl) == 0) {
-				const char *r = v + tl;
-
-				while (r < e && (*r == ' ' || *r == '\t'))
-					r++;
-				if (r == e)
-					return true;
-			}
+			for (t = e; t > v && (t[-1] == ' ' || t[-1] == '\t');
+			    t--)
+				;
+			if ((size_t)(t - v) == tl &&
+			    proxy_http_name_eq(v, token, tl))
+				return true;
 		}
 	}
 	return false;
@@ -688,26 +990,24 @@ proxy_http_parse_authority(const char *a, char **host, uint16_t *port,
 }
 
 int
-proxy_http_add_field(struct evbuffer *out, const char *name,
-    const char *value)
+proxy_http_add_header(struct evbuffer *out, const struct http_header *x)
 {
 	struct evbuffer_iovec	 v;
-	size_t			 nl = strlen(name), vl = strlen(value);
 	char			*p;
 
-	if (evbuffer_reserve_space(out, (ev_ssize_t)(nl + vl + 4), &v,
-	    1) != 1)
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(x->name_len +
+	    x->value_len + 4), &v, 1) != 1)
 		return -1;
 	p = v.iov_base;
-	memcpy(p, name, nl);
-	p += nl;
+	memcpy(p, x->name, x->name_len);
+	p += x->name_len;
 	*p++ = ':';
 	*p++ = ' ';
-	memcpy(p, value, vl);
-	p += vl;
+	memcpy(p, x->value, x->value_len);
+	p += x->value_len;
 	*p++ = '\r';
 	*p = '\n';
-	v.iov_len = nl + vl + 4;
+	v.iov_len = x->name_len + x->value_len + 4;
 	return evbuffer_commit_space(out, &v, 1);
 }
 
@@ -736,27 +1036,5 @@ proxy_http_add_status_line(struct evbuffer *out, int status)
 	    evbuffer_add(out, " ", 1) == -1 ||
 	    evbuffer_add(out, reason, strlen(reason)) == -1)
 		return -1;
-	return evbuffer_add(out, "\r\n", 2);
-}
-
-int
-proxy_http_add_host(struct evbuffer *out, const char *host, uint16_t port,
-    uint16_t defport)
-{
-	bool	 v6 = strchr(host, ':') != NULL;
-	char	 num[8], *d;
-
-	if (evbuffer_add(out, "Host: ", 6) == -1 ||
-	    (v6 && evbuffer_add(out, "[", 1) == -1) ||
-	    evbuffer_add(out, host, strlen(host)) == -1 ||
-	    (v6 && evbuffer_add(out, "]", 1) == -1))
-		return -1;
-	if (port != defport) {
-		d = http_utoa(num + sizeof(num), port);
-		if (evbuffer_add(out, ":", 1) == -1 ||
-		    evbuffer_add(out, d, (size_t)(num + sizeof(num) - d)) ==
-		    -1)
-			return -1;
-	}
 	return evbuffer_add(out, "\r\n", 2);
 }

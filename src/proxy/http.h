@@ -23,20 +23,65 @@ enum http_result {
 	HTTP_BAD,		/* msg->bad_status and msg->bad_reason say why */
 };
 
-struct http_header {
-	char	*name;		/* owned; as sent */
-	char	*value;		/* owned; surrounding whitespace trimmed */
+/*
+ * Header names the proxy acts on, recognised once when the head is read
+ * so that lookups and the hop-by-hop and credential filters compare small
+ * integers, not strings.
+ */
+enum http_field {
+	HF_OTHER = 0,
+	HF_AUTHORIZATION,
+	HF_CONNECTION,
+	HF_CONTENT_LENGTH,
+	HF_EXPECT,
+	HF_HOST,
+	HF_KEEP_ALIVE,
+	HF_PRIVATE_TOKEN,
+	HF_PROXY_AUTHENTICATE,
+	HF_PROXY_AUTHORIZATION,
+	HF_PROXY_CONNECTION,
+	HF_PROXY_OTHER,		/* any other "Proxy-*" */
+	HF_TE,
+	HF_TRAILER,
+	HF_TRANSFER_ENCODING,
+	HF_UPGRADE,
+	HF_X_API_KEY,
+	HF_X_GOOG_API_KEY,
+	HF_COUNT
 };
 
+struct http_header {
+	const char	*name;		/* as sent; NUL-terminated */
+	const char	*value;		/* surrounding whitespace trimmed */
+	uint32_t	 name_len;
+	uint32_t	 value_len;
+	enum http_field	 field;
+	bool		 conn_listed;	/* named by a Connection header */
+};
+
+#define HTTP_HEAD_INLINE	16	/* headers held without another malloc */
+
+/*
+ * A parsed head is one allocation: this struct, its first headers, and a
+ * copy of the head's bytes that names, values and the target point into
+ * (terminated in place).  It is wiped when freed: it holds credentials.
+ */
 struct http_head {
-	char			*method;	/* owned; requests */
-	char			*target;	/* owned; requests */
+	const char		*method;	/* requests */
+	const char		*target;	/* requests */
 	int			 status;	/* responses */
 	unsigned		 major, minor;
-	struct http_header	*h;		/* owned array */
+	struct http_header	*h;		/* inl, or owned when grown */
 	size_t			 nh;
-	size_t			 cap;		/* of h; the parser's growth */
+	size_t			 cap;		/* of h */
 	size_t			 raw_len;	/* bytes of the head on the wire */
+	uint32_t		 nfield[HF_COUNT];	/* count, saturated */
+	uint32_t		 ifield[HF_COUNT];	/* first index */
+	char			**owned;	/* built heads: their strings */
+	size_t			 nowned;
+	struct http_header	 inl[HTTP_HEAD_INLINE];
+	size_t			 text_len;
+	char			 text[];	/* the head's bytes */
 };
 
 /*
@@ -71,12 +116,12 @@ struct http_msg {
 	int			 bad_status;	/* 400, 414, 431, 502 */
 	char			 bad_reason[160];
 	size_t			 scan_from;	/* head search resumes here */
-	/* Being built by the callbacks. */
-	char			*cur_field;	/* owned */
-	size_t			 cur_field_len;
-	char			*cur_value;	/* owned */
-	size_t			 cur_value_len;
+	/* While the head is parsed: the callbacks fill head->h. */
+	bool			 in_head;
 	bool			 in_value;
+	bool			 split;		/* a name or value in pieces */
+	bool			 has_ctl;	/* a control byte besides CRLF */
+	size_t			 target_len;
 };
 
 void	 proxy_http_msg_init(struct http_msg *, enum http_parser_type,
@@ -100,10 +145,24 @@ bool	 proxy_http_eof_ends_body(const struct http_msg *);
 /* Hand the head to the caller (owned) and leave msg->head NULL. */
 struct http_head *proxy_http_take_head(struct http_msg *);
 void	 proxy_http_head_free(struct http_head *);
+/*
+ * A head made by hand (tests; requests the proxy makes up): method and
+ * target are copied, headers added one by one.  Freed with
+ * proxy_http_head_free.
+ */
+struct http_head *proxy_http_head_new(const char *method, const char *target);
+void	 proxy_http_head_add(struct http_head *, const char *name,
+	    const char *value);
+/* The field a header name is (HF_OTHER when none of ours). */
+enum http_field proxy_http_field_of(const char *, size_t len);
 /* First value of header name (case-insensitive), or NULL. */
 const char *proxy_http_header(const struct http_head *, const char *name);
+/* First value of a known field, or NULL. */
+const char *proxy_http_field(const struct http_head *, enum http_field);
 /* Number of headers called name. */
 size_t	 proxy_http_header_count(const struct http_head *, const char *name);
+/* True when a and b (lengths n) are equal ignoring ASCII case. */
+bool	 proxy_http_name_eq(const char *a, const char *b, size_t n);
 /* True when the comma-separated header list contains token (icase). */
 bool	 proxy_http_header_has_token(const struct http_head *,
 	    const char *name, const char *token);
@@ -126,20 +185,10 @@ enum http_kind {
 enum http_kind proxy_http_request_kind(const struct http_head *);
 /* Reason phrase for a status we generate or relay ("Unknown" if none). */
 const char *proxy_http_reason(int status);
-/*
- * Append "name: value\r\n" to out in one piece (the head writers' hot
- * loop; evbuffer_add_printf costs three times as much).  0 or -1.
- */
-struct evbuffer;
-int	 proxy_http_add_field(struct evbuffer *out, const char *name,
-	    const char *value);
+/* Append "name: value\r\n" for a parsed header.  0 or -1. */
+int	 proxy_http_add_header(struct evbuffer *out,
+	    const struct http_header *);
 /* "HTTP/1.1 STATUS REASON\r\n" with our reason phrase.  0 or -1. */
 int	 proxy_http_add_status_line(struct evbuffer *out, int status);
-/*
- * "Host: host[:port]\r\n": an IPv6 literal gets brackets, the port is left
- * out when it is defport.  0 or -1.
- */
-int	 proxy_http_add_host(struct evbuffer *out, const char *host,
-	    uint16_t port, uint16_t defport);
 
 #endif

@@ -37,24 +37,6 @@
 /* Room for a name or pattern shown in a message: escaped, cut at 128. */
 #define INJECT_SHOW_MAX		(4 * 128 + 1)
 
-/*
- * Never forwarded: RFC 9110 §7.6.1 hop-by-hop headers (Proxy-* go by
- * prefix), Host (rewritten) and every credential-looking header.
- */
-static const char *const inject_drop[] = {
-	"Connection", "Keep-Alive", "TE", "Trailer", "Upgrade",
-	"Host", "Authorization", "X-Api-Key", "X-Goog-Api-Key",
-	"Private-Token", NULL,
-};
-
-/*
- * Framing headers stay whatever Connection names: the body is relayed as
- * the client framed it, so the upstream must see the same framing.
- */
-static const char *const inject_keep[] = {
-	"Content-Length", "Transfer-Encoding", NULL,
-};
-
 /* Escape s for a message. */
 static const char *
 inject_show(char *buf, const char *s)
@@ -65,30 +47,40 @@ inject_show(char *buf, const char *s)
 	    n > 128 ? 128 : n);
 }
 
-/* True when name is in the NULL-terminated list (case-insensitive). */
+/*
+ * True when the client's header x must not reach the upstream: RFC 9110
+ * §7.6.1 hop-by-hop headers, every Proxy-* header, Host (rewritten),
+ * every credential-looking header and the route's own inject header.
+ * The framing headers stay whatever Connection names: the body is relayed
+ * as the client framed it, so the upstream must see the same framing.
+ */
 static bool
-inject_listed(const char *const *list, const char *name)
+inject_dropped(const char *ih, size_t ihl, const struct http_header *x)
 {
-	size_t	i;
-
-	for (i = 0; list[i] != NULL; i++)
-		if (strcasecmp(list[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* True when the client's header name must not reach the upstream. */
-static bool
-inject_dropped(const struct route *r, const struct http_head *h,
-    const char *name)
-{
-	if (inject_listed(inject_drop, name) ||
-	    strncasecmp(name, "Proxy-", 6) == 0 ||
-	    strcasecmp(name, r->def->inject_header) == 0)
+	switch (x->field) {
+	case HF_CONNECTION:
+	case HF_KEEP_ALIVE:
+	case HF_TE:
+	case HF_TRAILER:
+	case HF_UPGRADE:
+	case HF_HOST:
+	case HF_AUTHORIZATION:
+	case HF_X_API_KEY:
+	case HF_X_GOOG_API_KEY:
+	case HF_PRIVATE_TOKEN:
+	case HF_PROXY_AUTHENTICATE:
+	case HF_PROXY_AUTHORIZATION:
+	case HF_PROXY_CONNECTION:
+	case HF_PROXY_OTHER:
 		return true;
-	if (inject_listed(inject_keep, name))
+	default:
+		break;
+	}
+	if (x->name_len == ihl && proxy_http_name_eq(x->name, ih, ihl))
+		return true;
+	if (x->field == HF_CONTENT_LENGTH || x->field == HF_TRANSFER_ENCODING)
 		return false;
-	return proxy_http_header_has_token(h, "Connection", name);
+	return x->conn_listed;
 }
 
 /*
@@ -240,76 +232,61 @@ proxy_inject_check_phantom(const struct route *r,
 	return false;
 }
 
-/* Wipe every byte an evbuffer holds, then free it. */
-static void
-inject_evbuffer_freezero(struct evbuffer *b)
-{
-	struct evbuffer_iovec	*v;
-	int			 n, i;
-
-	if (b == NULL)
-		return;
-	if ((n = evbuffer_peek(b, -1, NULL, NULL, 0)) > 0) {
-		v = xcalloc((size_t)n, sizeof(*v));
-		n = evbuffer_peek(b, -1, NULL, v, n);
-		for (i = 0; i < n; i++)
-			explicit_bzero(v[i].iov_base, v[i].iov_len);
-		free(v);
-	}
-	evbuffer_free(b);
-}
-
-/* True when b holds a CR, LF or NUL byte. */
-static bool
-inject_evbuffer_has_crlf(struct evbuffer *b)
-{
-	return evbuffer_search(b, "\r", 1, NULL).pos != -1 ||
-	    evbuffer_search(b, "\n", 1, NULL).pos != -1 ||
-	    evbuffer_search(b, "", 1, NULL).pos != -1;
-}
-
 /*
- * The credential header line for header and basic_auth modes, built
- * apart so a secret that would break the head is refused before anything
- * is written.  NULL (e set) when it cannot go into a header.
+ * The credential header line for header and basic_auth modes, appended
+ * to out; a secret that would break the head (CR, LF or NUL) is refused.
+ * -1 with e.
  */
-static struct evbuffer *
-inject_cred_line(const struct route *r, const struct secret *secret,
-    struct errbuf *e)
+static int
+inject_cred_line(struct strbuf *out, const struct route *r,
+    const struct secret *secret, struct errbuf *e)
 {
-	struct evbuffer	*b;
-	int		 rv;
+	size_t	start;
 
-	if ((b = evbuffer_new()) == NULL) {
-		errbuf_set(e, "cannot buffer the request head");
-		return NULL;
-	}
-	if (evbuffer_add(b, r->def->inject_header,
-	    strlen(r->def->inject_header)) == -1 ||
-	    evbuffer_add(b, ": ", 2) == -1)
-		rv = -1;
-	else if (r->def->inject_mode == INJECT_BASIC_AUTH)
-		rv = creds_secret_emit(secret, b, "Basic {}", SECRET_BASE64);
+	strbuf_append(out, r->def->inject_header);
+	strbuf_appendn(out, ": ", 2);
+	start = out->len;
+	if (r->def->inject_mode == INJECT_BASIC_AUTH)
+		creds_secret_emit_strbuf(secret, out, "Basic {}",
+		    SECRET_BASE64);
 	else
-		rv = creds_secret_emit(secret, b, r->def->credential_format,
-		    SECRET_RAW);
-	if (rv == -1) {
-		errbuf_set(e, "cannot buffer the request head");
-		inject_evbuffer_freezero(b);
-		return NULL;
-	}
-	if (inject_evbuffer_has_crlf(b)) {
+		creds_secret_emit_strbuf(secret, out,
+		    r->def->credential_format, SECRET_RAW);
+	if (memchr(out->s + start, '\r', out->len - start) != NULL ||
+	    memchr(out->s + start, '\n', out->len - start) != NULL ||
+	    memchr(out->s + start, '\0', out->len - start) != NULL) {
 		errbuf_set(e, "the credential of route '%s' holds a CR, LF "
 		    "or NUL byte", r->def->name);
-		inject_evbuffer_freezero(b);
-		return NULL;
+		return -1;
 	}
-	if (evbuffer_add(b, "\r\n", 2) == -1) {
-		errbuf_set(e, "cannot buffer the request head");
-		inject_evbuffer_freezero(b);
-		return NULL;
+	strbuf_appendn(out, "\r\n", 2);
+	return 0;
+}
+
+/* "Host: host[:port]": brackets for IPv6, the port when not default. */
+static void
+inject_add_host(struct strbuf *out, const struct route *r)
+{
+	bool	v6 = strchr(r->up_host, ':') != NULL;
+
+	strbuf_appendn(out, "Host: ", 6);
+	if (v6)
+		strbuf_appendc(out, '[');
+	strbuf_append(out, r->up_host);
+	if (v6)
+		strbuf_appendc(out, ']');
+	if (r->up_port != (r->up_tls ? 443 : 80)) {
+		char		 num[8], *d = num + sizeof(num);
+		unsigned	 v = r->up_port;
+
+		do {
+			*--d = (char)('0' + v % 10);
+			v /= 10;
+		} while (v != 0);
+		*--d = ':';
+		strbuf_appendn(out, d, (size_t)(num + sizeof(num) - d));
 	}
-	return b;
+	strbuf_appendn(out, "\r\n", 2);
 }
 
 /* Check what goes into the head verbatim; -1 with e. */
@@ -317,9 +294,10 @@ static int
 inject_check_head(const struct http_head *h, const char *path,
     struct errbuf *e)
 {
-	char		 show[INJECT_SHOW_MAX];
-	const char	*p;
-	size_t		 i;
+	char				 show[INJECT_SHOW_MAX];
+	const struct http_header	*x;
+	const char			*p;
+	size_t				 i, j;
 
 	if (h->method == NULL || *h->method == '\0') {
 		errbuf_set(e, "no request method");
@@ -343,21 +321,23 @@ inject_check_head(const struct http_head *h, const char *path,
 		}
 	}
 	for (i = 0; i < h->nh; i++) {
-		for (p = h->h[i].name; *p != '\0'; p++) {
-			if (!proxy_http_is_tchar((unsigned char)*p)) {
+		x = &h->h[i];
+		for (j = 0; j < x->name_len; j++) {
+			if (!proxy_http_is_tchar((unsigned char)x->name[j])) {
 				errbuf_set(e, "header name '%s' is not a "
-				    "token", inject_show(show, h->h[i].name));
+				    "token", inject_show(show, x->name));
 				return -1;
 			}
 		}
-		if (p == h->h[i].name) {
+		if (x->name_len == 0) {
 			errbuf_set(e, "empty header name");
 			return -1;
 		}
 		/* A NUL cannot be inside a C string: it ended the value. */
-		if (strpbrk(h->h[i].value, "\r\n") != NULL) {
+		if (memchr(x->value, '\r', x->value_len) != NULL ||
+		    memchr(x->value, '\n', x->value_len) != NULL) {
 			errbuf_set(e, "header '%s' holds a CR, LF or NUL byte",
-			    inject_show(show, h->h[i].name));
+			    inject_show(show, x->name));
 			return -1;
 		}
 	}
@@ -365,8 +345,8 @@ inject_check_head(const struct http_head *h, const char *path,
 }
 
 /* path with the query parameter set to the encoded secret, into out. */
-static int
-inject_query_path(struct evbuffer *out, const struct route *r,
+static void
+inject_query_path(struct strbuf *out, const struct route *r,
     const struct secret *secret, const char *path)
 {
 	const char	*name = r->def->query_param_name, *q, *p, *amp;
@@ -374,53 +354,80 @@ inject_query_path(struct evbuffer *out, const struct route *r,
 	bool		 done = false;
 
 	if ((q = strchr(path, '?')) == NULL) {
-		evbuffer_add_printf(out, "%s?%s=", path, name);
-		return creds_secret_emit(secret, out, NULL, SECRET_PCT);
+		strbuf_append(out, path);
+		strbuf_appendc(out, '?');
+		strbuf_appendn(out, name, nlen);
+		strbuf_appendc(out, '=');
+		creds_secret_emit_strbuf(secret, out, NULL, SECRET_PCT);
+		return;
 	}
-	evbuffer_add(out, path, (size_t)(q - path) + 1);
+	strbuf_appendn(out, path, (size_t)(q - path) + 1);
 	for (p = q + 1;; p = amp + 1) {
 		amp = strchrnul(p, '&');
 		plen = strcspn(p, "=&");
 		if (plen == nlen && memcmp(p, name, nlen) == 0) {
 			/* Every one: none may carry the phantom upstream. */
-			evbuffer_add_printf(out, "%s=", name);
-			if (creds_secret_emit(secret, out, NULL,
-			    SECRET_PCT) == -1)
-				return -1;
+			strbuf_appendn(out, name, nlen);
+			strbuf_appendc(out, '=');
+			creds_secret_emit_strbuf(secret, out, NULL,
+			    SECRET_PCT);
 			done = true;
 		} else
-			evbuffer_add(out, p, (size_t)(amp - p));
+			strbuf_appendn(out, p, (size_t)(amp - p));
 		if (*amp == '\0')
 			break;
-		evbuffer_add(out, "&", 1);
+		strbuf_appendc(out, '&');
 	}
 	if (done)
-		return 0;
+		return;
 	/* No '&' after an empty query or one that ends in '&'. */
 	if (q[1] != '\0' && amp[-1] != '&')
-		evbuffer_add(out, "&", 1);
-	evbuffer_add_printf(out, "%s=", name);
-	return creds_secret_emit(secret, out, NULL, SECRET_PCT);
+		strbuf_appendc(out, '&');
+	strbuf_appendn(out, name, nlen);
+	strbuf_appendc(out, '=');
+	creds_secret_emit_strbuf(secret, out, NULL, SECRET_PCT);
 }
 
 /*
- * The head is built in a private buffer and handed over as one piece: the
- * output of a TLS bufferevent encrypts on every add and every chain, and
- * one record per request is also one write to the socket (eight small
- * records cost a fifth of the proxy's CPU).  The piece is a reference to
- * memory of ours, wiped when the TLS layer has consumed it: the head holds
- * the credential.
+ * The head is built in one private buffer and handed over as one piece:
+ * the output of a TLS bufferevent encrypts on every add and every chain,
+ * and one record per request is also one write to the socket (eight small
+ * records cost a fifth of the proxy's CPU).  The piece is memory of ours,
+ * wiped when the TLS layer has consumed it: the head holds the credential.
+ * The buffer is sized for the head up front; if it must grow, the old
+ * copy is wiped (strbuf's wipe mode).
  */
-static int	inject_build_head(struct evbuffer *, const struct route *,
+static int	inject_build_head(struct strbuf *, const struct route *,
 		    const struct secret *, const struct http_head *,
 		    const char *, bool, struct errbuf *);
 
-/* evbuffer_add_reference's cleanup for a copy of the head. */
+/* evbuffer_add_reference's cleanup for the head: arg is its capacity. */
 static void
 inject_head_wipe(const void *data, size_t len, void *arg)
 {
-	(void)arg;
-	freezero((void *)(uintptr_t)data, len);
+	(void)len;
+	freezero((void *)(uintptr_t)data, (size_t)(uintptr_t)arg);
+}
+
+/* Room the head will most likely need, so the buffer never moves. */
+static size_t
+inject_head_room(const struct route *r, const struct secret *secret,
+    const struct http_head *h, const char *path)
+{
+	const struct route_def	*d = r->def;
+	size_t			 n = 128;
+
+	n += h->raw_len + strlen(path) + strlen(r->up_path) +
+	    strlen(r->up_host) + 3 * creds_secret_len(secret);
+	if (d->inject_header != NULL)
+		n += strlen(d->inject_header);
+	if (d->credential_format != NULL)
+		n += strlen(d->credential_format);
+	if (d->path_replacement != NULL)
+		n += strlen(d->path_replacement);
+	if (d->query_param_name != NULL)
+		n += strlen(d->query_param_name);
+	return n;
 }
 
 int
@@ -428,47 +435,36 @@ proxy_inject_write_head(struct evbuffer *dst, const struct route *r,
     const struct secret *secret, const struct http_head *h,
     const char *path, bool upgrade, struct errbuf *e)
 {
-	struct evbuffer	*out;
-	unsigned char	*piece;
-	size_t		 len;
-	int		 rc;
-
-	if ((out = evbuffer_new()) == NULL) {
-		errbuf_set(e, "cannot buffer the request head");
-		return -1;
-	}
-	if ((rc = inject_build_head(out, r, secret, h, path, upgrade,
-	    e)) == 0) {
-		len = evbuffer_get_length(out);
-		piece = xmalloc(len == 0 ? 1 : len);
-		(void)evbuffer_copyout(out, piece, len);
-		if (evbuffer_add_reference(dst, piece, len, inject_head_wipe,
-		    NULL) == -1) {
-			freezero(piece, len == 0 ? 1 : len);
-			errbuf_set(e, "cannot buffer the request head");
-			rc = -1;
-		}
-	}
-	inject_evbuffer_freezero(out);
-	return rc;
-}
-
-static int
-inject_build_head(struct evbuffer *out, const struct route *r,
-    const struct secret *secret, const struct http_head *h,
-    const char *path, bool upgrade, struct errbuf *e)
-{
-	char			 show[INJECT_SHOW_MAX];
-	const struct route_def	*d;
-	struct evbuffer		*cred = NULL;
-	const char		*repl, *up;
-	size_t			 tok = 0, toklen = 0, end = 0, i;
-	int			 rv = 0;
+	struct strbuf	out = { .wipe = true };
 
 	if (r == NULL || secret == NULL || h == NULL || path == NULL) {
 		errbuf_set(e, "no route, secret, head or path");
 		return -1;
 	}
+	strbuf_reserve(&out, inject_head_room(r, secret, h, path));
+	if (inject_build_head(&out, r, secret, h, path, upgrade, e) == -1) {
+		strbuf_freezero(&out);
+		return -1;
+	}
+	if (evbuffer_add_reference(dst, out.s, out.len, inject_head_wipe,
+	    (void *)(uintptr_t)out.cap) == -1) {
+		strbuf_freezero(&out);
+		errbuf_set(e, "cannot buffer the request head");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+inject_build_head(struct strbuf *out, const struct route *r,
+    const struct secret *secret, const struct http_head *h,
+    const char *path, bool upgrade, struct errbuf *e)
+{
+	char			 show[INJECT_SHOW_MAX];
+	const struct route_def	*d;
+	const char		*repl, *up, *ih;
+	size_t			 tok = 0, toklen = 0, end = 0, ihl, i;
+
 	if (inject_check_head(h, path, e) == -1)
 		return -1;
 	d = r->def;
@@ -478,59 +474,51 @@ inject_build_head(struct evbuffer *out, const struct route *r,
 		    inject_show(show, d->path_pattern));
 		return -1;
 	}
-	if ((d->inject_mode == INJECT_HEADER ||
-	    d->inject_mode == INJECT_BASIC_AUTH) &&
-	    (cred = inject_cred_line(r, secret, e)) == NULL)
-		return -1;
 
-	evbuffer_add(out, h->method, strlen(h->method));
-	evbuffer_add(out, " ", 1);
-	evbuffer_add(out, r->up_path, strlen(r->up_path));
+	strbuf_append(out, h->method);
+	strbuf_appendc(out, ' ');
+	strbuf_append(out, r->up_path);
 	switch (d->inject_mode) {
 	case INJECT_URL_PATH:
 		/* The span starts the path: the pattern is anchored. */
 		repl = d->path_replacement != NULL ? d->path_replacement :
 		    d->path_pattern;
-		rv = creds_secret_emit(secret, out, repl, SECRET_PCT);
-		evbuffer_add(out, path + end, strlen(path + end));
+		creds_secret_emit_strbuf(secret, out, repl, SECRET_PCT);
+		strbuf_append(out, path + end);
 		break;
 	case INJECT_QUERY_PARAM:
-		rv = inject_query_path(out, r, secret, path);
+		inject_query_path(out, r, secret, path);
 		break;
 	case INJECT_HEADER:
 	case INJECT_BASIC_AUTH:
-		evbuffer_add(out, path, strlen(path));
+		strbuf_append(out, path);
 		break;
 	}
-	if (rv == -1) {
-		errbuf_set(e, "cannot buffer the request head");
-		inject_evbuffer_freezero(cred);
-		return -1;
-	}
-
-	evbuffer_add(out, " HTTP/1.1\r\n", 11);
-	proxy_http_add_host(out, r->up_host, r->up_port,
-	    r->up_tls ? 443 : 80);
+	strbuf_appendn(out, " HTTP/1.1\r\n", 11);
+	inject_add_host(out, r);
+	ih = d->inject_header != NULL ? d->inject_header : "";
+	ihl = strlen(ih);
 	for (i = 0; i < h->nh; i++) {
-		if (inject_dropped(r, h, h->h[i].name))
+		const struct http_header *x = &h->h[i];
+
+		if (inject_dropped(ih, ihl, x))
 			continue;
-		proxy_http_add_field(out, h->h[i].name, h->h[i].value);
+		strbuf_appendn(out, x->name, x->name_len);
+		strbuf_appendn(out, ": ", 2);
+		strbuf_appendn(out, x->value, x->value_len);
+		strbuf_appendn(out, "\r\n", 2);
 	}
-	if (cred != NULL) {
-		/* Moves the chains: no copy of the secret stays behind. */
-		rv = evbuffer_add_buffer(out, cred);
-		inject_evbuffer_freezero(cred);
-		if (rv == -1) {
-			errbuf_set(e, "cannot buffer the request head");
-			return -1;
-		}
-	}
-	if (upgrade && (up = proxy_http_header(h, "Upgrade")) != NULL)
-		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
-		    "%s\r\n", up);
-	else
-		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
-	evbuffer_add(out, "\r\n", 2);
+	if ((d->inject_mode == INJECT_HEADER ||
+	    d->inject_mode == INJECT_BASIC_AUTH) &&
+	    inject_cred_line(out, r, secret, e) == -1)
+		return -1;
+	if (upgrade && (up = proxy_http_field(h, HF_UPGRADE)) != NULL) {
+		strbuf_append(out, "Connection: upgrade\r\nUpgrade: ");
+		strbuf_append(out, up);
+		strbuf_appendn(out, "\r\n", 2);
+	} else
+		strbuf_appendn(out, "Connection: keep-alive\r\n", 24);
+	strbuf_appendn(out, "\r\n", 2);
 	return 0;
 }
 

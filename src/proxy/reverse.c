@@ -160,8 +160,7 @@ reverse_send(struct conn *c)
 static void
 reverse_ready(struct conn *c)
 {
-	snprintf(c->up_host, sizeof(c->up_host), "%s", c->route->up_host);
-	c->up_port = c->route->up_port;
+	proxy_conn_set_up_key(c, c->route->up_host, c->route->up_port);
 	proxy_conn_attach_up(c);
 	reverse_send(c);
 }

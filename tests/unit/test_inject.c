@@ -65,19 +65,14 @@ hdr_route(const char *header, const char *format)
 static struct http_head *
 mkhead(const char *method, const char *target, ...)
 {
-	struct http_head	*h = xcalloc(1, sizeof(*h));
-	const char		*n;
+	struct http_head	*h = proxy_http_head_new(method, target);
+	const char		*n, *v;
 	va_list			 ap;
 
-	h->method = xstrdup(method);
-	h->target = xstrdup(target);
-	h->major = h->minor = 1;
 	va_start(ap, target);
 	while ((n = va_arg(ap, const char *)) != NULL) {
-		h->h = xreallocarray(h->h, h->nh + 1, sizeof(*h->h));
-		h->h[h->nh].name = xstrdup(n);
-		h->h[h->nh].value = xstrdup(va_arg(ap, const char *));
-		h->nh++;
+		v = va_arg(ap, const char *);
+		proxy_http_head_add(h, n, v);
 	}
 	va_end(ap);
 	return h;
