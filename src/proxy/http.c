@@ -29,13 +29,25 @@ static const http_parser_settings msg_settings = {
 	.on_message_complete = msg_on_complete,
 };
 
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~ (a bit per byte). */
+static const uint32_t http_tchar_bits[8] = {
+	0x00000000,	/* 0x00-0x1f */
+	0x03ff6cfa,	/* 0x20-0x3f: ! # $ % & ' * + - . 0-9 */
+	0xc7fffffe,	/* 0x40-0x5f: A-Z ^ _ */
+	0x57ffffff,	/* 0x60-0x7f: ` a-z | ~ */
+	0, 0, 0, 0,
+};
+
+static inline bool
+http_tchar(unsigned char c)
+{
+	return (http_tchar_bits[c >> 5] >> (c & 31)) & 1;
+}
+
 bool
 proxy_http_is_tchar(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-')
-		return true;
-	return c != '\0' && strchr("!#$%&'*+.^_`|~", c) != NULL;
+	return http_tchar(c);
 }
 
 static inline unsigned char
@@ -56,11 +68,30 @@ proxy_http_name_eq(const char *a, const char *b, size_t n)
 	return true;
 }
 
+/*
+ * s[0..n) equals lit, which is lower case, ignoring the case of letters:
+ * folding with 0x20 is exact where lit has a letter, and elsewhere the
+ * byte must be lit's own (so '\r' is not '-').
+ */
+static inline bool
+http_is_lit(const char *s, const char *lit, size_t n)
+{
+	size_t		i;
+	unsigned char	c, l;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		l = (unsigned char)lit[i];
+		if (c != l && ((c | 0x20) != l || l < 'a' || l > 'z'))
+			return false;
+	}
+	return true;
+}
+
 enum http_field
 proxy_http_field_of(const char *s, size_t n)
 {
-#define IS(lit)	(http_lower((unsigned char)s[0]) == (lit)[0] && \
-	    proxy_http_name_eq(s + 1, (lit) + 1, n - 1))
+#define IS(lit)	http_is_lit(s, lit, n)
 	switch (n) {
 	case 2:
 		return IS("te") ? HF_TE : HF_OTHER;
@@ -116,8 +147,7 @@ proxy_http_field_of(const char *s, size_t n)
 		break;
 	}
 #undef IS
-	if (n > 6 && http_lower((unsigned char)s[0]) == 'p' &&
-	    proxy_http_name_eq(s, "proxy-", 6))
+	if (n > 6 && http_is_lit(s, "proxy-", 6))
 		return HF_PROXY_OTHER;
 	return HF_OTHER;
 }
@@ -493,9 +523,13 @@ msg_on_complete(http_parser *p)
 	return 0;
 }
 
-/* True when some byte of the word is below 0x20 or is 0x7f. */
-static inline bool
-word_has_ctl(uint64_t x)
+/*
+ * Bytes of the word below 0x20 or equal to 0x7f: the high bit of each
+ * such byte is set.  A borrow can mark a byte above a real one too, but
+ * never below it: the lowest mark is exact.
+ */
+static inline uint64_t
+word_ctl_mask(uint64_t x)
 {
 	const uint64_t	ones = 0x0101010101010101ull;
 	const uint64_t	highs = 0x8080808080808080ull;
@@ -504,57 +538,91 @@ word_has_ctl(uint64_t x)
 	return (((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs;
 }
 
+/* Offset in the word of the first byte its mask marks. */
+static inline size_t
+word_first(uint64_t mask, const char *s)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	(void)s;
+	return (size_t)__builtin_ctzll(mask) >> 3;
+#else
+	size_t	k;
+
+	(void)mask;
+	for (k = 0; k < 7; k++)
+		if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] == 0x7f)
+			break;
+	return k;
+#endif
+}
+
+/*
+ * The control byte at s[*i]: only CR LF (not followed by a space or tab)
+ * may end a line.  Steps *i past what it looked at.  -1 with the reason.
+ */
+static int
+msg_check_ctl(struct http_msg *m, const char *s, size_t len, size_t *i)
+{
+	unsigned char	c = (unsigned char)s[*i];
+
+	if (c == '\0') {
+		msg_bad(m, 400, "NUL byte in the head");
+		return -1;
+	}
+	if (c == '\n') {
+		msg_bad(m, 400, "bare LF in the head");
+		return -1;
+	}
+	if (c != '\r') {
+		m->has_ctl = true;	/* msg_check_head says where */
+		(*i)++;
+		return 0;
+	}
+	if (*i + 1 >= len || s[*i + 1] != '\n') {
+		msg_bad(m, 400, "bare CR in the head");
+		return -1;
+	}
+	if (*i + 2 < len && (s[*i + 2] == ' ' || s[*i + 2] == '\t')) {
+		msg_bad(m, 400, "obsolete line folding in the head");
+		return -1;
+	}
+	*i += 2;
+	return 0;
+}
+
 /*
  * Byte-level checks http_parser is lax about (it accepts bare LF, obs-fold
  * and NUL in places): every line ends in CRLF, no CR elsewhere, no NUL, no
  * continuation lines.  These are request smuggling shapes.  Other control
- * bytes are noted for msg_check_head.  Eight bytes at a time: only words
- * holding a control byte are looked at closely.
+ * bytes are noted for msg_check_head.  Eight bytes at a time, jumping to
+ * the first control byte of a word.
  */
 static int
 msg_check_bytes(struct http_msg *m, const char *s, size_t len)
 {
-	uint64_t	w;
-	size_t		i = 0, j;
+	uint64_t	w, mask;
+	size_t		i = 0;
 	unsigned char	c;
 
 	m->has_ctl = false;
+	while (i + 8 <= len) {
+		memcpy(&w, s + i, 8);
+		if ((mask = word_ctl_mask(w)) == 0) {
+			i += 8;
+			continue;
+		}
+		i += word_first(mask, s + i);
+		if (msg_check_ctl(m, s, len, &i) == -1)
+			return -1;
+	}
 	while (i < len) {
-		if (i + 8 <= len) {
-			memcpy(&w, s + i, 8);
-			if (!word_has_ctl(w)) {
-				i += 8;
-				continue;
-			}
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != 0x7f) {
+			i++;
+			continue;
 		}
-		for (j = i + 8 > len ? len : i + 8; i < j; i++) {
-			c = (unsigned char)s[i];
-			if (c >= 0x20 && c != 0x7f)
-				continue;
-			if (c == '\0') {
-				msg_bad(m, 400, "NUL byte in the head");
-				return -1;
-			}
-			if (c == '\n') {
-				msg_bad(m, 400, "bare LF in the head");
-				return -1;
-			}
-			if (c != '\r') {
-				m->has_ctl = true;
-				continue;
-			}
-			if (i + 1 >= len || s[i + 1] != '\n') {
-				msg_bad(m, 400, "bare CR in the head");
-				return -1;
-			}
-			if (i + 2 < len && (s[i + 2] == ' ' ||
-			    s[i + 2] == '\t')) {
-				msg_bad(m, 400, "obsolete line folding in the "
-				    "head");
-				return -1;
-			}
-			i++;	/* the LF (the loop steps past it) */
-		}
+		if (msg_check_ctl(m, s, len, &i) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -582,11 +650,14 @@ msg_check_head(struct http_msg *m)
 			msg_bad(m, 400, "empty header name");
 			return -1;
 		}
-		for (j = 0; j < x->name_len; j++) {
-			if (!proxy_http_is_tchar((unsigned char)x->name[j])) {
-				msg_bad(m, 400, "invalid header name");
-				return -1;
-			}
+		/*
+		 * http_parser takes only tchar bytes in a name, and a space
+		 * (it is built non-strict): the space is ours to refuse.
+		 * test_http_names_are_tchar_only holds it to that.
+		 */
+		if (memchr(x->name, ' ', x->name_len) != NULL) {
+			msg_bad(m, 400, "invalid header name");
+			return -1;
 		}
 		for (j = 0; m->has_ctl && j < x->value_len; j++) {
 			unsigned char c = (unsigned char)x->value[j];

@@ -7,7 +7,7 @@
 
 #include "util/xmalloc.h"
 
-static void
+void
 strbuf_grow(struct strbuf *b, size_t more)
 {
 	size_t	need = b->len + more + 1;
@@ -33,16 +33,6 @@ void
 strbuf_reserve(struct strbuf *b, size_t n)
 {
 	strbuf_grow(b, n);
-	b->s[b->len] = '\0';
-}
-
-void
-strbuf_appendn(struct strbuf *b, const void *p, size_t n)
-{
-	strbuf_grow(b, n);
-	if (n > 0)
-		memcpy(b->s + b->len, p, n);
-	b->len += n;
 	b->s[b->len] = '\0';
 }
 

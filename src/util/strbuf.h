@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /*
  * A growable, always NUL-terminated byte string (STYLE §9).  Appends take
@@ -16,8 +17,22 @@ struct strbuf {
 	bool	 wipe;	/* secret: growing wipes the old copy */
 };
 
+/* Room for n more bytes and the NUL (the slow path of the appends). */
+void	 strbuf_grow(struct strbuf *, size_t n);
+
+/* Inline: head writers append a dozen small pieces per request. */
+static inline void
+strbuf_appendn(struct strbuf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		strbuf_grow(b, n);
+	if (n > 0)
+		memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
 void	 strbuf_append(struct strbuf *, const char *);
-void	 strbuf_appendn(struct strbuf *, const void *, size_t);
 void	 strbuf_appendc(struct strbuf *, char);
 void	 strbuf_appendf(struct strbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

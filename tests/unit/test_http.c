@@ -1577,6 +1577,48 @@ test_http_built_head_is_indexed(void **state)
 	proxy_http_head_free(h);
 }
 
+/*
+ * Header names hold tchar bytes only.  msg_check_head leaves all but the
+ * space to http_parser: every other byte is tried here, so a parser that
+ * let one through would fail this test.
+ */
+static void
+test_http_names_are_tchar_only(void **state)
+{
+	char	head[64];
+	int	b;
+
+	(void)state;
+	for (b = 0; b < 256; b++) {
+		struct http_msg	 m;
+		struct evbuffer	*in;
+		enum http_result r;
+		int		 n;
+
+		if (b == ':')
+			continue;	/* ends the name */
+		in = evbuffer_new();
+		n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nX%cY: 1"
+		    "\r\n\r\n", b);
+		r = feed(&m, in, HTTP_REQUEST, head, (size_t)n);
+		if (proxy_http_is_tchar((unsigned char)b)) {
+			if (r != HTTP_DONE)
+				fail_msg("byte 0x%02x: %s", b, m.bad_reason);
+			assert_int_equal(m.head->h[0].name_len, 3);
+		} else {
+			if (r != HTTP_BAD)
+				fail_msg("byte 0x%02x accepted in a name", b);
+			assert_int_equal(m.bad_status, 400);
+		}
+		proxy_http_msg_free(&m);
+		evbuffer_free(in);
+	}
+	assert_true(proxy_http_is_tchar('~'));
+	assert_true(proxy_http_is_tchar('z'));
+	assert_false(proxy_http_is_tchar('"'));
+	assert_false(proxy_http_is_tchar(0x80));
+}
+
 static void
 test_http_add_header_appends_one_line(void **state)
 {
@@ -1645,6 +1687,7 @@ main(void)
 		    test_http_request_kind_dispatches_by_method_and_target),
 		T(test_http_rejects_malformed_heads),
 		T(test_http_add_header_appends_one_line),
+		T(test_http_names_are_tchar_only),
 		T(test_http_byte_checks_hold_at_every_offset),
 		T(test_http_head_in_pieces_parses_the_same),
 		T(test_http_many_headers_are_all_kept),
