@@ -125,9 +125,11 @@ proxy_conn_new(struct proxy *px, int fd, const struct sockaddr *peer)
 	    plan->limits.head_max);
 	bufferevent_setcb(c->client, conn_on_read, conn_on_write,
 	    conn_on_event, c);
-	/* Never buffer more than one head (plus a little) while reading it. */
-	bufferevent_setwatermark(c->client, EV_READ, 0,
-	    plan->limits.head_max + 1);
+	/*
+	 * No read high mark: with one set, libevent re-adds the read event
+	 * on every change to the input (five times per routed request).
+	 * What a client may have buffered is bounded in conn_on_read.
+	 */
 	bufferevent_enable(c->client, EV_READ);
 	now_mono(&c->started);
 	proxy_conn_touch(c);
@@ -145,18 +147,60 @@ proxy_conn_set_state(struct conn *c, enum conn_state st)
 	c->state = st;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	now_mono(&ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+conn_arm(struct conn *c, int64_t at, int64_t now)
+{
+	int64_t		ms = at > now ? at - now : 0;
+	struct timeval	tv = { (time_t)(ms / 1000),
+			    (suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(c->timer, &tv);
+	c->timer_at_ms = at;
+}
+
 void
 proxy_conn_timer(struct conn *c, uint32_t ms)
 {
-	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+	int64_t	now = mono_ms();
 
-	evtimer_add(c->timer, &tv);
+	/* Never 0 (that means "none"), even on a clock that starts there. */
+	c->deadline_ms = now + ms > 0 ? now + ms : 1;
+	if (c->timer_at_ms != 0 && c->timer_at_ms <= c->deadline_ms)
+		return;		/* fires first and looks again */
+	conn_arm(c, c->deadline_ms, now);
 }
 
 void
 proxy_conn_timer_stop(struct conn *c)
 {
-	evtimer_del(c->timer);
+	c->deadline_ms = 0;	/* the armed event, if any, finds nothing */
+}
+
+/* The timer fired: true when the conn's deadline has really passed. */
+static bool
+conn_deadline_passed(struct conn *c)
+{
+	int64_t	now;
+
+	c->timer_at_ms = 0;
+	if (c->deadline_ms == 0)
+		return false;
+	now = mono_ms();
+	if (now < c->deadline_ms) {
+		conn_arm(c, c->deadline_ms, now);
+		return false;
+	}
+	c->deadline_ms = 0;
+	return true;
 }
 
 static void
@@ -218,6 +262,9 @@ proxy_conn_close(struct conn *c, const char *why)
 	}
 	event_free(c->timer);
 	c->timer = NULL;
+	if (c->pend != NULL)
+		evbuffer_free(c->pend);
+	c->pend = NULL;
 	proxy_http_msg_free(&c->req);
 	proxy_http_msg_free(&c->resp);
 	proxy_http_head_free(c->head);
@@ -391,9 +438,7 @@ proxy_conn_next_request(struct conn *c)
 	proxy_http_msg_reset(&c->resp);
 	proxy_conn_set_state(c, CONN_READ_HEAD);
 	now_mono(&c->started);
-	bufferevent_setwatermark(c->client, EV_READ, 0,
-	    plan->limits.head_max + 1);
-	bufferevent_enable(c->client, EV_READ);
+	proxy_conn_bev_enable(c->client, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0) {
 		proxy_conn_timer(c, plan->limits.head_timeout_ms);
 		conn_read_head(c);
@@ -700,6 +745,33 @@ proxy_conn_resolve_connect(struct conn *c, const char *host, uint16_t port,
 
 /* ---- callbacks ---- */
 
+/*
+ * A client that sends more than a head's worth while we are not reading
+ * from it (a pipelined request waiting for the answer, early bytes of a
+ * tunnel being set up) is paused until its turn: what it can make us
+ * buffer stays bounded.  The states that consume the input do their own
+ * bounding (READ_HEAD: 431; body and tunnel: the relay's high marks).
+ */
+static bool
+conn_input_full(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_READ_HEAD:
+	case CONN_TUNNEL:
+	case CONN_SNI_PEEK:
+	case CONN_FWD_BODY:
+	case CONN_CLOSING:
+		return false;
+	default:
+		break;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(c->client)) <=
+	    conn_plan(c)->limits.head_max)
+		return false;
+	bufferevent_disable(c->client, EV_READ);
+	return true;
+}
+
 static void
 conn_on_read(struct bufferevent *bev, void *arg)
 {
@@ -708,6 +780,8 @@ conn_on_read(struct bufferevent *bev, void *arg)
 	if (c->flags & CONN_DEAD)
 		return;
 	proxy_conn_touch(c);
+	if (bev == c->client && conn_input_full(c))
+		return;
 	switch (c->state) {
 	case CONN_READ_HEAD:
 		conn_read_head(c);
@@ -903,7 +977,7 @@ proxy_conn_authorized(struct conn *c)
 
 	if (c->flags & CONN_AUTHED)
 		return true;
-	v = proxy_http_header(c->head, "Proxy-Authorization");
+	v = proxy_http_field(c->head, HF_PROXY_AUTHORIZATION);
 	if (v == NULL || !proxy_auth_check(proxy_server_token(c->px), v,
 	    strlen(v)))
 		return false;
@@ -932,7 +1006,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->flags & CONN_DEAD)
+	if ((c->flags & CONN_DEAD) || !conn_deadline_passed(c))
 		return;
 	plan = conn_plan(c);
 	switch (c->state) {

@@ -177,8 +177,8 @@ forward_write_head(struct conn *c)
 	bool			 upgrade;
 	size_t			 i;
 
-	upgrade = proxy_http_header_has_token(h, "Connection", "upgrade") &&
-	    proxy_http_header(h, "Upgrade") != NULL;
+	upgrade = proxy_http_field(h, HF_UPGRADE) != NULL &&
+	    proxy_http_header_has_token(h, "Connection", "upgrade");
 	evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s%s%s", h->method,
 	    c->path, v6 ? "[" : "", c->host, v6 ? "]" : "");
 	if (c->port != 80)
@@ -191,7 +191,7 @@ forward_write_head(struct conn *c)
 	}
 	if (upgrade)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
-		    "%s\r\n", proxy_http_header(h, "Upgrade"));
+		    "%s\r\n", proxy_http_field(h, HF_UPGRADE));
 	evbuffer_add(out, "\r\n", 2);
 }
 
@@ -234,10 +234,8 @@ forward_pump_body(struct conn *c)
 		/*
 		 * Pipelined bytes wait in the input for the next request;
 		 * reading goes on (toggling it costs two epoll_ctl calls per
-		 * request) but stops at one head's worth.
+		 * request) but stops at one head's worth (conn_on_read).
 		 */
-		bufferevent_setwatermark(c->client, EV_READ, 0,
-		    proxy_server_plan(c->px)->limits.head_max + 1);
 		return;
 	}
 	if (evbuffer_get_length(out) >= CONN_RELAY_HIGH)
@@ -293,8 +291,8 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 	}
 	if (h->status == 101)
 		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
-		    "%s\r\n", proxy_http_header(h, "Upgrade") ?
-		    proxy_http_header(h, "Upgrade") : "websocket");
+		    "%s\r\n", proxy_http_field(h, HF_UPGRADE) ?
+		    proxy_http_field(h, HF_UPGRADE) : "websocket");
 	else if (c->flags & CONN_CLOSE_AFTER)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	evbuffer_add(out, "\r\n", 2);
@@ -355,16 +353,18 @@ forward_response(struct conn *c)
 	size_t			 used;
 	enum http_result	 r;
 
-	if ((pend = evbuffer_new()) == NULL) {
+	/* Kept for the conn's life: one evbuffer less per response. */
+	if (c->pend == NULL && (c->pend = evbuffer_new()) == NULL) {
 		proxy_conn_close(c, "out of memory");
 		return;
 	}
+	pend = c->pend;
 	while (!c->resp.head_done) {
 		switch (proxy_http_read_head(&c->resp, in)) {
 		case HTTP_MORE:
 			goto flush;
 		case HTTP_BAD:
-			evbuffer_free(pend);
+			evbuffer_drain(pend, evbuffer_get_length(pend));
 			proxy_conn_deny(c, 502, c->resp.bad_reason);
 			return;
 		case HTTP_DONE:
@@ -381,7 +381,6 @@ forward_response(struct conn *c)
 		proxy_http_head_free(h);
 		if (c->status == 101) {
 			forward_to_client(c, pend);
-			evbuffer_free(pend);
 			proxy_conn_relay(c);
 			return;
 		}
@@ -396,7 +395,6 @@ forward_response(struct conn *c)
 		    &used);
 		if (r == HTTP_BAD) {
 			forward_to_client(c, pend);
-			evbuffer_free(pend);
 			proxy_conn_close(c, "malformed response body");
 			return;
 		}
@@ -407,7 +405,6 @@ forward_response(struct conn *c)
 	}
 flush:
 	forward_to_client(c, pend);
-	evbuffer_free(pend);
 	if (c->resp.msg_done && c->state == CONN_FWD_RESPONSE) {
 		forward_done(c);
 		return;

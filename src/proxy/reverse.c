@@ -35,8 +35,8 @@ static void	reverse_ready(struct conn *);
 static bool
 reverse_upgrade(const struct conn *c)
 {
-	return proxy_http_header_has_token(c->head, "Connection", "upgrade") &&
-	    proxy_http_header(c->head, "Upgrade") != NULL;
+	return proxy_http_field(c->head, HF_UPGRADE) != NULL &&
+	    proxy_http_header_has_token(c->head, "Connection", "upgrade");
 }
 
 /* Split "/<service>[/rest][?q]" into the service and "/rest[?q]". */
@@ -114,7 +114,7 @@ proxy_reverse_start(struct conn *c)
 		proxy_conn_deny_json(c, 503, "credential unavailable", reason);
 		return;
 	}
-	if ((cl = proxy_http_header(c->head, "Content-Length")) != NULL &&
+	if ((cl = proxy_http_field(c->head, HF_CONTENT_LENGTH)) != NULL &&
 	    c->req.length > plan->limits.max_body) {
 		proxy_conn_deny_json(c, 413, NULL, "request body over the "
 		    "limit");

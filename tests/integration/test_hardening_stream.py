@@ -203,3 +203,63 @@ def test_tls_route_upload_to_a_stalled_upstream_pushes_back(rproxy,
 		assert up.got == total, up.got
 	finally:
 		up.close()
+
+
+
+class SecondAnswerLate(StalledTlsUpstream):
+	"""A TLS upstream on one keep-alive connection: the first request is
+	answered at once, the second only once go is set."""
+
+	def _serve(self):
+		c, _ = self.ls.accept()
+		c.settimeout(60)
+		c = self.ctx.wrap_socket(c, server_side=True)
+		buf = b""
+		for n in range(2):
+			while b"\r\n\r\n" not in buf:
+				buf += c.recv(65536)
+			buf = buf.split(b"\r\n\r\n", 1)[1]
+			if n == 1:
+				self.go.wait(60)
+			c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		self.got = 2
+		self.go.wait(60)
+		c.close()
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_pipelined_flood_while_the_answer_is_pending_is_bounded(rproxy,
+    tmp_path, ca, pooled):
+	"""Bytes a client sends after its request, while the answer is still
+	to come, are not read past a head's worth: the client is made to wait
+	instead of the proxy buffering them.  Pooled: the request went out on
+	an upstream connection kept from the one before."""
+	up = SecondAnswerLate(ca) if pooled else StalledTlsUpstream(ca)
+	try:
+		args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
+		    ca=ca, resolve_port=up.port)
+		px = rproxy(*args, env=env)
+		s = socket.create_connection(("127.0.0.1", px.port), timeout=5)
+		with s:
+			req = route_request(px, "POST", "/wait",
+			    b"Content-Length: 0\r\n")
+			if pooled:
+				s.sendall(req)
+				st, _, h, body = read_head(s, 10)
+				while len(body) < 2:
+					body += s.recv(2 - len(body))
+				assert st == 200 and body == b"ok", (st, body)
+			s.sendall(req)
+			time.sleep(0.3)		# the request is upstream
+			rss0 = vm_kb(px.proc.pid, "VmRSS")
+			sent = flood(s, 64 * MIB)
+			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
+			assert sent < 24 * MIB, "the proxy took %d MiB while " \
+			    "its answer was pending" % (sent // MIB)
+			assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+			up.go.set()
+			s.settimeout(10)
+			st, _, h, left = read_head(s, 10)
+		assert st == 200, st
+	finally:
+		up.close()
