@@ -277,25 +277,69 @@ proxy_forward_exchange(struct conn *c)
 }
 
 /* Response head towards the client, hop-by-hop headers removed. */
+/* Append n bytes at *p (room was reserved). */
+static inline void
+put(char **p, const void *s, size_t n)
+{
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+/*
+ * Response head towards the client, hop-by-hop headers removed, written
+ * into one reserved extent of out (measured first, written once).
+ */
 static void
 forward_write_response_head(struct conn *c, const struct http_head *h,
     struct evbuffer *out)
 {
-	size_t		 i;
+	const char		*reason = proxy_http_reason(h->status);
+	const char		*up = proxy_http_field(h, HF_UPGRADE);
+	struct evbuffer_iovec	 v;
+	char			 num[16], *p, *d;
+	unsigned		 st = h->status > 0 ? (unsigned)h->status : 0;
+	size_t			 i, room;
 
-	proxy_http_add_status_line(out, h->status);
-	for (i = 0; i < h->nh; i++) {
-		if (forward_is_hop(&h->h[i]))
-			continue;
-		proxy_http_add_header(out, &h->h[i]);
+	if (up == NULL)
+		up = "websocket";
+	room = 9 + sizeof(num) + 1 + strlen(reason) + 2 + 30 + strlen(up) +
+	    2 + 19 + 2;
+	for (i = 0; i < h->nh; i++)
+		room += h->h[i].name_len + h->h[i].value_len + 4;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1) {
+		proxy_conn_close(c, "out of memory");
+		return;
 	}
-	if (h->status == 101)
-		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: "
-		    "%s\r\n", proxy_http_field(h, HF_UPGRADE) ?
-		    proxy_http_field(h, HF_UPGRADE) : "websocket");
-	else if (c->flags & CONN_CLOSE_AFTER)
-		evbuffer_add(out, "Connection: close\r\n", 19);
-	evbuffer_add(out, "\r\n", 2);
+	p = v.iov_base;
+	d = num + sizeof(num);
+	do {
+		*--d = (char)('0' + st % 10);
+		st /= 10;
+	} while (st != 0);
+	put(&p, "HTTP/1.1 ", 9);
+	put(&p, d, (size_t)(num + sizeof(num) - d));
+	put(&p, " ", 1);
+	put(&p, reason, strlen(reason));
+	put(&p, "\r\n", 2);
+	for (i = 0; i < h->nh; i++) {
+		const struct http_header *x = &h->h[i];
+
+		if (forward_is_hop(x))
+			continue;
+		put(&p, x->name, x->name_len);
+		put(&p, ": ", 2);
+		put(&p, x->value, x->value_len);
+		put(&p, "\r\n", 2);
+	}
+	if (h->status == 101) {
+		put(&p, "Connection: upgrade\r\nUpgrade: ", 30);
+		put(&p, up, strlen(up));
+		put(&p, "\r\n", 2);
+	} else if (c->flags & CONN_CLOSE_AFTER)
+		put(&p, "Connection: close\r\n", 19);
+	put(&p, "\r\n", 2);
+	v.iov_len = (size_t)(p - (char *)v.iov_base);
+	evbuffer_commit_space(out, &v, 1);
 }
 
 /*

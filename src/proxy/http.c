@@ -1081,31 +1081,3 @@ proxy_http_add_header(struct evbuffer *out, const struct http_header *x)
 	v.iov_len = x->name_len + x->value_len + 4;
 	return evbuffer_commit_space(out, &v, 1);
 }
-
-/* Decimal digits of v at the end of buf[0..len); the start. */
-static char *
-http_utoa(char *end, unsigned int v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return end;
-}
-
-int
-proxy_http_add_status_line(struct evbuffer *out, int status)
-{
-	const char	*reason = proxy_http_reason(status);
-	char		 num[16], *d;
-
-	if (status < 0)
-		status = 0;
-	d = http_utoa(num + sizeof(num), (unsigned int)status);
-	if (evbuffer_add(out, "HTTP/1.1 ", 9) == -1 ||
-	    evbuffer_add(out, d, (size_t)(num + sizeof(num) - d)) == -1 ||
-	    evbuffer_add(out, " ", 1) == -1 ||
-	    evbuffer_add(out, reason, strlen(reason)) == -1)
-		return -1;
-	return evbuffer_add(out, "\r\n", 2);
-}

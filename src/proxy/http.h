@@ -188,7 +188,5 @@ const char *proxy_http_reason(int status);
 /* Append "name: value\r\n" for a parsed header.  0 or -1. */
 int	 proxy_http_add_header(struct evbuffer *out,
 	    const struct http_header *);
-/* "HTTP/1.1 STATUS REASON\r\n" with our reason phrase.  0 or -1. */
-int	 proxy_http_add_status_line(struct evbuffer *out, int status);
 
 #endif
