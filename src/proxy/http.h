@@ -146,7 +146,7 @@ bool	 proxy_http_eof_ends_body(const struct http_msg *);
 struct http_head *proxy_http_take_head(struct http_msg *);
 void	 proxy_http_head_free(struct http_head *);
 /*
- * A head made by hand (tests; requests the proxy makes up): method and
+ * A head made by hand (the unit tests): method and
  * target are copied, headers added one by one.  Freed with
  * proxy_http_head_free.
  */

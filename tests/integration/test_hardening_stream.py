@@ -148,26 +148,38 @@ def flood(s, limit):
 	return sent
 
 
+def assert_pushes_back(px, s, limit, while_what):
+	"""Flood s with up to limit bytes: the proxy must make the client
+	wait (it takes less than 24 MiB, its RSS grows by less than 16 MiB).
+	Returns what was sent."""
+	rss0 = vm_kb(px.proc.pid, "VmRSS")
+	sent = flood(s, limit)
+	grew = vm_kb(px.proc.pid, "VmRSS") - rss0
+	assert sent < 24 * MIB, "the proxy took %d MiB while %s" % (
+	    sent // MIB, while_what)
+	assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+	return sent
+
+def tls_route_proxy(rproxy, tmp_path, ca, up, *extra):
+	"""A proxy with the route svc to the TLS upstream up (test CA)."""
+	args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
+	    ca=ca, resolve_port=up.port)
+	return rproxy(*args, *extra, env=env)
+
 def test_tls_route_upgrade_flood_to_a_stalled_upstream_pushes_back(rproxy,
     tmp_path, ca):
 	"""After 101 the relay over TLS is bounded the same way."""
 	up = StalledTlsUpstream(ca, upgrade=True)
 	try:
-		args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
-		    ca=ca, resolve_port=up.port)
-		px = rproxy(*args, env=env)
+		px = tls_route_proxy(rproxy, tmp_path, ca, up)
 		s = socket.create_connection(("127.0.0.1", px.port), timeout=5)
 		with s:
 			s.sendall(route_request(px, "GET", "/ws",
 			    b"Connection: Upgrade\r\nUpgrade: websocket\r\n"))
 			st, _, h, left = read_head(s, 10)
 			assert st == 101, st
-			rss0 = vm_kb(px.proc.pid, "VmRSS")
-			sent = flood(s, 64 * MIB)
-			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
-		assert sent < 24 * MIB, "the proxy took %d MiB while the " \
-		    "upstream read nothing" % (sent // MIB)
-		assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+			assert_pushes_back(px, s, 64 * MIB,
+			    "the upstream read nothing")
 	finally:
 		up.close()
 
@@ -178,20 +190,15 @@ def test_tls_route_upload_to_a_stalled_upstream_pushes_back(rproxy,
 	reads it: the client is made to wait, the proxy does not hold it."""
 	up = StalledTlsUpstream(ca)
 	try:
-		args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
-		    ca=ca, resolve_port=up.port)
-		px = rproxy(*args, "--max-body", "200000000", env=env)
+		px = tls_route_proxy(rproxy, tmp_path, ca, up, "--max-body",
+		    "200000000")
 		total = 48 * MIB
 		s = socket.create_connection(("127.0.0.1", px.port), timeout=5)
 		with s:
 			s.sendall(route_request(px, "POST", "/discard",
 			    b"Content-Length: %d\r\n" % total))
-			rss0 = vm_kb(px.proc.pid, "VmRSS")
-			sent = flood(s, total)
-			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
-			assert sent < 24 * MIB, "the proxy took %d MiB while the " \
-			    "upstream read nothing" % (sent // MIB)
-			assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+			sent = assert_pushes_back(px, s, total,
+			    "the upstream read nothing")
 			up.go.set()
 			s.settimeout(30)
 			block = b"w" * MIB
@@ -236,9 +243,7 @@ def test_pipelined_flood_while_the_answer_is_pending_is_bounded(rproxy,
 	an upstream connection kept from the one before."""
 	up = SecondAnswerLate(ca) if pooled else StalledTlsUpstream(ca)
 	try:
-		args, env = route_args(tmp_path, "https://api.test:%d" % up.port,
-		    ca=ca, resolve_port=up.port)
-		px = rproxy(*args, env=env)
+		px = tls_route_proxy(rproxy, tmp_path, ca, up)
 		s = socket.create_connection(("127.0.0.1", px.port), timeout=5)
 		with s:
 			req = route_request(px, "POST", "/wait",
@@ -251,12 +256,8 @@ def test_pipelined_flood_while_the_answer_is_pending_is_bounded(rproxy,
 				assert st == 200 and body == b"ok", (st, body)
 			s.sendall(req)
 			time.sleep(0.3)		# the request is upstream
-			rss0 = vm_kb(px.proc.pid, "VmRSS")
-			sent = flood(s, 64 * MIB)
-			grew = vm_kb(px.proc.pid, "VmRSS") - rss0
-			assert sent < 24 * MIB, "the proxy took %d MiB while " \
-			    "its answer was pending" % (sent // MIB)
-			assert grew < 16 * 1024, "VmRSS grew %d kB" % grew
+			assert_pushes_back(px, s, 64 * MIB,
+			    "its answer was pending")
 			up.go.set()
 			s.settimeout(10)
 			st, _, h, left = read_head(s, 10)

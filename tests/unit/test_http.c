@@ -1313,6 +1313,25 @@ test_http_request_kind_dispatches_by_method_and_target(void **state)
 	assert_int_equal(proxy_http_request_kind(&h), HTTP_KIND_BAD);
 }
 
+/* "GET / HTTP/1.1\r\nX-" + k bytes of padding + rest, fed to a parser. */
+static enum http_result
+feed_padded(struct http_msg *m, struct evbuffer *in, size_t k,
+    const char *rest, char nul_at)
+{
+	char	head[128], pad[17], *z;
+	int	n;
+
+	assert_true(k < sizeof(pad));
+	memset(pad, 'p', k);
+	pad[k] = '\0';
+	n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nX-%s%s", pad,
+	    rest);
+	assert_true(n > 0 && (size_t)n < sizeof(head));
+	if (nul_at != '\0' && (z = strchr(head, nul_at)) != NULL)
+		*z = '\0';
+	return feed(m, in, HTTP_REQUEST, head, (size_t)n);
+}
+
 /*
  * The byte checks look at eight bytes at a time: each bad shape must be
  * caught wherever it falls in a word, so it is tried behind every padding
@@ -1323,19 +1342,19 @@ test_http_byte_checks_hold_at_every_offset(void **state)
 {
 	static const struct {
 		const char	*rest;	/* after "GET / HTTP/1.1 X-<pad>" */
+		char		 nul_at;	/* this byte becomes a NUL */
 		const char	*reason;
 	} shapes[] = {
-		{ ": a\nb\r\n\r\n", "bare LF in the head" },
-		{ ": a\rb\r\n\r\n", "bare CR in the head" },
-		{ ": a\r\n b\r\n\r\n", "obsolete line folding in the head" },
-		{ ": a\r\n\tb\r\n\r\n", "obsolete line folding in the head" },
+		{ ": a\nb\r\n\r\n", 0, "bare LF in the head" },
+		{ ": a\rb\r\n\r\n", 0, "bare CR in the head" },
+		{ ": a\r\n b\r\n\r\n", 0, "obsolete line folding in the head" },
+		{ ": a\r\n\tb\r\n\r\n", 0, "obsolete line folding in the head" },
+		{ ": aZb\r\n\r\n", 'Z', "NUL byte in the head" },
 		/* http_parser refuses these before our own check does. */
-		{ ": a\x01" "b\r\n\r\n", BADCHAR },
-		{ ": a\x7f" "b\r\n\r\n", BADCHAR },
+		{ ": a\x01" "b\r\n\r\n", 0, BADCHAR },
+		{ ": a\x7f" "b\r\n\r\n", 0, BADCHAR },
 	};
-	char		 pad[17], head[128];
-	size_t		 i, k;
-	int		 n;
+	size_t	i, k;
 
 	(void)state;
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -1343,46 +1362,21 @@ test_http_byte_checks_hold_at_every_offset(void **state)
 			struct http_msg	 m;
 			struct evbuffer	*in = evbuffer_new();
 
-			memset(pad, 'p', k);
-			pad[k] = '\0';
-			n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\n"
-			    "X-%s%s", pad, shapes[i].rest);
-			assert_true(n > 0 && (size_t)n < sizeof(head));
-			assert_int_equal(feed(&m, in, HTTP_REQUEST, head,
-			    (size_t)n), HTTP_BAD);
+			assert_int_equal(feed_padded(&m, in, k, shapes[i].rest,
+			    shapes[i].nul_at), HTTP_BAD);
 			assert_int_equal(m.bad_status, 400);
 			assert_string_equal(m.bad_reason, shapes[i].reason);
 			proxy_http_msg_free(&m);
 			evbuffer_free(in);
 		}
 	}
-	/* A NUL anywhere in a word (the head is fed with its length). */
-	for (k = 0; k <= 16; k++) {
-		struct http_msg	 m;
-		struct evbuffer	*in = evbuffer_new();
-
-		memset(pad, 'p', k);
-		pad[k] = '\0';
-		n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nX-%s: aZb"
-		    "\r\n\r\n", pad);
-		*strchr(head, 'Z') = '\0';
-		assert_int_equal(feed(&m, in, HTTP_REQUEST, head, (size_t)n),
-		    HTTP_BAD);
-		assert_string_equal(m.bad_reason, "NUL byte in the head");
-		proxy_http_msg_free(&m);
-		evbuffer_free(in);
-	}
 	/* And the clean head of every padding parses, value intact. */
 	for (k = 0; k <= 16; k++) {
 		struct http_msg	 m;
 		struct evbuffer	*in = evbuffer_new();
 
-		memset(pad, 'p', k);
-		pad[k] = '\0';
-		n = snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nX-%s: a\tb"
-		    "\r\nHost: h\r\n\r\n", pad);
-		assert_int_equal(feed(&m, in, HTTP_REQUEST, head, (size_t)n),
-		    HTTP_DONE);
+		assert_int_equal(feed_padded(&m, in, k, ": a\tb\r\nHost: h"
+		    "\r\n\r\n", 0), HTTP_DONE);
 		assert_string_equal(m.head->h[0].value, "a\tb");
 		assert_int_equal(m.head->h[0].name_len, 2 + k);
 		assert_string_equal(proxy_http_header(m.head, "host"), "h");
