@@ -419,7 +419,8 @@ msg_on_url(http_parser *p, const char *at, size_t n)
 	struct http_msg		*m = p->data;
 	struct http_head	*h = m->head;
 
-	if (!m->in_head)
+	/* An empty piece may point anywhere (even the next line): ignored. */
+	if (!m->in_head || n == 0)
 		return 0;
 	if (h->target == NULL) {
 		h->target = at;
@@ -438,7 +439,7 @@ msg_on_field(http_parser *p, const char *at, size_t n)
 	struct http_head	*h = m->head;
 	struct http_header	*x;
 
-	if (!m->in_head)
+	if (!m->in_head || n == 0)
 		return 0;	/* a trailer field: not kept */
 	x = h->nh > 0 ? &h->h[h->nh - 1] : NULL;
 	if (!m->in_value && x != NULL && x->name + x->name_len == at) {
@@ -459,7 +460,12 @@ msg_on_value(http_parser *p, const char *at, size_t n)
 	struct http_head	*h = m->head;
 	struct http_header	*x;
 
-	if (!m->in_head)
+	/*
+	 * "Name: \r\n" reports an empty value that points past its line, at
+	 * the next name (found by fuzzing: terminating it there cut that
+	 * name to ""): empty pieces are ignored, the value stays "".
+	 */
+	if (!m->in_head || n == 0)
 		return 0;
 	if (h->nh == 0) {
 		m->split = true;

@@ -121,10 +121,50 @@ test_fuzz_regress_minimised_trailer_input_does_not_crash(void **state)
 	assert_true(r == HTTP_MORE || r == HTTP_DONE || r == HTTP_BAD);
 }
 
+/*
+ * fuzz/crashes/http-empty-value-next-name.bin (flags byte 0x08: request,
+ * two-byte pieces): "Host: " with an empty value.  http_parser reports the
+ * empty value pointing at the next line; terminating the value there cut
+ * the next header's name to "" in a head the parser had accepted.
+ */
+static const char empty_value[] =
+    "CONNECT aptiig.pi.github.close86 HTTP/1.1\r\n"
+    "Host: \r\n"
+    "oxy-AuthorkPOSTon: Bearer abc\r\n"
+    "\r\n";
+
+static void
+test_fuzz_regress_empty_value_does_not_cut_the_next_name(void **state)
+{
+	struct http_msg	 m;
+	struct evbuffer	*in = evbuffer_new();
+	size_t		 i;
+
+	(void)state;
+	proxy_http_msg_init(&m, HTTP_REQUEST, 8192, 65536);
+	/* In two-byte pieces, as the fuzzer fed it. */
+	for (i = 0; i < sizeof(empty_value) - 1; i += 2) {
+		assert_int_equal(evbuffer_add(in, empty_value + i,
+		    i + 2 <= sizeof(empty_value) - 1 ? 2 : 1), 0);
+		if (proxy_http_read_head(&m, in) != HTTP_MORE)
+			break;
+	}
+	assert_true(m.head_done);
+	assert_int_equal(m.head->nh, 2);
+	assert_string_equal(m.head->h[0].name, "Host");
+	assert_string_equal(m.head->h[0].value, "");
+	assert_string_equal(m.head->h[1].name, "oxy-AuthorkPOSTon");
+	assert_string_equal(m.head->h[1].value, "Bearer abc");
+	proxy_http_msg_free(&m);
+	evbuffer_free(in);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_fuzz_regress_empty_value_does_not_cut_the_next_name),
 		cmocka_unit_test(
 		    test_fuzz_regress_request_with_two_trailer_fields_completes),
 		cmocka_unit_test(

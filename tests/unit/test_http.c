@@ -1385,6 +1385,31 @@ test_http_byte_checks_hold_at_every_offset(void **state)
 	}
 }
 
+/*
+ * "Name: " with nothing after the space: http_parser reports the empty
+ * value pointing at the next line.  Terminating it there cut the next
+ * name to "" (fuzz/crashes/http-empty-value-next-name.bin).
+ */
+static void
+test_http_empty_value_leaves_the_next_name_whole(void **state)
+{
+	struct http_msg	 m;
+	struct evbuffer	*in = evbuffer_new();
+
+	(void)state;
+	parse_ok(&m, in, "GET / HTTP/1.1\r\nHost: \r\nX-Next: v\r\n"
+	    "X-Tab:\t\r\nX-Last: w\r\n\r\n");
+	assert_int_equal(m.head->nh, 4);
+	assert_string_equal(m.head->h[0].value, "");
+	assert_string_equal(m.head->h[1].name, "X-Next");
+	assert_string_equal(m.head->h[1].value, "v");
+	assert_string_equal(m.head->h[2].value, "");
+	assert_string_equal(m.head->h[3].name, "X-Last");
+	assert_int_equal(m.head->h[3].name_len, 6);
+	proxy_http_msg_free(&m);
+	evbuffer_free(in);
+}
+
 /* A head arriving in many chains is found and parsed the same way. */
 static void
 test_http_head_in_pieces_parses_the_same(void **state)
@@ -1654,6 +1679,7 @@ main(void)
 		T(test_http_add_header_appends_one_line),
 		T(test_http_names_are_tchar_only),
 		T(test_http_byte_checks_hold_at_every_offset),
+		T(test_http_empty_value_leaves_the_next_name_whole),
 		T(test_http_head_in_pieces_parses_the_same),
 		T(test_http_many_headers_are_all_kept),
 		T(test_http_field_of_recognises_our_names),
