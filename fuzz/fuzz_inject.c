@@ -21,6 +21,7 @@
  * header and no client credential header goes up; header modes carry
  * exactly one inject header; a head that came from the parser re-parses.
  */
+#include <stdint.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
@@ -70,36 +71,30 @@ fallback(enum inject_mode mode)
 static struct http_head *
 raw_head(const char *s, size_t n)
 {
-	struct http_head	*h = xcalloc(1, sizeof(*h));
-	const char		*p = s, *end = s + n, *eol, *c, *sp;
-	char			*line;
+	struct http_head	*h = NULL;
+	const char		*p = s, *end = s + n, *eol, *sp;
+	char			*line, *c;
 
-	h->major = h->minor = 1;
 	for (; p < end; p = eol + 1) {
 		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			eol = end;
 		line = xstrndup(p, (size_t)(eol - p));
-		if (h->method == NULL) {
-			sp = strchr(line, ' ');
-			h->method = xstrndup(line, sp != NULL ?
-			    (size_t)(sp - line) : strlen(line));
-			h->target = xstrdup(sp != NULL ? sp + 1 : "/");
+		if (h == NULL) {
+			if ((sp = strchr(line, ' ')) != NULL) {
+				*(char *)(uintptr_t)sp = '\0';
+				h = proxy_http_head_new(line, sp + 1);
+			} else
+				h = proxy_http_head_new(line, "/");
 		} else if ((c = strchr(line, ':')) != NULL) {
-			h->h = xreallocarray(h->h, h->nh + 1, sizeof(*h->h));
-			h->h[h->nh].name = xstrndup(line, (size_t)(c - line));
-			h->h[h->nh].value = xstrdup(c + 1 +
+			*c = '\0';
+			proxy_http_head_add(h, line, c + 1 +
 			    (c[1] == ' ' ? 1 : 0));
-			h->nh++;
 		}
 		free(line);
 		if (eol == end)
 			break;
 	}
-	if (h->method == NULL) {
-		h->method = xstrdup("GET");
-		h->target = xstrdup("/");
-	}
-	return h;
+	return h != NULL ? h : proxy_http_head_new("GET", "/");
 }
 
 /* True when s[0..n) is only visible ASCII or space (NULL: true). */
