@@ -63,6 +63,28 @@ def test_forward_strips_proxy_headers_and_keeps_host(web):
 	assert web.up.requests[0]["path"] == "/h"
 
 
+
+def test_forward_empty_values_do_not_hide_the_next_header(web):
+	"""An empty value ("X: " then CRLF) right before a hop-by-hop or
+	proxy credential header: that header is still recognised and
+	dropped (a parser slip once cut the next name to "")."""
+	s = socket.create_connection(("127.0.0.1", web.port), timeout=3)
+	with s:
+		s.sendall(b"GET http://%s/e HTTP/1.1\r\nHost: %s\r\n"
+		    b"X-Empty: \r\n%sX-Blank:\t\r\n"
+		    b"Proxy-Connection: keep-alive\r\nX-Keep: 2\r\n\r\n" % (
+		    web.host.encode(), web.host.encode(), auth_header(web.token)))
+		st, _, _, body, _ = read_response(s)
+	assert st == 200, st
+	got = web.up.requests[0]["headers"]
+	names = [k.lower() for k, _ in got]
+	assert all(k and "\x00" not in k for k in names), got
+	h = upstream_headers(web.up.requests[0])
+	assert "proxy-authorization" not in h, h
+	assert "proxy-connection" not in h, h
+	assert h.get("x-empty") == "" and h.get("x-blank") == "", h
+	assert h.get("x-keep") == "2", h
+
 def test_forward_post_body_is_forwarded(web):
 	rc, out, err = curl("--proxy", web.url, "-d", "a=1&b=2",
 	    "http://%s/post" % web.host)
