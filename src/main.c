@@ -16,6 +16,7 @@
 #include "policy/route.h"
 #include "policy/why.h"
 #include "profile/profile.h"
+#include "proxy/evmem.h"
 #include "proxy/server.h"
 #include "sandbox/env.h"
 #include "sandbox/mediator.h"
@@ -491,6 +492,7 @@ main(int argc, char **argv)
 	int		rc;
 
 	environ_at_start = environ;
+	proxy_evmem_init();	/* before anything allocates through libevent */
 	if (cli_parse(&cli, argc, argv, environ, &e) == -1) {
 		fprintf(stderr, "error: %s\n", errbuf_msg(&e));
 		cli_free(&cli);
