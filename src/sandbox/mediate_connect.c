@@ -1,0 +1,272 @@
+#include "sandbox/mediator_int.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <linux/netlink.h>
+
+#include "proxy/server.h"
+#include "util/xmalloc.h"
+
+/*
+ * connect(): the address is read once, decided by family (mediate_inet.c,
+ * mediate_unix.c), and the connect performed here on our duplicate of the
+ * child's socket, without ever blocking the loop.
+ */
+
+static void	connect_go(struct med_op *);
+
+static void
+on_connect_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct med_op	*op = arg;
+	socklen_t	 sl = sizeof(int);
+	int		 soerr = 0;
+
+	(void)fd;
+	if (op->retry) {
+		/* Retry timer of a blocking connect to a full backlog. */
+		event_free(op->ev);
+		op->ev = NULL;
+		op->retry = false;
+		TAILQ_REMOVE(&op->m->pending, op, entry);
+		op->m->npending--;
+		if (!sandbox_mediator_valid(op->m, op->id)) {
+			sandbox_mediator_op_free(op);
+			return;
+		}
+		connect_go(op);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		/* SO_SNDTIMEO passed: what a blocking connect says then. */
+		sandbox_mediator_op_finish(op, -EINPROGRESS);
+		return;
+	}
+	if (getsockopt(op->sfd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+		soerr = errno;
+	sandbox_mediator_op_finish(op, -soerr);
+}
+
+/* Park op on the loop: EV_WRITE on the socket, or a retry timer. */
+static void
+connect_wait(struct med_op *op, bool retry)
+{
+	struct mediator	*m = op->m;
+	struct timeval	 tv, *tvp = NULL;
+	socklen_t	 sl = sizeof(tv);
+
+	if (retry) {
+		tv.tv_sec = 0;
+		tv.tv_usec = MEDIATOR_UNIX_RETRY_MS * 1000;
+		tvp = &tv;
+		op->retry = true;
+		op->ev = event_new(m->base, -1, 0, on_connect_event, op);
+	} else {
+		if (getsockopt(op->sfd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    &sl) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0))
+			tvp = &tv;
+		op->ev = event_new(m->base, op->sfd, EV_WRITE, on_connect_event,
+		    op);
+	}
+	if (op->ev == NULL || event_add(op->ev, tvp) == -1) {
+		if (op->ev != NULL)
+			event_free(op->ev);
+		op->ev = NULL;
+		sandbox_mediator_op_finish(op, -ENOMEM);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&m->pending, op, entry);
+	m->npending++;
+}
+
+/*
+ * connect() on our duplicate with our copy.  The supervisor never blocks:
+ * a blocking socket is made non-blocking for the duration and its
+ * completion awaited on the loop.
+ */
+static void
+connect_go(struct med_op *op)
+{
+	int	rc, err;
+	bool	blocking = op->oflags != -1;
+
+	rc = connect(op->sfd, (struct sockaddr *)&op->addr, op->len);
+	err = rc == 0 ? 0 : errno;
+	if (rc == 0) {
+		sandbox_mediate_inet_register(op);
+		sandbox_mediator_op_finish(op, 0);
+		return;
+	}
+	if (err == EINPROGRESS || (blocking && err == EALREADY)) {
+		struct pollfd	pfd = { .fd = op->sfd, .events = POLLOUT };
+		socklen_t	sl = sizeof(int);
+		int		soerr = 0;
+
+		sandbox_mediate_inet_register(op);
+		if (!blocking) {
+			sandbox_mediator_op_finish(op, -EINPROGRESS);
+			return;
+		}
+		/*
+		 * Loopback connects are nearly always complete already: answer
+		 * in this turn rather than a loop round trip later.
+		 */
+		if (poll(&pfd, 1, 0) == 1 && getsockopt(op->sfd, SOL_SOCKET,
+		    SO_ERROR, &soerr, &sl) == 0) {
+			sandbox_mediator_op_finish(op, -soerr);
+			return;
+		}
+		connect_wait(op, false);
+		return;
+	}
+	/* A blocking AF_UNIX connect waits for room in the backlog. */
+	if (err == EAGAIN && blocking && op->addr.ss_family == AF_UNIX) {
+		connect_wait(op, true);
+		return;
+	}
+	sandbox_mediator_op_finish(op, -err);
+}
+
+/*
+ * Take the child's socket (pidfd_getfd), check it is what the verdict is
+ * about, and connect.  fd is the child's descriptor number.
+ */
+void
+sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
+    int port)
+{
+	struct mediator	*m = op->m;
+	int		 v, fl, err;
+	socklen_t	 sl = sizeof(v);
+
+	op->sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
+	if (op->sfd < 0) {
+		err = op->sfd;
+		op->sfd = -1;
+		if (err == -ESRCH && !sandbox_mediator_valid(m, op->id)) {
+			sandbox_mediator_op_free(op);
+			return;
+		}
+		sandbox_mediator_op_finish(op, err);
+		return;
+	}
+	/*
+	 * The socket must be what the verdict is about: SO_PROTOCOL is
+	 * IPPROTO_TCP only for inet stream TCP sockets (MPTCP is 262).
+	 */
+	switch (op->verdict) {
+	case MEDIATOR_PROXY:
+	case MEDIATOR_OPEN_PORT:
+	case MEDIATOR_GRANT:
+		if (getsockopt(op->sfd, SOL_SOCKET, SO_PROTOCOL, &v, &sl) ==
+		    -1) {
+			sandbox_mediator_op_finish(op, errno == ENOTSOCK ?
+			    -ENOTSOCK : -errno);
+			return;
+		}
+		if (v != IPPROTO_TCP) {
+			sandbox_mediator_audit(m, false, what, port,
+			    "not a TCP socket");
+			sandbox_mediator_op_finish(op, -EACCES);
+			return;
+		}
+		break;
+	case MEDIATOR_UNIX:
+		if (getsockopt(op->sfd, SOL_SOCKET, SO_DOMAIN, &v, &sl) ==
+		    -1) {
+			sandbox_mediator_op_finish(op, errno == ENOTSOCK ?
+			    -ENOTSOCK : -errno);
+			return;
+		}
+		if (v != AF_UNIX) {
+			sandbox_mediator_op_finish(op, -EAFNOSUPPORT);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if ((fl = fcntl(op->sfd, F_GETFL)) == -1) {
+		sandbox_mediator_op_finish(op, -errno);
+		return;
+	}
+	if (!(fl & O_NONBLOCK)) {
+		/* Shared file description: restored before we answer. */
+		if (fcntl(op->sfd, F_SETFL, fl | O_NONBLOCK) == -1) {
+			sandbox_mediator_op_finish(op, -errno);
+			return;
+		}
+		op->oflags = fl;
+	}
+	connect_go(op);
+}
+
+/*
+ * One connect().  The address is copied out of the child once and
+ * every decision is taken on that copy: the child can rewrite its memory
+ * after we look (SPEC §1, layer 3).
+ */
+void
+sandbox_mediate_connect(struct mediator *m, const struct seccomp_notif *req)
+{
+	struct med_op		*op;
+	struct sockaddr_nl	*nl;
+	int64_t			 ulen = (int32_t)req->data.args[2];
+	int			 fd = (int)req->data.args[0];
+
+	/* The kernel's own limits for a socket address. */
+	if (ulen < (int64_t)sizeof(sa_family_t) ||
+	    ulen > (int64_t)sizeof(struct sockaddr_storage)) {
+		sandbox_mediator_answer(m, req->id, -EINVAL);
+		return;
+	}
+	op = sandbox_mediator_op_new(m, req);
+	op->len = (socklen_t)ulen;
+	if (sandbox_mediator_read(op->tid, req->data.args[1], &op->addr,
+	    (size_t)ulen) == -1) {
+		sandbox_mediator_op_finish(op, -EFAULT);
+		return;
+	}
+	/* What we read came from the task the notification is about. */
+	if (!sandbox_mediator_valid(m, op->id)) {
+		sandbox_mediator_op_free(op);
+		return;
+	}
+	switch (op->addr.ss_family) {
+	case AF_INET:
+	case AF_INET6:
+		sandbox_mediate_inet_connect(op, fd);
+		return;
+	case AF_UNIX:
+		sandbox_mediate_unix_connect(op, fd);
+		return;
+	case AF_UNSPEC:
+		op->verdict = MEDIATOR_PASS;
+		sandbox_mediate_connect_start(op, fd, "unspec", -1);
+		return;
+	case AF_NETLINK:
+		nl = (struct sockaddr_nl *)&op->addr;
+		if (op->len >= sizeof(*nl) && nl->nl_pid == 0) {
+			op->verdict = MEDIATOR_PASS;
+			sandbox_mediate_connect_start(op, fd, "netlink", -1);
+			return;
+		}
+		sandbox_mediator_audit(m, false, "netlink", -1,
+		    "netlink peer is not the kernel");
+		sandbox_mediator_op_finish(op, -EACCES);
+		return;
+	default:
+		sandbox_mediator_audit(m, false, "?", -1,
+		    "address family not allowed");
+		sandbox_mediator_op_finish(op, -EACCES);
+		return;
+	}
+}

@@ -1,0 +1,450 @@
+#include "sandbox/mediator_int.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "policy/allowlist.h"
+#include "policy/plan.h"
+#include "proxy/dns.h"
+#include "proxy/guard.h"
+#include "proxy/server.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/*
+ * Inet connects: the decision table, the direct grants it is built from
+ * (resolved, then refreshed as their DNS TTLs run out), and the
+ * registration of connects made to the proxy.
+ */
+
+/* ---- the decision table (pure) ---------------------------------------- */
+
+/*
+ * Copy an inet address into out with IPv4-mapped IPv6 turned into IPv4,
+ * and its port.  false when it is too short for its family.
+ */
+static bool
+inet_norm(const struct sockaddr *sa, socklen_t len,
+    struct sockaddr_storage *out, uint16_t *port)
+{
+	struct sockaddr_in		*o4 = (struct sockaddr_in *)out;
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+	struct sockaddr_in6		*o6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET) {
+		if (len < (socklen_t)sizeof(*s4))
+			return false;
+		s4 = (const struct sockaddr_in *)sa;
+		o4->sin_family = AF_INET;
+		o4->sin_addr = s4->sin_addr;
+		*port = ntohs(s4->sin_port);
+		return true;
+	}
+	/* The kernel takes IPv6 addresses without sin6_scope_id. */
+	if (sa->sa_family != AF_INET6 ||
+	    len < (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id))
+		return false;
+	s6 = (const struct sockaddr_in6 *)sa;
+	*port = ntohs(s6->sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		o4->sin_family = AF_INET;
+		memcpy(&o4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		return true;
+	}
+	o6->sin6_family = AF_INET6;
+	o6->sin6_addr = s6->sin6_addr;
+	return true;
+}
+
+/* Equal normalised addresses (ports and scope ignored). */
+static bool
+inet_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+static bool
+inet_is_lo4(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET &&
+	    ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+	    htonl(INADDR_LOOPBACK);
+}
+
+static bool
+inet_is_lo6(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
+enum mediator_verdict
+sandbox_mediator_decide_inet(const struct mediator_policy *pol,
+    const struct sockaddr *sa, socklen_t len, const char **reason,
+    const struct mediator_grant **grant)
+{
+	struct sockaddr_storage	 a, ga;
+	const struct mediator_grant *g;
+	char			 text[INET6_ADDRSTRLEN];
+	uint16_t		 port, gport;
+	size_t			 i, j;
+	bool			 cred_hit = false;
+
+	*reason = NULL;
+	if (grant != NULL)
+		*grant = NULL;
+	if (!inet_norm(sa, len, &a, &port)) {
+		*reason = "malformed address";
+		return MEDIATOR_DENY;
+	}
+	if (pol->proxy_port != 0 && port == pol->proxy_port && inet_is_lo4(&a))
+		return MEDIATOR_PROXY;
+	if (pol->open_ports != NULL && ports_has(pol->open_ports, port) &&
+	    (inet_is_lo4(&a) || inet_is_lo6(&a)))
+		return MEDIATOR_OPEN_PORT;
+	for (i = 0; i < pol->ngrants; i++) {
+		g = &pol->grants[i];
+		if (g->port != port)
+			continue;
+		for (j = 0; j < g->naddrs; j++) {
+			if (!inet_norm((const struct sockaddr *)&g->addrs[j],
+			    sizeof(g->addrs[j]), &ga, &gport) ||
+			    !inet_same(&a, &ga))
+				continue;
+			/* Routes are decided now: their addresses may have
+			 * resolved after the grant did (SPEC §4.5). */
+			if (pol->cred != NULL &&
+			    (pol->cred(pol->cred_arg, g->host, port) ||
+			    (proxy_guard_ntop((const struct sockaddr *)&a,
+			    text, sizeof(text)) != NULL &&
+			    pol->cred(pol->cred_arg, text, port)))) {
+				cred_hit = true;
+				continue;
+			}
+			if (grant != NULL)
+				*grant = g;
+			return MEDIATOR_GRANT;
+		}
+	}
+	if (cred_hit)
+		*reason = "credential upstream: direct connect bypasses L7 "
+		    "filtering";
+	else if (pol->proxy_port != 0 && port == pol->proxy_port)
+		*reason = "not the proxy's address";
+	else
+		*reason = "no direct grant for this address and port";
+	return MEDIATOR_DENY;
+}
+
+void
+sandbox_mediator_policy_clear(struct mediator_policy *pol)
+{
+	size_t	i;
+
+	for (i = 0; i < pol->ngrants; i++) {
+		if (pol->grants[i].req != NULL)
+			proxy_dns_cancel(pol->grants[i].req);
+		if (pol->grants[i].timer != NULL)
+			event_free(pol->grants[i].timer);
+		free(pol->grants[i].host);
+		free(pol->grants[i].addrs);
+	}
+	free(pol->grants);
+	strv_free(&pol->unix_dirs);
+	strv_free(&pol->unix_allow);
+	memset(pol, 0, sizeof(*pol));
+}
+
+/* ---- grants ----------------------------------------------------------- */
+
+/* Append addr to g if the address guard lets it through. */
+static void
+grant_add_addr(struct mediator *m, struct mediator_grant *g,
+    const struct sockaddr *sa, struct sockaddr_storage **v, size_t *n)
+{
+	struct sockaddr_storage	 ss;
+	struct errbuf		 e;
+	size_t			 i;
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return;
+	/*
+	 * Check the address the child would reach, on the grant's port: a
+	 * resolver answer has port 0, which would compare as the proxy's
+	 * own address when there is no proxy.
+	 */
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, sa, sa->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(g->port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(g->port);
+	sa = (const struct sockaddr *)&ss;
+	if (proxy_guard_check(sa, (const struct sockaddr *)&m->self,
+	    g->explicit, &e) == -1) {
+		log_warnx("direct grant %s:%u: %s: not granted", g->host,
+		    g->port, errbuf_msg(&e));
+		return;
+	}
+	for (i = 0; i < *n; i++)
+		if (proxy_guard_same_addr(sa, (struct sockaddr *)&(*v)[i]))
+			return;
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	memset(&(*v)[*n], 0, sizeof(**v));
+	memcpy(&(*v)[*n], sa, sa->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	(*n)++;
+}
+
+/* Blocking first resolution of g (start-up only). */
+static void
+grant_resolve_now(struct mediator *m, struct mediator_grant *g, bool lit)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	int		 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = lit ? AI_NUMERICHOST : 0;
+	rc = getaddrinfo(g->host, NULL, &hints, &res);
+	if (rc != 0) {
+		log_warnx("direct grant %s:%u: cannot resolve %s: %s; it allows "
+		    "nothing until a refresh succeeds", g->host, g->port,
+		    g->host, gai_strerror(rc));
+		return;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		grant_add_addr(m, g, ai->ai_addr, &g->addrs, &g->naddrs);
+	freeaddrinfo(res);
+}
+
+/* Build the grants of plan p: --resolve, IP literals, else DNS. */
+static void
+grants_build(struct mediator *m, const struct plan *p)
+{
+	const struct allow_entry *ae;
+	struct mediator_grant	*g;
+	size_t			 i, j;
+
+	for (i = 0; i < p->allow.n; i++) {
+		ae = &p->allow.v[i];
+		if (!ae->direct || ae->port == 0 || ae->kind == ALLOW_SUFFIX)
+			continue;
+		m->pol.grants = xreallocarray(m->pol.grants,
+		    m->pol.ngrants + 1, sizeof(*m->pol.grants));
+		g = &m->pol.grants[m->pol.ngrants++];
+		memset(g, 0, sizeof(*g));
+		g->host = xstrdup(ae->host);
+		g->port = ae->port;
+		g->m = m;
+		for (j = 0; j < p->nresolve; j++) {
+			if (p->resolve[j].port != g->port ||
+			    strcmp(p->resolve[j].host, g->host) != 0)
+				continue;
+			g->explicit = true;
+			grant_add_addr(m, g,
+			    (const struct sockaddr *)&p->resolve[j].addr,
+			    &g->addrs, &g->naddrs);
+		}
+		if (g->explicit)
+			continue;
+		/* An IP literal or "localhost" names its address on purpose
+		 * (SPEC 4.4), as in the proxy. */
+		g->explicit = ae->kind == ALLOW_IP ||
+		    strcmp(ae->host, "localhost") == 0;
+		grant_resolve_now(m, g, ae->kind == ALLOW_IP);
+	}
+}
+
+/* Re-resolve g in secs seconds. */
+static void
+grant_schedule(struct mediator_grant *g, uint32_t secs)
+{
+	struct timeval	tv = { (time_t)secs, 0 };
+
+	if (evtimer_add(g->timer, &tv) == -1)
+		log_warnx("direct grant %s:%u: cannot schedule its refresh; "
+		    "keeping its addresses", g->host, g->port);
+}
+
+/* How long an answer with this TTL is used. */
+static uint32_t
+grant_ttl_secs(uint32_t ttl)
+{
+	if (ttl == DNS_TTL_UNKNOWN)
+		return MEDIATOR_REFRESH_S;
+	if (ttl < MEDIATOR_TTL_MIN_S)
+		return MEDIATOR_TTL_MIN_S;
+	return ttl > MEDIATOR_TTL_MAX_S ? MEDIATOR_TTL_MAX_S : ttl;
+}
+
+static void
+grant_refreshed(const char *error, const struct sockaddr_storage *addrs,
+    size_t n, uint32_t ttl, void *arg)
+{
+	struct mediator_grant	*g = arg;
+	struct sockaddr_storage	*v = NULL;
+	size_t			 i, nv = 0;
+
+	g->req = NULL;
+	if (error != NULL) {
+		log_debug("%s: direct grant %s:%u: %s; keeping the old "
+		    "addresses", __func__, g->host, g->port, error);
+		grant_schedule(g, MEDIATOR_RETRY_S);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		grant_add_addr(g->m, g, (const struct sockaddr *)&addrs[i],
+		    &v, &nv);
+	if (nv == 0) {
+		/* Only guarded answers (a rebinding attempt): keep the old. */
+		free(v);
+		grant_schedule(g, MEDIATOR_RETRY_S);
+		return;
+	}
+	free(g->addrs);
+	g->addrs = v;
+	g->naddrs = nv;
+	log_debug("%s: direct grant %s:%u: %zu addresses for %u s", __func__,
+	    g->host, g->port, nv, grant_ttl_secs(ttl));
+	grant_schedule(g, grant_ttl_secs(ttl));
+}
+
+/* A grant's addresses expired: ask again (their TTL is learnt too). */
+static void
+on_grant_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct mediator_grant	*g = arg;
+	struct dns		*dns;
+
+	(void)fd;
+	(void)what;
+	if (g->req != NULL || (dns = proxy_server_dns(g->m->proxy)) == NULL)
+		return;
+	g->req = proxy_dns_resolve_ttl(dns, g->host, g->port,
+	    grant_refreshed, g);
+}
+
+/*
+ * Names (not --resolve, not literals) are looked up once more right away
+ * through the resolver that reports TTLs, then whenever theirs runs out.
+ */
+static int
+grants_schedule(struct mediator *m, struct errbuf *e)
+{
+	struct mediator_grant	*g;
+	size_t			 i;
+
+	if (m->proxy == NULL)
+		return 0;
+	for (i = 0; i < m->pol.ngrants; i++) {
+		g = &m->pol.grants[i];
+		if (g->explicit)
+			continue;
+		g->timer = evtimer_new(m->base, on_grant_expired, g);
+		if (g->timer == NULL) {
+			errbuf_set(e, "direct grant %s:%u: cannot schedule "
+			    "its refresh", g->host, g->port);
+			return -1;
+		}
+		grant_schedule(g, 0);
+	}
+	return 0;
+}
+
+static bool
+cred_upstream(void *arg, const char *host, uint16_t port)
+{
+	return proxy_server_cred_upstream(arg, host, port) != NULL;
+}
+
+int
+sandbox_mediate_inet_init(struct mediator *m, const struct plan *p,
+    struct errbuf *e)
+{
+	if (m->proxy != NULL) {
+		m->pol.cred = cred_upstream;
+		m->pol.cred_arg = m->proxy;
+	}
+	if (p->mode == NET_PROXY)
+		grants_build(m, p);
+	return grants_schedule(m, e);
+}
+
+/*
+ * Connections to the proxy port are registered by their local port right
+ * away, before the proxy's accept can run on this loop (SPEC §4.2).  Only
+ * a 127.0.0.1 source: the proxy matches on the port alone.
+ */
+void
+sandbox_mediate_inet_register(struct med_op *op)
+{
+	struct sockaddr_storage	 ss, n;
+	socklen_t		 sl = sizeof(ss);
+	uint16_t		 port;
+
+	if (op->verdict != MEDIATOR_PROXY || op->m->proxy == NULL)
+		return;
+	if (getsockname(op->sfd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    !inet_norm((struct sockaddr *)&ss, sl, &n, &port) ||
+	    !inet_is_lo4(&n) || port == 0)
+		return;
+	proxy_server_register_port(op->m->proxy, port);
+	op->reg_port = port;
+}
+
+void
+sandbox_mediate_inet_connect(struct med_op *op, int fd)
+{
+	struct mediator			*m = op->m;
+	const struct mediator_grant	*g = NULL;
+	struct sockaddr_storage		 n;
+	const char			*reason;
+	char				 host[INET6_ADDRSTRLEN];
+	uint16_t			 port;
+
+	if (!inet_norm((struct sockaddr *)&op->addr, op->len, &n, &port)) {
+		sandbox_mediator_op_finish(op, -EINVAL);
+		return;
+	}
+	if (proxy_guard_ntop((struct sockaddr *)&op->addr, host,
+	    sizeof(host)) == NULL)
+		snprintf(host, sizeof(host), "?");
+	op->verdict = sandbox_mediator_decide_inet(&m->pol,
+	    (struct sockaddr *)&op->addr, op->len, &reason, &g);
+	switch (op->verdict) {
+	case MEDIATOR_DENY:
+		sandbox_mediator_audit(m, false, host, port, reason);
+		sandbox_mediator_op_finish(op, -EACCES);
+		return;
+	case MEDIATOR_PROXY:
+		log_debug("%s: connect to the proxy", __func__);
+		break;
+	case MEDIATOR_OPEN_PORT:
+		sandbox_mediator_audit(m, true, host, port, "open port");
+		break;
+	default:
+		sandbox_mediator_audit(m, true, host, port, "direct grant");
+		break;
+	}
+	sandbox_mediate_connect_start(op, fd, host, port);
+}

@@ -1,0 +1,163 @@
+#ifndef KEYHOLE_SANDBOX_MEDIATOR_INT_H
+#define KEYHOLE_SANDBOX_MEDIATOR_INT_H
+
+/*
+ * Inside the mediator: what the notification loop (mediator.c) shares
+ * with the files that handle one kind of call (mediate_*.c).  Nothing
+ * outside src/sandbox/mediat*.c includes this.
+ *
+ * A handler is called with one notification (struct seccomp_notif, read
+ * once by the loop) and must, exactly once, either answer it
+ * (sandbox_mediator_answer*, or sandbox_mediator_op_finish for an op) or,
+ * when sandbox_mediator_valid() says the notification is gone, drop it.
+ * It may answer later from the event loop (an op parked on m->pending),
+ * never block.  Everything decided on comes from the handler's own copies:
+ * sandbox_mediator_read() of the child's memory (once), its own duplicate
+ * of a child's descriptor (sandbox_mediator_getfd), directories opened the
+ * way the child would see them (sandbox_mediator_dirfd).  Nothing is ever
+ * answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+ *
+ * Adding a handler: write it in its own file, declare it below, add one
+ * line to the table in mediator.c (syscall number -> handler) and a
+ * notification rule for that syscall in seccomp.c.
+ */
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+
+#include "sandbox/mediator.h"
+
+struct event;
+
+/* One notification being answered: the dup'ed socket and our copy. */
+struct med_op {
+	struct mediator		*m;		/* borrowed */
+	TAILQ_ENTRY(med_op)	 entry;
+	uint64_t		 id;
+	pid_t			 tid;
+	int			 sfd;		/* owned: the child's socket */
+	int			 pathfd;	/* owned: O_PATH socket, or -1 */
+	int			 oflags;	/* to restore, -1: untouched */
+	struct sockaddr_storage	 addr;		/* what we connect to */
+	socklen_t		 len;
+	enum mediator_verdict	 verdict;
+	uint16_t		 reg_port;	/* registered, 0: none */
+	struct event		*ev;		/* owned: write wait or retry */
+	bool			 retry;		/* ev is the retry timer */
+};
+TAILQ_HEAD(med_ops, med_op);
+
+struct mediator {
+	const struct plan	*plan;		/* borrowed */
+	struct event_base	*base;		/* borrowed */
+	struct proxy		*proxy;		/* borrowed or NULL */
+	struct audit		*audit;		/* borrowed or own_audit */
+	struct audit		*own_audit;	/* owned or NULL */
+	struct mediator_policy	 pol;		/* owned */
+	struct sockaddr_in	 self;		/* the proxy's address */
+	int			 listener;	/* owned or -1 */
+	struct event		*lev;		/* owned */
+	struct med_ops		 pending;	/* ops parked on the loop */
+	size_t			 npending;
+	size_t			 notif_size;
+	size_t			 resp_size;
+	unsigned long		 answered;
+	/*
+	 * The last notifying thread's pidfd, kept: most connects come from
+	 * the same thread.  A stale one (that task gone, its tid reused)
+	 * fails pidfd_getfd with ESRCH, since a pidfd names one task.
+	 */
+	int			 pidfd;		/* owned or -1 */
+	pid_t			 pidfd_tid;
+	bool			 sync_ok;	/* kernel has sync wake-ups */
+	bool			 sync;		/* and they are on */
+	unsigned		 singles;	/* wakes with one notification */
+};
+
+/* One call's handler (see above). */
+typedef void mediator_handler_fn(struct mediator *,
+    const struct seccomp_notif *);
+
+/* ---- mediator.c: talking to the kernel and the child ------------------- */
+
+/* True while notification id still waits (its task has not gone). */
+bool	 sandbox_mediator_valid(const struct mediator *, uint64_t id);
+
+/* Answer notification id with 0 or -errno. */
+void	 sandbox_mediator_answer(struct mediator *, uint64_t id, int err);
+
+/* Answer notification id with a return value (val >= 0). */
+void	 sandbox_mediator_answer_val(struct mediator *, uint64_t id,
+	    int64_t val);
+
+/* Read len bytes at the child's addr, once.  0, or -1 with errno. */
+int	 sandbox_mediator_read(pid_t tid, uint64_t addr, void *buf,
+	    size_t len);
+
+/*
+ * Our duplicate of descriptor fd of thread tid (pidfd_getfd), owned by
+ * the caller; -errno on failure (-ESRCH: the task is gone, or the
+ * notification id no longer valid: check sandbox_mediator_valid).
+ */
+int	 sandbox_mediator_getfd(struct mediator *, pid_t tid, uint64_t id,
+	    int fd);
+
+/*
+ * The directory a *at() call of thread tid resolves relative paths
+ * against: its working directory for AT_FDCWD, else our duplicate of its
+ * descriptor dfd.  An O_PATH or directory fd owned by the caller, or
+ * -errno (-ESRCH as for getfd; -ENOTDIR when dfd is not a directory).
+ */
+int	 sandbox_mediator_dirfd(struct mediator *, pid_t tid, uint64_t id,
+	    int dfd);
+
+/* One audit record of mode "direct" (host may be a unix path). */
+void	 sandbox_mediator_audit(struct mediator *, bool allow,
+	    const char *host, int port, const char *reason);
+
+/* A new op for notification req (fds -1, oflags -1). */
+struct med_op *sandbox_mediator_op_new(struct mediator *,
+	    const struct seccomp_notif *req);
+
+/* Free op: off the pending list, the socket's flags restored. */
+void	 sandbox_mediator_op_free(struct med_op *);
+
+/* Answer op with err (0 or -errno) and free it. */
+void	 sandbox_mediator_op_finish(struct med_op *, int err);
+
+/* ---- mediate_connect.c ------------------------------------------------- */
+
+/* connect(): read the address, dispatch by family. */
+void	 sandbox_mediate_connect(struct mediator *,
+	    const struct seccomp_notif *);
+
+/*
+ * Take the child's socket fd, check it is what op->verdict is about, and
+ * connect it to op->addr; answers op.  what/port name it in audit records.
+ */
+void	 sandbox_mediate_connect_start(struct med_op *, int fd,
+	    const char *what, int port);
+
+/* ---- mediate_inet.c ---------------------------------------------------- */
+
+/* Fill m's grants and credential check from plan p.  -1 with e. */
+int	 sandbox_mediate_inet_init(struct mediator *, const struct plan *p,
+	    struct errbuf *e);
+
+/* An inet connect: decide on op->addr and start it (fd: the child's). */
+void	 sandbox_mediate_inet_connect(struct med_op *, int fd);
+
+/* A connect to the proxy succeeded: register its source port. */
+void	 sandbox_mediate_inet_register(struct med_op *);
+
+/* ---- mediate_unix.c ---------------------------------------------------- */
+
+/* An AF_UNIX connect: decide on op->addr and start it. */
+void	 sandbox_mediate_unix_connect(struct med_op *, int fd);
+
+#endif
