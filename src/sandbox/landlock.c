@@ -275,6 +275,51 @@ landlock_path_rule(struct landlock_spec *s, const struct fs_grant *g,
 	return 0;
 }
 
+/*
+ * The child's own terminal (SPEC §3.2): the pty behind its standard
+ * descriptors, resolved now, gets a rule of its own.  /dev/pts as a whole
+ * is never granted: another terminal of the same user would be readable
+ * (a sudo password typed there) and writable (escape sequences).
+ */
+static int
+landlock_tty_rules(struct landlock_spec *s, struct errbuf *e)
+{
+	char		 name[64];
+	struct stat	 st;
+	uint64_t	 access;
+	size_t		 i;
+	int		 fd, std;
+
+	access = (LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_IOCTL_DEV) &
+	    s->handled_fs;
+	for (std = 0; std <= 2; std++) {
+		if (!isatty(std) || ttyname_r(std, name, sizeof(name)) != 0 ||
+		    strncmp(name, "/dev/pts/", 9) != 0)
+			continue;
+		for (i = 0; i < s->npaths; i++)
+			if (strcmp(s->paths[i].path, name) == 0)
+				break;
+		if (i < s->npaths)
+			continue;
+		fd = open(name, O_PATH | O_CLOEXEC);
+		if (fd == -1 || fstat(fd, &st) == -1 || !S_ISCHR(st.st_mode)) {
+			errbuf_sys(e, "cannot open the terminal %s for a "
+			    "Landlock rule", name);
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		s->paths = xreallocarray(s->paths, s->npaths + 1,
+		    sizeof(*s->paths));
+		s->paths[s->npaths].fd = fd;
+		s->paths[s->npaths].access = access;
+		s->paths[s->npaths].path = xstrdup(name);
+		s->npaths++;
+	}
+	return 0;
+}
+
 int
 sandbox_landlock_prepare(const struct plan *p, uint16_t proxy_port,
     struct landlock_spec **out, struct errbuf *e)
@@ -311,6 +356,10 @@ sandbox_landlock_prepare(const struct plan *p, uint16_t proxy_port,
 			sandbox_landlock_spec_free(s);
 			return -1;
 		}
+	}
+	if (landlock_tty_rules(s, e) == -1) {
+		sandbox_landlock_spec_free(s);
+		return -1;
 	}
 	landlock_warn_missing(abi, p);
 	*out = s;

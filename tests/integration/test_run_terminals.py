@@ -1,0 +1,118 @@
+"""Terminals under `keyhole run` (SPEC 3.2): the child's own terminal (the
+pty behind its standard descriptors), /dev/tty and /dev/ptmx are granted,
+never the rest of /dev/pts; ptys the child opens itself keep working.
+
+keyhole runs under a pty made here (its controlling terminal).  A second
+pty, made here too and never handed to keyhole, stands for another
+terminal of the same user (the one where sudo asks for a password)."""
+
+import fcntl
+import os
+import select
+import subprocess
+import termios
+import time
+
+import pytest
+
+from run_fixtures import (EACCES, TRY, assert_no_sanitizer,  # noqa
+    box, try_bin, Result)
+
+MODES = {
+	"allow": [],
+	"blocked": ["--block-net"],
+	"proxy": ["--allow-domain", "x.test:443"],
+}
+PY = "/usr/bin/python3"
+SCRIPT = "/usr/bin/script"
+
+
+def _ctty():
+	os.setsid()
+	fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def run_on_pty(box, args, timeout=15):
+	"""`keyhole ARGS` with a fresh pty as stdin/stdout/stderr and
+	controlling terminal; (Result with the terminal's output in .out,
+	slave path)."""
+	import pty
+	m, s = pty.openpty()
+	name = os.ttyname(s)
+	argv = [box.keyhole] + [str(a) for a in args]
+	t0 = time.monotonic()
+	try:
+		p = subprocess.Popen(argv, stdin=s, stdout=s, stderr=s,
+		    env=box.env(), cwd=box.root, preexec_fn=_ctty)
+		os.close(s)
+		s = -1
+		out = b""
+		deadline = t0 + timeout
+		while time.monotonic() < deadline:
+			r, _, _ = select.select([m], [], [], 0.1)
+			if r:
+				try:
+					chunk = os.read(m, 65536)
+				except OSError:	# EIO: every slave closed
+					chunk = b""
+				if chunk:
+					out += chunk
+					continue
+			if p.poll() is not None and not r:
+				break
+			if p.poll() is not None and r and not chunk:
+				break
+		if p.poll() is None:
+			p.kill()
+		rc = p.wait(5)
+	finally:
+		os.close(m)
+		if s != -1:
+			os.close(s)
+	text = out.decode("utf-8", "replace").replace("\r\n", "\n")
+	res = Result(argv, rc, text, text, time.monotonic() - t0)
+	assert_no_sanitizer(res)
+	return res, name
+
+
+@pytest.fixture
+def other_pty():
+	"""Another terminal: (master fd, slave path)."""
+	import pty
+	m, s = pty.openpty()
+	yield m, os.ttyname(s)
+	os.close(m)
+	os.close(s)
+
+
+def _pending(fd):
+	r, _, _ = select.select([fd], [], [], 0.2)
+	return os.read(fd, 4096) if r else b""
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("op", ["read", "write"])
+def test_another_terminal_is_eacces(box, other_pty, mode, op):
+	m, other = other_pty
+	res, _ = run_on_pty(box, ["run", *MODES[mode], "--read-file", TRY,
+	    "--", TRY, op, other])
+	assert res.rc == EACCES, res
+	assert "errno=13 (EACCES)" in res.out, res
+	assert _pending(m) == b"", "the other terminal got output"
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_own_terminal_and_dev_tty_are_usable(box, mode):
+	res, name = run_on_pty(box, ["run", *MODES[mode], "--", "/bin/sh",
+	    "-c", 'echo by-path >"$(tty)" && echo by-tty >/dev/tty && '
+	    'stty size >/dev/null && tty'])
+	assert res.rc == 0, res
+	assert "by-path" in res.out and "by-tty" in res.out, res
+	assert name in res.out, res
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_dev_ptmx_opens(box, mode):
+	res, _ = run_on_pty(box, ["run", *MODES[mode], "--read-file", TRY,
+	    "--", TRY, "write", "/dev/ptmx"])
+	assert res.rc == 0, res
