@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential clang pkg-config make
 libssl-dev openssl libevent-dev libhttp-parser-dev libjansson-dev
 libseccomp-dev libcmocka-dev libclang-rt-14-dev
-python3 python3-pytest curl ca-certificates iproute2
+python3 python3-pytest python3-jsonschema curl ca-certificates iproute2
+scdoc groff-base zsh fish
 valgrind"
 
 missing=""

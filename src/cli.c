@@ -252,8 +252,9 @@ static const struct opt opts[] = {
 	    "(contains '/' or ends in .json)" },
 	{ "dry-run", 0, O_DRY_RUN, NULL, C_LIM, 0, S_GEN,
 	    "show what would be done, then exit" },
-	{ "verbose", 'v', O_VERBOSE, NULL, C_GENERAL, OPT_MULTI, S_GEN,
-	    "more output: -v decisions, -vv internals" },
+	{ "verbose", 'v', O_VERBOSE, NULL, C_GENERAL | C_VERSION, OPT_MULTI,
+	    S_GEN, "more output: -v decisions, -vv internals;\n"
+	    "version: the kernel and library features" },
 	{ "silent", 's', O_SILENT, NULL, C_GENERAL, 0, S_GEN,
 	    "print nothing but errors" },
 	{ "help", 'h', O_HELP, NULL, C_ANY, 0, S_GEN,
@@ -296,18 +297,22 @@ static const struct cmd cmds[] = {
 	    "Say whether the policy (profile plus options) allows access to a\n"
 	    "path or a connection to a host, and which rule decides." },
 	{ "profile", CLI_PROFILE, C_PROFILE, "profile list | show NAME [--json] "
-	    "| validate FILE",
+	    "| validate FILE | schema",
 	    "list, show or validate profiles",
 	    "Inspect profiles.\n"
 	    "  list            the built-in and user profiles\n"
 	    "  show NAME       NAME fully resolved (extends applied)\n"
-	    "  validate FILE   check a profile file and report every error" },
+	    "  validate FILE   check a profile file and report every error\n"
+	    "  schema          print the JSON Schema (draft 2020-12) of the\n"
+	    "                  profile format" },
 	{ "help", CLI_HELP, C_HELP, "help [COMMAND]",
 	    "show this overview or a command's options",
 	    "Show the overview, or the options of COMMAND." },
-	{ "version", CLI_VERSION, C_VERSION, "version",
+	{ "version", CLI_VERSION, C_VERSION, "version [--verbose]",
 	    "print the version",
-	    "Print the version (also --version, -V)." },
+	    "Print the version as one line, \"keyhole X.Y.Z\" (also --version,\n"
+	    "-V).  With --verbose, also the Landlock ABI, the seccomp features,\n"
+	    "the OpenSSL version and whether libsecret was found." },
 };
 
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -849,14 +854,17 @@ profile_word(struct parse *p, const char *w)
 			cli->profile_sub = CLI_PROFILE_SHOW;
 		else if (strcmp(w, "validate") == 0)
 			cli->profile_sub = CLI_PROFILE_VALIDATE;
+		else if (strcmp(w, "schema") == 0)
+			cli->profile_sub = CLI_PROFILE_SCHEMA;
 		else {
 			errbuf_set(p->e, "unknown profile subcommand '%s' "
-			    "(expected list, show or validate)", w);
+			    "(expected list, show, validate or schema)", w);
 			return -1;
 		}
 		return 0;
 	}
-	if (cli->profile_sub != CLI_PROFILE_LIST && cli->profile_arg == NULL) {
+	if (cli->profile_sub != CLI_PROFILE_LIST &&
+	    cli->profile_sub != CLI_PROFILE_SCHEMA && cli->profile_arg == NULL) {
 		cli->profile_arg = xstrdup(w);
 		return 0;
 	}
@@ -864,20 +872,12 @@ profile_word(struct parse *p, const char *w)
 	return -1;
 }
 
-/* The words after `help` or `version`, from argv[i]. */
+/* The words after `help`, from argv[i]. */
 static int
-parse_help_version(struct parse *p, int argc, char **argv, int i)
+parse_help(struct parse *p, int argc, char **argv, int i)
 {
 	const struct cmd	*c;
 
-	if (p->cmd->cmd == CLI_VERSION) {
-		p->cli->cmd = CLI_VERSION;
-		if (i < argc) {
-			errbuf_set(p->e, "unexpected argument '%s'", argv[i]);
-			return -1;
-		}
-		return 0;
-	}
 	p->cli->cmd = CLI_HELP;
 	p->cli->help = true;
 	if (i >= argc)
@@ -909,8 +909,8 @@ positional(struct parse *p, int argc, char **argv, int *i)
 			errbuf_set(p->e, "unknown command '%s'", w);
 			return -1;
 		}
-		if (p->cmd->cmd == CLI_HELP || p->cmd->cmd == CLI_VERSION) {
-			if (parse_help_version(p, argc, argv, *i + 1) == -1)
+		if (p->cmd->cmd == CLI_HELP) {
+			if (parse_help(p, argc, argv, *i + 1) == -1)
 				return -1;
 			*i = argc;
 			return 0;
@@ -957,7 +957,8 @@ parse_argv(struct parse *p, int argc, char **argv)
 			    parse_short(p, argc, argv, &i)) == -1)
 				return -1;
 			/* --help and --version end parsing, as in clap. */
-			if (p->cli->help || p->cli->cmd == CLI_VERSION)
+			if (p->cli->help || (p->cli->cmd == CLI_VERSION &&
+			    (p->cmd == NULL || p->cmd->cmd != CLI_VERSION)))
 				return 0;
 			continue;
 		}
@@ -1022,6 +1023,7 @@ check_command(struct parse *p)
 			    "show NAME or validate FILE");
 			return -1;
 		case CLI_PROFILE_LIST:
+		case CLI_PROFILE_SCHEMA:
 			break;
 		case CLI_PROFILE_SHOW:
 			if (cli->profile_arg == NULL) {
@@ -1042,6 +1044,7 @@ check_command(struct parse *p)
 			errbuf_set(p->e, "option '%s' is not valid for "
 			    "'profile %s'", p->seen[O_JSON],
 			    cli->profile_sub == CLI_PROFILE_LIST ? "list" :
+			    cli->profile_sub == CLI_PROFILE_SCHEMA ? "schema" :
 			    "validate");
 			return -1;
 		}
@@ -1360,8 +1363,6 @@ cli_usage(const char *cmd)
 		return;
 	}
 	printf("Usage: keyhole %s\n\n%s\n", c->synopsis, c->about);
-	if (c->cmd == CLI_VERSION)
-		return;
 	usage_opts(c->bit);
 	usage_env(c->bit);
 	if (c->cmd == CLI_RUN || c->cmd == CLI_SHELL || c->cmd == CLI_PROXY)

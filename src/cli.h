@@ -33,6 +33,7 @@ enum cli_profile_sub {
 	CLI_PROFILE_LIST,
 	CLI_PROFILE_SHOW,
 	CLI_PROFILE_VALIDATE,
+	CLI_PROFILE_SCHEMA,
 };
 
 /* Proxy limits (SPEC §4.1); 0 means "use the default". */

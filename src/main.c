@@ -26,6 +26,7 @@
 #include "util/log.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
+#include "version.h"
 
 extern char **environ;
 
@@ -463,6 +464,10 @@ cmd_profile(const struct cli *cli, struct errbuf *e)
 		printf("%s: valid\n", cli->profile_arg);
 		profile_free(p);
 		return 0;
+	case CLI_PROFILE_SCHEMA:
+		fwrite(data_profile_schema_json, 1, data_profile_schema_json_len,
+		    stdout);
+		return 0;
 	default:
 		errbuf_set(e, "profile needs list, show NAME or validate FILE");
 		return -1;
@@ -509,7 +514,7 @@ main(int argc, char **argv)
 	}
 	switch (cli.cmd) {
 	case CLI_VERSION:
-		printf("keyhole %s\n", KEYHOLE_VERSION);
+		version_print(stdout, cli.verbose > 0);
 		rc = 0;
 		break;
 	case CLI_PROXY:

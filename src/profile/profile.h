@@ -403,6 +403,9 @@ void	 profile_group_paths_free(struct profile_group_paths *);
 /* Embedded data (build/gen/data_policy.c). */
 extern const char	data_policy_json[];
 extern const size_t	data_policy_json_len;
+/* The JSON Schema of the format (data/profile-schema.json, SPEC §10). */
+extern const char	data_profile_schema_json[];
+extern const size_t	data_profile_schema_json_len;
 
 /* ---- show.c ---- */
 

@@ -129,6 +129,41 @@ test_cli_version_takes_no_argument(void **state)
 }
 
 static void
+test_cli_version_verbose_forms(void **state)
+{
+	F;
+
+	assert_int_equal(PARSE(f, "version", "--verbose"), 0);
+	assert_int_equal(f->cli.cmd, CLI_VERSION);
+	assert_int_equal(f->cli.verbose, 1);
+	cli_free(&f->cli);
+	assert_int_equal(PARSE(f, "version", "-v"), 0);
+	assert_int_equal(f->cli.verbose, 1);
+	cli_free(&f->cli);
+	ASSERT_ERR(f, PARSE(f, "version", "-v", "x"),
+	    "unexpected argument 'x'");
+	cli_free(&f->cli);
+	ASSERT_ERR(f, PARSE(f, "version", "--json"),
+	    "option '--json' is not valid for 'version'");
+}
+
+static void
+test_cli_profile_schema_takes_nothing(void **state)
+{
+	F;
+
+	assert_int_equal(PARSE(f, "profile", "schema"), 0);
+	assert_int_equal(f->cli.profile_sub, CLI_PROFILE_SCHEMA);
+	assert_null(f->cli.profile_arg);
+	cli_free(&f->cli);
+	ASSERT_ERR(f, PARSE(f, "profile", "schema", "x"),
+	    "unexpected argument 'x'");
+	cli_free(&f->cli);
+	ASSERT_ERR(f, PARSE(f, "profile", "schema", "--json"),
+	    "option '--json' is not valid for 'profile schema'");
+}
+
+static void
 test_cli_version_is_not_a_run_option(void **state)
 {
 	F;
@@ -1092,7 +1127,7 @@ test_cli_profile_errors(void **state)
 	    "list, show NAME or validate FILE");
 	cli_free(&f->cli);
 	ASSERT_ERR(f, PARSE(f, "profile", "edit"), "unknown profile "
-	    "subcommand 'edit' (expected list, show or validate)");
+	    "subcommand 'edit' (expected list, show, validate or schema)");
 	cli_free(&f->cli);
 	ASSERT_ERR(f, PARSE(f, "profile", "show"),
 	    "profile show needs a profile NAME");
@@ -1374,6 +1409,8 @@ main(void)
 		T(test_cli_unknown_command_is_named),
 		T(test_cli_version_forms),
 		T(test_cli_version_takes_no_argument),
+		T(test_cli_version_verbose_forms),
+		T(test_cli_profile_schema_takes_nothing),
 		T(test_cli_version_is_not_a_run_option),
 		T(test_cli_top_level_help_forms),
 		T(test_cli_help_command_names_topic),
