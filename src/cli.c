@@ -298,7 +298,7 @@ static const struct cmd cmds[] = {
 	    "path or a connection to a host, and which rule decides." },
 	{ "profile", CLI_PROFILE, C_PROFILE, "profile list | show NAME [--json] "
 	    "| validate FILE | schema",
-	    "list, show or validate profiles",
+	    "list, show, validate profiles; print the schema",
 	    "Inspect profiles.\n"
 	    "  list            the built-in and user profiles\n"
 	    "  show NAME       NAME fully resolved (extends applied)\n"
