@@ -97,6 +97,27 @@ seccomp_tty_rules(scmp_filter_ctx ctx, struct errbuf *e)
 }
 
 /*
+ * Kernel keyrings (SPEC §3.2): the child starts in a new anonymous session
+ * keyring (supervise.c), and these calls are refused so that neither the
+ * user keyring nor a keyring found by its serial can be read or searched.
+ * EACCES, not ENOSYS: a tool then says "Permission denied", which points
+ * at a policy; "Function not implemented" would send the user looking for
+ * a kernel without keys.
+ */
+static int
+seccomp_key_rules(scmp_filter_ctx ctx, struct errbuf *e)
+{
+	uint32_t	deny = SCMP_ACT_ERRNO(EACCES);
+
+	if (rule(ctx, deny, SCMP_SYS(keyctl), "keyctl", 0, NULL, e) == -1 ||
+	    rule(ctx, deny, SCMP_SYS(add_key), "add_key", 0, NULL, e) == -1 ||
+	    rule(ctx, deny, SCMP_SYS(request_key), "request_key", 0, NULL,
+	    e) == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * Landlock filters TCP connect/bind only (reference §11.1, §11.2): refuse
  * every other way out.  socket(): families other than AF_UNIX, AF_INET,
  * AF_INET6, AF_NETLINK (packet, vsock, SMC, XDP, ...); for AF_INET and
@@ -293,7 +314,8 @@ seccomp_build(const struct plan *p, bool mediate, struct seccomp_prog **out,
 		errbuf_sys(e, "seccomp bad-architecture action");
 		goto fail;
 	}
-	if (seccomp_tty_rules(ctx, e) == -1)
+	if (seccomp_tty_rules(ctx, e) == -1 ||
+	    seccomp_key_rules(ctx, e) == -1)
 		goto fail;
 	if (p->mode != NET_ALLOW) {
 		if (seccomp_socket_rules(ctx, e) == -1 ||

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 
 #include "policy/plan.h"
 #include "proxy/server.h"
@@ -59,6 +60,7 @@ enum child_stage {
 	STAGE_SIGNALS,
 	STAGE_NNP,
 	STAGE_CAPS,
+	STAGE_KEYRING,
 	STAGE_LANDLOCK,
 	STAGE_SECCOMP,
 	STAGE_MEDIATOR,
@@ -258,6 +260,14 @@ child_run(const struct child_ctx *c)
 		child_fail(c, STAGE_NNP, errno, 0);
 	if (child_drop_caps(c) == -1)
 		child_fail(c, STAGE_CAPS, errno, 0);
+	/*
+	 * A new anonymous session keyring: the user's session keyring
+	 * (Kerberos tickets, keyctl tokens) is not ours to inherit (SPEC
+	 * §3.2).  ENOSYS: a kernel without keys has nothing to hide.
+	 */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) == -1 &&
+	    errno != ENOSYS)
+		child_fail(c, STAGE_KEYRING, errno, 0);
 	if ((rc = sandbox_landlock_apply(c->ll, &where)) < 0)
 		child_fail(c, STAGE_LANDLOCK, -rc, where);
 	if ((rc = sandbox_seccomp_load(c->sc)) < 0)
@@ -426,6 +436,9 @@ explain_child(const struct child_ctx *c, const struct child_err *ce,
 		break;
 	case STAGE_CAPS:
 		errbuf_set(e, "cannot drop capabilities: %s", msg);
+		break;
+	case STAGE_KEYRING:
+		errbuf_set(e, "cannot start a new session keyring: %s", msg);
 		break;
 	case STAGE_LANDLOCK:
 		sandbox_landlock_explain(c->ll, ce->detail, ce->err, e);
