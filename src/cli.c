@@ -81,6 +81,9 @@ enum opt_id {
 	O_DRY_RUN,
 	O_VERBOSE,
 	O_SILENT,
+	O_ALLOW_ENV,
+	O_KEEP_TMP,
+	O_ENV_FILE,
 	O_SHELL,
 	O_SHELL_CMD,
 	O_PATH,
@@ -257,6 +260,15 @@ static const struct opt opts[] = {
 	    "version: the kernel and library features" },
 	{ "silent", 's', O_SILENT, NULL, C_GENERAL, 0, S_GEN,
 	    "print nothing but errors" },
+	{ "allow-env", 0, O_ALLOW_ENV, "NAME", C_RUN | C_SHELL, OPT_MULTI,
+	    S_GEN, "keep the credential variable NAME in the\n"
+	    "child's environment (repeatable, comma-split)" },
+	{ "keep-tmp", 0, O_KEEP_TMP, NULL, C_RUN | C_SHELL, 0, S_GEN,
+	    "keep the run's private temporary directory\n"
+	    "and print its path" },
+	{ "env-file", 0, O_ENV_FILE, "FILE", C_PROXY, 0, S_GEN,
+	    "also write the NAME=value lines, shell-quoted,\n"
+	    "to FILE (mode 0640), for '. FILE' in a shell" },
 	{ "help", 'h', O_HELP, NULL, C_ANY, 0, S_GEN,
 	    "print this help" },
 	{ "version", 'V', O_VERSION, NULL, C_TOP, 0, S_GEN,
@@ -346,6 +358,7 @@ static const struct envvar envvars[] = {
 	    { "NONO_EXTERNAL_PROXY", NULL } },
 	{ "UPSTREAM_BYPASS", O_UPSTREAM_BYPASS, ENV_LIST,
 	    { "NONO_EXTERNAL_PROXY_BYPASS", NULL } },
+	{ "ALLOW_ENV", O_ALLOW_ENV, ENV_LIST, { NULL } },
 	{ "BLOCK_NET", O_BLOCK_NET, ENV_BOOL, { "NONO_NET_BLOCK", NULL } },
 	{ "ALLOW_NET", O_ALLOW_NET, ENV_BOOL, { "NONO_NET_ALLOW", NULL } },
 };
@@ -692,6 +705,17 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 		return 0;
 	case O_SILENT:
 		cli->silent = true;
+		return 0;
+	case O_ALLOW_ENV:
+		if (check_nonempty_list(p, name, val) == -1)
+			return -1;
+		strv_split_push(&cli->allow_env, val, ',');
+		return 0;
+	case O_KEEP_TMP:
+		cli->keep_tmp = true;
+		return 0;
+	case O_ENV_FILE:
+		set_str(&cli->env_file, val);
 		return 0;
 	case O_SHELL:
 		set_str(&cli->shell, val);
@@ -1211,6 +1235,8 @@ cli_free(struct cli *cli)
 	free(cli->upstream_ca);
 	free(cli->audit_log);
 	free(cli->profile);
+	strv_free(&cli->allow_env);
+	free(cli->env_file);
 	strv_free(&cli->argv);
 	free(cli->shell);
 	free(cli->shell_command);

@@ -84,6 +84,9 @@ struct cli {
 	bool		 dry_run;
 	int		 verbose;		/* count of -v */
 	bool		 silent;
+	struct strv	 allow_env;		/* --allow-env NAME (SPEC §6) */
+	bool		 keep_tmp;		/* --keep-tmp (SPEC §7) */
+	char		*env_file;		/* owned; proxy --env-file */
 
 	/* run / shell */
 	struct strv	 argv;			/* CMD ARGS... (run) */

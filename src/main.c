@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "creds/store.h"
+#include "policy/grants.h"
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "policy/why.h"
@@ -22,6 +23,7 @@
 #include "sandbox/mediator.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/supervise.h"
+#include "sandbox/tmpdir.h"
 #include "util/errbuf.h"
 #include "util/log.h"
 #include "util/strv.h"
@@ -259,11 +261,17 @@ print_banner(const struct plan *plan, const struct proxy *px)
 {
 	if (plan->silent)
 		return;
-	if (px != NULL)
+	if (px != NULL && plan->allow.n == 0)
 		fprintf(stderr, "keyhole: sandbox: %zu grants, network proxy "
-		    "127.0.0.1:%u, %zu allow-list entries, %zu credential "
-		    "routes\n", plan->ngrants, proxy_server_port(px),
-		    plan->allow.n, plan->nroutes);
+		    "127.0.0.1:%u, any host (no allow-list), %zu credential "
+		    "route%s\n", plan->ngrants, proxy_server_port(px),
+		    plan->nroutes, plan->nroutes == 1 ? "" : "s");
+	else if (px != NULL)
+		fprintf(stderr, "keyhole: sandbox: %zu grants, network proxy "
+		    "127.0.0.1:%u, %zu allow-list entr%s, %zu credential "
+		    "route%s\n", plan->ngrants, proxy_server_port(px),
+		    plan->allow.n, plan->allow.n == 1 ? "y" : "ies",
+		    plan->nroutes, plan->nroutes == 1 ? "" : "s");
 	else
 		fprintf(stderr, "keyhole: sandbox: %zu grants, network %s\n",
 		    plan->ngrants, mode_name(plan->mode));
@@ -275,6 +283,74 @@ print_banner(const struct plan *plan, const struct proxy *px)
 			    access_name(plan->grants[i].access),
 			    plan->grants[i].path);
 	}
+}
+
+/*
+ * One line for the credential variables the child does not get (SPEC §6),
+ * naming the --credential that would route each; -v: dangerous ones too.
+ */
+static void
+report_env(const struct env_report *rep)
+{
+	struct strv	 routes = { 0 };
+	const char	*svc;
+	char		*names, *flags;
+	size_t		 i;
+
+	if (rep->dangerous.n > 0) {
+		names = strv_join(&rep->dangerous, ", ");
+		log_info("removed from the sandbox's environment (they make "
+		    "programs load code): %s", names);
+		free(names);
+	}
+	if (rep->credentials.n == 0)
+		return;
+	for (i = 0; i < rep->credentials.n; i++)
+		if ((svc = policy_route_service_for_var(
+		    rep->credentials.v[i])) != NULL) {
+			flags = xasprintf("--credential %s", svc);
+			strv_push_unique(&routes, flags);
+			free(flags);
+		}
+	names = strv_join(&rep->credentials, ", ");
+	flags = strv_join(&routes, " ");
+	log_warnx("removed credential variable%s %s from the sandbox's "
+	    "environment; %s%s--allow-env NAME keeps one",
+	    rep->credentials.n == 1 ? "" : "s", names, flags,
+	    routes.n == 0 ? "" : rep->credentials.n == 1 ?
+	    " routes it through the proxy with a stand-in key, " :
+	    " routes them through the proxy with stand-in keys, ");
+	free(names);
+	free(flags);
+	strv_free(&routes);
+}
+
+/* The private temporary directory's variables (SPEC §7). */
+static void
+tmpdir_vars(struct strv *kvars, const char *dir)
+{
+	static const char *const names[] = { "TMPDIR", "TMP", "TEMP",
+	    "TEMPDIR" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		strv_push_owned(kvars, xasprintf("%s=%s", names[i], dir));
+}
+
+/* Remove (or, with --keep-tmp, keep and show) the temporary directory. */
+static void
+tmpdir_done(const struct cli *cli, char *dir)
+{
+	struct errbuf	e = { 0 };
+
+	if (dir == NULL)
+		return;
+	if (cli->keep_tmp)
+		fprintf(stderr, "keyhole: kept the temporary directory %s\n",
+		    dir);
+	else if (sandbox_tmpdir_remove(dir, &e) == -1)
+		log_warnx("temporary directory %s: %s", dir, errbuf_msg(&e));
+	free(dir);
 }
 
 static bool
@@ -295,6 +371,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	struct mediator		*med = NULL;
 	struct strv		 kvars = { 0 }, warnings = { 0 }, drop = { 0 };
 	struct strv		 envp = { 0 };
+	struct env_report	 rep = { 0 };
+	char			*tmpdir = NULL;
 	int			 rc = -1;
 
 	if (load_profile(cli, &prof, e) == -1)
@@ -324,9 +402,14 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 		if (!plan->silent)
 			print_warnings(&warnings);
 	}
+	if ((tmpdir = sandbox_tmpdir_create(getenv("TMPDIR"), e)) == NULL)
+		goto out;
+	policy_grants_add_tmpdir(plan, tmpdir);
+	tmpdir_vars(&kvars, tmpdir);
 	creds_store_env_names(creds, &drop);
-	sandbox_env_build(plan, environ, &drop, env_is_secret, creds, &kvars,
-	    &envp);
+	sandbox_env_build_report(plan, environ, &drop, env_is_secret, creds,
+	    &kvars, &envp, &rep);
+	report_env(&rep);
 	/* The real keys leave our own /proc/PID/environ too (SPEC 5). */
 	sandbox_env_wipe_original(environ_at_start, &drop);
 	/* The connect mediator, where the kernel can run it (SPEC §3). */
@@ -350,6 +433,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 		errbuf_clear(e);
 out:
 	sandbox_mediator_free(med);
+	tmpdir_done(cli, tmpdir);
+	sandbox_env_report_free(&rep);
 	sandbox_env_free(&envp);
 	sandbox_env_free(&kvars);
 	strv_free(&warnings);

@@ -344,6 +344,12 @@ grants_check_sensitive(const struct plan *p, struct errbuf *e)
 	return 0;
 }
 
+void
+policy_grants_add_tmpdir(struct plan *p, const char *path)
+{
+	grants_add(p, path, FS_READWRITE, false, FS_SRC_SYSTEM, NULL);
+}
+
 int
 policy_grants_build(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)

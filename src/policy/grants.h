@@ -19,6 +19,11 @@ struct profile;
  */
 int	 policy_grants_build(struct plan *, const struct cli *,
 	    const struct profile *, struct errbuf *e);
+/*
+ * Grant read+write on the run's private temporary directory (SPEC §7),
+ * a canonical path keyhole created itself.
+ */
+void	 policy_grants_add_tmpdir(struct plan *, const char *path);
 /* True when path equals root or lies inside it (component-wise). */
 bool	 policy_grants_path_within(const char *path, const char *root);
 

@@ -361,6 +361,7 @@ policy_plan_build(const struct cli *cli, const struct profile *prof,
 		return NULL;
 	}
 	plan_environment(p, prof);
+	strv_copy(&p->env_keep, &cli->allow_env);
 	if (cli->cmd != CLI_PROXY &&
 	    policy_grants_build(p, cli, prof, e) == -1) {
 		policy_plan_free(p);
@@ -431,6 +432,7 @@ policy_plan_free(struct plan *p)
 	strv_free(&p->env_allow);
 	strv_free(&p->env_deny);
 	strv_free(&p->env_set);
+	strv_free(&p->env_keep);
 	strv_free(&p->warnings);
 	free(p);
 }

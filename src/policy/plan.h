@@ -109,6 +109,7 @@ struct plan {
 	bool			 env_allow_set;
 	struct strv		 env_deny;
 	struct strv		 env_set;	/* "NAME=value" */
+	struct strv		 env_keep;	/* --allow-env NAME */
 
 	/* Messages for the user (e.g. --block-net overriding proxy flags). */
 	struct strv		 warnings;

@@ -420,3 +420,42 @@ policy_route_free(struct route *r)
 	free(r->phantom_var);
 	free(r);
 }
+
+/* Which built-in service each well-known key variable belongs to. */
+static const struct {
+	const char	*var;
+	const char	*service;
+	bool		 alias;		/* exported as a second phantom */
+} route_vars[] = {
+	{ "OPENAI_API_KEY", "openai", false },
+	{ "CODEX_API_KEY", "openai", true },
+	{ "ANTHROPIC_API_KEY", "anthropic", false },
+	{ "GEMINI_API_KEY", "gemini", false },
+	{ "GOOGLE_API_KEY", "google-ai", false },
+	{ "GITHUB_TOKEN", "github", false },
+	{ "GH_TOKEN", "github", true },
+	{ "GITLAB_TOKEN", "gitlab", false },
+};
+
+void
+policy_route_alias_vars(const struct route *r, struct strv *out)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(route_vars) / sizeof(route_vars[0]); i++)
+		if (route_vars[i].alias &&
+		    strcmp(route_vars[i].service, r->def->name) == 0 &&
+		    strcmp(route_vars[i].var, r->phantom_var) != 0)
+			strv_push_unique(out, route_vars[i].var);
+}
+
+const char *
+policy_route_service_for_var(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(route_vars) / sizeof(route_vars[0]); i++)
+		if (strcmp(route_vars[i].var, name) == 0)
+			return route_vars[i].service;
+	return NULL;
+}

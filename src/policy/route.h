@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "util/errbuf.h"
+#include "util/strv.h"
 
 /*
  * A credential route (SPEC §5): the service name, where requests go, where
@@ -87,6 +88,19 @@ const char *policy_route_inject_mode_name(enum inject_mode);
  */
 struct route *policy_route_new(const struct route_def *, struct errbuf *e);
 void	 policy_route_free(struct route *);
+
+/*
+ * Append to out the other variables the clients of route r's service read
+ * their key from (SPEC §6: Codex reads CODEX_API_KEY, gh GH_TOKEN); the
+ * phantom is exported under these too.  Names equal to r->phantom_var
+ * are left out.
+ */
+void	 policy_route_alias_vars(const struct route *r, struct strv *out);
+/*
+ * The built-in service whose route would carry the key of variable name
+ * (OPENAI_API_KEY and CODEX_API_KEY: "openai"), or NULL.
+ */
+const char *policy_route_service_for_var(const char *name);
 
 /*
  * Parse an upstream URL "scheme://host[:port][/path]".  Fills tls, host

@@ -452,8 +452,9 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	struct strbuf		 url = { 0 }, b = { 0 };
 	const char		*names[] = { "HTTP_PROXY", "HTTPS_PROXY",
 				    "http_proxy", "https_proxy" };
+	struct strv		 aliases = { 0 };
 	char			*noproxy;
-	size_t			 i;
+	size_t			 i, j;
 
 	strbuf_append(&url, "http://keyhole:");
 	creds_secret_emit_strbuf(px->token, &url, NULL, SECRET_RAW);
@@ -480,6 +481,15 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 		creds_secret_emit_strbuf(px->phantoms[i], &b, NULL,
 		    SECRET_RAW);
 		strv_push_owned(env, strbuf_steal(&b));
+		/* The same phantom where other clients look (SPEC §6). */
+		policy_route_alias_vars(r, &aliases);
+		for (j = 0; j < aliases.n; j++) {
+			strbuf_appendf(&b, "%s=", aliases.v[j]);
+			creds_secret_emit_strbuf(px->phantoms[i], &b, NULL,
+			    SECRET_RAW);
+			strv_push_owned(env, strbuf_steal(&b));
+		}
+		strv_free(&aliases);
 	}
 	strbuf_freezero(&url);
 }

@@ -29,6 +29,25 @@ static const char *const dangerous_prefixes[] = {
 	"LD_", "DYLD_", "BASH_FUNC_", "OP_SESSION_",
 };
 
+/*
+ * Variables that hold a credential by convention (SPEC §6): removed in
+ * every mode, routes or not, so a real key never reaches the child by
+ * accident.  Besides these names, every name ending in one of the
+ * suffixes below.
+ */
+static const char *const credential_names[] = {
+	"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY",
+	"CODEX_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GITHUB_TOKEN",
+	"GH_TOKEN", "GITLAB_TOKEN", "AWS_SECRET_ACCESS_KEY",
+	"AWS_SESSION_TOKEN", "AZURE_OPENAI_API_KEY", "HF_TOKEN", "NPM_TOKEN",
+	"CLAUDE_CODE_OAUTH_TOKEN", "OPENROUTER_API_KEY", "MISTRAL_API_KEY",
+	"GROQ_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY",
+};
+
+static const char *const credential_suffixes[] = {
+	"_API_KEY", "_TOKEN", "_SECRET",
+};
+
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Length of the name part of "NAME=value" (or of a bare name). */
@@ -57,6 +76,23 @@ sandbox_env_dangerous(const char *name)
 		plen = strlen(dangerous_prefixes[i]);
 		if (nlen >= plen &&
 		    memcmp(name, dangerous_prefixes[i], plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+sandbox_env_credential(const char *name)
+{
+	size_t	nlen = env_name_len(name), i, slen;
+
+	for (i = 0; i < NITEMS(credential_names); i++)
+		if (name_is(name, nlen, credential_names[i]))
+			return true;
+	for (i = 0; i < NITEMS(credential_suffixes); i++) {
+		slen = strlen(credential_suffixes[i]);
+		if (nlen > slen && memcmp(name + nlen - slen,
+		    credential_suffixes[i], slen) == 0)
 			return true;
 	}
 	return false;
@@ -131,14 +167,54 @@ entry_in(const struct strv *list, const char *entry, size_t nlen)
 	return list != NULL && env_find(list, entry, nlen) >= 0;
 }
 
+/*
+ * Does the user keep credential variable entry: --allow-env names it, or
+ * a profile allow_vars pattern other than a bare "*" matches it?
+ */
+static bool
+env_credential_kept(const struct plan *p, const char *entry, size_t nlen)
+{
+	size_t	i;
+
+	if (p == NULL)
+		return false;
+	if (name_in(&p->env_keep, entry, nlen))
+		return true;
+	if (!p->env_allow_set)
+		return false;
+	for (i = 0; i < p->env_allow.n; i++)
+		if (strcmp(p->env_allow.v[i], "*") != 0 &&
+		    sandbox_env_match(p->env_allow.v[i], entry))
+			return true;
+	return false;
+}
+
+/* Record name (nlen bytes) in list, once. */
+static void
+env_note(struct strv *list, const char *entry, size_t nlen)
+{
+	char	*name;
+
+	if (list == NULL || name_in(list, entry, nlen))
+		return;
+	name = xstrndup(entry, nlen);
+	strv_push_owned(list, name);
+}
+
 /* Should inherited entry (with '=' at nlen) reach the child? */
 static bool
 env_inherit_ok(const struct plan *p, const char *entry, size_t nlen,
-    const struct strv *drop, env_secret_fn *is_secret, void *arg)
+    const struct strv *drop, env_secret_fn *is_secret, void *arg,
+    const struct strv *keyhole_vars, struct env_report *rep)
 {
 	const char	*value = entry + nlen + 1;
 
-	if (sandbox_env_dangerous(entry) || name_in(drop, entry, nlen))
+	if (sandbox_env_dangerous(entry)) {
+		if (rep != NULL && !entry_in(keyhole_vars, entry, nlen))
+			env_note(&rep->dangerous, entry, nlen);
+		return false;
+	}
+	if (name_in(drop, entry, nlen))
 		return false;
 	if (p != NULL) {
 		if (p->env_allow_set && !match_any(&p->env_allow, entry))
@@ -148,6 +224,13 @@ env_inherit_ok(const struct plan *p, const char *entry, size_t nlen,
 	}
 	if (is_secret != NULL && is_secret(value, strlen(value), arg))
 		return false;
+	/* A route's phantom replaces it anyway: nothing to say. */
+	if (sandbox_env_credential(entry) && !entry_in(keyhole_vars, entry,
+	    nlen) && !env_credential_kept(p, entry, nlen)) {
+		if (rep != NULL && value[0] != '\0')
+			env_note(&rep->credentials, entry, nlen);
+		return false;
+	}
 	return true;
 }
 
@@ -155,6 +238,23 @@ void
 sandbox_env_build(const struct plan *p, char *const *in,
     const struct strv *drop, env_secret_fn *is_secret, void *arg,
     const struct strv *keyhole_vars, struct strv *out)
+{
+	sandbox_env_build_report(p, in, drop, is_secret, arg, keyhole_vars,
+	    out, NULL);
+}
+
+void
+sandbox_env_report_free(struct env_report *rep)
+{
+	strv_free(&rep->credentials);
+	strv_free(&rep->dangerous);
+}
+
+void
+sandbox_env_build_report(const struct plan *p, char *const *in,
+    const struct strv *drop, env_secret_fn *is_secret, void *arg,
+    const struct strv *keyhole_vars, struct strv *out,
+    struct env_report *rep)
 {
 	const char	*s;
 	size_t		 i, nlen;
@@ -165,7 +265,8 @@ sandbox_env_build(const struct plan *p, char *const *in,
 		nlen = env_name_len(s);
 		if (nlen == 0 || s[nlen] != '=' || env_find(out, s, nlen) >= 0)
 			continue;
-		if (env_inherit_ok(p, s, nlen, drop, is_secret, arg))
+		if (env_inherit_ok(p, s, nlen, drop, is_secret, arg,
+		    keyhole_vars, rep))
 			strv_push(out, s);
 	}
 	for (i = 0; p != NULL && i < p->env_set.n; i++) {

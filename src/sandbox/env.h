@@ -20,6 +20,12 @@ typedef bool env_secret_fn(const char *value, size_t len, void *arg);
 bool	 sandbox_env_dangerous(const char *name);
 
 /*
+ * True when name (up to '=' or NUL) holds a credential by convention
+ * (SPEC §6): a well-known name, or one ending _API_KEY, _TOKEN, _SECRET.
+ */
+bool	 sandbox_env_credential(const char *name);
+
+/*
  * True when name (up to '=' or NUL) matches pattern: an exact name,
  * "PREFIX*", or "*" for every name.
  */
@@ -43,6 +49,27 @@ bool	 sandbox_env_match(const char *pattern, const char *name);
 void	 sandbox_env_build(const struct plan *p, char *const *in,
 	    const struct strv *drop, env_secret_fn *is_secret, void *arg,
 	    const struct strv *keyhole_vars, struct strv *out);
+
+/* What sandbox_env_build_report() removed that the user should hear of. */
+struct env_report {
+	struct strv	credentials;	/* non-empty credential variables */
+	struct strv	dangerous;	/* dangerous variables */
+};
+
+/*
+ * sandbox_env_build(), and also: inherited credential variables
+ * (sandbox_env_credential) are removed unless keyhole_vars sets the name
+ * (a route's phantom), p->env_keep names it (--allow-env) or a profile
+ * allow_vars pattern other than "*" matches it.  When rep is not NULL,
+ * the names of removed non-empty credential variables and of removed
+ * dangerous ones are added to it (release with sandbox_env_report_free).
+ * sandbox_env_build() is this with rep NULL.
+ */
+void	 sandbox_env_build_report(const struct plan *p, char *const *in,
+	    const struct strv *drop, env_secret_fn *is_secret, void *arg,
+	    const struct strv *keyhole_vars, struct strv *out,
+	    struct env_report *rep);
+void	 sandbox_env_report_free(struct env_report *);
 
 /* Wipe and free every string of env (freezero_str), then the list. */
 void	 sandbox_env_free(struct strv *env);

@@ -74,8 +74,9 @@ def test_proxy_port_option_sets_listen_port(proxy):
 def test_env_has_every_proxy_variable_then_route_variables(proxy):
 	px = proxy(*OPENAI)
 	assert sorted(px.names[:8]) == sorted(PROXY_VARS), px.names
-	assert px.names[8:] in (["OPENAI_BASE_URL", "OPENAI_API_KEY"],
-	    ["OPENAI_API_KEY", "OPENAI_BASE_URL"]), px.names
+	# CODEX_API_KEY: the same phantom where Codex looks (SPEC 6).
+	assert sorted(px.names[8:]) == ["CODEX_API_KEY", "OPENAI_API_KEY",
+	    "OPENAI_BASE_URL"], px.names
 	assert len(set(px.names)) == len(px.names), "duplicate variable"
 
 

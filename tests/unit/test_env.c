@@ -56,12 +56,12 @@ test_env_dangerous_variables_are_removed(void **state)
 		"_JAVA_OPTIONS=-x", "DOTNET_STARTUP_HOOKS=/d", "GOFLAGS=-x",
 		"OP_SERVICE_ACCOUNT_TOKEN=t", "OP_CONNECT_TOKEN=t",
 		"OP_CONNECT_HOST=h", "OP_SESSION_abc=s",
-		"PATH=/usr/bin", "HOME=/root", "OPENAI_API_KEY=sk",
-		"OPERATOR_TOKEN=o", "OPTIONS=x", "ld_preload=lower",
+		"PATH=/usr/bin", "HOME=/root", "OPENAI_BASE_URL=u",
+		"OPERATOR=o", "OPTIONS=x", "ld_preload=lower",
 		"ENVIRONMENT=prod", "LDFLAGS=-L", NULL,
 	};
-	static const char *const kept[] = { "PATH", "HOME", "OPENAI_API_KEY",
-	    "OPERATOR_TOKEN", "OPTIONS", "ld_preload", "ENVIRONMENT",
+	static const char *const kept[] = { "PATH", "HOME", "OPENAI_BASE_URL",
+	    "OPERATOR", "OPTIONS", "ld_preload", "ENVIRONMENT",
 	    "LDFLAGS" };
 	struct strv	out = { 0 };
 	size_t		i;
@@ -319,11 +319,111 @@ test_env_wipe_original_finds_the_block_without_the_array(void **state)
 	run_wipe_child("block");
 }
 
+static void
+test_env_credential_variables_are_removed_in_every_mode(void **state)
+{
+	static char *const in[] = {
+		"ANTHROPIC_API_KEY=sk-ant", "OPENAI_API_KEY=sk", "GH_TOKEN=g",
+		"AWS_SECRET_ACCESS_KEY=a", "CLAUDE_CODE_OAUTH_TOKEN=c",
+		"MY_SERVICE_API_KEY=m", "DEPLOY_TOKEN=d", "APP_SECRET=s",
+		"EMPTY_TOKEN=", "PATH=/usr/bin", "TOKEN=plain",
+		"TOKENIZER=t", "SECRETARY=s", "API_KEY_FILE=/f", NULL,
+	};
+	static const char *const gone[] = { "ANTHROPIC_API_KEY",
+	    "OPENAI_API_KEY", "GH_TOKEN", "AWS_SECRET_ACCESS_KEY",
+	    "CLAUDE_CODE_OAUTH_TOKEN", "MY_SERVICE_API_KEY", "DEPLOY_TOKEN",
+	    "APP_SECRET", "EMPTY_TOKEN" };
+	static const char *const kept[] = { "PATH", "TOKEN", "TOKENIZER",
+	    "SECRETARY", "API_KEY_FILE" };
+	struct env_report	rep = { 0 };
+	struct strv		out = { 0 };
+	size_t			i;
+
+	(void)state;
+	sandbox_env_build_report(NULL, in, NULL, NULL, NULL, NULL, &out,
+	    &rep);
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		assert_null(get(&out, gone[i]));
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		assert_non_null(get(&out, kept[i]));
+	/* Reported once each; an empty one is not worth a word. */
+	assert_int_equal(rep.credentials.n, 8);
+	assert_true(strv_contains(&rep.credentials, "ANTHROPIC_API_KEY"));
+	assert_false(strv_contains(&rep.credentials, "EMPTY_TOKEN"));
+	sandbox_env_report_free(&rep);
+	sandbox_env_free(&out);
+}
+
+static void
+test_env_credential_kept_by_allow_env_and_allow_vars(void **state)
+{
+	static char *const in[] = {
+		"ANTHROPIC_API_KEY=sk-ant", "GH_TOKEN=g", "HF_TOKEN=h",
+		"PATH=/usr/bin", NULL,
+	};
+	struct plan		p = { 0 };
+	struct env_report	rep = { 0 };
+	struct strv		out = { 0 };
+
+	(void)state;
+	strv_push(&p.env_keep, "ANTHROPIC_API_KEY");
+	p.env_allow_set = true;
+	strv_push(&p.env_allow, "GH_*");
+	strv_push(&p.env_allow, "PATH");
+	strv_push(&p.env_allow, "HF_TOKEN");
+	sandbox_env_build_report(&p, in, NULL, NULL, NULL, NULL, &out, &rep);
+	assert_string_equal(get(&out, "GH_TOKEN"), "g");
+	assert_string_equal(get(&out, "HF_TOKEN"), "h");
+	/* --allow-env keeps it, but allow_vars (set) did not list it. */
+	assert_null(get(&out, "ANTHROPIC_API_KEY"));
+	assert_int_equal(rep.credentials.n, 0);
+	sandbox_env_free(&out);
+	strv_free(&p.env_allow);
+
+	/* A bare "*" lets everything through but credentials. */
+	strv_push(&p.env_allow, "*");
+	sandbox_env_build_report(&p, in, NULL, NULL, NULL, NULL, &out, &rep);
+	assert_string_equal(get(&out, "ANTHROPIC_API_KEY"), "sk-ant");
+	assert_null(get(&out, "GH_TOKEN"));
+	assert_null(get(&out, "HF_TOKEN"));
+	assert_int_equal(rep.credentials.n, 2);
+	sandbox_env_report_free(&rep);
+	sandbox_env_free(&out);
+	strv_free(&p.env_allow);
+	strv_free(&p.env_keep);
+}
+
+static void
+test_env_credential_replaced_by_phantom_is_not_reported(void **state)
+{
+	static char *const in[] = { "OPENAI_API_KEY=sk-real",
+	    "NODE_OPTIONS=--require /x", NULL };
+	struct strv		kh = { 0 }, out = { 0 };
+	struct env_report	rep = { 0 };
+
+	(void)state;
+	strv_push(&kh, "OPENAI_API_KEY=phantom");
+	sandbox_env_build_report(NULL, in, NULL, NULL, NULL, &kh, &out, &rep);
+	assert_string_equal(get(&out, "OPENAI_API_KEY"), "phantom");
+	assert_int_equal(rep.credentials.n, 0);
+	assert_int_equal(rep.dangerous.n, 1);
+	assert_string_equal(rep.dangerous.v[0], "NODE_OPTIONS");
+	sandbox_env_report_free(&rep);
+	sandbox_env_free(&out);
+	strv_free(&kh);
+}
+
 int
 main(int argc, char **argv, char **envp)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_dangerous_variables_are_removed),
+		cmocka_unit_test(
+		    test_env_credential_variables_are_removed_in_every_mode),
+		cmocka_unit_test(
+		    test_env_credential_kept_by_allow_env_and_allow_vars),
+		cmocka_unit_test(
+		    test_env_credential_replaced_by_phantom_is_not_reported),
 		cmocka_unit_test(test_env_drop_list_removes_route_sources),
 		cmocka_unit_test(
 		    test_env_secret_values_are_removed_whatever_the_name),
