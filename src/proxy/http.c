@@ -120,6 +120,8 @@ proxy_http_field_of(const char *s, size_t n)
 			return HF_AUTHORIZATION;
 		if (IS("private-token"))
 			return HF_PRIVATE_TOKEN;
+		if (IS("x-http-method"))
+			return HF_METHOD_OVERRIDE;
 		break;
 	case 14:
 		if (IS("content-length"))
@@ -134,6 +136,8 @@ proxy_http_field_of(const char *s, size_t n)
 	case 17:
 		if (IS("transfer-encoding"))
 			return HF_TRANSFER_ENCODING;
+		if (IS("x-method-override"))
+			return HF_METHOD_OVERRIDE;
 		break;
 	case 18:
 		if (IS("proxy-authenticate"))
@@ -142,6 +146,10 @@ proxy_http_field_of(const char *s, size_t n)
 	case 19:
 		if (IS("proxy-authorization"))
 			return HF_PROXY_AUTHORIZATION;
+		break;
+	case 22:
+		if (IS("x-http-method-override"))
+			return HF_METHOD_OVERRIDE;
 		break;
 	default:
 		break;

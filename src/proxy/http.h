@@ -36,6 +36,7 @@ enum http_field {
 	HF_EXPECT,
 	HF_HOST,
 	HF_KEEP_ALIVE,
+	HF_METHOD_OVERRIDE,	/* X-HTTP-Method(-Override), X-Method-Override */
 	HF_PRIVATE_TOKEN,
 	HF_PROXY_AUTHENTICATE,
 	HF_PROXY_AUTHORIZATION,

@@ -50,7 +50,9 @@ inject_show(char *buf, const char *s)
 /*
  * True when the client's header x must not reach the upstream: RFC 9110
  * §7.6.1 hop-by-hop headers, every Proxy-* header, Host (rewritten),
- * every credential-looking header and the route's own inject header.
+ * every credential-looking header, the route's own inject header, and the
+ * method-override headers (SPEC §3.2): an upstream that honours them
+ * (Google's APIs do) would run DELETE on a GET the endpoint rules allowed.
  * The framing headers stay whatever Connection names: the body is relayed
  * as the client framed it, so the upstream must see the same framing.
  */
@@ -68,6 +70,7 @@ inject_dropped(const char *ih, size_t ihl, const struct http_header *x)
 	case HF_X_API_KEY:
 	case HF_X_GOOG_API_KEY:
 	case HF_PRIVATE_TOKEN:
+	case HF_METHOD_OVERRIDE:
 	case HF_PROXY_AUTHENTICATE:
 	case HF_PROXY_AUTHORIZATION:
 	case HF_PROXY_CONNECTION:

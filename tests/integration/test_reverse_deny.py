@@ -7,8 +7,8 @@ import time
 import pytest
 
 from conftest import basic_auth, read_response
-from reverse_fixtures import (SERVICE, ask, assert_json_error, route,
-    send_request)
+from reverse_fixtures import (SERVICE, ask, assert_json_error, header_dict,
+    route, send_request)
 
 
 def denied(r, code, error, reason=None, reason_prefix=None, service=SERVICE):
@@ -72,6 +72,26 @@ RULES = [{"method": "GET", "path": "/repos/*/issues"},
 @pytest.fixture
 def ruled(route, tls_upstream):
 	return route(tls_upstream, endpoint_rules=RULES)
+
+
+@pytest.mark.parametrize("name", ["X-HTTP-Method-Override",
+    "x-http-method", "X-METHOD-OVERRIDE"])
+def test_reverse_method_override_headers_never_reach_upstream(route,
+    tls_upstream, name):
+	"""SPEC 3.2: a GET-only rule cannot be talked into a DELETE by an
+	override header that the upstream would honour (Google's APIs do)."""
+	r = route(tls_upstream, endpoint_rules=[{"method": "GET",
+	    "path": "/v1/files/*"}])
+	st, _, _, body = r.get("/v1/files/f1", headers=[
+	    ("Authorization", "Bearer " + r.phantom), (name, "DELETE"),
+	    ("X-Kept", "yes")])
+	assert st == 200, body
+	got = header_dict(tls_upstream.requests[-1])
+	assert tls_upstream.requests[-1]["method"] == "GET"
+	assert got.get("x-kept") == "yes", got
+	for k in ("x-http-method-override", "x-http-method",
+	    "x-method-override"):
+		assert k not in got, got
 
 
 @pytest.mark.parametrize("method,path", [

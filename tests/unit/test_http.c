@@ -1499,7 +1499,13 @@ test_http_field_of_recognises_our_names(void **state)
 		{ "Upgrade", HF_UPGRADE },
 		{ "X-API-Key", HF_X_API_KEY },
 		{ "x-goog-api-key", HF_X_GOOG_API_KEY },
+		{ "X-HTTP-Method-Override", HF_METHOD_OVERRIDE },
+		{ "x-http-method", HF_METHOD_OVERRIDE },
+		{ "X-Method-Override", HF_METHOD_OVERRIDE },
 		/* Near misses. */
+		{ "X-HTTP-Method-Overridf", HF_OTHER },
+		{ "X-HTTP-Methods", HF_OTHER },
+		{ "X-Method-Overrid", HF_OTHER },
 		{ "Proxy-", HF_OTHER },
 		{ "Proxy", HF_OTHER },
 		{ "Hosts", HF_OTHER },

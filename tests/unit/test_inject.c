@@ -450,6 +450,30 @@ test_inject_head_drops_every_credential_looking_header(void **state)
 	policy_route_free(p);
 }
 
+/* SPEC 3.2: an endpoint rule on the method cannot be talked around. */
+static void
+test_inject_head_drops_method_override_headers(void **state)
+{
+	struct route		*r = hdr_route(NULL, NULL);
+	struct http_head	*h = mkhead("GET", "/v1/files", "A", "1",
+	    "X-HTTP-Method-Override", "DELETE", "x-http-method", "DELETE",
+	    "X-METHOD-OVERRIDE", "PUT", "X-HTTP-Method-Overrides", "kept",
+	    "B", "2", NULL);
+
+	(void)state;
+	assert_head(r, "real-key", h, "/v1/files",
+	    "GET /v1/files HTTP/1.1\r\n"
+	    "Host: api.example.com\r\n"
+	    "A: 1\r\n"
+	    "X-HTTP-Method-Overrides: kept\r\n"
+	    "B: 2\r\n"
+	    "Authorization: Bearer real-key\r\n"
+	    "Connection: keep-alive\r\n"
+	    "\r\n");
+	proxy_http_head_free(h);
+	policy_route_free(r);
+}
+
 static void
 test_inject_head_drops_hop_by_hop_and_keeps_framing(void **state)
 {
@@ -753,6 +777,7 @@ main(void)
 		T(test_inject_query_phantom_is_decoded_and_first_one_decides),
 		T(test_inject_head_drops_host_and_authorization_keeps_order),
 		T(test_inject_head_drops_every_credential_looking_header),
+		T(test_inject_head_drops_method_override_headers),
 		T(test_inject_head_drops_hop_by_hop_and_keeps_framing),
 		T(test_inject_head_refuses_cr_or_lf_in_a_header_value),
 		T(test_inject_head_refuses_a_secret_that_splits_the_header),
