@@ -307,6 +307,37 @@ grants_overridden(const struct plan *p, const char *deny)
 	return false;
 }
 
+const char *
+policy_grants_meta_check(const struct plan *p, const char *path)
+{
+	const struct fs_grant	*g;
+	size_t			 i;
+	bool			 granted = false;
+
+	if (path[0] != '/')
+		return "not an absolute path";
+	for (i = 0; i < p->ngrants && !granted; i++) {
+		g = &p->grants[i];
+		if (!(g->access & FS_WRITE))
+			continue;
+		if (g->is_file)
+			granted = strcmp(path, g->path) == 0;
+		else if (g->source == FS_SRC_GROUP ||
+		    g->source == FS_SRC_SYSTEM)
+			granted = strcmp(path, g->path) != 0 &&
+			    policy_grants_path_within(path, g->path);
+		else
+			granted = policy_grants_path_within(path, g->path);
+	}
+	if (!granted)
+		return "metadata change outside write grants";
+	for (i = 0; i < p->deny_paths.n; i++)
+		if (policy_grants_path_within(path, p->deny_paths.v[i]) &&
+		    !grants_overridden(p, p->deny_paths.v[i]))
+			return "metadata change inside a sensitive path";
+	return NULL;
+}
+
 /*
  * A user or profile grant may not equal, contain or lie inside a sensitive
  * path (SPEC §7; closes nono's exact-equal hole on Linux).

@@ -26,5 +26,16 @@ int	 policy_grants_build(struct plan *, const struct cli *,
 void	 policy_grants_add_tmpdir(struct plan *, const char *path);
 /* True when path equals root or lies inside it (component-wise). */
 bool	 policy_grants_path_within(const char *path, const char *root);
+/*
+ * May the child change the metadata (mode, times, extended attributes)
+ * of the file at canonical path (SPEC §3.2)?  Only inside a grant with
+ * write access: a file grant is that file; a directory grant from the
+ * command line or a profile covers itself and what lies below it, one
+ * from a policy group or keyhole itself only what lies below it (the
+ * mode and sticky bit of /tmp itself stay the system's); and never
+ * inside a sensitive path --override-deny does not name.  NULL when it
+ * may, else why not (static text).
+ */
+const char *policy_grants_meta_check(const struct plan *, const char *path);
 
 #endif

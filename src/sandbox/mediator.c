@@ -71,6 +71,28 @@ static const struct {
 	mediator_handler_fn	*fn;
 } mediator_handlers[] = {
 	{ __NR_connect,		sandbox_mediate_connect },
+#ifdef __NR_chmod
+	{ __NR_chmod,		sandbox_mediate_meta },
+#endif
+	{ __NR_fchmod,		sandbox_mediate_meta },
+	{ __NR_fchmodat,	sandbox_mediate_meta },
+	{ MEDIATOR_NR_FCHMODAT2, sandbox_mediate_meta },
+#ifdef __NR_utime
+	{ __NR_utime,		sandbox_mediate_meta },
+#endif
+#ifdef __NR_utimes
+	{ __NR_utimes,		sandbox_mediate_meta },
+#endif
+#ifdef __NR_futimesat
+	{ __NR_futimesat,	sandbox_mediate_meta },
+#endif
+	{ __NR_utimensat,	sandbox_mediate_meta },
+	{ __NR_setxattr,	sandbox_mediate_meta },
+	{ __NR_lsetxattr,	sandbox_mediate_meta },
+	{ __NR_fsetxattr,	sandbox_mediate_meta },
+	{ __NR_removexattr,	sandbox_mediate_meta },
+	{ __NR_lremovexattr,	sandbox_mediate_meta },
+	{ __NR_fremovexattr,	sandbox_mediate_meta },
 };
 
 /* ---- the mediator ----------------------------------------------------- */
@@ -116,6 +138,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	m->pol.proxy_port = p->mode == NET_PROXY ? proxy_port : 0;
 	m->pol.open_ports = &p->open_ports;
 	sandbox_mediator_policy_unix(&m->pol, p);
+	m->meta_caps = sandbox_mediate_meta_caps();
 	if (sandbox_mediate_inet_init(m, p, e) == -1) {
 		sandbox_mediator_free(m);
 		return NULL;

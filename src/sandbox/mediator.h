@@ -115,6 +115,20 @@ enum mediator_verdict sandbox_mediator_decide_unix(
 void	 sandbox_mediator_policy_unix(struct mediator_policy *pol,
 	    const struct plan *p);
 
+/*
+ * Decide on a metadata call (chmod, utime*, setxattr, removexattr; SPEC
+ * §3.2) on the file whose canonical path is canon (as read back from our
+ * descriptor of it), of type type (st_mode) with nlink links.  chmod:
+ * the call sets mode.  0 when it may go ahead; else -EACCES (outside
+ * write grants, inside a sensitive path, a device node, a path unlinked
+ * while other links remain) or -EPERM (a set-user-ID or set-group-ID
+ * program), with *reason (static text).  Objects without a path (pipes,
+ * sockets) and files unlinked everywhere are the child's own.
+ */
+int	 sandbox_mediator_meta_decide(const struct plan *p,
+	    const char *canon, mode_t type, nlink_t nlink, bool chmod,
+	    mode_t mode, const char **reason);
+
 /* Free what pol owns (not pol itself); the struct is zeroed. */
 void	 sandbox_mediator_policy_clear(struct mediator_policy *pol);
 

@@ -23,6 +23,7 @@
  */
 
 #include <sys/queue.h>
+#include <sys/syscall.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -77,7 +78,15 @@ struct mediator {
 	bool			 sync_ok;	/* kernel has sync wake-ups */
 	bool			 sync;		/* and they are on */
 	unsigned		 singles;	/* wakes with one notification */
+	bool			 meta_caps;	/* we have effective caps */
 };
+
+/* fchmodat2 (Linux 6.6), not in Debian 12's headers; same on every arch. */
+#ifdef __NR_fchmodat2
+#define MEDIATOR_NR_FCHMODAT2	__NR_fchmodat2
+#else
+#define MEDIATOR_NR_FCHMODAT2	452
+#endif
 
 /* One call's handler (see above). */
 typedef void mediator_handler_fn(struct mediator *,
@@ -159,5 +168,18 @@ void	 sandbox_mediate_inet_register(struct med_op *);
 
 /* An AF_UNIX connect: decide on op->addr and start it. */
 void	 sandbox_mediate_unix_connect(struct med_op *, int fd);
+
+/* ---- mediate_meta.c ---------------------------------------------------- */
+
+/*
+ * chmod, utime*, setxattr, removexattr and their l/f/at forms: resolve
+ * the target as the child would, decide on its canonical path
+ * (sandbox_mediator_meta_decide), perform the call ourselves.
+ */
+void	 sandbox_mediate_meta(struct mediator *,
+	    const struct seccomp_notif *);
+
+/* Whether we hold effective capabilities (dropped around each call). */
+bool	 sandbox_mediate_meta_caps(void);
 
 #endif

@@ -210,6 +210,54 @@ seccomp_send_rules(scmp_filter_ctx ctx, struct errbuf *e)
 }
 
 /*
+ * File metadata (SPEC §3.2): Landlock has no rule for it, so every
+ * chmod, utime*, setxattr and removexattr form traps to the mediator
+ * (sandbox/mediate_meta.c), which decides on the file it resolved and
+ * performs the call.  The newer *at forms with a struct argument
+ * (setxattrat, removexattrat: 6.13; file_setattr: 6.17) are reported
+ * absent, as on older kernels, so callers fall back to the trapped ones.
+ * Numbers from 424 on are the same on every architecture.
+ */
+static int
+seccomp_meta_rules(scmp_filter_ctx ctx, struct errbuf *e)
+{
+	static const struct {
+		const char	*name;
+		int		 nr;	/* when libseccomp does not know it */
+	} calls[] = {
+		{ "chmod", 0 }, { "fchmod", 0 }, { "fchmodat", 0 },
+		{ "fchmodat2", 452 }, { "utime", 0 }, { "utimes", 0 },
+		{ "futimesat", 0 }, { "utimensat", 0 }, { "setxattr", 0 },
+		{ "lsetxattr", 0 }, { "fsetxattr", 0 }, { "removexattr", 0 },
+		{ "lremovexattr", 0 }, { "fremovexattr", 0 },
+	};
+	static const int	absent[] = {
+		463,	/* setxattrat */
+		466,	/* removexattrat */
+		469,	/* file_setattr */
+	};
+	size_t			i;
+	int			nr;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		nr = seccomp_syscall_resolve_name(calls[i].name);
+		if (nr == __NR_SCMP_ERROR)
+			nr = calls[i].nr;
+		/* Not on this architecture (aarch64 has no chmod). */
+		if (nr <= 0)
+			continue;
+		if (rule(ctx, SCMP_ACT_NOTIFY, nr, calls[i].name, 0, NULL,
+		    e) == -1)
+			return -1;
+	}
+	for (i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+		if (rule(ctx, SCMP_ACT_ERRNO(ENOSYS), absent[i], "*xattrat",
+		    0, NULL, e) == -1)
+			return -1;
+	return 0;
+}
+
+/*
  * The connect mediator (SPEC §1 layer 3): every connect() becomes a user
  * notification answered by the supervisor, which performs the connect
  * itself on a duplicate of the socket (sandbox/mediator.c).  Whatever the
@@ -229,6 +277,8 @@ seccomp_mediator_rules(scmp_filter_ctx ctx, bool mediate,
 		return 0;
 	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), "connect", 0, NULL,
 	    e) == -1)
+		return -1;
+	if (seccomp_meta_rules(ctx, e) == -1)
 		return -1;
 	prog->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	/* Unknown flags are EINVAL; known ones reach the NULL copy. */
