@@ -15,17 +15,15 @@
 #include "policy/allowlist.h"
 #include "policy/netpolicy.h"
 #include "policy/route.h"
-#include "util/jscan.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 /*
  * Strict profile parsing.  jansson checks the syntax (and rejects
- * duplicate keys); this file checks the schema.  jansson keeps no
- * positions for values, so a semantic error finds its value again in the
- * raw text by its key path (locate()), which works because the text has
- * already parsed.
+ * duplicate keys); this file checks the schema.  A semantic error finds
+ * its value again in the raw text by its key path (locate()), reading
+ * every key and value on the way with jansson too.
  */
 
 #define PATH_DEPTH_MAX	16
@@ -51,48 +49,102 @@ struct field {
 	const char	*canon;		/* NULL: name is canonical */
 };
 
-/* ---- locating a key path in the raw text ---- */
+/*
+ * ---- locating a key path in the raw text ----
+ *
+ * jansson keeps no positions for values, so a semantic error finds its
+ * value again in the raw text by its key path.  Every key and value on
+ * the way is read by jansson itself: json_loadb with JSON_DECODE_ANY and
+ * JSON_DISABLE_EOF_CHECK decodes one value and reports in its position
+ * how many bytes that took.  The walk between values knows only JSON
+ * whitespace and the structural bytes { [ , : ] }.  Each step consumes at
+ * least one byte or ends the walk, and the values it skips are disjoint,
+ * so locating costs at most one pass over the text whatever the bytes
+ * are.  (A second, hand-written JSON scanner used to do this; a NUL byte
+ * after a number, which jansson accepts, made it spin: issue 22.)
+ */
 
-/* Move j to the value of path element el inside the value at j.  -1: no. */
-static int
-scan_descend(struct jscan *j, const struct pathel *el)
+/* A position in the raw text. */
+struct walk {
+	const char	*s;		/* borrowed */
+	size_t		 len;
+	size_t		 pos;
+};
+
+static void
+walk_ws(struct walk *w)
 {
-	size_t	st, n, idx = 0;
-	bool	match;
+	while (w->pos < w->len && (w->s[w->pos] == ' ' ||
+	    w->s[w->pos] == '\t' || w->s[w->pos] == '\n' ||
+	    w->s[w->pos] == '\r'))
+		w->pos++;
+}
 
-	jscan_ws(j);
-	if (j->pos >= j->len)
+/*
+ * Decode the value at w with jansson and move past it.  The caller owns
+ * the result; NULL (w unchanged past whitespace) when there is none.
+ */
+static json_t *
+walk_value(struct walk *w)
+{
+	json_error_t	 je;
+	json_t		*v;
+
+	walk_ws(w);
+	if (w->pos >= w->len)
+		return NULL;
+	v = json_loadb(w->s + w->pos, w->len - w->pos,
+	    JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &je);
+	if (v == NULL)
+		return NULL;
+	if (je.position <= 0 || (size_t)je.position > w->len - w->pos) {
+		json_decref(v);
+		return NULL;
+	}
+	w->pos += (size_t)je.position;
+	return v;
+}
+
+/* Move w to the value of path element el inside the value at w.  -1: no. */
+static int
+walk_descend(struct walk *w, const struct pathel *el)
+{
+	json_t	*k, *v;
+	size_t	 idx = 0;
+	bool	 match;
+
+	walk_ws(w);
+	if (w->pos >= w->len || w->s[w->pos] != (el->key != NULL ? '{' : '['))
 		return -1;
-	if (el->key != NULL && j->s[j->pos] != '{')
-		return -1;
-	if (el->key == NULL && j->s[j->pos] != '[')
-		return -1;
-	j->pos++;
+	w->pos++;
 	for (;;) {
-		jscan_ws(j);
-		if (j->pos >= j->len || j->s[j->pos] == '}' ||
-		    j->s[j->pos] == ']')
+		walk_ws(w);
+		if (w->pos >= w->len || w->s[w->pos] == '}' ||
+		    w->s[w->pos] == ']')
 			return -1;
-		if (j->s[j->pos] == ',') {
-			j->pos++;
+		if (w->s[w->pos] == ',') {
+			w->pos++;
 			continue;
 		}
 		if (el->key != NULL) {
-			if (jscan_string(j, &st, &n) == -1)
+			if ((k = walk_value(w)) == NULL)
 				return -1;
-			match = jscan_key_equals(j->s + st, n, el->key);
-			jscan_ws(j);
-			if (j->pos >= j->len || j->s[j->pos] != ':')
+			match = json_is_string(k) &&
+			    strcmp(json_string_value(k), el->key) == 0;
+			json_decref(k);
+			walk_ws(w);
+			if (w->pos >= w->len || w->s[w->pos] != ':')
 				return -1;
-			j->pos++;
+			w->pos++;
 		} else
 			match = idx++ == el->idx;
 		if (match) {
-			jscan_ws(j);
+			walk_ws(w);
 			return 0;
 		}
-		if (jscan_value(j, 0) == -1)
+		if ((v = walk_value(w)) == NULL)
 			return -1;
+		json_decref(v);
 	}
 }
 
@@ -103,18 +155,18 @@ scan_descend(struct jscan *j, const struct pathel *el)
 static void
 locate(const struct pctx *c, int *line, int *col)
 {
-	struct jscan	j = { c->text, c->len, 0 };
-	size_t		i, at = 0, ls = 0;
+	struct walk	w = { c->text, c->len, 0 };
+	size_t		i, at, ls = 0;
 
 	*line = *col = 0;
 	if (c->text == NULL)
 		return;
-	jscan_ws(&j);
-	at = j.pos;
+	walk_ws(&w);
+	at = w.pos;
 	for (i = 0; i < c->depth; i++) {
-		if (scan_descend(&j, &c->path[i]) == -1)
+		if (walk_descend(&w, &c->path[i]) == -1)
 			break;
-		at = j.pos;
+		at = w.pos;
 	}
 	*line = 1;
 	for (i = 0; i < at && i < c->len; i++)
@@ -1226,6 +1278,30 @@ parse_root(struct pctx *c, json_t *root, struct profile *p)
 	return 0;
 }
 
+/*
+ * JSON text has no NUL bytes (RFC 8259: not even inside strings), but
+ * jansson takes one after a number or literal as the token's end and
+ * then counts its positions one short.  Refuse them first, located.
+ */
+static int
+nul_byte(const char *json, size_t len, const char *label, struct errbuf *e)
+{
+	const char	*z = memchr(json, '\0', len);
+	size_t		 i, ls = 0;
+	int		 line = 1;
+
+	if (z == NULL)
+		return 0;
+	for (i = 0; json + i < z; i++)
+		if (json[i] == '\n') {
+			line++;
+			ls = i + 1;
+		}
+	errbuf_set(e, "profile %s: line %d column %zu: a NUL byte (JSON "
+	    "text cannot contain one)", label, line, (size_t)(z - json) - ls + 1);
+	return -1;
+}
+
 struct profile *
 profile_parse_bytes(const char *json, size_t len, const char *label,
     struct errbuf *e)
@@ -1240,6 +1316,8 @@ profile_parse_bytes(const char *json, size_t len, const char *label,
 	c.text = json;
 	c.len = len;
 	c.e = e;
+	if (nul_byte(json, len, label, e) == -1)
+		return NULL;
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
 		errbuf_set(e, "profile %s: line %d column %d: %s", label,

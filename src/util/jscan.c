@@ -5,6 +5,14 @@
 
 #include "util/strbuf.h"
 
+/* Ends a number or literal. */
+static bool
+is_delim(char c)
+{
+	return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' ||
+	    c == '\r' || c == '\n';
+}
+
 void
 jscan_ws(struct jscan *j)
 {
@@ -22,7 +30,8 @@ jscan_string(struct jscan *j, size_t *start, size_t *n)
 		return -1;
 	*start = ++j->pos;
 	while (j->pos < j->len && j->s[j->pos] != '"') {
-		if (j->s[j->pos] == '\\')
+		/* an escape takes the next byte, if there is one */
+		if (j->s[j->pos] == '\\' && j->pos + 1 < j->len)
 			j->pos++;
 		j->pos++;
 	}
@@ -74,10 +83,16 @@ jscan_value(struct jscan *j, int depth)
 				return -1;
 		}
 	default:
-		while (j->pos < j->len && strchr(",}] \t\r\n",
-		    j->s[j->pos]) == NULL)
+		/*
+		 * A number or literal: up to a delimiter.  Not strchr(), which
+		 * finds a NUL byte in its set's terminator.  Nothing consumed
+		 * (a stray } or ]) is an error, never an empty value: each call
+		 * either advances or fails, so every loop over it ends.
+		 */
+		st = j->pos;
+		while (j->pos < j->len && !is_delim(j->s[j->pos]))
 			j->pos++;
-		return 0;
+		return j->pos > st ? 0 : -1;
 	}
 }
 

@@ -6,9 +6,11 @@
 
 /*
  * A cursor over raw JSON text that finds where values are without
- * building them: for error positions (profile/load.c) and for parsing
- * only the pieces of the embedded policy a run needs (profile/builtin.c).
- * It trusts text jansson accepts; on anything else it returns -1.
+ * building them, so that profile/builtin.c parses only the pieces of the
+ * embedded policy (data/policy.json) a run needs.  Only for that trusted
+ * text: user input is located with jansson itself (profile/load.c).
+ * Still total on any bytes: every call either advances or returns -1,
+ * and nesting is bounded, so no input makes a loop over it spin.
  */
 struct jscan {
 	const char	*s;		/* borrowed */

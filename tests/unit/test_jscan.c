@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/jscan.h"
 
@@ -121,10 +122,99 @@ test_jscan_key_equals_decodes_escapes(void **state)
 	assert_true(jscan_key_equals("q\\\"", 3, "q\""));
 }
 
+/* Any stop will do: the walk must only end. */
+static int
+count_member(const char *name, size_t n, size_t start, size_t end,
+    void *arg)
+{
+	(void)name;
+	(void)n;
+	(void)start;
+	(void)end;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * Issue 22: a NUL after a number (which jansson accepts) or a stray
+ * close made jscan_value return 0 without moving, and every loop over it
+ * spin.  Each byte that can end a token, put at every offset of a
+ * document, must leave each call advancing or failing; alarm() turns a
+ * spin into a failure of this test binary.
+ */
+static void
+test_jscan_every_call_advances_or_fails_on_any_bytes(void **state)
+{
+	static const char	 doc[] = "{\"a\": [8080, true], \"b\": "
+	    "{\"c\": \"x\\\"y\"}, \"d\": -1.5}";
+	static const char	 bytes[] = { '\0', '}', ']', ',', ':', '"',
+	    '\\', '{', '[', 'x', ' ' };
+	char			 buf[sizeof(doc) + 1];
+	struct jscan		 j;
+	size_t			 i, k, n, before;
+	int			 rc;
+
+	(void)state;
+	alarm(10);
+	for (i = 0; i < sizeof(doc); i++) {
+		for (k = 0; k < sizeof(bytes); k++) {
+			/* doc with bytes[k] inserted at i, and replacing i */
+			memcpy(buf, doc, i);
+			buf[i] = bytes[k];
+			memcpy(buf + i + 1, doc + i, sizeof(doc) - 1 - i);
+			for (n = sizeof(doc) - 1; n <= sizeof(doc); n++) {
+				if (n == sizeof(doc) - 1 && i < n)
+					memcpy(buf + i + 1, doc + i + 1,
+					    n - i - 1);
+				j.s = buf;
+				j.len = n;
+				for (j.pos = 0; j.pos < n; j.pos++) {
+					before = j.pos;
+					rc = jscan_value(&j, 0);
+					assert_true(rc == -1 || j.pos > before);
+					assert_true(j.pos <= n);
+					j.pos = before;
+				}
+				j.pos = 0;
+				before = 0;
+				(void)jscan_members(&j, count_member, &before);
+				assert_true(j.pos <= n);
+			}
+		}
+	}
+	alarm(0);
+}
+
+static void
+test_jscan_value_refuses_a_stray_close_and_takes_nul_into_a_scalar(void **state)
+{
+	struct jscan	j;
+
+	(void)state;
+	j.s = "}";
+	j.len = 1;
+	j.pos = 0;
+	assert_int_equal(jscan_value(&j, 0), -1);
+	j.s = "[8080\0]";
+	j.len = 7;
+	j.pos = 0;
+	/* the NUL is not a delimiter: part of the scalar, and the array ends */
+	assert_int_equal(jscan_value(&j, 0), 0);
+	assert_int_equal(j.pos, 7);
+	j.s = "[1 }";
+	j.len = 4;
+	j.pos = 0;
+	assert_int_equal(jscan_value(&j, 0), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_jscan_every_call_advances_or_fails_on_any_bytes),
+		cmocka_unit_test(
+		    test_jscan_value_refuses_a_stray_close_and_takes_nul_into_a_scalar),
 		cmocka_unit_test(test_jscan_members_spans),
 		cmocka_unit_test(test_jscan_members_empty_object),
 		cmocka_unit_test(test_jscan_members_refuses_non_objects_and_truncation),
