@@ -43,11 +43,15 @@ UNIT	:= $(sort $(wildcard tests/unit/test_*.c))
 OBJS	 := $(patsubst %.c,build/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
 AOBJS	 := $(patsubst %.c,build/asan/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
 UNITBINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT))
+# Every fuzz target linked with fuzz/replay.c instead of libFuzzer: the
+# seed corpora and saved crashes run through them in make test.
+FUZZT	:= $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+REPLAYBINS := $(patsubst %,build/asan/fuzz/replay_%,$(FUZZT))
 # Small programs the integration tests run inside the sandbox.
 HELPERS	:= $(patsubst tests/helpers/%.c,build/helpers/%,$(sort $(wildcard tests/helpers/*.c)))
 
 .PHONY: all asan test unit integration demo clean deps bench fuzz memcheck \
-	compilers
+	compilers fuzz-replay fuzz-smoke
 
 all: build/keyhole
 
@@ -103,7 +107,13 @@ build/asan/tests/%: tests/unit/%.c build/asan/libkeyhole.a
 	    build/asan/libkeyhole.a $(WRAP) $(LIBS) \
 	    $(shell pkg-config --libs cmocka)
 
-asan: build/asan/keyhole $(UNITBINS) $(HELPERS)
+build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
+    build/asan/libkeyhole.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ fuzz/fuzz_$*.c fuzz/replay.c \
+	    build/asan/libkeyhole.a $(WRAP) $(LIBS)
+
+asan: build/asan/keyhole $(UNITBINS) $(HELPERS) $(REPLAYBINS)
 
 # Helpers are plain (no sanitizer): they run under seccomp and Landlock.
 build/helpers/%: tests/helpers/%.c
@@ -115,6 +125,16 @@ unit: $(UNITBINS)
 		echo "== $$t"; \
 		ASAN_OPTIONS=detect_leaks=1 $$t; \
 	done
+
+# Every seed and every saved crash through its target once (fuzz/replay.sh).
+fuzz-replay: $(REPLAYBINS)
+	sh fuzz/replay.sh
+
+# A short libFuzzer run of every target, in make test (about 30 s with
+# the clang build); make fuzz is the long run.
+FUZZ_SMOKE_SECONDS ?= 1
+fuzz-smoke:
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) sh fuzz/run.sh
 
 integration: build/asan/keyhole build/keyhole
 	KEYHOLE=$(CURDIR)/build/asan/keyhole \
@@ -132,6 +152,8 @@ test: deps
 	$(MAKE) compilers
 	$(MAKE) asan
 	$(MAKE) unit
+	$(MAKE) fuzz-replay
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 demo: deps
@@ -146,7 +168,7 @@ bench: deps
 	bench/startup
 	bench/reverse_rate
 
-# libFuzzer targets, FUZZ_SECONDS each (default 60).
+# libFuzzer targets, FUZZ_SECONDS each (default 60): the long run.
 fuzz: deps
 	sh fuzz/run.sh
 

@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz	 f = { data, size };
 	struct secret	*tok;
-	char		 t[64], v[128 + 200], plain[80], *val;
+	char		 t[64] = { 0 }, v[128 + 200], plain[80], *val;
 	unsigned char	 b64[200];
 	size_t		 tl, i, n, vl;
 	bool		 visible = true, ok;
