@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "policy/plan.h"
+#include "policy/route.h"
 #include "profile/profile.h"
 #include "util/path.h"
 #include "util/log.h"
@@ -412,4 +413,95 @@ policy_grants_build(struct plan *p, const struct cli *cli,
 out:
 	profile_free(def);
 	return rc;
+}
+
+/* Who made grant g, for a message. */
+static const char *
+grants_origin(const struct fs_grant *g)
+{
+	switch (g->source) {
+	case FS_SRC_USER:
+		return "the command line";
+	case FS_SRC_PROFILE:
+		return "the profile";
+	case FS_SRC_GROUP:
+		return g->group != NULL ? g->group : "a policy group";
+	default:
+		return "keyhole's defaults";
+	}
+}
+
+/*
+ * The canonical form of path, which may not exist yet (a Vault agent
+ * writes it late): its deepest existing ancestor resolved, the rest as
+ * written.  NULL when nothing resolves.
+ */
+static char *
+grants_resolve(const char *path)
+{
+	char	 real[PATH_MAX], *dir, *slash, *out = NULL;
+
+	if (path_real(path, real, NULL) != NULL)
+		return xstrdup(real);
+	dir = xstrdup(path);
+	while ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (path_real(dir, real, NULL) != NULL) {
+			out = xasprintf("%s%s%s", real,
+			    strcmp(real, "/") == 0 ? "" : "/",
+			    path + (slash - dir) + 1);
+			break;
+		}
+	}
+	free(dir);
+	return out;
+}
+
+/* The grant that puts path within the child's reach, or NULL. */
+static const struct fs_grant *
+grants_reaching(const struct plan *p, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngrants; i++)
+		if (policy_grants_path_within(path, p->grants[i].path))
+			return &p->grants[i];
+	return NULL;
+}
+
+int
+policy_grants_check_secrets(const struct plan *p, struct errbuf *e)
+{
+	const struct fs_grant	*g;
+	const char		*ref, *path;
+	char			*real;
+	size_t			 i;
+
+	for (i = 0; i < p->nroutes; i++) {
+		ref = p->routes[i]->def->credential_key;
+		if (ref == NULL || strncmp(ref, "file://", 7) != 0)
+			continue;
+		path = ref + 7;
+		/*
+		 * Both spellings: a symlink on the way that lies in a
+		 * write grant can be pointed elsewhere by the child, and
+		 * the file it names is what the proxy reads.
+		 */
+		real = grants_resolve(path);
+		if ((g = grants_reaching(p, path)) == NULL && real != NULL)
+			g = grants_reaching(p, real);
+		free(real);
+		if (g == NULL)
+			continue;
+		errbuf_set(e, "credential '%s' (%s) lies inside the "
+		    "sandbox's %s grant of %s (from %s): the sandboxed "
+		    "program could %s it; keep the file outside every grant",
+		    p->routes[i]->def->name, ref,
+		    g->access == FS_READ ? "read" : g->access == FS_WRITE ?
+		    "write" : "read+write", g->path, grants_origin(g),
+		    g->access == FS_READ ? "read" : g->access == FS_WRITE ?
+		    "replace" : "read or replace");
+		return -1;
+	}
+	return 0;
 }

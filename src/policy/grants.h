@@ -24,6 +24,13 @@ int	 policy_grants_build(struct plan *, const struct cli *,
  * a canonical path keyhole created itself.
  */
 void	 policy_grants_add_tmpdir(struct plan *, const char *path);
+/*
+ * SPEC §3.2: refuse a file:// credential of the plan's routes that the
+ * sandboxed program could read or replace through a grant (the file, or
+ * a directory above it, granted; checked for the path as written and as
+ * resolved).  0, or -1 with e naming the credential and the grant.
+ */
+int	 policy_grants_check_secrets(const struct plan *, struct errbuf *e);
 /* True when path equals root or lies inside it (component-wise). */
 bool	 policy_grants_path_within(const char *path, const char *root);
 /*

@@ -367,6 +367,12 @@ policy_plan_build(const struct cli *cli, const struct profile *prof,
 		policy_plan_free(p);
 		return NULL;
 	}
+	/* A secret the child can read or swap is no secret (SPEC §3.2). */
+	if ((cli->cmd == CLI_RUN || cli->cmd == CLI_SHELL) &&
+	    policy_grants_check_secrets(p, e) == -1) {
+		policy_plan_free(p);
+		return NULL;
+	}
 	return p;
 }
 
