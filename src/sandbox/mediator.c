@@ -93,6 +93,7 @@ static const struct {
 	{ __NR_removexattr,	sandbox_mediate_meta },
 	{ __NR_lremovexattr,	sandbox_mediate_meta },
 	{ __NR_fremovexattr,	sandbox_mediate_meta },
+	{ __NR_ioctl,		sandbox_mediate_pty },	/* TIOCGPTPEER only */
 };
 
 /* ---- the mediator ----------------------------------------------------- */

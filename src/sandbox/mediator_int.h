@@ -182,4 +182,13 @@ void	 sandbox_mediate_meta(struct mediator *,
 /* Whether we hold effective capabilities (dropped around each call). */
 bool	 sandbox_mediate_meta_caps(void);
 
+/* ---- mediate_pty.c ----------------------------------------------------- */
+
+/*
+ * ioctl(master, TIOCGPTPEER): open the peer of the child's own master
+ * ourselves and install it in the child (ptys it makes; SPEC §3.2).
+ */
+void	 sandbox_mediate_pty(struct mediator *,
+	    const struct seccomp_notif *);
+
 #endif

@@ -42,6 +42,9 @@
 #ifndef TIOCLINUX
 #define TIOCLINUX		0x541C
 #endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER		0x5441	/* _IO('T', 0x41) */
+#endif
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN		0x20000000
 #endif
@@ -258,6 +261,22 @@ seccomp_meta_rules(scmp_filter_ctx ctx, struct errbuf *e)
 }
 
 /*
+ * The slave of a pty the child made (SPEC §3.2): TIOCGPTPEER opens it
+ * through a path Landlock checks and /dev/pts is not granted, so the
+ * supervisor opens it (sandbox/mediate_pty.c).  cmd is compared on its
+ * low 32 bits, as the kernel reads it.
+ */
+static int
+seccomp_pty_rules(scmp_filter_ctx ctx, struct errbuf *e)
+{
+	struct scmp_arg_cmp	cmp;
+
+	cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, INT_MASK, TIOCGPTPEER);
+	return rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(ioctl), "ioctl", 1, &cmp,
+	    e);
+}
+
+/*
  * The connect mediator (SPEC §1 layer 3): every connect() becomes a user
  * notification answered by the supervisor, which performs the connect
  * itself on a duplicate of the socket (sandbox/mediator.c).  Whatever the
@@ -278,7 +297,8 @@ seccomp_mediator_rules(scmp_filter_ctx ctx, bool mediate,
 	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), "connect", 0, NULL,
 	    e) == -1)
 		return -1;
-	if (seccomp_meta_rules(ctx, e) == -1)
+	if (seccomp_meta_rules(ctx, e) == -1 ||
+	    seccomp_pty_rules(ctx, e) == -1)
 		return -1;
 	prog->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	/* Unknown flags are EINVAL; known ones reach the NULL copy. */
