@@ -407,7 +407,9 @@ def test_child_clearing_credentials_then_cli_credential(start, cfg):
 	    "network": {"credentials": []}})
 	px = start(prof, "--credential", "openai",
 	    "--resolve", "api.openai.com:443:192.0.2.1")
-	assert sorted(route_vars(px)) == ["OPENAI_API_KEY", "OPENAI_BASE_URL"]
+	# CODEX_API_KEY: the phantom under the name Codex reads (SPEC §6).
+	assert sorted(route_vars(px)) == ["CODEX_API_KEY", "OPENAI_API_KEY",
+	    "OPENAI_BASE_URL"]
 
 
 # --- network.no_proxy ------------------------------------------------------
