@@ -381,6 +381,11 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	profile_free(prof);
 	if (plan == NULL)
 		return -1;
+	if (policy_plan_check_listen(plan, e) == -1) {
+		fprintf(stderr, "keyhole: %s\n", errbuf_msg(e));
+		policy_plan_free(plan);
+		return EXIT_USAGE;
+	}
 	if (!plan->silent)
 		print_warnings(&plan->warnings);
 	if (plan->dry_run) {

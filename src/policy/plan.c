@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "policy/grants.h"
@@ -441,4 +442,60 @@ policy_plan_free(struct plan *p)
 	strv_free(&p->env_keep);
 	strv_free(&p->warnings);
 	free(p);
+}
+
+/* Whether a route's upstream host:port is on loopback (by name, literal or
+ * --resolve). */
+static bool
+plan_route_on_loopback(const struct plan *p, const struct route *r)
+{
+	const struct resolve_entry	*re;
+	struct in_addr			 a4;
+	struct in6_addr			 a6;
+	const char			*h = r->up_host;
+	size_t				 n = strlen(h);
+
+	if ((re = policy_plan_resolve(p, h, r->up_port)) != NULL) {
+		if (re->addr.ss_family == AF_INET)
+			return (ntohl(((const struct sockaddr_in *)
+			    &re->addr)->sin_addr.s_addr) >> 24) == 127;
+		a6 = ((const struct sockaddr_in6 *)&re->addr)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	}
+	if (strcasecmp(h, "localhost") == 0 || (n > 10 &&
+	    strcasecmp(h + n - 10, ".localhost") == 0))
+		return true;
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, h, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+int
+policy_plan_check_listen(const struct plan *p, struct errbuf *e)
+{
+	const struct route	*r;
+	const char		*flag;
+	size_t			 i;
+
+	for (i = 0; i < p->nroutes; i++) {
+		r = p->routes[i];
+		if (ports_has(&p->open_ports, r->up_port))
+			flag = "--open-port";
+		else if (ports_has(&p->listen_ports, r->up_port))
+			flag = "--listen-port";
+		else
+			continue;
+		if (!plan_route_on_loopback(p, r))
+			continue;
+		errbuf_set(e, "%s %u: credential route %s sends its secret to "
+		    "%s:%u on loopback, where the sandbox could then listen; "
+		    "choose another port", flag, r->up_port, r->def->name,
+		    r->up_host, r->up_port);
+		return -1;
+	}
+	return 0;
 }

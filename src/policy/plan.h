@@ -132,6 +132,13 @@ const struct route *policy_plan_route(const struct plan *, const char *name);
 /* The --resolve entry for host:port, or NULL. */
 const struct resolve_entry *policy_plan_resolve(const struct plan *,
 	    const char *host, uint16_t port);
+/*
+ * SPEC §3.2: an --open-port or --listen-port equal to the port of a
+ * route's loopback upstream would let the sandbox listen where the
+ * route's secret goes.  A usage error: -1 with e naming the flag, the
+ * port and the route.
+ */
+int	 policy_plan_check_listen(const struct plan *, struct errbuf *e);
 void	 policy_plan_free(struct plan *);
 
 #endif

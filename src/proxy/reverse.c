@@ -6,6 +6,10 @@
  * then upstream (guard, TCP, TLS; 502/504) and the exchange itself, which
  * streams both ways (forward.c).
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,8 +202,67 @@ reverse_tls_event(struct bufferevent *bev, short what, void *arg)
 	proxy_conn_deny_json(c, 502, NULL, reason);
 }
 
+/* A route host that names loopback: localhost or a loopback literal. */
+static bool
+reverse_host_is_loopback(const char *host)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&ss;
+	size_t			 n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0 || (n > 10 &&
+	    strcasecmp(host + n - 10, ".localhost") == 0))
+		return true;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return false;
+	return proxy_server_is_loopback((struct sockaddr *)&ss);
+}
+
+/*
+ * SPEC §3.2: a loopback upstream on a port a sandboxed process has bound
+ * may be the sandbox's own listener (squatting a port the real upstream
+ * left free, or sharing it with SO_REUSEPORT): the route's secret is
+ * never sent there.  Decided on the peer the connection reached (through
+ * an upstream proxy: on the route's host and port).  true when c was
+ * denied (502, audited).
+ */
+static bool
+reverse_squatted(struct conn *c, bool chained)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl = sizeof(ss);
+	char			reason[300];
+	uint16_t		port = c->route->up_port;
+
+	if (chained) {
+		if (!reverse_host_is_loopback(c->route->up_host) ||
+		    !proxy_server_is_sandbox_bound(c->px, port))
+			return false;
+	} else {
+		/* No peer (reset already): the write fails anyway; deny. */
+		memset(&ss, 0, sizeof(ss));
+		if (getpeername(bufferevent_getfd(c->up),
+		    (struct sockaddr *)&ss, &sl) == 0 &&
+		    !proxy_server_peer_in_sandbox(c->px,
+		    (struct sockaddr *)&ss))
+			return false;
+	}
+	snprintf(reason, sizeof(reason), "upstream port %u on loopback was "
+	    "bound inside the sandbox: the route's secret is not sent to a "
+	    "listener the sandbox may own", port);
+	proxy_conn_drop_up(c);
+	proxy_conn_deny_json(c, 502, NULL, reason);
+	return true;
+}
+
 static void
-reverse_connected(struct conn *c, int rc)
+reverse_connected_via(struct conn *c, int rc, bool chained)
 {
 	const struct plan	*plan = proxy_server_plan(c->px);
 	struct bufferevent	*tls;
@@ -214,6 +277,8 @@ reverse_connected(struct conn *c, int rc)
 		    reason);
 		return;
 	}
+	if (reverse_squatted(c, chained))
+		return;
 	if (!c->route->up_tls) {
 		reverse_ready(c);
 		return;
@@ -241,11 +306,18 @@ reverse_connected(struct conn *c, int rc)
 	proxy_conn_timer(c, plan->limits.tls_timeout_ms);
 }
 
+/* Connected directly (proxy_conn_resolve_connect's callback). */
+static void
+reverse_connected(struct conn *c, int rc)
+{
+	reverse_connected_via(c, rc, false);
+}
+
 /* Through the corporate proxy: CONNECT is up, TLS next (SPEC 4.7). */
 static void
 reverse_chained(struct conn *c)
 {
-	reverse_connected(c, 0);
+	reverse_connected_via(c, 0, true);
 }
 
 /*

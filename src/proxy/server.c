@@ -64,6 +64,8 @@ struct proxy {
 	/* Mediated client ports: a count, as a port can be reused before
 	 * the close of its previous connection has been seen. */
 	uint8_t			 registered[65536];
+	/* Inet ports a sandboxed process bound (a bit each). */
+	uint8_t			 sandbox_bound[65536 / 8];
 };
 
 static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
@@ -136,6 +138,47 @@ proxy_server_unregister_port(struct proxy *px, uint16_t port)
 {
 	if (px->registered[port] > 0)
 		px->registered[port]--;
+}
+
+void
+proxy_server_sandbox_bound(struct proxy *px, uint16_t port)
+{
+	px->sandbox_bound[port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+bool
+proxy_server_is_sandbox_bound(const struct proxy *px, uint16_t port)
+{
+	return (px->sandbox_bound[port / 8] & (1u << (port % 8))) != 0;
+}
+
+bool
+proxy_server_is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*s4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+	    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+	    s6->sin6_addr.s6_addr[12] == 127);
+}
+
+bool
+proxy_server_peer_in_sandbox(const struct proxy *px,
+    const struct sockaddr *sa)
+{
+	uint16_t	port;
+
+	if (!proxy_server_is_loopback(sa))
+		return false;
+	port = sa->sa_family == AF_INET ?
+	    ntohs(((const struct sockaddr_in *)sa)->sin_port) :
+	    ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return proxy_server_is_sandbox_bound(px, port);
 }
 
 bool

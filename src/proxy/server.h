@@ -39,6 +39,24 @@ void	 proxy_server_env(const struct proxy *, struct strv *env,
  */
 void	 proxy_server_register_port(struct proxy *, uint16_t);
 void	 proxy_server_unregister_port(struct proxy *, uint16_t);
+struct sockaddr;
+/*
+ * Record an inet port a sandboxed process binds (the mediator calls this
+ * before it performs the bind, so the record is never late).  A route
+ * never sends its secret to a loopback upstream on a recorded port: the
+ * listener there may be the sandbox's own (SPEC §3.2).  Records stay for
+ * the run.
+ */
+void	 proxy_server_sandbox_bound(struct proxy *, uint16_t);
+bool	 proxy_server_is_sandbox_bound(const struct proxy *, uint16_t);
+/* True when sa is on loopback (127/8, ::1, IPv4-mapped 127/8). */
+bool	 proxy_server_is_loopback(const struct sockaddr *sa);
+/*
+ * True when sa, the peer an upstream connection reached, is on loopback
+ * on a port a sandboxed process bound: possibly the sandbox's listener.
+ */
+bool	 proxy_server_peer_in_sandbox(const struct proxy *,
+	    const struct sockaddr *sa);
 /* Number of denials so far (for the end-of-run summary). */
 unsigned long proxy_server_denials(const struct proxy *);
 /*

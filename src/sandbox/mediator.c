@@ -71,6 +71,7 @@ static const struct {
 	mediator_handler_fn	*fn;
 } mediator_handlers[] = {
 	{ __NR_connect,		sandbox_mediate_connect },
+	{ __NR_listen,		sandbox_mediate_listen },
 #ifdef __NR_chmod
 	{ __NR_chmod,		sandbox_mediate_meta },
 #endif

@@ -191,4 +191,10 @@ bool	 sandbox_mediate_meta_caps(void);
 void	 sandbox_mediate_pty(struct mediator *,
 	    const struct seccomp_notif *);
 
+/* ---- mediate_listen.c -------------------------------------------------- */
+
+/* listen(): refused on a never-bound inet socket, else performed. */
+void	 sandbox_mediate_listen(struct mediator *,
+	    const struct seccomp_notif *);
+
 #endif

@@ -289,8 +289,8 @@ seccomp_pty_rules(scmp_filter_ctx ctx, struct errbuf *e)
  * supervisor is already working on.
  */
 static int
-seccomp_mediator_rules(scmp_filter_ctx ctx, bool mediate,
-    struct seccomp_prog *prog, struct errbuf *e)
+seccomp_mediator_rules(scmp_filter_ctx ctx, const struct plan *p,
+    bool mediate, struct seccomp_prog *prog, struct errbuf *e)
 {
 	if (!mediate)
 		return 0;
@@ -299,6 +299,13 @@ seccomp_mediator_rules(scmp_filter_ctx ctx, bool mediate,
 		return -1;
 	if (seccomp_meta_rules(ctx, e) == -1 ||
 	    seccomp_pty_rules(ctx, e) == -1)
+		return -1;
+	/*
+	 * listen() on a never-bound inet socket binds a port past Landlock
+	 * (sandbox/mediate_listen.c).  Allow mode restricts no bind.
+	 */
+	if (p->mode != NET_ALLOW && rule(ctx, SCMP_ACT_NOTIFY,
+	    SCMP_SYS(listen), "listen", 0, NULL, e) == -1)
 		return -1;
 	prog->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 	/* Unknown flags are EINVAL; known ones reach the NULL copy. */
@@ -392,7 +399,7 @@ seccomp_build(const struct plan *p, bool mediate, struct seccomp_prog **out,
 		    seccomp_send_rules(ctx, e) == -1)
 			goto fail;
 	}
-	if (seccomp_mediator_rules(ctx, mediate, prog, e) == -1)
+	if (seccomp_mediator_rules(ctx, p, mediate, prog, e) == -1)
 		goto fail;
 	if (seccomp_export(ctx, prog, e) == -1)
 		goto fail;
