@@ -215,9 +215,10 @@ print_dry_run(const struct plan *plan, char *const argv[])
 
 	printf("keyhole: dry run\nnetwork: %s\n", mode_name(plan->mode));
 	for (i = 0; i < plan->ngrants; i++)
-		printf("grant %-2s %s%s\n", access_name(plan->grants[i].access),
-		    plan->grants[i].path, plan->grants[i].is_file ? " (file)" :
-		    "");
+		printf("grant %-2s %s%s%s\n",
+		    access_name(plan->grants[i].access), plan->grants[i].path,
+		    plan->grants[i].is_file ? " (file)" : "",
+		    plan->grants[i].create ? " (created if missing)" : "");
 	if (plan->mode != NET_PROXY)
 		goto command;	/* no proxy: its plan would mislead */
 	for (i = 0; i < plan->allow.n; i++) {
@@ -411,6 +412,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 		goto out;
 	policy_grants_add_tmpdir(plan, tmpdir);
 	tmpdir_vars(&kvars, tmpdir);
+	/* Agent state files and tool caches the profile's groups create. */
+	policy_grants_create(plan);
 	creds_store_env_names(creds, &drop);
 	sandbox_env_build_report(plan, environ, &drop, env_is_secret, creds,
 	    &kvars, &envp, &rep);

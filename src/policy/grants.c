@@ -8,6 +8,7 @@
 #include "policy/grants.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +64,26 @@ grants_add(struct plan *p, const char *path, enum fs_access access,
 	g->path = xstrdup(path);
 	g->access = access;
 	g->is_file = is_file;
+	g->create = false;
 	g->source = src;
 	g->group = group != NULL ? xstrdup(group) : NULL;
+}
+
+/*
+ * Missing path is one a group creates before the run (fs_grant.create):
+ * widen that grant by access and say true.
+ */
+static bool
+grants_widen_created(struct plan *p, const char *path, enum fs_access access)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngrants; i++)
+		if (p->grants[i].create && strcmp(p->grants[i].path, path) == 0) {
+			p->grants[i].access |= access;
+			return true;
+		}
+	return false;
 }
 
 /*
@@ -84,7 +103,8 @@ grants_add_path(struct plan *p, const char *path, enum want want,
 			errbuf_sys(e, "%s", path);
 			return -1;
 		}
-		if (!quiet)
+		/* A group creates it before the run: no warning. */
+		if (!grants_widen_created(p, path, access) && !quiet)
 			strv_push_owned(&p->warnings, xasprintf("skipping "
 			    "missing path %s", path));
 		return 0;
@@ -116,6 +136,54 @@ grants_is_proc_self(const char *path)
 	    strncmp(path, "/proc/thread-self", 17) == 0;
 }
 
+/* Mark the grant of path (just added or widened) for creation. */
+static void
+grants_mark_create(struct plan *p, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngrants; i++)
+		if (strcmp(p->grants[i].path, path) == 0)
+			p->grants[i].create = true;
+}
+
+/*
+ * A group grant keyhole creates when missing (SPEC §7): when g->path does
+ * not exist but an ancestor does, grant the canonical ancestor plus the
+ * missing components (they cannot be links: they do not exist) and mark
+ * it for policy_grants_create().  False: it exists (or nothing of it
+ * does), add it the ordinary way.
+ */
+static bool
+grants_add_creatable(struct plan *p, const struct profile_grant *g)
+{
+	char		 real[PATH_MAX], *anc, *slash, *path;
+	struct stat	 st;
+	bool		 ok = false;
+
+	if (g->path[0] != '/' || !path_is_clean(g->path) ||
+	    path_real(g->path, real, NULL) != NULL || errno != ENOENT)
+		return false;
+	anc = xstrdup(g->path);
+	while ((slash = strrchr(anc, '/')) != NULL && slash != anc) {
+		*slash = '\0';
+		if (path_real(anc, real, &st) == NULL)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			path = xasprintf("%s%s", strcmp(real, "/") == 0 ? "" :
+			    real, g->path + strlen(anc));
+			grants_add(p, path, g->access, g->create ==
+			    PROFILE_CREATE_FILE, FS_SRC_GROUP, g->group);
+			grants_mark_create(p, path);
+			free(path);
+			ok = true;
+		}
+		break;
+	}
+	free(anc);
+	return ok;
+}
+
 static int
 grants_groups(struct plan *p, const struct profile *prof,
     const struct profile_env *env, struct errbuf *e)
@@ -138,6 +206,9 @@ grants_groups(struct plan *p, const struct profile *prof,
 			proc = true;
 			continue;
 		}
+		if (g->create != PROFILE_CREATE_NONE &&
+		    grants_add_creatable(p, g))
+			continue;
 		if (grants_add_path(p, g->path, WANT_ANY, g->access,
 		    FS_SRC_GROUP, g->group, true, e) == -1)
 			goto out;
@@ -374,6 +445,62 @@ grants_check_sensitive(const struct plan *p, struct errbuf *e)
 		}
 	}
 	return 0;
+}
+
+/* mkdir -p path (0700 each), or create the empty file path (0600). */
+static int
+grants_create_one(const char *path, bool is_file, struct errbuf *e)
+{
+	char	*dir, *slash;
+	int	 fd;
+
+	dir = xstrdup(path);
+	for (slash = strchr(dir + 1, '/'); slash != NULL;
+	    slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			errbuf_sys(e, "cannot create %s", dir);
+			free(dir);
+			return -1;
+		}
+		*slash = '/';
+	}
+	free(dir);
+	if (!is_file) {
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			errbuf_sys(e, "cannot create %s", path);
+			return -1;
+		}
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1 && errno != EEXIST) {
+		errbuf_sys(e, "cannot create %s", path);
+		return -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return 0;
+}
+
+void
+policy_grants_create(const struct plan *p)
+{
+	struct errbuf	e = { 0 };
+	size_t		i;
+
+	for (i = 0; i < p->ngrants; i++) {
+		if (!p->grants[i].create)
+			continue;
+		if (grants_create_one(p->grants[i].path, p->grants[i].is_file,
+		    &e) == -1)
+			log_warnx("%s", errbuf_msg(&e));
+		else
+			log_info("created %s (granted by group %s)",
+			    p->grants[i].path, p->grants[i].group ?
+			    p->grants[i].group : "?");
+	}
 }
 
 void

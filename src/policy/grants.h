@@ -20,6 +20,14 @@ struct profile;
 int	 policy_grants_build(struct plan *, const struct cli *,
 	    const struct profile *, struct errbuf *e);
 /*
+ * Create the granted paths the plan marks (fs_grant.create: agent state
+ * files, tool caches that do not exist yet): directories 0700 (missing
+ * parents too), files empty and 0600, never through a link.  Call it
+ * before the sandbox is built; a failure is a warning (the grant is then
+ * skipped like any missing path).
+ */
+void	 policy_grants_create(const struct plan *);
+/*
  * Grant read+write on the run's private temporary directory (SPEC §7),
  * a canonical path keyhole created itself.
  */

@@ -73,6 +73,8 @@ struct fs_grant {
 	char		*path;		/* owned; canonical */
 	enum fs_access	 access;
 	bool		 is_file;
+	/* Missing at plan time; created by policy_grants_create(). */
+	bool		 create;
 	enum fs_source	 source;
 	char		*group;		/* owned or NULL: group name */
 };

@@ -89,6 +89,10 @@ parse_group(struct profile_group *g, const char *name, json_t *v)
 		strlist(d, "access", &g->deny_access, name);
 		strlist(d, "commands", &g->deny_commands, name);
 	}
+	if ((d = json_object_get(v, "create")) != NULL) {
+		strlist(d, "dirs", &g->create_dirs, name);
+		strlist(d, "files", &g->create_files, name);
+	}
 }
 
 /* Record one member of "groups" or "profiles". */
@@ -363,6 +367,9 @@ add_grants(struct profile_group_paths *out, const struct profile_group *g,
 		gr->path = s;
 		gr->access = acc;
 		gr->group = g->name;
+		gr->create = strv_contains(&g->create_dirs, paths->v[i]) ?
+		    PROFILE_CREATE_DIR : strv_contains(&g->create_files,
+		    paths->v[i]) ? PROFILE_CREATE_FILE : PROFILE_CREATE_NONE;
 	}
 	return 0;
 }

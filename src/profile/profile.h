@@ -221,6 +221,20 @@ struct profile_group {
 	struct strv	 readwrite;
 	struct strv	 deny_access;
 	struct strv	 deny_commands;
+	/*
+	 * Granted paths keyhole creates when missing, before a run (SPEC
+	 * §7: agent state files, tool caches): "create": {"dirs": [...],
+	 * "files": [...]} in the data.
+	 */
+	struct strv	 create_dirs;
+	struct strv	 create_files;
+};
+
+/* What to do with a group grant whose path does not exist yet. */
+enum profile_create {
+	PROFILE_CREATE_NONE = 0,
+	PROFILE_CREATE_DIR,	/* mkdir 0700 before the run */
+	PROFILE_CREATE_FILE,	/* an empty file, 0600, before the run */
 };
 
 /* One expanded group grant. */
@@ -228,6 +242,7 @@ struct profile_grant {
 	char		*path;		/* owned; expanded, not canonical */
 	enum fs_access	 access;
 	const char	*group;		/* borrowed from the built-in data */
+	enum profile_create create;
 };
 
 /* What a set of groups grants and denies, expanded. */

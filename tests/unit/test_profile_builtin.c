@@ -69,8 +69,8 @@ static const char *const default_groups[] = {
 	"deny_credentials", "deny_keychains_macos", "deny_keychains_linux",
 	"deny_browser_data_macos", "deny_browser_data_linux",
 	"deny_macos_private", "deny_shell_history", "deny_shell_configs",
-	"system_read_macos", "system_read_linux_core", "system_write_macos",
-	"system_write_linux", "user_tools", "homebrew", "dangerous_commands",
+	"system_read_macos", "system_read_linux_core", "system_tools_linux",
+	"git_config", "system_write_macos", "system_write_linux", "user_tools", "homebrew", "dangerous_commands",
 	"dangerous_commands_macos", "dangerous_commands_linux", NULL
 };
 
@@ -94,6 +94,8 @@ test_builtin_claude_code(void **state)
 	assert_true(strv_contains(&p->groups, "deny_credentials"));
 	assert_true(strv_contains(&p->fs.allow, "$HOME/.claude"));
 	assert_true(strv_contains(&p->fs.allow_file, "$HOME/.claude.json"));
+	/* ... which a group creates when missing (SPEC 7). */
+	assert_true(strv_contains(&p->groups, "claude_code_state_linux"));
 	assert_int_equal(p->security.capability_elevation, PROFILE_FALSE);
 	assert_true(p->interactive);
 	profile_free(p);
@@ -146,8 +148,9 @@ test_builtin_codex(void **state)
 {
 	struct profile	*p;
 	static const char *const g[] = {
-		"codex_macos", "node_runtime", "rust_runtime",
-		"python_runtime", "nix_runtime", "unlink_protection"
+		"codex_macos", "codex_state_linux", "node_runtime",
+		"rust_runtime", "python_runtime", "nix_runtime",
+		"unlink_protection"
 	};
 	size_t		 i;
 
@@ -398,6 +401,51 @@ test_group_grants_are_expanded_with_access(void **state)
 }
 
 static void
+test_state_and_cache_groups_mark_what_to_create(void **state)
+{
+	struct errbuf			 e = { { 0 } };
+	struct strv			 g = { 0 };
+	struct profile_group_paths	 gp;
+	char				*file, *dir, *npm;
+	size_t				 i, seen = 0;
+
+	(void)state;
+	memset(&gp, 0, sizeof(gp));
+	strv_push(&g, "claude_code_state_linux");
+	strv_push(&g, "npm_cache");
+	strv_push(&g, "node_runtime");
+	assert_int_equal(profile_groups_expand(&g, &env, &gp, &e), 0);
+	file = xasprintf("%s/.claude.json", home);
+	dir = xasprintf("%s/.claude", home);
+	npm = xasprintf("%s/.npm", home);
+	for (i = 0; i < gp.ngrants; i++) {
+		const struct profile_grant *gr = &gp.grants[i];
+
+		if (strcmp(gr->path, file) == 0) {
+			assert_int_equal(gr->create, PROFILE_CREATE_FILE);
+			assert_int_equal(gr->access, FS_READWRITE);
+			seen++;
+		} else if (strcmp(gr->path, dir) == 0) {
+			assert_int_equal(gr->create, PROFILE_CREATE_DIR);
+			seen++;
+		} else if (strcmp(gr->path, npm) == 0 &&
+		    strcmp(gr->group, "npm_cache") == 0) {
+			assert_int_equal(gr->create, PROFILE_CREATE_DIR);
+			assert_int_equal(gr->access, FS_READWRITE);
+			seen++;
+		} else
+			/* node_runtime's read of ~/.npm creates nothing. */
+			assert_int_equal(gr->create, PROFILE_CREATE_NONE);
+	}
+	assert_int_equal(seen, 3);
+	free(file);
+	free(dir);
+	free(npm);
+	profile_group_paths_free(&gp);
+	strv_free(&g);
+}
+
+static void
 test_builtin_group_lookup(void **state)
 {
 	const struct profile_group	*g;
@@ -593,6 +641,7 @@ main(void)
 		T(test_interactive_profiles_have_sysfs_not_runtime_or_temp),
 		T(test_every_builtin_expands_its_linux_groups),
 		T(test_group_grants_are_expanded_with_access),
+		T(test_state_and_cache_groups_mark_what_to_create),
 		T(test_builtin_group_lookup),
 		T(test_builtin_pieces_match_whole_document),
 		T(test_finalise_adds_default_groups_once),
