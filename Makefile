@@ -51,7 +51,8 @@ REPLAYBINS := $(patsubst %,build/asan/fuzz/replay_%,$(FUZZT))
 HELPERS	:= $(patsubst tests/helpers/%.c,build/helpers/%,$(sort $(wildcard tests/helpers/*.c)))
 
 .PHONY: all asan test unit integration demo clean deps bench fuzz memcheck \
-	compilers fuzz-replay fuzz-smoke
+	compilers fuzz-replay fuzz-smoke man completions install uninstall \
+	deb FORCE
 
 all: build/keyhole
 
@@ -136,7 +137,7 @@ FUZZ_SMOKE_SECONDS ?= 1
 fuzz-smoke:
 	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) sh fuzz/run.sh
 
-integration: build/asan/keyhole build/keyhole
+integration: build/asan/keyhole build/keyhole man
 	KEYHOLE=$(CURDIR)/build/asan/keyhole \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
@@ -176,6 +177,92 @@ fuzz: deps
 memcheck: deps
 	$(MAKE) build/keyhole
 	sh scripts/memcheck.sh
+
+# ---- Distribution (SPEC §10) ----
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+DATADIR	?= $(PREFIX)/share
+MANDIR	?= $(DATADIR)/man
+DOCDIR	?= $(DATADIR)/doc/keyhole
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+EXAMPLEDIR  ?= $(DATADIR)/keyhole/examples
+INSTALL	?= install
+PYTHON	?= /usr/bin/python3
+
+MANPAGES := build/man/keyhole.1 build/man/keyhole-profile.5
+EXAMPLES := $(sort $(wildcard examples/*.json))
+GUIDE	 := $(sort $(wildcard docs/guide/*.md))
+COMPLETIONS := completions/keyhole.bash completions/_keyhole \
+	   completions/keyhole.fish
+
+man: $(MANPAGES)
+
+# The man pages name PREFIX (where the examples are): rebuild when it changes.
+build/man/prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
+
+# Options, environment variables and version come from the binary's help.
+build/man/keyhole.1: man/keyhole.1.scd build/keyhole build/man/prefix \
+	    scripts/mangen.py scripts/helpparse.py
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/mangen.py build/keyhole $< '$(PREFIX)' > $@.scd
+	scdoc < $@.scd > $@.tmp && mv $@.tmp $@
+
+# keyhole-profile(5) is docs/profile-format.md.
+build/man/keyhole-profile.5: docs/profile-format.md build/keyhole \
+	    scripts/md2scd.py
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/md2scd.py 'keyhole-profile(5)' \
+	    "keyhole $$(build/keyhole --version | cut -d' ' -f2)" < $< > $@.scd
+	scdoc < $@.scd > $@.tmp && mv $@.tmp $@
+
+# Regenerate the committed completions from the binary's help.
+completions: build/keyhole
+	$(PYTHON) scripts/compgen.py build/keyhole completions
+
+install: build/keyhole man
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+	    $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DOCDIR)/guide
+	$(INSTALL) -m 0755 build/keyhole $(DESTDIR)$(BINDIR)/keyhole
+	$(INSTALL) -m 0644 build/man/keyhole.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 build/man/keyhole-profile.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 completions/keyhole.bash \
+	    $(DESTDIR)$(BASHCOMPDIR)/keyhole
+	$(INSTALL) -m 0644 completions/_keyhole $(DESTDIR)$(ZSHCOMPDIR)/_keyhole
+	$(INSTALL) -m 0644 completions/keyhole.fish \
+	    $(DESTDIR)$(FISHCOMPDIR)/keyhole.fish
+	$(INSTALL) -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
+	$(INSTALL) -m 0644 README.md docs/profile-format.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(GUIDE) $(DESTDIR)$(DOCDIR)/guide/
+
+# Removes what install wrote, and the directories that are keyhole's own.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/keyhole \
+	    $(DESTDIR)$(MANDIR)/man1/keyhole.1 \
+	    $(DESTDIR)$(MANDIR)/man5/keyhole-profile.5 \
+	    $(DESTDIR)$(BASHCOMPDIR)/keyhole $(DESTDIR)$(ZSHCOMPDIR)/_keyhole \
+	    $(DESTDIR)$(FISHCOMPDIR)/keyhole.fish
+	rm -f $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(notdir $(EXAMPLES)))
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/profile-format.md
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/guide/,$(notdir $(GUIDE)))
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DATADIR)/keyhole \
+	    $(DESTDIR)$(DOCDIR)/guide $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The Debian package, into build/deb/ (not part of `make test`: it
+# rebuilds everything; tests/integration/test_dist_debian.py checks the
+# debian/ files and runs this only with KEYHOLE_TEST_DEB=1).
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	git ls-files -z | xargs -0 cp --parents -t build/deb/src
+	cd build/deb/src && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error build/deb/*.changes
 
 clean:
 	rm -rf build
