@@ -97,7 +97,7 @@ build/asan/libkeyhole.a: $(AOBJS)
 WRAP	:= -Wl,--wrap=ioctl
 
 build/keyhole: build/obj/src/main.o build/libkeyhole.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(WRAP) $(REL_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(WRAP) $(REL_LIBS)
 
 build/asan/keyhole: build/asan/obj/src/main.o build/asan/libkeyhole.a
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(WRAP) $(LIBS)
