@@ -7,7 +7,7 @@ PKGS="build-essential clang pkg-config make
 libssl-dev openssl libevent-dev libhttp-parser-dev libjansson-dev
 libseccomp-dev libcmocka-dev libclang-rt-14-dev
 python3 python3-pytest python3-jsonschema curl ca-certificates iproute2
-scdoc groff-base zsh fish
+scdoc groff-base zsh fish debhelper dpkg-dev lintian
 valgrind keyutils"
 
 missing=""

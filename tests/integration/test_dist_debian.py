@@ -1,8 +1,8 @@
-"""debian/ (SPEC 10).  The package build takes minutes (it compiles
-everything again), so `make test` only checks that the packaging parses and
-says what it must; KEYHOLE_TEST_DEB=1 also runs `make deb` (lintian with
---fail-on error) and installs and removes the package in a scratch dpkg
-root."""
+"""debian/ (SPEC 10): the packaging parses and says what it must, and
+`make deb` builds a package that lintian passes (--fail-on error) and that
+installs and purges cleanly in a scratch dpkg root.  The build compiles
+everything again (about 20 s on an idle 2-core machine); KEYHOLE_TEST_DEB=0
+skips it."""
 
 import os
 import re
@@ -50,8 +50,8 @@ def test_rules_is_executable_and_format_native():
 	run("make", "-n", "-f", "debian/rules", "binary", cwd=REPO)
 
 
-@pytest.mark.skipif(os.environ.get("KEYHOLE_TEST_DEB") != "1",
-    reason="the package build takes minutes: KEYHOLE_TEST_DEB=1 runs it")
+@pytest.mark.skipif(os.environ.get("KEYHOLE_TEST_DEB") == "0",
+    reason="KEYHOLE_TEST_DEB=0: the package build is skipped")
 def test_package_builds_lintian_clean_installs_and_removes(tmp_path):
 	run("make", "-C", REPO, "deb", timeout=1800)
 	debs = [f for f in os.listdir(os.path.join(REPO, "build", "deb"))
