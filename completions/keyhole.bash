@@ -19,7 +19,7 @@ _keyhole()
 		if ((skip)); then skip=0; continue; fi
 		case $w in
 		--*=*) ;;
-		--allow|--allow-bind|--allow-domain|--allow-endpoint|--allow-file|--allow-port|--allow-proxy|--allow-unix-socket|--audit-log|--bypass-protection|--connect-timeout|--credential|--external-proxy|--external-proxy-bypass|--head-timeout|--host|--idle-timeout|--listen-port|--max-body|--max-connections|--network-profile|--op|--open-port|--override-deny|--path|--profile|--proxy-allow|--proxy-credential|--proxy-port|--read|--read-file|--resolve|--shell|--upstream-bypass|--upstream-ca|--upstream-proxy|--workdir|--write|--write-file|-a|-c|-p|-r|-w) skip=1 ;;
+		--allow|--allow-bind|--allow-domain|--allow-endpoint|--allow-env|--allow-file|--allow-port|--allow-proxy|--allow-unix-socket|--audit-log|--bypass-protection|--connect-timeout|--credential|--env-file|--external-proxy|--external-proxy-bypass|--head-timeout|--host|--idle-timeout|--listen-port|--max-body|--max-connections|--network-profile|--op|--open-port|--override-deny|--path|--profile|--proxy-allow|--proxy-credential|--proxy-port|--read|--read-file|--resolve|--shell|--upstream-bypass|--upstream-ca|--upstream-proxy|--workdir|--write|--write-file|-a|-c|-p|-r|-w) skip=1 ;;
 		-*) ;;
 		*)
 			if [[ -z $cmd ]]; then cmd=$w; continue; fi
@@ -46,7 +46,7 @@ _keyhole()
 			COMPREPLY=($(compgen -d -- "$cur")) ;;
 		--allow-domain|--allow-proxy|--proxy-allow)
 			COMPREPLY=($(compgen -W "llm_apis package_registries github sigstore documentation google_cloud azure aws_bedrock" -- "$cur")) ;;
-		--allow-file|--allow-unix-socket|--audit-log|--bypass-protection|--override-deny|--path|--read-file|--upstream-ca|--write-file)
+		--allow-file|--allow-unix-socket|--audit-log|--bypass-protection|--env-file|--override-deny|--path|--read-file|--upstream-ca|--write-file)
 			COMPREPLY=($(compgen -f -- "$cur")) ;;
 		--network-profile)
 			COMPREPLY=($(compgen -W "minimal developer claude-code codex opencode enterprise" -- "$cur")) ;;
@@ -54,16 +54,16 @@ _keyhole()
 			COMPREPLY=($(compgen -W "read write readwrite" -- "$cur")) ;;
 		--profile|-p)
 			COMPREPLY=($(compgen -W "$(_keyhole_profiles)" -- "$cur") $(compgen -f -X '!*.json' -- "$cur")) ;;
-		--allow-bind|--allow-endpoint|--allow-port|--connect-timeout|--external-proxy|--external-proxy-bypass|--head-timeout|--host|--idle-timeout|--listen-port|--max-body|--max-connections|--open-port|--proxy-port|--resolve|--upstream-bypass|--upstream-proxy|-c)
+		--allow-bind|--allow-endpoint|--allow-env|--allow-port|--connect-timeout|--external-proxy|--external-proxy-bypass|--head-timeout|--host|--idle-timeout|--listen-port|--max-body|--max-connections|--open-port|--proxy-port|--resolve|--upstream-bypass|--upstream-proxy|-c)
 			: ;;
 		esac
 		return 0
 	fi
 	case $cmd in
 	"") opts="-v --verbose -s --silent -h --help -V --version" ;;
-	run) opts="-a --allow -r --read -w --write --allow-file --read-file --write-file --allow-cwd --workdir --override-deny --bypass-protection --allow-unix-socket --block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network --head-timeout --idle-timeout --connect-timeout --max-connections --max-body -p --profile --dry-run -v --verbose -s --silent -h --help" ;;
-	shell) opts="--shell -c -a --allow -r --read -w --write --allow-file --read-file --write-file --allow-cwd --workdir --override-deny --bypass-protection --allow-unix-socket --block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network --head-timeout --idle-timeout --connect-timeout --max-connections --max-body -p --profile --dry-run -v --verbose -s --silent -h --help" ;;
-	proxy) opts="--block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network --head-timeout --idle-timeout --connect-timeout --max-connections --max-body -p --profile --dry-run -v --verbose -s --silent -h --help" ;;
+	run) opts="-a --allow -r --read -w --write --allow-file --read-file --write-file --allow-cwd --workdir --override-deny --bypass-protection --allow-unix-socket --block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network --head-timeout --idle-timeout --connect-timeout --max-connections --max-body -p --profile --dry-run -v --verbose -s --silent --allow-env --keep-tmp -h --help" ;;
+	shell) opts="--shell -c -a --allow -r --read -w --write --allow-file --read-file --write-file --allow-cwd --workdir --override-deny --bypass-protection --allow-unix-socket --block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network --head-timeout --idle-timeout --connect-timeout --max-connections --max-body -p --profile --dry-run -v --verbose -s --silent --allow-env --keep-tmp -h --help" ;;
+	proxy) opts="--block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network --head-timeout --idle-timeout --connect-timeout --max-connections --max-body -p --profile --dry-run -v --verbose -s --silent --env-file -h --help" ;;
 	why) opts="--path --op --host --json -a --allow -r --read -w --write --allow-file --read-file --write-file --allow-cwd --workdir --override-deny --bypass-protection --allow-unix-socket --block-net --net-block --allow-net --net-allow --allow-domain --allow-proxy --proxy-allow --network-profile --credential --proxy-credential --allow-endpoint --open-port --allow-port --listen-port --allow-bind --proxy-port --upstream-proxy --external-proxy --upstream-bypass --external-proxy-bypass --resolve --upstream-ca --audit-log --allow-degraded-network -p --profile -v --verbose -s --silent -h --help" ;;
 	profile) opts="--json -v --verbose -s --silent -h --help" ;;
 	help) opts="" ;;

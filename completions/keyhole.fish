@@ -20,7 +20,7 @@ end
 # its index in the tokens is printed) or opt.
 function __keyhole_run_state
 	set -l words (commandline -opc)
-	set -l argopts --allow --allow-bind --allow-domain --allow-endpoint --allow-file --allow-port --allow-proxy --allow-unix-socket --audit-log --bypass-protection --connect-timeout --credential --external-proxy --external-proxy-bypass --head-timeout --idle-timeout --listen-port --max-body --max-connections --network-profile --open-port --override-deny --profile --proxy-allow --proxy-credential --proxy-port --read --read-file --resolve --upstream-bypass --upstream-ca --upstream-proxy --workdir --write --write-file -a -p -r -w
+	set -l argopts --allow --allow-bind --allow-domain --allow-endpoint --allow-env --allow-file --allow-port --allow-proxy --allow-unix-socket --audit-log --bypass-protection --connect-timeout --credential --external-proxy --external-proxy-bypass --head-timeout --idle-timeout --listen-port --max-body --max-connections --network-profile --open-port --override-deny --profile --proxy-allow --proxy-credential --proxy-port --read --read-file --resolve --upstream-bypass --upstream-ca --upstream-proxy --workdir --write --write-file -a -p -r -w
 	set -l i 2
 	set -l seen 0
 	while test $i -le (count $words)
@@ -93,6 +93,8 @@ complete -c keyhole -n '__fish_seen_subcommand_from run' -s p -l profile -r -a '
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l dry-run -d 'show what would be done, then exit'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -s v -l verbose -d 'more output: -v decisions, -vv internals; version: the kernel and library features'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -s s -l silent -d 'print nothing but errors'
+complete -c keyhole -n '__fish_seen_subcommand_from run' -l allow-env -x -d 'keep the credential variable NAME in the child\'s environment (repeatable, comma-split)'
+complete -c keyhole -n '__fish_seen_subcommand_from run' -l keep-tmp -d 'keep the run\'s private temporary directory and print its path'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -s h -l help -d 'print this help'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l shell -x -a '(__fish_complete_command)' -d 'the shell to run (default: $SHELL, else /bin/sh)'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -s c -x -d 'run STRING with the shell\'s -c and exit'
@@ -130,6 +132,8 @@ complete -c keyhole -n '__fish_seen_subcommand_from shell' -s p -l profile -r -a
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l dry-run -d 'show what would be done, then exit'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -s v -l verbose -d 'more output: -v decisions, -vv internals; version: the kernel and library features'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -s s -l silent -d 'print nothing but errors'
+complete -c keyhole -n '__fish_seen_subcommand_from shell' -l allow-env -x -d 'keep the credential variable NAME in the child\'s environment (repeatable, comma-split)'
+complete -c keyhole -n '__fish_seen_subcommand_from shell' -l keep-tmp -d 'keep the run\'s private temporary directory and print its path'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -s h -l help -d 'print this help'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l block-net -l net-block -d 'no network at all; wins over every other network option and the profile'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l allow-net -l net-allow -d 'unrestricted network; drops the profile\'s proxy settings (not with proxy options)'
@@ -155,6 +159,7 @@ complete -c keyhole -n '__fish_seen_subcommand_from proxy' -s p -l profile -r -a
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l dry-run -d 'show what would be done, then exit'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -s v -l verbose -d 'more output: -v decisions, -vv internals; version: the kernel and library features'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -s s -l silent -d 'print nothing but errors'
+complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l env-file -r -F -d 'also write the NAME=value lines, shell-quoted, to FILE (mode 0640), for \'. FILE\' in a shell'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -s h -l help -d 'print this help'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l path -r -F -d 'the path to check'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l op -x -a 'read write readwrite' -d 'access to check with --path: read, write or readwrite (default read)'
