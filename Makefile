@@ -239,7 +239,8 @@ install: build/keyhole man
 	$(INSTALL) -m 0644 completions/keyhole.fish \
 	    $(DESTDIR)$(FISHCOMPDIR)/keyhole.fish
 	$(INSTALL) -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
-	$(INSTALL) -m 0644 README.md docs/profile-format.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 README.md docs/profile-format.md docs/security.md \
+	    $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 0644 $(GUIDE) $(DESTDIR)$(DOCDIR)/guide/
 
 # Removes what install wrote, and the directories that are keyhole's own.
@@ -250,7 +251,8 @@ uninstall:
 	    $(DESTDIR)$(BASHCOMPDIR)/keyhole $(DESTDIR)$(ZSHCOMPDIR)/_keyhole \
 	    $(DESTDIR)$(FISHCOMPDIR)/keyhole.fish
 	rm -f $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(notdir $(EXAMPLES)))
-	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/profile-format.md
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/profile-format.md \
+	    $(DESTDIR)$(DOCDIR)/security.md
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/guide/,$(notdir $(GUIDE)))
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DATADIR)/keyhole \
 	    $(DESTDIR)$(DOCDIR)/guide $(DESTDIR)$(DOCDIR) 2>/dev/null

@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO, SANITIZER_MARKS, _clean_env
 
-DOCS = ["README.md", "docs/profile-format.md"] + sorted(
+DOCS = ["README.md", "docs/profile-format.md", "docs/security.md"] + sorted(
     "docs/guide/" + f for f in os.listdir(os.path.join(REPO, "docs", "guide"))
     if f.endswith(".md"))
 

@@ -43,6 +43,7 @@ def expected(prefix):
 	    p + "/share/fish/vendor_completions.d/keyhole.fish",
 	    p + "/share/doc/keyhole/README.md",
 	    p + "/share/doc/keyhole/profile-format.md",
+	    p + "/share/doc/keyhole/security.md",
 	}
 	files |= {p + "/share/keyhole/examples/" + e for e in EXAMPLES}
 	files |= {p + "/share/doc/keyhole/guide/" + g for g in GUIDE}
