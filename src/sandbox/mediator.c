@@ -95,6 +95,10 @@ static const struct {
 	{ __NR_lremovexattr,	sandbox_mediate_meta },
 	{ __NR_fremovexattr,	sandbox_mediate_meta },
 	{ __NR_ioctl,		sandbox_mediate_pty },	/* TIOCGPTPEER only */
+#ifdef __NR_open
+	{ __NR_open,		sandbox_mediate_pty_open }, /* O_NOCTTY only */
+#endif
+	{ __NR_openat,		sandbox_mediate_pty_open }, /* O_NOCTTY only */
 };
 
 /* ---- the mediator ----------------------------------------------------- */

@@ -191,6 +191,16 @@ bool	 sandbox_mediate_meta_caps(void);
 void	 sandbox_mediate_pty(struct mediator *,
 	    const struct seccomp_notif *);
 
+/*
+ * open/openat with O_NOCTTY: the slave of the caller's own pty by path
+ * (/dev/pts/N) is installed like TIOCGPTPEER's; every other such open is
+ * handed back to the kernel with SECCOMP_USER_NOTIF_FLAG_CONTINUE, the
+ * one use of it: the kernel then checks the child's own call (Landlock),
+ * so nothing the child rewrites after we read can widen what it gets.
+ */
+void	 sandbox_mediate_pty_open(struct mediator *,
+	    const struct seccomp_notif *);
+
 /* ---- mediate_listen.c -------------------------------------------------- */
 
 /* listen(): refused on a never-bound inet socket, else performed. */

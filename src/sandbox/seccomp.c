@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,19 +262,34 @@ seccomp_meta_rules(scmp_filter_ctx ctx, struct errbuf *e)
 }
 
 /*
- * The slave of a pty the child made (SPEC §3.2): TIOCGPTPEER opens it
- * through a path Landlock checks and /dev/pts is not granted, so the
- * supervisor opens it (sandbox/mediate_pty.c).  cmd is compared on its
+ * The slave of a pty the child made (SPEC §3.2): TIOCGPTPEER, or an open
+ * of /dev/pts/N, reaches it through a path Landlock checks and /dev/pts
+ * is not granted, so the supervisor opens it (sandbox/mediate_pty.c).  cmd is compared on its
  * low 32 bits, as the kernel reads it.
  */
 static int
 seccomp_pty_rules(scmp_filter_ctx ctx, struct errbuf *e)
 {
 	struct scmp_arg_cmp	cmp;
+	int			nr;
 
 	cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, INT_MASK, TIOCGPTPEER);
-	return rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(ioctl), "ioctl", 1, &cmp,
-	    e);
+	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(ioctl), "ioctl", 1, &cmp,
+	    e) == -1)
+		return -1;
+	/*
+	 * A slave opened by its path passes O_NOCTTY (vim, Go's
+	 * creack/pty); only those opens trap, everything else runs as is.
+	 */
+	cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, O_NOCTTY, O_NOCTTY);
+	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(openat), "openat", 1, &cmp,
+	    e) == -1)
+		return -1;
+	nr = seccomp_syscall_resolve_name("open");
+	if (nr <= 0)
+		return 0;	/* aarch64 has openat only */
+	cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, O_NOCTTY, O_NOCTTY);
+	return rule(ctx, SCMP_ACT_NOTIFY, nr, "open", 1, &cmp, e);
 }
 
 /*

@@ -181,3 +181,64 @@ def test_tiocgptpeer_on_a_non_master_is_enotty(box, mode):
 	    "    print('errno', e.errno)\n")
 	assert res.rc == 0, res
 	assert "errno 25" in res.out, res
+
+
+# The slave opened by its path, as vim's :terminal and Go's creack/pty do:
+# posix_openpt, grantpt, unlockpt, ptsname, open(name, O_RDWR|O_NOCTTY).
+BY_PATH = ("import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.ptsname.restype = ctypes.c_char_p\n"
+    "m = libc.posix_openpt(os.O_RDWR | os.O_NOCTTY)\n"
+    "assert m >= 0 and libc.grantpt(m) == 0 and libc.unlockpt(m) == 0\n"
+    "name = libc.ptsname(m).decode()\n"
+    "extra = os.O_NOCTTY if sys.argv[1] == 'noctty' else 0\n"
+    "try:\n"
+    "    s = os.open(name, os.O_RDWR | extra)\n"
+    "except OSError as e:\n"
+    "    print('errno', e.errno)\n"
+    "    sys.exit(3)\n"
+    "os.write(m, b'ping\\n')\n"
+    "print('slave', name, os.read(s, 16))\n")
+
+
+@pytest.mark.parametrize("mode", MEDIATED)
+def test_own_pty_slave_by_path_with_noctty_works(box, mode):
+	res = box.run("run", *MODES[mode], "--", PY, "-c", BY_PATH, "noctty")
+	assert res.rc == 0, res
+	assert "slave /dev/pts/" in res.out and "ping" in res.out, res
+
+
+@pytest.mark.parametrize("mode", MEDIATED)
+def test_own_pty_slave_by_path_without_noctty_is_eacces(box, mode):
+	"""Documented: only O_NOCTTY opens are looked at."""
+	res = box.run("run", *MODES[mode], "--", PY, "-c", BY_PATH, "plain")
+	assert res.rc == 3, res
+	assert "errno 13" in res.out, res
+
+
+@pytest.mark.parametrize("mode", MEDIATED)
+def test_another_terminal_with_noctty_is_eacces(box, other_pty, mode):
+	"""O_NOCTTY opens go through the supervisor, which hands anything
+	but the caller's own pty back to the kernel: Landlock refuses."""
+	m, other = other_pty
+	res, _ = run_on_pty(box, ["run", *MODES[mode], "--", PY, "-c",
+	    "import os\n"
+	    "try:\n"
+	    "    os.open(%r, os.O_RDWR | os.O_NOCTTY)\n"
+	    "    print('opened')\n"
+	    "except OSError as e:\n"
+	    "    print('errno', e.errno)\n" % other])
+	assert res.rc == 0, res
+	assert "errno 13" in res.out and "opened" not in res.out, res
+	assert _pending(m) == b"", "the other terminal got output"
+
+
+@pytest.mark.parametrize("mode", MEDIATED)
+def test_noctty_opens_of_granted_files_still_work(box, mode):
+	res = box.run("run", *MODES[mode], "--", PY, "-c",
+	    "import os\n"
+	    "fd = os.open('/dev/null', os.O_RDWR | os.O_NOCTTY)\n"
+	    "fd2 = os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY)\n"
+	    "print('ok', fd >= 0, fd2 >= 0)\n")
+	assert res.rc == 0, res
+	assert "ok True True" in res.out, res
