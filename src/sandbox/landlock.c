@@ -294,8 +294,10 @@ landlock_tty_rules(struct landlock_spec *s, struct errbuf *e)
 	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_IOCTL_DEV) &
 	    s->handled_fs;
 	for (std = 0; std <= 2; std++) {
+		/* A pty, or a virtual console or serial line (/dev/ttyN). */
 		if (!isatty(std) || ttyname_r(std, name, sizeof(name)) != 0 ||
-		    strncmp(name, "/dev/pts/", 9) != 0)
+		    strncmp(name, "/dev/", 5) != 0 ||
+		    strcmp(name, "/dev/ptmx") == 0)
 			continue;
 		for (i = 0; i < s->npaths; i++)
 			if (strcmp(s->paths[i].path, name) == 0)
