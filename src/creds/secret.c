@@ -212,6 +212,20 @@ creds_secret_emit_strbuf(const struct secret *s, struct strbuf *out,
 }
 
 void
+creds_secret_lend(const struct secret *s, enum secret_enc enc,
+    void (*fn)(void *, const void *, size_t), void *arg)
+{
+	struct strbuf	b = { .wipe = true };
+
+	if (s == NULL || fn == NULL)
+		return;
+	strbuf_reserve(&b, 4 * s->len + 8);
+	(void)secret_put(s, enc, secret_sink_strbuf, &b);
+	fn(arg, b.len == 0 ? "" : b.s, b.len);
+	strbuf_freezero(&b);
+}
+
+void
 creds_secret_free(struct secret *s)
 {
 	if (s == NULL)

@@ -40,6 +40,15 @@ int	 creds_secret_emit(const struct secret *, struct evbuffer *,
 /* The same into a strbuf (for the child's environment block). */
 void	 creds_secret_emit_strbuf(const struct secret *, struct strbuf *,
 	    const char *format, enum secret_enc enc);
+/*
+ * Lend the secret, encoded as enc exactly as creds_secret_emit() puts it
+ * on the wire, to fn for the length of the call.  For a holder that must
+ * compare wire bytes with it (the response scrubber, proxy/scrub.c): fn
+ * copies what it needs into memory it wipes.  The lent copy is wiped when
+ * fn returns.
+ */
+void	 creds_secret_lend(const struct secret *, enum secret_enc,
+	    void (*fn)(void *arg, const void *, size_t), void *arg);
 /* Wipe and free; NULL is a no-op. */
 void	 creds_secret_free(struct secret *);
 

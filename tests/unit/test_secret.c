@@ -334,12 +334,51 @@ test_secret_free_null_is_noop(void **state)
 	assert_int_equal(creds_secret_len(NULL), 0);
 }
 
+/* creds_secret_lend's callback: keep a copy as a string. */
+static void
+lend_copy(void *arg, const void *p, size_t n)
+{
+	char	**out = arg;
+
+	*out = xstrndup(p, n);
+}
+
+static void
+test_secret_lend_gives_the_bytes_emit_puts_on_the_wire(void **state)
+{
+	char		 raw[100];
+	struct secret	*s;
+	char		*lent, *emitted;
+	enum secret_enc	 enc;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (char)(i % 3 == 0 ? '/' : 'a' + (int)(i % 26));
+	s = creds_secret_new(raw, sizeof(raw));
+	for (enc = SECRET_RAW; enc <= SECRET_PCT; enc++) {
+		lent = NULL;
+		creds_secret_lend(s, enc, lend_copy, &lent);
+		emitted = emit(s, NULL, enc);
+		assert_non_null(lent);
+		assert_string_equal(lent, emitted);
+		free(lent);
+		free(emitted);
+	}
+	creds_secret_free(s);
+	/* NULL secret: fn is not called. */
+	lent = NULL;
+	creds_secret_lend(NULL, SECRET_RAW, lend_copy, &lent);
+	assert_null(lent);
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
 		T(test_secret_random_hex_32_bytes_is_64_chars),
+		T(test_secret_lend_gives_the_bytes_emit_puts_on_the_wire),
 		T(test_secret_random_hex_is_lower_case_hex),
 		T(test_secret_random_hex_is_unique),
 		T(test_secret_random_hex_large_request_is_filled),
