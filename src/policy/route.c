@@ -113,6 +113,7 @@ policy_route_def_copy(const struct route_def *s)
 	d->query_param_name = route_strdup(s->query_param_name);
 	d->env_var = route_strdup(s->env_var);
 	d->base_url_var = route_strdup(s->base_url_var);
+	d->compressed_responses = s->compressed_responses;
 	for (i = 0; i < s->nrules; i++)
 		policy_route_def_add_rule(d, s->rules[i].method,
 		    s->rules[i].path);

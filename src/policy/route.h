@@ -42,6 +42,12 @@ struct route_def {
 	char			*base_url_var;		/* owned or NULL */
 	struct endpoint_rule	*rules;			/* owned array */
 	size_t			 nrules;
+	/*
+	 * Pass the client's Accept-Encoding on and compressed responses
+	 * back: gives up scrubbing the secret out of responses (SPEC §4.6
+	 * step 6).
+	 */
+	bool			 compressed_responses;
 };
 
 struct route {

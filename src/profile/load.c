@@ -625,7 +625,8 @@ static const struct field cred_fields[] = {
 	{ "inject_mode", NULL }, { "inject_header", NULL },
 	{ "credential_format", NULL }, { "path_pattern", NULL },
 	{ "path_replacement", NULL }, { "query_param_name", NULL },
-	{ "env_var", NULL }, { "endpoint_rules", NULL }, { NULL, NULL }
+	{ "env_var", NULL }, { "endpoint_rules", NULL },
+	{ "compressed_responses", NULL }, { NULL, NULL }
 };
 
 static const struct field rule_fields[] = {
@@ -908,6 +909,8 @@ parse_custom_one(struct pctx *c, const char *name, json_t *v)
 	    &d->query_param_name, &nul) == -1 ||
 	    get_str(c, v, cred_fields, "env_var", true, &d->env_var,
 	    &nul) == -1 ||
+	    get_plain_bool(c, v, cred_fields, "compressed_responses",
+	    &d->compressed_responses) == -1 ||
 	    parse_rules(c, v, d) == -1)
 		goto fail;
 	if (mode != NULL && policy_route_inject_mode(mode,

@@ -89,6 +89,8 @@ jcustom(const struct route_def *d)
 		json_array_append_new(rules, r);
 	}
 	json_object_set_new(o, "endpoint_rules", rules);
+	json_object_set_new(o, "compressed_responses",
+	    json_boolean(d->compressed_responses));
 	return o;
 }
 

@@ -57,7 +57,8 @@ inject_show(char *buf, const char *s)
  * as the client framed it, so the upstream must see the same framing.
  */
 static bool
-inject_dropped(const char *ih, size_t ihl, const struct http_header *x)
+inject_dropped(const char *ih, size_t ihl, bool compressed,
+    const struct http_header *x)
 {
 	switch (x->field) {
 	case HF_CONNECTION:
@@ -80,6 +81,10 @@ inject_dropped(const char *ih, size_t ihl, const struct http_header *x)
 		break;
 	}
 	if (x->name_len == ihl && proxy_http_name_eq(x->name, ih, ihl))
+		return true;
+	/* Identity responses, so that they can be scrubbed (§4.6 step 6). */
+	if (!compressed && x->name_len == 15 &&
+	    proxy_http_name_eq(x->name, "Accept-Encoding", 15))
 		return true;
 	if (x->field == HF_CONTENT_LENGTH || x->field == HF_TRANSFER_ENCODING)
 		return false;
@@ -504,7 +509,7 @@ inject_build_head(struct strbuf *out, const struct route *r,
 	for (i = 0; i < h->nh; i++) {
 		const struct http_header *x = &h->h[i];
 
-		if (inject_dropped(ih, ihl, x))
+		if (inject_dropped(ih, ihl, d->compressed_responses, x))
 			continue;
 		strbuf_appendn(out, x->name, x->name_len);
 		strbuf_appendn(out, ": ", 2);
@@ -515,6 +520,12 @@ inject_build_head(struct strbuf *out, const struct route *r,
 	    d->inject_mode == INJECT_BASIC_AUTH) &&
 	    inject_cred_line(out, r, secret, e) == -1)
 		return -1;
+	/*
+	 * Without any Accept-Encoding an upstream may pick any coding (RFC
+	 * 9110 §12.5.3): ask for identity outright.
+	 */
+	if (!d->compressed_responses)
+		strbuf_append(out, "Accept-Encoding: identity\r\n");
 	if (upgrade && (up = proxy_http_field(h, HF_UPGRADE)) != NULL) {
 		strbuf_append(out, "Connection: upgrade\r\nUpgrade: ");
 		strbuf_append(out, up);

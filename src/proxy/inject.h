@@ -42,8 +42,11 @@ bool	 proxy_inject_check_phantom(const struct route *,
  *   not the scheme default), the client's headers minus hop-by-hop ones,
  *   those named in Connection, Proxy-*, Host, the inject header and every
  *   credential-looking header (Authorization, X-Api-Key, X-Goog-Api-Key,
- *   Private-Token), then the credential per mode (header: format with {}
- *   = secret; basic_auth: "Basic base64(secret)"), then "Connection:
+ *   Private-Token) and, unless the route sets compressed_responses,
+ *   Accept-Encoding, then the credential per mode (header: format with {}
+ *   = secret; basic_auth: "Basic base64(secret)"), then
+ *   "Accept-Encoding: identity" unless compressed_responses (responses
+ *   are scrubbed, SPEC §4.6 step 6), then "Connection:
  *   keep-alive" or, for an upgrade, "Connection: upgrade" and the Upgrade
  *   header, then CRLF.  Content-Length, Transfer-Encoding and Expect are
  *   kept as sent (even when Connection names them): the body is relayed

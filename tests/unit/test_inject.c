@@ -414,8 +414,36 @@ test_inject_head_drops_host_and_authorization_keeps_order(void **state)
 	    "Content-Type: application/json\r\n"
 	    "Accept: */*\r\n"
 	    "Authorization: Bearer real-key\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n"
 	    "\r\n");
+	proxy_http_head_free(h);
+	policy_route_free(r);
+}
+
+static void
+test_inject_asks_identity_unless_compressed_responses(
+    void **state)
+{
+	struct route		*r = hdr_route(NULL, NULL);
+	struct http_head	*h = mkhead("GET", "/x", "Authorization",
+	    "Bearer " PHANTOM, "accept-encoding", "gzip, br", NULL);
+	char			*got;
+
+	(void)state;
+	assert_head(r, "real-key", h, "/x",
+	    "GET /x HTTP/1.1\r\n"
+	    "Host: api.example.com\r\n"
+	    "Authorization: Bearer real-key\r\n"
+	    "Accept-Encoding: identity\r\n"
+	    "Connection: keep-alive\r\n"
+	    "\r\n");
+	/* The route gives up scrubbing: the client's choice goes on. */
+	r->def->compressed_responses = true;
+	got = head_of(r, "real-key", h, "/x", false);
+	assert_non_null(strstr(got, "\r\naccept-encoding: gzip, br\r\n"));
+	assert_null(strstr(got, "identity"));
+	free(got);
 	proxy_http_head_free(h);
 	policy_route_free(r);
 }
@@ -436,6 +464,7 @@ test_inject_head_drops_every_credential_looking_header(void **state)
 	    "Host: api.example.com\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "x-api-key: sk-real\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n"
 	    "\r\n");
 	assert_head(p, "glpat", h, "/",
@@ -443,6 +472,7 @@ test_inject_head_drops_every_credential_looking_header(void **state)
 	    "Host: api.example.com\r\n"
 	    "Content-Type: text/plain\r\n"
 	    "PRIVATE-TOKEN: glpat\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n"
 	    "\r\n");
 	proxy_http_head_free(h);
@@ -497,6 +527,7 @@ test_inject_head_drops_hop_by_hop_and_keeps_framing(void **state)
 	    "x-nono-token: kept\r\n"
 	    "B: 2\r\n"
 	    "x-api-key: k\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n"
 	    "\r\n");
 	proxy_http_head_free(h);
@@ -638,6 +669,7 @@ test_inject_basic_auth_emits_base64_of_the_secret(void **state)
 	    "GET / HTTP/1.1\r\n"
 	    "Host: api.example.com\r\n"
 	    "Authorization: Basic dXNlcjpwYXNzIHdvcmQ=\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n"
 	    "\r\n");
 	proxy_http_head_free(h);
@@ -731,6 +763,7 @@ test_inject_upgrade_sends_connection_upgrade(void **state)
 	    "Host: api.example.com\r\n"
 	    "Sec-WebSocket-Key: k==\r\n"
 	    "Authorization: Bearer s\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: upgrade\r\n"
 	    "Upgrade: websocket\r\n"
 	    "\r\n");
@@ -776,6 +809,7 @@ main(void)
 		T(test_inject_url_path_phantom_is_checked_anchored),
 		T(test_inject_query_phantom_is_decoded_and_first_one_decides),
 		T(test_inject_head_drops_host_and_authorization_keeps_order),
+		T(test_inject_asks_identity_unless_compressed_responses),
 		T(test_inject_head_drops_every_credential_looking_header),
 		T(test_inject_head_drops_method_override_headers),
 		T(test_inject_head_drops_hop_by_hop_and_keeps_framing),

@@ -768,6 +768,32 @@ test_custom_credential_with_file_uri_round_trips(void **state)
 }
 
 static void
+test_custom_credential_compressed_responses_is_a_boolean(void **state)
+{
+	struct profile		*p;
+	const struct route_def	*d;
+
+	(void)state;
+	p = parse_ok("{\"network\":{\"custom_credentials\":{\"a\":"
+	    "{\"upstream\":\"https://a.example\",\"credential_key\":\"k\","
+	    "\"compressed_responses\":true},\"b\":"
+	    "{\"upstream\":\"https://b.example\",\"credential_key\":\"k\""
+	    "}}}}");
+	d = profile_custom_credential(p, "a");
+	assert_non_null(d);
+	assert_true(d->compressed_responses);
+	d = profile_custom_credential(p, "b");
+	assert_non_null(d);
+	assert_false(d->compressed_responses);
+	profile_free(p);
+	parse_fails("{\"network\":{\"custom_credentials\":{\"s\":"
+	    "{\"upstream\":\"https://a.example\",\"credential_key\":\"k\","
+	    "\"compressed_responses\":\"yes\"}}}}",
+	    "network.custom_credentials.s.compressed_responses: must be true "
+	    "or false", NULL);
+}
+
+static void
 test_endpoint_rules_need_method_and_path(void **state)
 {
 	(void)state;
@@ -1290,6 +1316,7 @@ main(void)
 		T(test_extends_forms),
 		T(test_hooks_and_other_nono_keys_parse),
 		T(test_custom_credential_with_file_uri_round_trips),
+		T(test_custom_credential_compressed_responses_is_a_boolean),
 		T(test_endpoint_rules_need_method_and_path),
 		T(test_semantic_error_points_at_the_value),
 		T(test_profile_file_errors_name_the_file),
