@@ -16,6 +16,7 @@
 
 #include "policy/plan.h"
 #include "proxy/auth.h"
+#include "proxy/scrub.h"
 #include "proxy/server.h"
 #include "proxy/splice.h"
 #include "util/log.h"
@@ -273,6 +274,13 @@ proxy_conn_close(struct conn *c, const char *why)
 	if (c->pend != NULL)
 		evbuffer_free(c->pend);
 	c->pend = NULL;
+	proxy_scrub_free(c->scrub);
+	c->scrub = NULL;
+	if (c->sout != NULL)
+		evbuffer_free(c->sout);
+	if (c->shead != NULL)
+		evbuffer_free(c->shead);
+	c->sout = c->shead = NULL;
 	proxy_http_msg_free(&c->req);
 	proxy_http_msg_free(&c->resp);
 	proxy_http_head_free(c->head);

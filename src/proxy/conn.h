@@ -16,6 +16,7 @@ struct event;
 struct evbuffer;
 struct proxy;
 struct plan;
+struct scrub;
 struct splice_relay;
 struct route;
 
@@ -56,6 +57,12 @@ enum conn_mode {
 #define CONN_CLOSE_AFTER	0x100	/* close once the response is sent */
 #define CONN_KA_WAIT		0x200	/* idle between keep-alive requests */
 #define CONN_MEDIATED		0x400	/* made by the connect mediator */
+
+/* How a scrubbed response body reaches the client (forward.c). */
+#define CONN_FRAME_ASIS		0	/* no body, or relayed as received */
+#define CONN_FRAME_CHUNKED	1	/* re-framed as chunked */
+#define CONN_FRAME_CLOSE	2	/* delimited by closing the connection */
+#define CONN_FRAME_LENGTH	3	/* whole in hand: a new Content-Length */
 
 /* Relay buffering: stop reading a side when the other holds this much. */
 #define CONN_RELAY_HIGH		(1024 * 1024)
@@ -107,6 +114,16 @@ struct conn {
 	size_t			 route_i;	/* index in plan->routes */
 	void			*ssl;		/* borrowed: SSL of c->up */
 	char			*rpath;		/* owned; path after /service */
+
+	/* Responses of a route are scrubbed (SPEC §4.6 step 6, scrub.h). */
+	struct scrub		*scrub;		/* owned; kept across requests */
+	size_t			 scrub_route;	/* the route index scrub is for */
+	struct evbuffer		*sout;		/* owned; scrubbed bytes */
+	struct evbuffer		*shead;		/* owned; a head to scrub */
+	bool			 scrubbing;	/* this response is scrubbed */
+	bool			 scrub_failed;	/* an evbuffer refused bytes */
+	bool			 scrub_ended;	/* the body's end is framed */
+	uint8_t			 out_frame;	/* CONN_FRAME_* */
 
 	struct splice_relay	*splice;	/* owned; zero-copy tunnel */
 	char			*chain_target;	/* owned; CONNECT to corp proxy */

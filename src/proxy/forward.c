@@ -18,6 +18,7 @@
 #include "policy/route.h"
 #include "proxy/conn.h"
 #include "proxy/guard.h"
+#include "proxy/scrub.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
 #include "util/log.h"
@@ -247,6 +248,7 @@ forward_pump_body(struct conn *c)
 static void
 forward_send(struct conn *c)
 {
+	c->scrubbing = false;
 	forward_write_head(c);
 	proxy_forward_exchange(c);
 }
@@ -291,7 +293,7 @@ put(char **p, const void *s, size_t n)
  */
 static void
 forward_write_response_head(struct conn *c, const struct http_head *h,
-    struct evbuffer *out)
+    struct evbuffer *out, bool reframe, const char *extra)
 {
 	const char		*reason = proxy_http_reason(h->status);
 	const char		*up = proxy_http_field(h, HF_UPGRADE);
@@ -302,8 +304,10 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 
 	if (up == NULL)
 		up = "websocket";
+	if (extra == NULL)
+		extra = "";
 	room = 9 + sizeof(num) + 1 + strlen(reason) + 2 + 30 + strlen(up) +
-	    2 + 19 + 2;
+	    2 + 19 + 2 + strlen(extra);
 	for (i = 0; i < h->nh; i++)
 		room += h->h[i].name_len + h->h[i].value_len + 4;
 	if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) != 1) {
@@ -324,7 +328,9 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 	for (i = 0; i < h->nh; i++) {
 		const struct http_header *x = &h->h[i];
 
-		if (forward_is_hop(x))
+		if (forward_is_hop(x) || (reframe &&
+		    (x->field == HF_CONTENT_LENGTH ||
+		    x->field == HF_TRANSFER_ENCODING)))
 			continue;
 		put(&p, x->name, x->name_len);
 		put(&p, ": ", 2);
@@ -337,6 +343,7 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 		put(&p, "\r\n", 2);
 	} else if (c->flags & CONN_CLOSE_AFTER)
 		put(&p, "Connection: close\r\n", 19);
+	put(&p, extra, strlen(extra));
 	put(&p, "\r\n", 2);
 	v.iov_len = (size_t)(p - (char *)v.iov_base);
 	evbuffer_commit_space(out, &v, 1);
@@ -386,16 +393,191 @@ forward_done(struct conn *c)
 	proxy_conn_next_request(c);
 }
 
+/*
+ * Scrubbed responses (SPEC §4.6 step 6).  The body is scanned decoded:
+ * a Content-Length body wholly in hand is scrubbed at once and gets its
+ * new length; otherwise, since replacing changes the length, it goes to
+ * an HTTP/1.1 client as chunked (one chunk per turn) and to an HTTP/1.0
+ * client delimited by close.  A body read until close stays so.  The
+ * upstream's trailers are not passed on.  Content codings cannot be
+ * scanned: without compressed_responses such a response is refused.
+ */
+#define FORWARD_WHOLE_MAX	(256 * 1024)
+
+/* http_msg's body_fn: a decoded piece of a chunked body. */
+static void
+forward_scrub_piece(void *arg, const char *p, size_t n)
+{
+	struct conn	*c = arg;
+
+	if (proxy_scrub_feed(c->scrub, p, n, c->sout) == -1)
+		c->scrub_failed = true;
+}
+
+/*
+ * Move this turn's framed body bytes out of in: as received into pend, or
+ * scrubbed into c->sout.  -1 when c was closed.
+ */
+static int
+forward_body(struct conn *c, struct evbuffer *in, struct evbuffer *pend)
+{
+	struct evbuffer_iovec	 v;
+	size_t			 used;
+	enum http_result	 r;
+
+	while (!c->resp.msg_done && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		if (c->scrubbing && c->resp.chunked) {
+			c->resp.body_fn = forward_scrub_piece;
+			c->resp.body_arg = c;
+		}
+		r = proxy_http_scan_body(&c->resp, v.iov_base, v.iov_len,
+		    &used);
+		c->resp.body_fn = NULL;
+		if (r == HTTP_BAD) {
+			forward_to_client(c, pend);
+			proxy_conn_close(c, "malformed response body");
+			return -1;
+		}
+		if (!c->scrubbing)
+			evbuffer_remove_buffer(in, pend, used);
+		else if (c->resp.chunked)
+			evbuffer_drain(in, used);
+		else if (proxy_scrub_feed_buffer(c->scrub, in, used,
+		    c->sout) == -1)
+			c->scrub_failed = true;
+		c->bytes_down += used;
+		if (r == HTTP_DONE || used == 0)
+			break;
+	}
+	if (c->scrub_failed) {
+		proxy_conn_close(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Refuse what cannot be scrubbed, choose the body's framing, and write
+ * the head, scrubbed, into pend (with the body when it is whole in hand).
+ * -1 when c was answered or closed.
+ */
+static int
+forward_scrub_head(struct conn *c, const struct http_head *h,
+    struct evbuffer *in, struct evbuffer *pend)
+{
+	const char	*ce, *te, *extra = NULL;
+	char		 len[48], reason[256], show[64];
+	bool		 body;
+
+	c->out_frame = CONN_FRAME_ASIS;
+	c->scrub_ended = false;
+	body = !c->resp.no_body && h->status >= 200 && h->status != 204 &&
+	    h->status != 304;
+	ce = proxy_http_header(h, "Content-Encoding");
+	te = proxy_http_field(h, HF_TRANSFER_ENCODING);
+	if (body && ((ce != NULL && (strcasecmp(ce, "identity") != 0 ||
+	    proxy_http_header_count(h, "Content-Encoding") > 1)) ||
+	    (te != NULL && (h->nfield[HF_TRANSFER_ENCODING] > 1 ||
+	    strcasecmp(te, "chunked") != 0)))) {
+		log_escape(show, sizeof(show), ce != NULL ? ce : te,
+		    strlen(ce != NULL ? ce : te) > 15 ? 15 :
+		    strlen(ce != NULL ? ce : te));
+		snprintf(reason, sizeof(reason), "upstream sent %s '%s': a "
+		    "coded response cannot be scrubbed (route without "
+		    "compressed_responses)", ce != NULL ? "Content-Encoding" :
+		    "Transfer-Encoding", show);
+		evbuffer_drain(pend, evbuffer_get_length(pend));
+		proxy_conn_drop_up(c);
+		proxy_conn_deny(c, 502, reason);
+		return -1;
+	}
+	if (body) {
+		if (c->resp.has_length && !c->resp.chunked &&
+		    c->resp.length <= FORWARD_WHOLE_MAX &&
+		    evbuffer_get_length(in) >= c->resp.length)
+			c->out_frame = CONN_FRAME_LENGTH;
+		else if (!c->resp.has_length && !c->resp.chunked)
+			c->out_frame = CONN_FRAME_CLOSE;
+		else if (c->head->major == 1 && c->head->minor == 0) {
+			c->out_frame = CONN_FRAME_CLOSE;
+			c->flags |= CONN_CLOSE_AFTER;
+		} else {
+			c->out_frame = CONN_FRAME_CHUNKED;
+			extra = "Transfer-Encoding: chunked\r\n";
+		}
+	}
+	if (c->out_frame == CONN_FRAME_LENGTH) {
+		if (forward_body(c, in, pend) == -1)
+			return -1;
+		if (proxy_scrub_finish(c->scrub, c->sout) == -1) {
+			proxy_conn_close(c, "out of memory");
+			return -1;
+		}
+		c->scrub_ended = true;
+		snprintf(len, sizeof(len), "Content-Length: %zu\r\n",
+		    evbuffer_get_length(c->sout));
+		extra = len;
+	}
+	forward_write_response_head(c, h, c->shead,
+	    c->out_frame != CONN_FRAME_ASIS, extra);
+	if (c->flags & CONN_DEAD)
+		return -1;
+	if (proxy_scrub_feed_buffer(c->scrub, c->shead,
+	    evbuffer_get_length(c->shead), pend) == -1 ||
+	    proxy_scrub_finish(c->scrub, pend) == -1 ||
+	    (c->out_frame == CONN_FRAME_LENGTH &&
+	    evbuffer_add_buffer(pend, c->sout) == -1)) {
+		proxy_conn_close(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Hand this turn's scrubbed body bytes to pend, framed; at the end of the
+ * body (end: also a body read until close), what the scrubber held and,
+ * for chunked, the last chunk.  -1 when c was closed.
+ */
+static int
+forward_scrub_flush(struct conn *c, struct evbuffer *pend, bool end)
+{
+	char	hex[24];
+	size_t	n;
+	int	rv = 0;
+
+	if (c->scrub_ended || c->out_frame == CONN_FRAME_ASIS)
+		return 0;
+	if (end) {
+		rv = proxy_scrub_finish(c->scrub, c->sout);
+		c->scrub_ended = true;
+	}
+	n = evbuffer_get_length(c->sout);
+	if (c->out_frame == CONN_FRAME_CHUNKED) {
+		if (n > 0) {
+			snprintf(hex, sizeof(hex), "%zx\r\n", n);
+			if (evbuffer_add(pend, hex, strlen(hex)) == -1 ||
+			    evbuffer_add_buffer(pend, c->sout) == -1 ||
+			    evbuffer_add(pend, "\r\n", 2) == -1)
+				rv = -1;
+		}
+		if (end && evbuffer_add(pend, "0\r\n\r\n", 5) == -1)
+			rv = -1;
+	} else if (n > 0 && evbuffer_add_buffer(pend, c->sout) == -1)
+		rv = -1;
+	if (rv == -1) {
+		proxy_conn_close(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 forward_response(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->up);
 	struct evbuffer		*out = bufferevent_get_output(c->client);
 	struct evbuffer		*pend;
-	struct evbuffer_iovec	 v;
 	struct http_head	*h;
-	size_t			 used;
-	enum http_result	 r;
 
 	/* Kept for the conn's life: one evbuffer less per response. */
 	if (c->pend == NULL && (c->pend = evbuffer_new()) == NULL) {
@@ -421,7 +603,12 @@ forward_response(struct conn *c)
 		    !c->resp.chunked && !c->resp.no_body &&
 		    h->status != 204 && h->status != 304 && h->status >= 200)
 			c->flags |= CONN_CLOSE_AFTER;
-		forward_write_response_head(c, h, pend);
+		if (!c->scrubbing)
+			forward_write_response_head(c, h, pend, false, NULL);
+		else if (forward_scrub_head(c, h, in, pend) == -1) {
+			proxy_http_head_free(h);
+			return;
+		}
 		proxy_http_head_free(h);
 		if (c->status == 101) {
 			forward_to_client(c, pend);
@@ -434,19 +621,11 @@ forward_response(struct conn *c)
 			c->resp.no_body = strcmp(c->head->method, "HEAD") == 0;
 		}
 	}
-	while (!c->resp.msg_done && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
-		r = proxy_http_scan_body(&c->resp, v.iov_base, v.iov_len,
-		    &used);
-		if (r == HTTP_BAD) {
-			forward_to_client(c, pend);
-			proxy_conn_close(c, "malformed response body");
-			return;
-		}
-		evbuffer_remove_buffer(in, pend, used);
-		c->bytes_down += used;
-		if (r == HTTP_DONE || used == 0)
-			break;
-	}
+	if (forward_body(c, in, pend) == -1)
+		return;
+	if (c->scrubbing && forward_scrub_flush(c, pend, c->resp.msg_done) ==
+	    -1)
+		return;
 flush:
 	forward_to_client(c, pend);
 	if (c->resp.msg_done && c->state == CONN_FWD_RESPONSE) {
@@ -504,6 +683,12 @@ proxy_forward_on_event(struct conn *c, struct bufferevent *bev, short what)
 		forward_response(c);
 		if (c->flags & CONN_DEAD)
 			return;
+		/* A body read until close ends here: what was held goes. */
+		if (c->scrubbing) {
+			if (forward_scrub_flush(c, c->pend, true) == -1)
+				return;
+			forward_to_client(c, c->pend);
+		}
 		c->flags |= CONN_CLOSE_AFTER;
 		proxy_conn_drop_up(c);
 		if (c->state == CONN_FWD_RESPONSE || c->state == CONN_FWD_BODY)

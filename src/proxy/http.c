@@ -521,8 +521,9 @@ msg_on_body(http_parser *p, const char *at, size_t n)
 {
 	struct http_msg	*m = p->data;
 
-	(void)at;
 	m->body_bytes += n;
+	if (m->body_fn != NULL)
+		m->body_fn(m->body_arg, at, n);
 	return 0;
 }
 

@@ -123,6 +123,12 @@ struct http_msg {
 	bool			 split;		/* a name or value in pieces */
 	bool			 has_ctl;	/* a control byte besides CRLF */
 	size_t			 target_len;
+	/*
+	 * When set, proxy_http_scan_body() hands each piece of decoded body
+	 * (chunk framing removed) to body_fn as it is scanned.
+	 */
+	void			(*body_fn)(void *, const char *, size_t);
+	void			*body_arg;
 };
 
 void	 proxy_http_msg_init(struct http_msg *, enum http_parser_type,

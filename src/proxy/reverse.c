@@ -27,6 +27,7 @@
 #include "policy/route.h"
 #include "proxy/conn.h"
 #include "proxy/inject.h"
+#include "proxy/scrub.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
 #include "util/strbuf.h"
@@ -135,6 +136,35 @@ proxy_reverse_start(struct conn *c)
 	reverse_upstream(c);
 }
 
+/*
+ * Responses to this request are scrubbed of secret (SPEC §4.6 step 6)
+ * unless the route gave that up for compressed responses.  The scrubber
+ * is kept on the conn and made again when the route or secret changes.
+ * False when the buffers cannot be had.
+ */
+static bool
+reverse_scrub(struct conn *c, const struct secret *secret)
+{
+	const struct secret	*ph = proxy_server_phantom_at(c->px,
+				    c->route_i);
+
+	c->scrubbing = !c->route->def->compressed_responses;
+	if (!c->scrubbing)
+		return true;
+	if ((c->sout == NULL && (c->sout = evbuffer_new()) == NULL) ||
+	    (c->shead == NULL && (c->shead = evbuffer_new()) == NULL))
+		return false;
+	if (c->scrub != NULL && c->scrub_route == c->route_i &&
+	    proxy_scrub_is_for(c->scrub, secret, ph)) {
+		proxy_scrub_reset(c->scrub);
+		return true;
+	}
+	proxy_scrub_free(c->scrub);
+	c->scrub = proxy_scrub_for_route(c->route, secret, ph);
+	c->scrub_route = c->route_i;
+	return true;
+}
+
 static void
 reverse_send(struct conn *c)
 {
@@ -156,6 +186,11 @@ reverse_send(struct conn *c)
 		    errbuf_msg(&e));
 		proxy_conn_drop_up(c);
 		proxy_conn_deny_json(c, 400, NULL, reason);
+		return;
+	}
+	if (!reverse_scrub(c, secret)) {
+		proxy_conn_drop_up(c);
+		proxy_conn_close(c, "out of memory");
 		return;
 	}
 	proxy_forward_exchange(c);

@@ -88,7 +88,14 @@ def test_upstream_malformed_response_is_502(side, path):
 def test_upstream_close_mid_body_without_close_notify_cuts_stream(side):
 	st, h, body, end = side.get("/dirty")
 	assert st == 200, st
-	assert body == b"0123456789" and end in ("eof", "reset"), (body, end)
+	if side.kind != "forward":
+		# Scrubbed (SPEC 4.6 step 6): re-framed as chunked, and the cut
+		# shows as a missing last chunk.
+		assert h.get("transfer-encoding") == "chunked", h
+		assert body == b"a\r\n0123456789\r\n", body
+	else:
+		assert body == b"0123456789", body
+	assert end in ("eof", "reset"), (body, end)
 	assert_still_serves(side)
 
 
