@@ -495,3 +495,16 @@ def test_validate_refuses_allow_domain_url_with_path(keyhole, cfg):
 	rc, out, err = kh(keyhole, cfg, "profile", "validate", p)
 	assert_error(rc, out, err, p, "network.allow_domain[0]",
 	    "https://api.example.com/v1")
+
+
+def test_show_json_has_compressed_responses_of_custom_routes(keyhole, cfg):
+	p = cfg.file("cr.json", {"meta": {"name": "cr"},
+	    "network": {"custom_credentials": {
+	        "zipped": {"upstream": "https://z.example",
+	            "credential_key": "Z_KEY", "compressed_responses": True},
+	        "plain": {"upstream": "https://p.example",
+	            "credential_key": "P_KEY"}}}})
+	js = show_json(keyhole, cfg, p)
+	cc = js["network"]["custom_credentials"]
+	assert cc["zipped"]["compressed_responses"] is True, cc
+	assert cc["plain"]["compressed_responses"] is False, cc

@@ -498,6 +498,7 @@ test_inject_head_drops_method_override_headers(void **state)
 	    "X-HTTP-Method-Overrides: kept\r\n"
 	    "B: 2\r\n"
 	    "Authorization: Bearer real-key\r\n"
+	    "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n"
 	    "\r\n");
 	proxy_http_head_free(h);
