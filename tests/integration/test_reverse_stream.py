@@ -90,6 +90,8 @@ def test_reverse_two_requests_on_one_client_connection(route,
 		st, _, _, body, _ = read_response(s, buf=left)
 		assert st == 200 and json.loads(body)["path"] == "/two"
 	assert [q["path"] for q in tls_upstream.requests] == ["/one", "/two"]
+	# The line is written just after the last byte is sent: wait for it.
+	r.px.wait_audit(mode="reverse", decision="allow", path="/two")
 	recs = r.px.wait_audit(mode="reverse", decision="allow")
 	assert [x["path"] for x in recs] == ["/one", "/two"]
 
