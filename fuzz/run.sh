@@ -19,7 +19,7 @@ case $secs in
 	exit 2 ;;
 esac
 targets=$*
-[ -n "$targets" ] || targets=$(make -s -f fuzz/Makefile list)
+[ -n "$targets" ] || targets=$(make -s --no-print-directory -f fuzz/Makefile list)
 
 if ! make -s -f fuzz/Makefile -j2 all >fuzz-build.log.tmp 2>&1; then
 	cat fuzz-build.log.tmp >&2
