@@ -361,7 +361,8 @@ meta_target(struct mediator *m, const struct seccomp_notif *req,
 	char		 self[PATH_MAX + 32];
 	const char	*path = c->path;
 	pid_t		 tid = (pid_t)req->pid;
-	int		 base = AT_FDCWD, fd, err;
+	int		 base = AT_FDCWD, fd, err, w;
+	bool		 check = false;
 
 	if (c->fd_only)
 		return sandbox_mediator_getfd(m, tid, req->id, c->fd);
@@ -372,17 +373,35 @@ meta_target(struct mediator *m, const struct seccomp_notif *req,
 	 * the child's own /proc entry: anywhere else they would be ours.
 	 */
 	how.resolve = RESOLVE_NO_MAGICLINKS;
-	if (path[0] == '/' && meta_self_path(path, tid, self,
-	    sizeof(self))) {
+	if (path[0] == '/') {
+		if (meta_self_path(path, tid, self, sizeof(self))) {
+			path = self;
+			how.resolve = 0;
+		}
+	} else if (c->fd == AT_FDCWD && (w = snprintf(self, sizeof(self),
+	    "/proc/%ld/cwd/%s", (long)tid, path)) > 0 &&
+	    (size_t)w < sizeof(self)) {
+		/*
+		 * Relative to the child's working directory, in one lookup
+		 * through its cwd link: what that link leads to is the
+		 * child's, and the decision is on where we end up.
+		 */
 		path = self;
 		how.resolve = 0;
-	} else if (path[0] != '/' && (base = sandbox_mediator_dirfd(m, tid,
-	    req->id, c->fd)) < 0)
+		check = true;
+	} else if ((base = sandbox_mediator_dirfd(m, tid, req->id,
+	    c->fd)) < 0)
 		return base;
 	fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
 	err = errno;
 	if (base != AT_FDCWD)
 		close(base);
+	/* /proc/TID was the notifying task's while the lookup ran. */
+	if (check && !sandbox_mediator_valid(m, req->id)) {
+		if (fd != -1)
+			close(fd);
+		return -ESRCH;
+	}
 	return fd == -1 ? -err : fd;
 }
 
@@ -428,43 +447,36 @@ setid:
 
 /*
  * The kernel's own checks must be the child's, which has no
- * capabilities: empty our effective set (this thread's only) around the
- * call.  *saved is what to restore; false when nothing was dropped.
+ * capabilities: when we hold some (run as root), our effective set is
+ * emptied (this thread's only) around the call and restored after.
  */
-static bool
-caps_drop(struct __user_cap_data_struct saved[2])
-{
-	struct __user_cap_header_struct	hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct	d[2];
-
-	if (syscall(SYS_capget, &hdr, saved) == -1 ||
-	    (saved[0].effective == 0 && saved[1].effective == 0))
-		return false;
-	memcpy(d, saved, sizeof(d));
-	d[0].effective = d[1].effective = 0;
-	return syscall(SYS_capset, &hdr, d) == 0;
-}
-
 bool
-sandbox_mediate_meta_caps(void)
+sandbox_mediate_meta_caps(struct mediator *m)
+{
+	struct __user_cap_header_struct	hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+
+	if (syscall(SYS_capget, &hdr, m->meta_caps) == -1)
+		return false;
+	return m->meta_caps[0].effective != 0 ||
+	    m->meta_caps[1].effective != 0;
+}
+
+static bool
+caps_set(struct mediator *m, bool drop)
 {
 	struct __user_cap_header_struct	hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct	d[2];
 
-	return syscall(SYS_capget, &hdr, d) == 0 &&
-	    (d[0].effective != 0 || d[1].effective != 0);
-}
-
-static void
-caps_restore(struct __user_cap_data_struct saved[2])
-{
-	struct __user_cap_header_struct	hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-
-	if (syscall(SYS_capset, &hdr, saved) == -1)
+	memcpy(d, m->meta_caps, sizeof(d));
+	if (drop)
+		d[0].effective = d[1].effective = 0;
+	if (syscall(SYS_capset, &hdr, d) == 0)
+		return true;
+	if (!drop)
 		log_warn("cannot restore the supervisor's capabilities");
+	return false;
 }
 
 /* Perform c on fd (ours; O_PATH when opath).  0 or -errno. */
@@ -472,7 +484,6 @@ static int
 meta_perform(struct mediator *m, const struct meta_call *c, int fd,
     bool opath, const struct stat *st)
 {
-	struct __user_cap_data_struct	saved[2];
 	char				proc[32];
 	bool				dropped;
 	int				rc = 0, err = 0;
@@ -480,11 +491,18 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (c->kind == META_MODE && S_ISLNK(st->st_mode))
 		return -EOPNOTSUPP;	/* what fchmodat2 says */
-	dropped = m->meta_caps && caps_drop(saved);
+	dropped = m->meta_drop && caps_set(m, true);
 	switch (c->kind) {
 	case META_MODE:
-		rc = opath ? fchmodat(AT_FDCWD, proc, c->mode, 0) :
-		    fchmod(fd, c->mode);
+		if (c->fd_call) {
+			rc = fchmod(fd, c->mode);
+			break;
+		}
+		/* fchmodat2 (6.6) acts on an O_PATH fd without a lookup. */
+		rc = (int)syscall(MEDIATOR_NR_FCHMODAT2, fd, "", c->mode,
+		    AT_EMPTY_PATH);
+		if (rc == -1 && (errno == ENOSYS || errno == EINVAL))
+			rc = fchmodat(AT_FDCWD, proc, c->mode, 0);
 		break;
 	case META_TIMES:
 		rc = utimensat(fd, "", c->now ? NULL : c->ts, AT_EMPTY_PATH);
@@ -501,7 +519,7 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 	}
 	err = errno;
 	if (dropped)
-		caps_restore(saved);
+		caps_set(m, false);
 	return rc == -1 ? -err : 0;
 }
 
@@ -513,7 +531,7 @@ sandbox_mediate_meta(struct mediator *m, const struct seccomp_notif *req)
 	const char		*reason;
 	char			 link[32], canon[PATH_MAX], *what;
 	ssize_t			 n = 0;
-	int			 fd = -1, err, fl;
+	int			 fd = -1, err;
 	bool			 opath;
 
 	c = xcalloc(1, sizeof(*c));
@@ -525,16 +543,16 @@ sandbox_mediate_meta(struct mediator *m, const struct seccomp_notif *req)
 			goto drop;
 		goto answer;
 	}
-	if ((fl = fcntl(fd, F_GETFL)) == -1 || fstat(fd, &st) == -1) {
+	if (fstat(fd, &st) == -1) {
 		err = -EBADF;
 		goto answer;
 	}
-	opath = (fl & O_PATH) != 0;
-	/* The f* calls refuse O_PATH descriptors, as the kernel does. */
-	if (opath && c->fd_call) {
-		err = -EBADF;
-		goto answer;
-	}
+	/*
+	 * Ours from openat2 is O_PATH.  The child's own descriptor is acted
+	 * on with the f* call it made (which refuses an O_PATH one, as the
+	 * kernel would), or with the AT_EMPTY_PATH form it asked for.
+	 */
+	opath = !c->fd_only;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	if ((n = readlink(link, canon, sizeof(canon) - 1)) <= 0) {
 		err = -EACCES;

@@ -144,7 +144,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	m->pol.proxy_port = p->mode == NET_PROXY ? proxy_port : 0;
 	m->pol.open_ports = &p->open_ports;
 	sandbox_mediator_policy_unix(&m->pol, p);
-	m->meta_caps = sandbox_mediate_meta_caps();
+	m->meta_drop = sandbox_mediate_meta_caps(m);
 	if (sandbox_mediate_inet_init(m, p, e) == -1) {
 		sandbox_mediator_free(m);
 		return NULL;

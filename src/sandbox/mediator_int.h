@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 
@@ -78,7 +79,8 @@ struct mediator {
 	bool			 sync_ok;	/* kernel has sync wake-ups */
 	bool			 sync;		/* and they are on */
 	unsigned		 singles;	/* wakes with one notification */
-	bool			 meta_caps;	/* we have effective caps */
+	bool			 meta_drop;	/* we have effective caps */
+	struct __user_cap_data_struct meta_caps[2]; /* ours, to restore */
 };
 
 /* fchmodat2 (Linux 6.6), not in Debian 12's headers; same on every arch. */
@@ -179,8 +181,11 @@ void	 sandbox_mediate_unix_connect(struct med_op *, int fd);
 void	 sandbox_mediate_meta(struct mediator *,
 	    const struct seccomp_notif *);
 
-/* Whether we hold effective capabilities (dropped around each call). */
-bool	 sandbox_mediate_meta_caps(void);
+/*
+ * Save our capabilities in m; true when we hold effective ones (then
+ * dropped around each call).
+ */
+bool	 sandbox_mediate_meta_caps(struct mediator *);
 
 /* ---- mediate_pty.c ----------------------------------------------------- */
 
