@@ -296,3 +296,43 @@ def test_metadata_symlink_race_never_changes_the_outside_file(box):
 	assert ok > 0 and denied > 0, res.out
 	assert snapshot(o) == before
 	assert stat.S_IMODE(os.stat(g).st_mode) == 0o777
+
+
+SETID = r"""
+import json, os, sys
+d = sys.argv[1]
+r = {}
+def t(n, f):
+	try:
+		f()
+		r[n] = 0
+	except OSError as e:
+		r[n] = e.errno
+def mk(name, mode, flags=os.O_CREAT | os.O_WRONLY, path=None):
+	os.close(os.open(path or os.path.join(d, name), flags, mode))
+t("suid", lambda: mk("a", 0o4755))
+t("sgid", lambda: mk("b", 0o2755))
+t("sgid_no_exec", lambda: mk("c", 0o2644))
+t("plain", lambda: mk("e", 0o755))
+t("tmpfile", lambda: mk("", 0o4755, os.O_TMPFILE | os.O_WRONLY, d))
+t("mknod", lambda: os.mknod(os.path.join(d, "f"), 0o104755))
+t("mkdir", lambda: os.mkdir(os.path.join(d, "g"), 0o2775))
+print(json.dumps(r))
+"""
+
+
+@pytest.mark.parametrize("net", [[], ["--block-net"]],
+    ids=["allow", "blocked"])
+def test_creating_setid_programs_is_eperm(box, net):
+	res = box.run("run", *net, "--allow", box.granted, "--",
+	    "/usr/bin/python3", "-c", SETID, box.granted)
+	assert res.rc == 0, res
+	got = json.loads(res.out.strip().splitlines()[-1])
+	assert got == {"suid": errno.EPERM, "sgid": errno.EPERM,
+	    "sgid_no_exec": 0, "plain": 0, "tmpfile": errno.EPERM,
+	    "mknod": errno.EPERM, "mkdir": 0}
+	for n in ("a", "b", "f"):
+		assert not os.path.exists(os.path.join(box.granted, n))
+	for n in os.listdir(box.granted):
+		m = os.lstat(os.path.join(box.granted, n)).st_mode
+		assert not m & stat.S_ISUID, n
