@@ -5,6 +5,7 @@ makes from the binary's help."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -128,3 +129,36 @@ def test_fish_completion_parses_and_completes(shell_env):
 	assert {"run", "shell", "proxy", "why", "profile"} <= cmds, cmds
 	assert opts == {"--network-profile"}, opts
 	assert profs == {"codex"}, profs
+
+
+# Replaces zsh's completion functions: _arguments prints its specs, and the
+# -C call (the command word) moves on to the command's arguments.
+ZSH_STUB = r"""
+_describe() { :; }
+_arguments() {
+	if [[ $1 == -C ]]; then
+		[[ -z $words[1] ]] && print -rl -- "${@[2,-1]}"
+		state=args
+		return 0
+	fi
+	print -rl -- "$@"
+}
+words=(%s)
+curcontext=x:y:z
+source %s
+"""
+
+
+def test_zsh_offers_exactly_each_commands_options(keyhole):
+	need("zsh")
+	for cmd, spell in per_command(keyhole).items():
+		if cmd == "help":
+			continue
+		p = subprocess.run(["zsh", "-f", "-c", ZSH_STUB % (cmd or "''",
+		    os.path.join(COMP, "_keyhole"))], capture_output=True,
+		    text=True, timeout=30)
+		assert p.returncode == 0, p.stderr
+		got = set(m.group(1) for m in (re.match(
+		    r"^(?:\([^)]*\))?\*?(--?[\w-]+)[+=]?\[", l)
+		    for l in p.stdout.splitlines()) if m)
+		assert got == spell, (cmd, sorted(got ^ spell))
