@@ -2,11 +2,15 @@
  * keyhole: commands and exit codes (SPEC §2).  Usage errors exit 2 with
  * "error: ...", keyhole's own errors exit 1 with "keyhole: ...".
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -19,6 +23,7 @@
 #include "profile/profile.h"
 #include "proxy/evmem.h"
 #include "proxy/server.h"
+#include "sandbox/agents.h"
 #include "sandbox/env.h"
 #include "sandbox/mediator.h"
 #include "sandbox/seccomp.h"
@@ -26,6 +31,7 @@
 #include "sandbox/tmpdir.h"
 #include "util/errbuf.h"
 #include "util/log.h"
+#include "util/strbuf.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
 #include "version.h"
@@ -87,26 +93,141 @@ load_profile(const struct cli *cli, struct profile **out, struct errbuf *e)
 
 static void	print_dry_run(const struct plan *, char *const argv[]);
 
-/* A store with every route's secret source, read now (SPEC 5). */
+/*
+ * A store with every route's secret source, read now (SPEC 5).  A route
+ * named on the command line whose env:// variable is unset is an error:
+ * the variable cannot appear later.  Other missing secrets are warned
+ * about once, those of routes a profile pulled in only with -v.
+ */
 static struct creds_store *
-load_creds(const struct plan *plan, struct errbuf *e)
+load_creds(const struct plan *plan, const struct cli *cli, struct errbuf *e)
 {
 	struct creds_store	*cs = creds_store_new(environ);
 	size_t			 i;
 
 	for (i = 0; i < plan->nroutes; i++) {
 		const struct route_def *d = plan->routes[i]->def;
+		bool named = strv_contains(&cli->credential, d->name);
 
 		if (creds_store_add(cs, d->name, d->credential_key, e) == -1) {
 			creds_store_free(cs);
 			return NULL;
 		}
-		if (creds_store_get(cs, d->name) == NULL)
+		if (creds_store_get(cs, d->name) != NULL)
+			continue;
+		if (named && strncmp(d->credential_key, "env://", 6) == 0) {
+			errbuf_set(e, "--credential %s: its key comes from the "
+			    "environment variable %s, which is not set (or "
+			    "empty); set it before starting keyhole, as it "
+			    "cannot appear later", d->name,
+			    d->credential_key + 6);
+			creds_store_free(cs);
+			return NULL;
+		}
+		if (named)
 			log_warnx("credential '%s' is not available yet (%s); "
 			    "its route answers 503 until it is", d->name,
 			    creds_store_reason(cs, d->name));
+		else
+			log_info("credential '%s' (from the profile) is not "
+			    "available (%s); its route answers 503 until it "
+			    "is", d->name, creds_store_reason(cs, d->name));
 	}
 	return cs;
+}
+
+/* Append value to b in single quotes, as a POSIX shell reads it back. */
+static void
+shell_quote(struct strbuf *b, const char *value)
+{
+	const char	*p;
+
+	strbuf_append(b, "'");
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '\'')
+			strbuf_append(b, "'\\''");
+		else
+			strbuf_appendc(b, *p);
+	}
+	strbuf_append(b, "'");
+}
+
+/*
+ * --env-file: the variables as "export NAME='value'" lines, written to a
+ * temporary file in the same directory (0640) and renamed over path, so
+ * a shell that waits for path to exist reads all of it or nothing.  *ino
+ * gets the file's inode, to remove only our own file at exit.
+ */
+static int
+write_env_file(const char *path, const struct strv *env, ino_t *ino,
+    struct errbuf *e)
+{
+	struct strbuf	 b = { .wipe = true };
+	struct stat	 st;
+	char		*tmp, *eq;
+	size_t		 i, off;
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	for (i = 0; i < env->n; i++) {
+		if ((eq = strchr(env->v[i], '=')) == NULL)
+			continue;
+		strbuf_appendf(&b, "export %.*s=", (int)(eq - env->v[i]),
+		    env->v[i]);
+		shell_quote(&b, eq + 1);
+		strbuf_append(&b, "\n");
+	}
+	tmp = xasprintf("%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) == -1) {
+		errbuf_sys(e, "--env-file %s: cannot create a file next to it",
+		    path);
+		free(tmp);
+		strbuf_freezero(&b);
+		return -1;
+	}
+	if (fchmod(fd, 0640) == -1) {
+		errbuf_sys(e, "--env-file %s", tmp);
+		goto out;
+	}
+	for (off = 0; off < b.len; off += (size_t)n) {
+		n = write(fd, strbuf_str(&b) + off, b.len - off);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			errbuf_sys(e, "--env-file %s: write", tmp);
+			goto out;
+		}
+	}
+	if (fsync(fd) == -1 || fstat(fd, &st) == -1) {
+		errbuf_sys(e, "--env-file %s", tmp);
+		goto out;
+	}
+	if (rename(tmp, path) == -1) {
+		errbuf_sys(e, "--env-file: cannot rename %s to %s", tmp, path);
+		goto out;
+	}
+	*ino = st.st_ino;
+	rc = 0;
+out:
+	close(fd);
+	if (rc == -1)
+		(void)unlink(tmp);
+	free(tmp);
+	strbuf_freezero(&b);
+	return rc;
+}
+
+/* Remove the --env-file at exit if it is still the one we wrote. */
+static void
+remove_env_file(const char *path, ino_t ino)
+{
+	struct stat	st;
+
+	if (path != NULL && ino != 0 && lstat(path, &st) == 0 &&
+	    st.st_ino == ino)
+		(void)unlink(path);
 }
 
 /* keyhole proxy (SPEC §4.9): print the variables, serve until a signal. */
@@ -120,6 +241,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	struct profile		*prof;
 	struct creds_store	*creds = NULL;
 	size_t			 i;
+	ino_t			 env_ino = 0;
 	int			 rc = -1;
 
 	if (load_profile(cli, &prof, e) == -1)
@@ -129,6 +251,13 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	if (plan == NULL)
 		return -1;
 	print_warnings(&plan->warnings);
+	/* A stale file would look ready before we are. */
+	if (cli->env_file != NULL && !plan->dry_run &&
+	    unlink(cli->env_file) == -1 && errno != ENOENT) {
+		errbuf_sys(e, "--env-file %s", cli->env_file);
+		policy_plan_free(plan);
+		return -1;
+	}
 	if (plan->dry_run) {
 		print_dry_run(plan, NULL);
 		policy_plan_free(plan);
@@ -139,7 +268,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		errbuf_set(e, "cannot create the event loop");
 		goto out;
 	}
-	if ((creds = load_creds(plan, e)) == NULL)
+	if ((creds = load_creds(plan, cli, e)) == NULL)
 		goto out;
 	if ((pr.px = proxy_server_new(plan, pr.base, e)) == NULL)
 		goto out;
@@ -157,6 +286,11 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	}
 	proxy_server_env(pr.px, &env, &warnings);
 	print_warnings(&warnings);
+	if (cli->env_file != NULL && write_env_file(cli->env_file, &env,
+	    &env_ino, e) == -1) {
+		sandbox_env_free(&env);
+		goto out;
+	}
 	for (i = 0; i < env.n; i++)
 		printf("%s\n", env.v[i]);
 	printf("\n");
@@ -171,6 +305,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	drain_loop(pr.base);
 	rc = 0;
 out:
+	remove_env_file(cli->env_file, env_ino);
 	strv_free(&warnings);
 	if (sigint != NULL)
 		event_free(sigint);
@@ -394,7 +529,7 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 		policy_plan_free(plan);
 		return 0;
 	}
-	if ((creds = load_creds(plan, e)) == NULL)
+	if ((creds = load_creds(plan, cli, e)) == NULL)
 		goto out;
 	if ((base = event_base_new()) == NULL) {
 		errbuf_set(e, "cannot create the event loop");
@@ -414,6 +549,9 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	tmpdir_vars(&kvars, tmpdir);
 	/* Agent state files and tool caches the profile's groups create. */
 	policy_grants_create(plan);
+	if (sandbox_agents_prepare(plan, tmpdir, getenv("HOME"), &kvars,
+	    e) == -1)
+		goto out;
 	creds_store_env_names(creds, &drop);
 	sandbox_env_build_report(plan, environ, &drop, env_is_secret, creds,
 	    &kvars, &envp, &rep);

@@ -199,6 +199,13 @@ grants_groups(struct plan *p, const struct profile *prof,
 		goto out;
 	if (profile_groups_expand(&groups, env, &gp, e) == -1)
 		goto out;
+	for (i = 0; i < groups.n; i++) {
+		const struct profile_group *pg =
+		    profile_builtin_group(groups.v[i]);
+
+		if (pg != NULL && pg->agent != NULL)
+			strv_push_unique(&p->agents, pg->agent);
+	}
 	for (i = 0; i < gp.ngrants; i++) {
 		const struct profile_grant *g = &gp.grants[i];
 
@@ -447,11 +454,15 @@ grants_check_sensitive(const struct plan *p, struct errbuf *e)
 	return 0;
 }
 
-/* mkdir -p path (0700 each), or create the empty file path (0600). */
+/*
+ * mkdir -p path (0700 each), or create the empty file path (0600; a .json
+ * file gets the empty object "{}").
+ */
 static int
 grants_create_one(const char *path, bool is_file, struct errbuf *e)
 {
 	char	*dir, *slash;
+	size_t	 len;
 	int	 fd;
 
 	dir = xstrdup(path);
@@ -479,8 +490,17 @@ grants_create_one(const char *path, bool is_file, struct errbuf *e)
 		errbuf_sys(e, "cannot create %s", path);
 		return -1;
 	}
-	if (fd != -1)
+	if (fd == -1)
+		return 0;
+	/* An empty JSON file is a parse error to its reader: "{}". */
+	len = strlen(path);
+	if (len > 5 && strcmp(path + len - 5, ".json") == 0 &&
+	    write(fd, "{}\n", 3) != 3) {
+		errbuf_sys(e, "cannot write %s", path);
 		close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 

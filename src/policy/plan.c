@@ -441,6 +441,7 @@ policy_plan_free(struct plan *p)
 	strv_free(&p->env_set);
 	strv_free(&p->env_keep);
 	strv_free(&p->warnings);
+	strv_free(&p->agents);
 	free(p);
 }
 

@@ -113,6 +113,9 @@ struct plan {
 	struct strv		 env_set;	/* "NAME=value" */
 	struct strv		 env_keep;	/* --allow-env NAME */
 
+	/* Agents the profile's groups ask keyhole to set up (e.g. "codex"). */
+	struct strv		 agents;
+
 	/* Messages for the user (e.g. --block-net overriding proxy flags). */
 	struct strv		 warnings;
 	int			 verbose;

@@ -89,6 +89,11 @@ parse_group(struct profile_group *g, const char *name, json_t *v)
 		strlist(d, "access", &g->deny_access, name);
 		strlist(d, "commands", &g->deny_commands, name);
 	}
+	if ((d = json_object_get(v, "agent")) != NULL) {
+		if (!json_is_string(d))
+			log_fatalx("policy data: groups.%s: bad agent", name);
+		g->agent = xstrdup(json_string_value(d));
+	}
 	if ((d = json_object_get(v, "create")) != NULL) {
 		strlist(d, "dirs", &g->create_dirs, name);
 		strlist(d, "files", &g->create_files, name);

@@ -228,6 +228,8 @@ struct profile_group {
 	 */
 	struct strv	 create_dirs;
 	struct strv	 create_files;
+	/* Owned or NULL: an agent keyhole configures for the run ("agent"). */
+	char		*agent;
 };
 
 /* What to do with a group grant whose path does not exist yet. */

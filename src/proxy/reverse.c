@@ -79,7 +79,7 @@ proxy_reverse_start(struct conn *c)
 	struct strbuf		 b = { 0 };
 	struct errbuf		 e = { 0 };
 	char			 reason[600];
-	const char		*cl;
+	const char		*cl, *why;
 
 	c->mode = CONN_MODE_REVERSE;
 	reverse_split(c->head->target, &c->service, &c->rpath);
@@ -113,9 +113,11 @@ proxy_reverse_start(struct conn *c)
 	}
 	if (proxy_server_creds(c->px) == NULL ||
 	    creds_store_get(proxy_server_creds(c->px), c->service) == NULL) {
+		why = proxy_server_creds(c->px) == NULL ? "no store" :
+		    creds_store_reason(proxy_server_creds(c->px), c->service);
 		snprintf(reason, sizeof(reason), "credential unavailable: %s",
-		    proxy_server_creds(c->px) == NULL ? "no store" :
-		    creds_store_reason(proxy_server_creds(c->px), c->service));
+		    why);
+		proxy_server_note_unavailable(c->px, c->route_i, why);
 		proxy_conn_deny_json(c, 503, "credential unavailable", reason);
 		return;
 	}
@@ -175,6 +177,8 @@ reverse_send(struct conn *c)
 	/* Take the secret now: a rotated file may have replaced it. */
 	secret = creds_store_get(proxy_server_creds(c->px), c->service);
 	if (secret == NULL) {
+		proxy_server_note_unavailable(c->px, c->route_i,
+		    creds_store_reason(proxy_server_creds(c->px), c->service));
 		proxy_conn_drop_up(c);
 		proxy_conn_deny_json(c, 503, "credential unavailable",
 		    "credential unavailable");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,15 @@ struct route_addrs {
 	struct proxy		*px;	/* borrowed */
 };
 
+/* 503s of one route while its secret is missing (SPEC §5, issue 15). */
+struct unavail {
+	uint64_t	last_ms;	/* monotonic; 0: never reported */
+	uint64_t	quiet;		/* answered since the last line */
+};
+
+/* At most one line per route this often about its 503s. */
+#define PROXY_UNAVAIL_REPORT_MS	5000
+
 struct proxy {
 	const struct plan	*plan;		/* borrowed */
 	struct event_base	*base;		/* borrowed */
@@ -58,6 +68,7 @@ struct proxy {
 	struct upstream_tls	*tls;		/* owned; NULL without routes */
 	struct upstream_pool	*pool;		/* owned */
 	struct endpoint_rules	**rules;	/* owned; one per route */
+	struct unavail		*unavail;	/* owned; one per route */
 	struct conn_list	 conns;
 	size_t			 nconns;
 	uint64_t		 next_id;
@@ -71,6 +82,44 @@ struct proxy {
 static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	server_on_accept_error(struct evconnlistener *, void *);
+
+static uint64_t
+server_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+proxy_server_note_unavailable(struct proxy *px, size_t i, const char *why)
+{
+	struct unavail	*u;
+	uint64_t	 now;
+
+	if (i >= px->plan->nroutes)
+		return;
+	if (why == NULL)
+		why = "not loaded";
+	u = &px->unavail[i];
+	now = server_now_ms();
+	if (u->last_ms != 0 && now - u->last_ms < PROXY_UNAVAIL_REPORT_MS) {
+		u->quiet++;
+		return;
+	}
+	if (u->quiet > 0)
+		log_warnx("route %s: answered 503 (credential unavailable: "
+		    "%s), and %llu more since the last report",
+		    px->plan->routes[i]->def->name, why,
+		    (unsigned long long)u->quiet);
+	else
+		log_warnx("route %s: answered 503 (credential unavailable: "
+		    "%s); the client's requests fail until the secret "
+		    "appears", px->plan->routes[i]->def->name, why);
+	u->last_ms = now;
+	u->quiet = 0;
+}
 
 const struct plan *
 proxy_server_plan(const struct proxy *px)
@@ -459,6 +508,8 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 		if ((px->phantoms[i] = creds_secret_random_hex(32, e)) == NULL)
 			goto fail;
 	/* Bad endpoint rules fail at start, naming the rule (SPEC 4.6). */
+	px->unavail = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	    sizeof(*px->unavail));
 	px->rules = xcalloc(plan->nroutes ? plan->nroutes : 1,
 	    sizeof(*px->rules));
 	for (i = 0; i < plan->nroutes; i++)
@@ -579,6 +630,7 @@ proxy_server_free(struct proxy *px)
 		for (i = 0; i < px->plan->nroutes; i++)
 			creds_secret_free(px->phantoms[i]);
 	free(px->phantoms);
+	free(px->unavail);
 	if (px->rules != NULL)
 		for (i = 0; i < px->plan->nroutes; i++)
 			policy_endpoint_free(px->rules[i]);

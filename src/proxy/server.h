@@ -106,6 +106,13 @@ struct upstream_tls *proxy_server_tls(const struct proxy *);
 const struct endpoint_rules *proxy_server_rules(const struct proxy *,
 	    size_t i);
 /* The phantom token of plan->routes[i]. */
+/*
+ * Route i answered 503 because its secret is missing (why: the store's
+ * reason): say so on stderr as it happens, at most one line per route
+ * every 5 seconds (the line counts those in between).
+ */
+void	 proxy_server_note_unavailable(struct proxy *, size_t i,
+	    const char *why);
 const struct secret *proxy_server_phantom_at(const struct proxy *, size_t i);
 /* The phantom token of route name, or NULL. */
 const struct secret *proxy_server_phantom(const struct proxy *,

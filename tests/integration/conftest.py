@@ -65,6 +65,30 @@ OPENAI_NOLOOP = ("--credential", "openai",
     "--resolve", "api.openai.com:80:192.0.2.1")
 
 
+# The variable each built-in route reads its key from (SPEC 5).
+ROUTE_KEY_VARS = {"openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
+    "google-ai": "GOOGLE_API_KEY", "github": "GITHUB_TOKEN",
+    "gitlab": "GITLAB_TOKEN"}
+
+
+def route_placeholder_keys(args, env=None):
+	"""env (a new dict) plus a placeholder key for every built-in route
+	named with --credential in args whose variable env does not give:
+	such a route with its env:// variable unset stops keyhole with exit
+	1 (SPEC 5).  A test that wants the variable unset passes it as None
+	(_clean_env then drops it)."""
+	env = dict(env or {})
+	args = [str(a) for a in args]
+	for i, a in enumerate(args[:-1]):
+		if a not in ("--credential", "--proxy-credential"):
+			continue
+		var = ROUTE_KEY_VARS.get(args[i + 1])
+		if var is not None and var not in env:
+			env[var] = "sk-test-placeholder-" + args[i + 1]
+	return env
+
+
 def _clean_env(extra=None):
 	"""The environment for every child: no proxies, no keyhole/nono
 	settings, no credentials the built-in routes would read."""
@@ -81,7 +105,7 @@ def _clean_env(extra=None):
 	env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
 	if extra:
 		env.update(extra)
-	return env
+	return {k: v for k, v in env.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------
@@ -743,7 +767,8 @@ class Proxy:
 		    [str(a) for a in args]
 		self._err = open(self.stderr_path, "wb")
 		self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-		    stdout=subprocess.PIPE, stderr=self._err, env=_clean_env(env))
+		    stdout=subprocess.PIPE, stderr=self._err,
+		    env=_clean_env(route_placeholder_keys(args, env)))
 		self.env = {}
 		self.names = []		# variable names in printed order
 		self.token = None
@@ -933,6 +958,6 @@ def start_proxy_raw(keyhole, args, timeout=5, env=None):
 	returns (rc, stdout, stderr)."""
 	p = subprocess.run([keyhole] + [str(a) for a in args],
 	    stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-	    env=_clean_env(env))
+	    env=_clean_env(route_placeholder_keys(args, env)))
 	return p.returncode, p.stdout.decode("utf-8", "replace"), \
 	    p.stderr.decode("utf-8", "replace")

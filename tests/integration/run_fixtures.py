@@ -26,7 +26,8 @@ import time
 
 import pytest
 
-from conftest import HEX64, REPO, SANITIZER_MARKS, _clean_env
+from conftest import (HEX64, REPO, SANITIZER_MARKS, _clean_env,
+    route_placeholder_keys)
 
 TRY = os.path.join(REPO, "build", "helpers", "try")
 BUILD = os.path.join(REPO, "build")
@@ -116,7 +117,7 @@ class Box:
 		e["ASAN_OPTIONS"] = "detect_leaks=1"
 		if extra:
 			e.update(extra)
-		return e
+		return {k: v for k, v in e.items() if v is not None}
 
 	def run(self, *args, env=None, stdin=subprocess.DEVNULL, timeout=15,
 	    cwd=None, check_sanitizer=True):
@@ -125,7 +126,8 @@ class Box:
 		argv = [self.keyhole] + [str(a) for a in args]
 		t0 = time.monotonic()
 		p = subprocess.run(argv, stdin=stdin, capture_output=True,
-		    env=self.env(env), cwd=cwd or self.root, timeout=timeout)
+		    env=self.env(route_placeholder_keys(args, env)),
+		    cwd=cwd or self.root, timeout=timeout)
 		res = Result(argv, p.returncode,
 		    p.stdout.decode("utf-8", "replace"),
 		    p.stderr.decode("utf-8", "replace"),

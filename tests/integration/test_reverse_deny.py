@@ -363,8 +363,12 @@ def test_reverse_missing_env_secret_is_503(route, tls_upstream):
 	denied(r, 503, None, reason_prefix="credential unavailable")
 
 
-def test_reverse_builtin_route_without_secret_is_503(proxy):
-	px = proxy("--credential", "openai",
+def test_reverse_builtin_route_without_secret_is_503(proxy, tmp_path):
+	# From a profile: named on the command line, an unset env:// source
+	# stops keyhole instead (test_run_secrets.py).
+	prof = tmp_path / "creds.json"
+	prof.write_text('{"network": {"credentials": ["openai"]}}')
+	px = proxy("--profile", str(prof),
 	    "--resolve", "api.openai.com:443:192.0.2.1")
 	phantom = px.env.get("OPENAI_API_KEY")
 	assert phantom and len(phantom) == 64, px.env

@@ -62,8 +62,13 @@ def test_credential_sets_base_url_to_proxy_route(box):
 	    "http://127.0.0.1:%s/openai" % port, env
 
 
-def test_credential_without_secret_still_sets_phantom(box):
-	env = child_env(box.run("run", *OPENAI, "--", "/usr/bin/env"))
+def test_profile_route_without_secret_still_sets_phantom(box):
+	# From a profile: named on the command line, an unset env:// source
+	# stops keyhole instead (test_run_secrets.py).
+	prof = box.write(box.path("creds.json"),
+	    '{"network": {"credentials": ["openai"]}}')
+	env = child_env(box.run("run", "-p", prof, "--resolve",
+	    "api.openai.com:443:127.0.0.1", "--", "/usr/bin/env"))
 	assert HEX64.match(env.get("OPENAI_API_KEY", "")), env
 
 
