@@ -62,6 +62,8 @@
 #define PTY_PEER_FLAGS	(O_ACCMODE | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)
 /* The kernel's O_LARGEFILE, which 64-bit userland headers define as 0. */
 #define PTY_LARGEFILE	0100000
+/* __O_TMPFILE: the bit of O_TMPFILE that is not O_DIRECTORY. */
+#define PTY_O_TMPFILE	020000000
 /* "/dev/pts/" and a pty number: longer paths are not ours. */
 #define PTY_PATH_MAX	32
 /* Descriptors of the caller looked at for its master, at most. */
@@ -258,6 +260,11 @@ sandbox_mediate_pty_open(struct mediator *m, const struct seccomp_notif *req)
 	} else {
 		num = pty_path_number((pid_t)req->pid, req->data.args[0]);
 		flags = (int)req->data.args[1];
+	}
+	/* The filter sends no create; never let one past it (set-id rules). */
+	if ((flags & (O_CREAT | PTY_O_TMPFILE)) != 0) {
+		sandbox_mediator_answer(m, id, -EPERM);
+		return;
 	}
 	if (num < 0 || (flags & ~(PTY_PEER_FLAGS | PTY_LARGEFILE)) != 0) {
 		pty_continue(m, id);

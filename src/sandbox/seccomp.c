@@ -46,6 +46,8 @@
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER		0x5441	/* _IO('T', 0x41) */
 #endif
+/* __O_TMPFILE: the bit of O_TMPFILE that is not O_DIRECTORY. */
+#define PTY_O_TMPFILE		020000000
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN		0x20000000
 #endif
@@ -336,15 +338,21 @@ seccomp_pty_rules(scmp_filter_ctx ctx, struct errbuf *e)
 	/*
 	 * A slave opened by its path passes O_NOCTTY (vim, Go's
 	 * creack/pty); only those opens trap, everything else runs as is.
+	 * Never with O_CREAT or O_TMPFILE: libseccomp lets a NOTIFY rule win
+	 * over an overlapping ERRNO one, and the set-id creation rules above
+	 * must keep deciding those (the handler hands other opens back to
+	 * the kernel, past this filter).
 	 */
-	cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, O_NOCTTY, O_NOCTTY);
+	cmp = SCMP_A2(SCMP_CMP_MASKED_EQ, O_NOCTTY | O_CREAT | PTY_O_TMPFILE,
+	    O_NOCTTY);
 	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(openat), "openat", 1, &cmp,
 	    e) == -1)
 		return -1;
 	nr = seccomp_syscall_resolve_name("open");
 	if (nr <= 0)
 		return 0;	/* aarch64 has openat only */
-	cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, O_NOCTTY, O_NOCTTY);
+	cmp = SCMP_A1(SCMP_CMP_MASKED_EQ, O_NOCTTY | O_CREAT | PTY_O_TMPFILE,
+	    O_NOCTTY);
 	return rule(ctx, SCMP_ACT_NOTIFY, nr, "open", 1, &cmp, e);
 }
 

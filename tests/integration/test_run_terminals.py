@@ -242,3 +242,22 @@ def test_noctty_opens_of_granted_files_still_work(box, mode):
 	    "print('ok', fd >= 0, fd2 >= 0)\n")
 	assert res.rc == 0, res
 	assert "ok True True" in res.out, res
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_noctty_open_cannot_create_a_setuid_file(box, mode):
+	"""The O_NOCTTY trap must not carry a create past the set-id rules
+	(a NOTIFY rule wins over an overlapping ERRNO one in libseccomp)."""
+	target = box.path("granted", "suid")
+	res = box.run("run", *MODES[mode], "--allow", box.granted, "--", PY,
+	    "-c",
+	    "import os, sys\n"
+	    "try:\n"
+	    "    os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_NOCTTY,"
+	    " 0o4755)\n"
+	    "    print('created')\n"
+	    "except OSError as e:\n"
+	    "    print('errno', e.errno)\n", target)
+	assert res.rc == 0, res
+	assert "errno 1" in res.out, res
+	assert not os.path.exists(target)
