@@ -21,6 +21,7 @@
 #include "policy/route.h"
 #include "policy/why.h"
 #include "profile/profile.h"
+#include "proxy/audit.h"
 #include "proxy/evmem.h"
 #include "proxy/server.h"
 #include "sandbox/agents.h"
@@ -495,6 +496,25 @@ env_is_secret(const char *value, size_t len, void *arg)
 	return creds_store_matches_value(arg, value, len);
 }
 
+/*
+ * After a run: the one-line summary of its denials, then the
+ * <sandbox_violations> block agent harnesses read (SPEC §4.8, §4.11).
+ */
+static void
+report_denials(const struct audit *a)
+{
+	struct strbuf	b = { 0 };
+	unsigned long	n;
+
+	if (a == NULL || (n = proxy_audit_denials(a)) == 0)
+		return;
+	fprintf(stderr, "keyhole: %lu request%s denied by the sandbox's "
+	    "policy during this run\n", n, n == 1 ? " was" : "s were");
+	proxy_audit_violations(a, false, &b);
+	fputs(strbuf_str(&b), stderr);
+	strbuf_free(&b);
+}
+
 /* keyhole run / shell: the main job (SPEC §1, §2). */
 static int
 run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
@@ -568,13 +588,11 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	print_banner(plan, px);
 	rc = sandbox_supervise_run_mediated(plan, base, px,
 	    med != NULL ? sandbox_mediator_start : NULL, med, argv, envp.v, e);
+	if (rc >= 0 && !plan->silent)
+		report_denials(px != NULL ? proxy_server_audit(px) : med != NULL ?
+		    sandbox_mediator_audit_log(med) : NULL);
 	sandbox_mediator_free(med);
 	med = NULL;
-	if (rc >= 0 && px != NULL && !plan->silent &&
-	    proxy_server_denials(px) > 0)
-		fprintf(stderr, "keyhole: %lu network request%s denied during "
-		    "this run\n", proxy_server_denials(px),
-		    proxy_server_denials(px) == 1 ? " was" : "s were");
 	if (rc == SUPERVISE_CANNOT_EXEC || rc == SUPERVISE_NOT_FOUND)
 		errbuf_clear(e);
 out:

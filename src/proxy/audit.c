@@ -10,17 +10,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy/deny.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 static void	audit_redact_query(struct strbuf *, const char *);
 
+/* One distinct denial for the <sandbox_violations> block. */
+struct audit_viol {
+	char		*key;		/* owned: "KIND TARGET: REASON" */
+	char		*hint;		/* owned: "; to allow it: ..." or "" */
+	unsigned long	 count;
+};
+
 struct audit {
 	int		 fd;		/* -1: no file */
 	char		*path;		/* owned */
 	bool		 failed;	/* reported once */
 	unsigned long	 denials;
+	struct audit_viol viol[AUDIT_VIOL_MAX];
+	size_t		 nviol;
+	unsigned long	 viol_other;	/* denials beyond the distinct cap */
 };
 
 struct audit *
@@ -150,10 +161,121 @@ audit_timestamp(char *buf, size_t sz)
 	    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
 }
 
+/* "; to allow it: FLAG" or "; what to do" for a denial, or nothing. */
+static void
+audit_hint(struct strbuf *b, const struct deny_info *d)
+{
+	if (d->hint[0] == '\0')
+		return;
+	if (!d->never && strncmp(d->hint, "--", 2) == 0)
+		strbuf_appendf(b, "; to allow it: %s", d->hint);
+	else
+		strbuf_appendf(b, "; %s", d->hint);
+}
+
+static void
+audit_explain(const struct audit_rec *r, const char *path,
+    struct deny_info *d)
+{
+	policy_deny_explain(r->mode, r->host, r->port, r->service, r->method,
+	    path, r->reason, d);
+}
+
+/*
+ * The target of a denial as the block shows it: "CONNECT host:port",
+ * "GET host:port", "POST /service/path", "host:port" (direct), "unix:/p".
+ */
+static void
+audit_target(struct strbuf *b, const struct audit_rec *r, const char *path)
+{
+	bool	v6 = r->host != NULL && strchr(r->host, ':') != NULL &&
+		    strncmp(r->host, "unix:", 5) != 0;
+
+	if (r->method != NULL)
+		strbuf_appendf(b, "%s ", r->method);
+	if (r->service != NULL && strcmp(r->mode, "reverse") == 0) {
+		strbuf_appendf(b, "/%s%s", r->service, path != NULL ? path :
+		    "");
+		return;
+	}
+	if (r->host == NULL) {
+		strbuf_append(b, "?");
+		return;
+	}
+	strbuf_appendf(b, "%s%s%s", v6 ? "[" : "", r->host, v6 ? "]" : "");
+	if (r->port >= 0)
+		strbuf_appendf(b, ":%d", r->port);
+}
+
+/* Count one denial in the table of distinct ones. */
+static void
+audit_violation(struct audit *a, const struct audit_rec *r, const char *path)
+{
+	struct strbuf	 b = { 0 }, h = { 0 };
+	struct deny_info d;
+	size_t		 i;
+
+	audit_explain(r, path, &d);
+	strbuf_appendf(&b, "%s ", d.kind);
+	audit_target(&b, r, path);
+	strbuf_appendf(&b, ": %s", r->reason != NULL ? r->reason : "denied");
+	for (i = 0; i < a->nviol; i++)
+		if (strcmp(a->viol[i].key, strbuf_str(&b)) == 0) {
+			a->viol[i].count++;
+			strbuf_free(&b);
+			return;
+		}
+	if (a->nviol == AUDIT_VIOL_MAX) {
+		a->viol_other++;
+		strbuf_free(&b);
+		return;
+	}
+	audit_hint(&h, &d);
+	a->viol[a->nviol].key = strbuf_steal(&b);
+	a->viol[a->nviol].hint = h.s != NULL ? strbuf_steal(&h) : xstrdup("");
+	a->viol[a->nviol].count = 1;
+	a->nviol++;
+}
+
+void
+proxy_audit_violations(const struct audit *a, bool fs_reported,
+    struct strbuf *out)
+{
+	struct strbuf	line = { 0 };
+	char		esc[AUDIT_VIOL_LINE_MAX];
+	size_t		i;
+
+	if (a == NULL || a->nviol == 0)
+		return;
+	strbuf_append(out, "<sandbox_violations>\n");
+	for (i = 0; i < a->nviol; i++) {
+		strbuf_reset(&line);
+		strbuf_appendf(&line, "%s (%lu time%s)%s", a->viol[i].key,
+		    a->viol[i].count, a->viol[i].count == 1 ? "" : "s",
+		    a->viol[i].hint);
+		/* Host names and paths come from the sandbox: escaped, cut. */
+		log_escape(esc, sizeof(esc), line.s, line.len);
+		strbuf_appendf(out, "%s\n", esc);
+	}
+	strbuf_free(&line);
+	if (a->viol_other > 0)
+		strbuf_appendf(out, "... and %lu more denial%s of other "
+		    "targets (the audit log, --audit-log FILE, has each)\n",
+		    a->viol_other, a->viol_other == 1 ? "" : "s");
+	if (!fs_reported)
+		strbuf_append(out, "filesystem denials are not reported here: "
+		    "an EACCES or EPERM from a file operation is the sandbox's "
+		    "filesystem policy (keyhole why --path PATH explains "
+		    "one)\n");
+	strbuf_append(out, "</sandbox_violations>\n");
+}
+
 /* The -v line: "DENY CONNECT evil.example:443 not in allow-list". */
 static void
 audit_log_line(const struct audit_rec *r, const char *path)
 {
+	struct deny_info	d;
+
 	struct strbuf	b = { 0 };
 
 	strbuf_append(&b, r->allow ? "ALLOW " : "DENY ");
@@ -178,6 +300,14 @@ audit_log_line(const struct audit_rec *r, const char *path)
 		strbuf_appendf(&b, " %d", r->status);
 	if (r->reason != NULL)
 		strbuf_appendf(&b, " %s", r->reason);
+	if (!r->allow) {
+		audit_explain(r, path, &d);
+		if (d.hint[0] != '\0') {
+			strbuf_append(&b, " (keyhole policy");
+			audit_hint(&b, &d);
+			strbuf_append(&b, ")");
+		}
+	}
 	log_info("%s", strbuf_str(&b));
 	strbuf_free(&b);
 }
@@ -210,13 +340,19 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 	struct strbuf	 b = { 0 }, path = { 0 };
 	char		 ts[96];
 
-	if (!r->allow)
-		a->denials++;
-	/* Nothing to write and nobody listening: skip the formatting. */
-	if ((a->fd == -1 || a->failed) && log_level < LOG_INFO)
-		return;
-	if (r->path != NULL)
+	if (r->path != NULL && (!r->allow || log_level >= LOG_INFO ||
+	    (a->fd != -1 && !a->failed)))
 		proxy_audit_redact_path(&path, r->path);
+	if (!r->allow) {
+		a->denials++;
+		audit_violation(a, r, r->path != NULL ? strbuf_str(&path) :
+		    NULL);
+	}
+	/* Nothing to write and nobody listening: skip the formatting. */
+	if ((a->fd == -1 || a->failed) && log_level < LOG_INFO) {
+		strbuf_free(&path);
+		return;
+	}
 	if (log_level >= LOG_INFO)
 		audit_log_line(r, r->path != NULL ? strbuf_str(&path) : NULL);
 	if (a->fd == -1 || a->failed) {
@@ -257,10 +393,16 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 void
 proxy_audit_free(struct audit *a)
 {
+	size_t	i;
+
 	if (a == NULL)
 		return;
 	if (a->fd != -1)
 		close(a->fd);
+	for (i = 0; i < a->nviol; i++) {
+		free(a->viol[i].key);
+		free(a->viol[i].hint);
+	}
 	free(a->path);
 	free(a);
 }

@@ -29,15 +29,28 @@ struct audit_rec {
 	long		 ms;		/* -1: null */
 };
 
+/* Distinct denials the <sandbox_violations> block lists, and a line's cap. */
+#define AUDIT_VIOL_MAX		32
+#define AUDIT_VIOL_LINE_MAX	768
+
 /* path NULL: no file, only the -v lines and the denial count. */
 struct audit *proxy_audit_open(const char *path, struct errbuf *e);
 void	 proxy_audit_write(struct audit *, const struct audit_rec *);
 unsigned long proxy_audit_denials(const struct audit *);
 /*
+ * Append the <sandbox_violations> block (SPEC §4.11) to out: one line per
+ * distinct denial "KIND TARGET: REASON; HINT (N times)", at most
+ * AUDIT_VIOL_MAX lines of at most AUDIT_VIOL_LINE_MAX bytes, then one
+ * line for the rest; fs_reported false adds the line saying filesystem
+ * denials are not reported.  Nothing when there was no denial.
+ */
+struct strbuf;
+void	 proxy_audit_violations(const struct audit *, bool fs_reported,
+	    struct strbuf *out);
+/*
  * Append path to b with every query value replaced by "REDACTED"
  * ("/x?a=1&b" -> "/x?a=REDACTED&b").
  */
-struct strbuf;
 void	 proxy_audit_redact_path(struct strbuf *b, const char *path);
 void	 proxy_audit_free(struct audit *);
 

@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "policy/deny.h"
 #include "policy/plan.h"
 #include "proxy/auth.h"
 #include "proxy/scrub.h"
@@ -385,7 +386,7 @@ proxy_conn_reply(struct conn *c, int status, const char *reason,
     const char *extra, bool close)
 {
 	struct strbuf	body = { 0 };
-	char		esc[512];
+	char		esc[2048];
 
 	/* The reason may hold a host name from the wire: escape it. */
 	log_escape(esc, sizeof(esc), reason, strlen(reason));
@@ -410,25 +411,80 @@ proxy_conn_reply_json(struct conn *c, int status, const char *msg,
 	strbuf_free(&body);
 }
 
+/*
+ * The one-line answer to a policy denial (SPEC §4.11): it names keyhole's
+ * policy, what was denied and why, and the flag and profile key that
+ * would allow it, or that nothing does.  An agent reading it must not
+ * mistake it for a network failure to retry around.
+ */
+void
+proxy_conn_deny_text(const struct conn *c, const char *reason,
+    struct strbuf *out)
+{
+	struct deny_info	 d;
+	const char		*mode = conn_mode_name(c->mode);
+	bool			 v6 = c->host != NULL &&
+				    strchr(c->host, ':') != NULL;
+
+	policy_deny_explain(mode, c->host, c->host != NULL ? c->port : -1,
+	    c->service, c->head != NULL ? c->head->method : NULL, c->path,
+	    reason, &d);
+	strbuf_append(out, "keyhole's sandbox policy denied ");
+	if (c->mode == CONN_MODE_REVERSE && c->service != NULL)
+		strbuf_appendf(out, "%s /%s%s", c->head != NULL ?
+		    c->head->method : "the request", c->service,
+		    c->path != NULL ? c->path : "");
+	else {
+		strbuf_appendf(out, "%s ", c->head != NULL ? c->head->method :
+		    mode);
+		if (c->host != NULL)
+			strbuf_appendf(out, "%s%s%s:%u", v6 ? "[" : "",
+			    c->host, v6 ? "]" : "", c->port);
+	}
+	strbuf_appendf(out, ": %s", reason);
+	if (d.never)
+		strbuf_appendf(out, "; %s", d.hint);
+	else if (d.hint[0] != '\0' && strncmp(d.hint, "--", 2) == 0)
+		strbuf_appendf(out, "; to allow it: %s", d.hint);
+	else if (d.hint[0] != '\0')
+		strbuf_appendf(out, "; %s", d.hint);
+	strbuf_append(out, ". This is a policy decision, not a network "
+	    "error: do not retry it another way");
+}
+
 void
 proxy_conn_deny_json(struct conn *c, int status, const char *msg,
     const char *reason)
 {
+	struct strbuf	text = { 0 };
+
 	c->status = status;
 	proxy_conn_audit(c, false, reason);
+	if (status == 403 && msg == NULL && reason != NULL) {
+		proxy_conn_deny_text(c, reason, &text);
+		msg = strbuf_str(&text);
+	}
 	proxy_conn_reply_json(c, status, msg, true);
+	strbuf_free(&text);
 }
 
 void
 proxy_conn_deny(struct conn *c, int status, const char *reason)
 {
+	struct strbuf	text = { 0 };
+
 	if (c->mode == CONN_MODE_REVERSE) {
 		proxy_conn_deny_json(c, status, NULL, reason);
 		return;
 	}
 	c->status = status;
 	proxy_conn_audit(c, false, reason);
+	if (status == 403) {
+		proxy_conn_deny_text(c, reason, &text);
+		reason = strbuf_str(&text);
+	}
 	proxy_conn_reply(c, status, reason, NULL, true);
+	strbuf_free(&text);
 }
 
 /* Reset per-request state and parse whatever is already buffered. */

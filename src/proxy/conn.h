@@ -158,7 +158,18 @@ void	 proxy_conn_deny_json(struct conn *, int status, const char *msg,
 	    const char *reason);
 /* Write one audit line for the current request (once). */
 void	 proxy_conn_audit(struct conn *, bool allow, const char *reason);
-/* Deny: audit, then 403 (or status) with reason, close. */
+/*
+ * Append to out the one-line explanation of a policy denial (SPEC §4.11):
+ * keyhole's policy, the request, reason, and the flag and profile key
+ * that would allow it (or that nothing does).
+ */
+struct strbuf;
+void	 proxy_conn_deny_text(const struct conn *, const char *reason,
+	    struct strbuf *out);
+/*
+ * Deny: audit, then status with reason, close; a 403 answers with
+ * proxy_conn_deny_text (a route's as its JSON error).
+ */
 void	 proxy_conn_deny(struct conn *, int status, const char *reason);
 /*
  * Arm the conn's timer for ms; on expiry on_timeout() of the state.  Lazy:

@@ -369,6 +369,12 @@ sandbox_mediator_op_finish(struct med_op *op, int err)
 	sandbox_mediator_op_free(op);
 }
 
+struct audit *
+sandbox_mediator_audit_log(const struct mediator *m)
+{
+	return m->audit;
+}
+
 void
 sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
     int port, const char *reason)

@@ -158,6 +158,13 @@ int	 sandbox_mediator_start(int listener, void *arg, struct errbuf *e);
 const struct mediator_policy *sandbox_mediator_policy(
 	    const struct mediator *);
 
+/*
+ * The audit m writes its decisions to (borrowed): the proxy's, or its
+ * own without a proxy.  For the summary and <sandbox_violations> after
+ * a run.
+ */
+struct audit *sandbox_mediator_audit_log(const struct mediator *);
+
 /* Number of notifications answered so far (tests, -vv). */
 unsigned long sandbox_mediator_answered(const struct mediator *);
 

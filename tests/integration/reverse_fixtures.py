@@ -87,6 +87,18 @@ def assert_json_error(status, headers, body, code, error=None):
 	return doc
 
 
+def endpoint_denied(method, path, service=SERVICE):
+	"""The JSON error of a route request its endpoint rules deny (SPEC
+	4.11): keyhole's policy, the rule, and the flag that would allow it.
+	path is as audited (query values and url_path tokens redacted)."""
+	return ("keyhole's sandbox policy denied %s /%s%s: endpoint denied: "
+	    "%s %s; to allow it: --allow-endpoint %s:%s:%s (profile, for a "
+	    "custom route: network.custom_credentials.%s.endpoint_rules). "
+	    "This is a policy decision, not a network error: do not retry it "
+	    "another way" % (method, service, path, method, path, service,
+	    method, path.split("?")[0], service))
+
+
 def read_stdout_rest(px, timeout=1.0):
 	"""Whatever the proxy wrote on stdout after its variables (read until
 	EOF, so stop the proxy first)."""

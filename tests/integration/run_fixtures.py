@@ -55,7 +55,8 @@ ENOENT = errno.ENOENT		# 2
 
 ERRNO_LINE = re.compile(r"^errno=(\d+) \((\w+)\)$", re.M)
 SUMMARY_RE = re.compile(
-    r"keyhole: (\d+) network requests? (?:was|were) denied")
+    r"^keyhole: (\d+) requests? (?:was|were) denied by the sandbox's "
+    r"policy during this run$", re.M)
 
 
 class Result:

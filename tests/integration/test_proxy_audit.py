@@ -89,9 +89,11 @@ def test_verbose_prints_one_deny_line(proxy):
 	st, _, _, _ = connect_status(px, "evil.test:443")
 	assert st == 403
 	# SPEC's example: `DENY CONNECT evil.example:443 not in allow-list`; a
-	# log prefix before it and the status in between are tolerated.
+	# log prefix before it and the status in between are tolerated.  It
+	# ends naming keyhole's policy and the flag that allows it (SPEC 4.11).
 	pat = re.compile(r"^(keyhole: )?DENY CONNECT evil\.test:443 (403 )?"
-	    r".*not in allow-list$", re.M)
+	    r"not in allow-list \(keyhole policy; to allow it: --allow-domain "
+	    r"evil\.test \(profile: network\.allow_domain\)\)$", re.M)
 	ok = wait_for(lambda: pat.search(px.stderr()))
 	assert ok, px.stderr()
 	assert len(pat.findall(px.stderr())) == 1

@@ -9,6 +9,7 @@ import urllib.parse
 import pytest
 
 from reverse_fixtures import (REAL_SECRET, SERVICE, ask, assert_json_error,
+    endpoint_denied,
     route)
 
 QUERY = "?token=hunter2&code=s3cr3t&flag"
@@ -63,7 +64,9 @@ def test_reverse_audit_redacts_url_path_token_on_deny(route,
 	r = route(tls_upstream, inject_mode="url_path", path_pattern="/bot{}/",
 	    endpoint_rules=[{"method": "GET", "path": "/*/getMe"}])
 	st, _, h, body = r.get("/bot%s/sendMessage" % r.phantom, headers=[])
-	assert_json_error(st, h, body, 403, "Forbidden")
+	# the phantom is redacted in the answer too
+	assert_json_error(st, h, body, 403,
+	    endpoint_denied("GET", "/botREDACTED/sendMessage"))
 	rec = audit_for(r, 403)
 	assert rec["path"] == "/botREDACTED/sendMessage", rec
 	st, _, _, body = r.get("/bot%s/getMe" % r.phantom, headers=[])

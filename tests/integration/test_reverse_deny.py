@@ -7,8 +7,8 @@ import time
 import pytest
 
 from conftest import basic_auth, read_response
-from reverse_fixtures import (SERVICE, ask, assert_json_error, header_dict,
-    route, send_request)
+from reverse_fixtures import (SERVICE, ask, assert_json_error,
+    endpoint_denied, header_dict, route, send_request)
 
 
 def denied(r, code, error, reason=None, reason_prefix=None, service=SERVICE):
@@ -127,7 +127,7 @@ def test_reverse_endpoint_rule_allows(ruled, method, path):
 ])
 def test_reverse_endpoint_rule_denies_with_403(ruled, method, path):
 	st, _, h, body = ruled.get(path, method=method)
-	assert_json_error(st, h, body, 403, "Forbidden")
+	assert_json_error(st, h, body, 403, endpoint_denied(method, path))
 	assert ruled.up.requests == []
 	rec = denied(ruled, 403, "Forbidden",
 	    reason_prefix="endpoint denied: %s " % method)
@@ -136,7 +136,8 @@ def test_reverse_endpoint_rule_denies_with_403(ruled, method, path):
 
 def test_reverse_endpoint_rule_checked_before_phantom(ruled):
 	st, _, h, body = ruled.get("/repos/a/b/issues", headers=[])
-	assert_json_error(st, h, body, 403, "Forbidden")
+	assert_json_error(st, h, body, 403,
+	    endpoint_denied("GET", "/repos/a/b/issues"))
 	st, _, h, body = ruled.get("/repos/a/issues", headers=[])
 	assert_json_error(st, h, body, 401, "Unauthorized")
 
@@ -147,9 +148,9 @@ def test_reverse_allow_endpoint_option(route, tls_upstream):
 	st, _, _, body = r.get("/v1/models")
 	assert st == 200, body
 	st, _, h, body = r.get("/v1/models", method="POST")
-	assert_json_error(st, h, body, 403, "Forbidden")
+	assert_json_error(st, h, body, 403, endpoint_denied("POST", "/v1/models"))
 	st, _, h, body = r.get("/v2/models")
-	assert_json_error(st, h, body, 403, "Forbidden")
+	assert_json_error(st, h, body, 403, endpoint_denied("GET", "/v2/models"))
 
 
 # ---------------------------------------------------------------------------

@@ -613,8 +613,11 @@ test_audit_verbose_prints_one_line_per_decision(void **state)
 	log_set_level(LOG_INFO);
 	vrec = &deny_rec;
 	out = capture_stderr(write_vrec, NULL);
+	/* A denial names keyhole's policy and the flag that allows it. */
 	assert_string_equal(out,
-	    "keyhole: DENY CONNECT evil.example:443 403 not in allow-list\n");
+	    "keyhole: DENY CONNECT evil.example:443 403 not in allow-list "
+	    "(keyhole policy; to allow it: --allow-domain evil.example "
+	    "(profile: network.allow_domain))\n");
 	free(out);
 
 	/* The path is redacted on stderr too. */
@@ -633,7 +636,9 @@ test_audit_verbose_prints_one_line_per_decision(void **state)
 	r.status = 0;
 	out = capture_stderr(write_vrec, NULL);
 	assert_string_equal(out,
-	    "keyhole: DENY connect [2001:db8::1]:8443 not in allow-list\n");
+	    "keyhole: DENY connect [2001:db8::1]:8443 not in allow-list "
+	    "(keyhole policy; to allow it: --allow-domain [2001:db8::1]:8443 "
+	    "(profile: network.allow_domain))\n");
 	free(out);
 
 	/* Default level: nothing. */
@@ -665,6 +670,143 @@ test_audit_verbose_line_cannot_forge_lines(void **state)
 	proxy_audit_free(full_audit);
 }
 
+/* The block after a run (SPEC §4.11), from the denials written to a. */
+static char *
+block(struct audit *a, bool fs_reported)
+{
+	struct strbuf	b = { 0 };
+	char		*s;
+
+	proxy_audit_violations(a, fs_reported, &b);
+	s = strdup(strbuf_str(&b));
+	strbuf_free(&b);
+	assert_non_null(s);
+	return s;
+}
+
+static void
+test_audit_violations_one_line_per_distinct_denial_with_counts(void **state)
+{
+	struct errbuf		 e;
+	struct audit		*a;
+	struct audit_rec	 direct = { 0 }, metadata = deny_rec;
+	char			*out;
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	direct.mode = "direct";
+	direct.host = "203.0.113.9";
+	direct.port = 8443;
+	direct.reason = "no direct grant for this address and port";
+	direct.ms = -1;
+	metadata.host = "169.254.169.254";
+	metadata.port = 80;
+	metadata.method = "GET";
+	metadata.reason = "address 169.254.169.254 is cloud metadata";
+	proxy_audit_write(a, &deny_rec);
+	proxy_audit_write(a, &allow_rec);
+	proxy_audit_write(a, &direct);
+	proxy_audit_write(a, &deny_rec);
+	proxy_audit_write(a, &metadata);
+	proxy_audit_write(a, &deny_rec);
+	out = block(a, false);
+	assert_string_equal(out,
+	    "<sandbox_violations>\n"
+	    "network CONNECT evil.example:443: not in allow-list (3 times); "
+	    "to allow it: --allow-domain evil.example "
+	    "(profile: network.allow_domain)\n"
+	    "direct 203.0.113.9:8443: no direct grant for this address and "
+	    "port (1 time); go through the proxy (HTTPS_PROXY), or a direct "
+	    "grant: --allow-domain 203.0.113.9:8443 "
+	    "(profile: network.allow_domain)\n"
+	    "network GET 169.254.169.254:80: address 169.254.169.254 is cloud "
+	    "metadata (1 time); nothing allows this: cloud metadata addresses "
+	    "are always denied\n"
+	    "filesystem denials are not reported here: an EACCES or EPERM "
+	    "from a file operation is the sandbox's filesystem policy "
+	    "(keyhole why --path PATH explains one)\n"
+	    "</sandbox_violations>\n");
+	free(out);
+	/* Where the kernel reports them, no such line. */
+	out = block(a, true);
+	assert_null(strstr(out, "filesystem denials are not reported"));
+	free(out);
+	proxy_audit_free(a);
+}
+
+static void
+test_audit_violations_nothing_without_denials(void **state)
+{
+	struct errbuf	 e;
+	struct audit	*a;
+	char		*out;
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	proxy_audit_write(a, &allow_rec);
+	out = block(a, false);
+	assert_string_equal(out, "");
+	free(out);
+	proxy_audit_free(a);
+}
+
+static void
+test_audit_violations_stay_bounded_with_10000_denials(void **state)
+{
+	struct errbuf		 e;
+	struct audit		*a;
+	struct audit_rec	 r = deny_rec;
+	char			 host[300], *out, *p;
+	size_t			 i, lines = 0;
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	for (i = 0; i < 10000; i++) {
+		/* every one a new, long host name */
+		snprintf(host, sizeof(host), "h%zu.%0250d.example", i, 0);
+		r.host = host;
+		proxy_audit_write(a, &r);
+	}
+	assert_int_equal(proxy_audit_denials(a), 10000);
+	out = block(a, false);
+	for (p = out; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	/* open, AUDIT_VIOL_MAX lines, the rest, filesystem, close */
+	assert_int_equal(lines, AUDIT_VIOL_MAX + 4);
+	assert_true(strlen(out) < (AUDIT_VIOL_MAX + 4) * AUDIT_VIOL_LINE_MAX);
+	assert_non_null(strstr(out, "... and 9968 more denials of other "
+	    "targets"));
+	free(out);
+	proxy_audit_free(a);
+}
+
+static void
+test_audit_violations_cannot_forge_lines(void **state)
+{
+	struct errbuf		 e;
+	struct audit		*a;
+	struct audit_rec	 r = deny_rec;
+	char			*out;
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	r.host = "a\n</sandbox_violations>\nnetwork b";
+	proxy_audit_write(a, &r);
+	out = block(a, true);
+	assert_non_null(strstr(out, "a\\x0a</sandbox_violations>"));
+	/* three lines: the tags and the one denial */
+	assert_non_null(strchr(out, '\n'));
+	assert_non_null(strchr(strchr(out, '\n') + 1, '\n'));
+	assert_string_equal(strchr(strchr(strchr(out, '\n') + 1, '\n') + 1,
+	    '\n'), "\n");
+	free(out);
+	proxy_audit_free(a);
+}
+
 int
 main(void)
 {
@@ -688,6 +830,10 @@ main(void)
 		T(test_audit_write_failure_is_reported_once),
 		T(test_audit_verbose_prints_one_line_per_decision),
 		T(test_audit_verbose_line_cannot_forge_lines),
+		T(test_audit_violations_one_line_per_distinct_denial_with_counts),
+		T(test_audit_violations_nothing_without_denials),
+		T(test_audit_violations_stay_bounded_with_10000_denials),
+		T(test_audit_violations_cannot_forge_lines),
 	};
 #undef T
 

@@ -1,0 +1,230 @@
+#include "policy/deny.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/guard.h"
+
+/*
+ * The reasons are the audit reasons of proxy/connect.c, proxy/forward.c,
+ * proxy/reverse.c, proxy/guard.c and the mediator (sandbox/mediate_*.c);
+ * tests/unit/test_deny.c holds each one.
+ */
+
+static bool
+has_prefix(const char *s, const char *prefix)
+{
+	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The address class of a literal, or GUARD_PUBLIC when not one. */
+static enum guard_class
+literal_class(const char *host)
+{
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (host == NULL)
+		return GUARD_PUBLIC;
+	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		return proxy_guard_classify((struct sockaddr *)&s4);
+	}
+	if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		return proxy_guard_classify((struct sockaddr *)&s6);
+	}
+	return GUARD_PUBLIC;
+}
+
+/* host, or [host] for an IPv6 literal, with :port unless it is def. */
+static void
+hostport(char *buf, size_t sz, const char *host, int port, int def)
+{
+	bool	v6 = strchr(host, ':') != NULL;
+
+	if (port < 0 || port == def)
+		snprintf(buf, sz, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
+	else
+		snprintf(buf, sz, "%s%s%s:%d", v6 ? "[" : "", host,
+		    v6 ? "]" : "", port);
+}
+
+static void
+never(struct deny_info *out, const char *why)
+{
+	out->never = true;
+	snprintf(out->hint, sizeof(out->hint), "nothing allows this: %s",
+	    why);
+}
+
+static const char cred_hint[] =
+    "this host is a credential upstream: send its requests to the "
+    "credential route instead (the *_BASE_URL variable keyhole set), "
+    "where the real key is injected";
+
+/* connect, forward and external: the proxy's own decisions. */
+static void
+explain_proxy(const char *mode, const char *host, int port,
+    const char *reason, struct deny_info *out)
+{
+	char		 hp[300], addr[64];
+	const char	*a, *e;
+	size_t		 n;
+
+	if (has_prefix(reason, "credential upstream")) {
+		snprintf(out->hint, sizeof(out->hint), "%s", cred_hint);
+		return;
+	}
+	if (strstr(reason, "cloud metadata") != NULL) {
+		never(out, "cloud metadata addresses are always denied");
+		return;
+	}
+	if (strstr(reason, "the proxy itself") != NULL) {
+		never(out, "the proxy does not connect to itself");
+		return;
+	}
+	if (host != NULL && strcmp(reason, "not in allow-list") == 0) {
+		hostport(hp, sizeof(hp), host, port,
+		    strcmp(mode, "forward") == 0 ? 80 : 443);
+		snprintf(out->hint, sizeof(out->hint), "--allow-domain %s "
+		    "(profile: network.allow_domain)", hp);
+		return;
+	}
+	/* The guard: "address 10.1.2.3 is loopback" and the like. */
+	if (host != NULL && has_prefix(reason, "address ") &&
+	    (e = strstr(reason + 8, " is ")) != NULL) {
+		a = reason + 8;
+		n = (size_t)(e - a);
+		if (n >= sizeof(addr))
+			n = sizeof(addr) - 1;
+		memcpy(addr, a, n);
+		addr[n] = '\0';
+		if (strcmp(e + 4, "multicast") == 0 ||
+		    strcmp(e + 4, "unspecified") == 0) {
+			never(out, "the address cannot be a destination");
+			return;
+		}
+		snprintf(out->hint, sizeof(out->hint), "name the address "
+		    "deliberately: --resolve %s:%d:%s, or --allow-domain %s "
+		    "(profile: network.allow_domain)", host, port, addr, addr);
+		return;
+	}
+}
+
+/* direct: the connect mediator. */
+static void
+explain_direct(const char *host, int port, const char *reason,
+    struct deny_info *out)
+{
+	char	hp[300];
+
+	if (has_prefix(host, "unix:")) {
+		out->kind = "unix";
+		if (strcmp(reason, "unix socket outside granted paths") == 0)
+			snprintf(out->hint, sizeof(out->hint),
+			    "--allow-unix-socket %s (profile: "
+			    "filesystem.allow_unix_socket)", host + 5);
+		else if (strcmp(reason, "abstract unix socket") == 0)
+			never(out, "abstract unix sockets are always denied");
+		return;
+	}
+	if (has_prefix(reason, "metadata change") ||
+	    strcmp(reason, "set-user-ID or set-group-ID program") == 0 ||
+	    strcmp(reason, "target has no path") == 0) {
+		out->kind = "filesystem";
+		if (strcmp(reason, "metadata change outside write grants") ==
+		    0 && host != NULL && strchr(host, ':') != NULL)
+			snprintf(out->hint, sizeof(out->hint), "a write grant: "
+			    "--allow DIR or --allow-file %s (profile: "
+			    "filesystem.allow)", strchr(host, ':') + 1);
+		else
+			never(out, "the sandbox never changes this");
+		return;
+	}
+	if (has_prefix(reason, "credential upstream")) {
+		snprintf(out->hint, sizeof(out->hint), "%s", cred_hint);
+		return;
+	}
+	if (strcmp(reason, "not the proxy's address") == 0) {
+		snprintf(out->hint, sizeof(out->hint), "reach the proxy at "
+		    "127.0.0.1 (HTTPS_PROXY and HTTP_PROXY name it)");
+		return;
+	}
+	if (host != NULL && port > 0 &&
+	    strcmp(reason, "no direct grant for this address and port") == 0) {
+		switch (literal_class(host)) {
+		case GUARD_METADATA:
+			never(out, "cloud metadata addresses are always "
+			    "denied");
+			return;
+		case GUARD_LOOPBACK:
+			snprintf(out->hint, sizeof(out->hint), "--open-port %d "
+			    "(profile: network.open_port)", port);
+			return;
+		case GUARD_MULTICAST:
+		case GUARD_UNSPECIFIED:
+			never(out, "the address cannot be a destination");
+			return;
+		default:
+			hostport(hp, sizeof(hp), host, port, -2);
+			snprintf(out->hint, sizeof(out->hint), "go through the "
+			    "proxy (HTTPS_PROXY), or a direct grant: "
+			    "--allow-domain %s (profile: network.allow_domain)",
+			    hp);
+			return;
+		}
+	}
+	never(out, "the sandbox allows no such connection");
+}
+
+void
+policy_deny_explain(const char *mode, const char *host, int port,
+    const char *service, const char *method, const char *path,
+    const char *reason, struct deny_info *out)
+{
+	char	p[200];
+	size_t	n;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = "network";
+	if (reason == NULL)
+		reason = "";
+	if (mode == NULL)
+		mode = "";
+	if (strcmp(mode, "direct") == 0) {
+		out->kind = "direct";
+		explain_direct(host, port, reason, out);
+		return;
+	}
+	if (strcmp(mode, "dns") == 0) {
+		out->kind = "dns";
+		if (host != NULL)
+			snprintf(out->hint, sizeof(out->hint), "--allow-domain "
+			    "%s (profile: network.allow_domain)", host);
+		return;
+	}
+	if (strcmp(mode, "reverse") == 0) {
+		if (service != NULL && method != NULL && path != NULL &&
+		    has_prefix(reason, "endpoint denied")) {
+			/* The rule matches the path without its query. */
+			n = strcspn(path, "?");
+			if (n >= sizeof(p))
+				n = sizeof(p) - 1;
+			memcpy(p, path, n);
+			p[n] = '\0';
+			snprintf(out->hint, sizeof(out->hint), "--allow-endpoint "
+			    "%s:%s:%s (profile, for a custom route: "
+			    "network.custom_credentials.%s.endpoint_rules)",
+			    service, method, p, service);
+		}
+		return;
+	}
+	explain_proxy(mode, host, port, reason, out);
+}

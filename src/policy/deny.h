@@ -1,0 +1,33 @@
+#ifndef KEYHOLE_POLICY_DENY_H
+#define KEYHOLE_POLICY_DENY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * What a denial tells the agent and the person (SPEC §4.11): the kind of
+ * the denial for the <sandbox_violations> block, and the flag and
+ * profile key that would allow it.  The explanation is derived from the
+ * audit record's mode, target and reason, the same text every deny
+ * answer, -v line and violation line uses.  Nothing is ever suggested
+ * for what no flag allows (cloud metadata, the proxy itself, abstract
+ * unix sockets, ...): never is set instead.
+ */
+struct deny_info {
+	const char	*kind;		/* network direct unix dns filesystem */
+	bool		 never;		/* no flag or profile key allows it */
+	char		 hint[1024];	/* "--allow-domain x (profile: ...)"
+					 * or what to do instead; "" if none */
+};
+
+/*
+ * Explain one denial.  mode: the audit mode (connect forward reverse
+ * external direct dns); host and port: its target (port -1: none);
+ * service, method and path: a route request's (else NULL); reason: the
+ * audit reason.
+ */
+void	 policy_deny_explain(const char *mode, const char *host, int port,
+	    const char *service, const char *method, const char *path,
+	    const char *reason, struct deny_info *out);
+
+#endif

@@ -1,0 +1,222 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "policy/deny.h"
+
+/*
+ * policy/deny: what each denial tells the agent (SPEC §4.11).  The
+ * reasons here are the exact audit reasons of the proxy and the mediator.
+ */
+
+static struct deny_info
+explain(const char *mode, const char *host, int port, const char *reason)
+{
+	struct deny_info	d;
+
+	policy_deny_explain(mode, host, port, NULL, NULL, NULL, reason, &d);
+	return d;
+}
+
+static void
+test_deny_not_in_allow_list_names_the_allow_domain_flag(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("connect", "evil.example", 443, "not in allow-list");
+	assert_string_equal(d.kind, "network");
+	assert_false(d.never);
+	assert_string_equal(d.hint, "--allow-domain evil.example "
+	    "(profile: network.allow_domain)");
+	/* a forward on 80 needs no port; other ports do */
+	d = explain("forward", "evil.example", 80, "not in allow-list");
+	assert_string_equal(d.hint, "--allow-domain evil.example "
+	    "(profile: network.allow_domain)");
+	d = explain("connect", "evil.example", 8443, "not in allow-list");
+	assert_string_equal(d.hint, "--allow-domain evil.example:8443 "
+	    "(profile: network.allow_domain)");
+	d = explain("connect", "2001:db8::1", 8443, "not in allow-list");
+	assert_string_equal(d.hint, "--allow-domain [2001:db8::1]:8443 "
+	    "(profile: network.allow_domain)");
+}
+
+static void
+test_deny_metadata_and_the_proxy_itself_are_never_allowed(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("connect", "metadata.google.internal", 80,
+	    "host metadata.google.internal is cloud metadata");
+	assert_true(d.never);
+	assert_null(strstr(d.hint, "--"));
+	d = explain("forward", "169.254.169.254", 80,
+	    "address 169.254.169.254 is cloud metadata");
+	assert_true(d.never);
+	assert_null(strstr(d.hint, "--"));
+	d = explain("connect", "localhost", 3128,
+	    "address 127.0.0.1:3128 is the proxy itself");
+	assert_true(d.never);
+	assert_null(strstr(d.hint, "--"));
+	/* a direct connect to a metadata address: no grant suggested */
+	d = explain("direct", "169.254.169.254", 80,
+	    "no direct grant for this address and port");
+	assert_string_equal(d.kind, "direct");
+	assert_true(d.never);
+	assert_null(strstr(d.hint, "--"));
+	d = explain("direct", "fd00:ec2::254", 80,
+	    "no direct grant for this address and port");
+	assert_true(d.never);
+}
+
+static void
+test_deny_guard_ranges_suggest_naming_the_address(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("connect", "internal.example", 5432,
+	    "address 127.0.0.1 is loopback");
+	assert_false(d.never);
+	assert_non_null(strstr(d.hint,
+	    "--resolve internal.example:5432:127.0.0.1"));
+	assert_non_null(strstr(d.hint, "--allow-domain 127.0.0.1"));
+	d = explain("connect", "x.example", 443, "address 224.0.0.1 is "
+	    "multicast");
+	assert_true(d.never);
+}
+
+static void
+test_deny_credential_upstream_points_at_the_route(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("connect", "api.openai.com", 443,
+	    "credential upstream: CONNECT bypasses L7 filtering");
+	assert_false(d.never);
+	assert_non_null(strstr(d.hint, "credential route"));
+	assert_null(strstr(d.hint, "--allow-domain"));
+	d = explain("direct", "1.2.3.4", 443, "credential upstream: direct "
+	    "connect bypasses L7 filtering");
+	assert_non_null(strstr(d.hint, "credential route"));
+}
+
+static void
+test_deny_direct_connects_name_open_port_or_a_direct_grant(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("direct", "127.0.0.1", 5432,
+	    "no direct grant for this address and port");
+	assert_string_equal(d.kind, "direct");
+	assert_string_equal(d.hint, "--open-port 5432 "
+	    "(profile: network.open_port)");
+	d = explain("direct", "::1", 5432,
+	    "no direct grant for this address and port");
+	assert_string_equal(d.hint, "--open-port 5432 "
+	    "(profile: network.open_port)");
+	d = explain("direct", "203.0.113.9", 8443,
+	    "no direct grant for this address and port");
+	assert_non_null(strstr(d.hint,
+	    "--allow-domain 203.0.113.9:8443 (profile: network.allow_domain)"));
+	d = explain("direct", "2001:db8::9", 22,
+	    "no direct grant for this address and port");
+	assert_non_null(strstr(d.hint, "--allow-domain [2001:db8::9]:22 "));
+	d = explain("direct", "?", -1, "address family not allowed");
+	assert_true(d.never);
+}
+
+static void
+test_deny_unix_sockets_name_allow_unix_socket(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("direct", "unix:/run/docker.sock", -1,
+	    "unix socket outside granted paths");
+	assert_string_equal(d.kind, "unix");
+	assert_string_equal(d.hint, "--allow-unix-socket /run/docker.sock "
+	    "(profile: filesystem.allow_unix_socket)");
+	d = explain("direct", "unix:@", -1, "abstract unix socket");
+	assert_string_equal(d.kind, "unix");
+	assert_true(d.never);
+}
+
+static void
+test_deny_metadata_changes_are_filesystem_denials(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("direct", "chmod:/etc/passwd", -1,
+	    "metadata change outside write grants");
+	assert_string_equal(d.kind, "filesystem");
+	assert_non_null(strstr(d.hint, "--allow-file /etc/passwd"));
+	d = explain("direct", "chmod:/home/u/x", -1,
+	    "set-user-ID or set-group-ID program");
+	assert_string_equal(d.kind, "filesystem");
+	assert_true(d.never);
+}
+
+static void
+test_deny_endpoint_rule_names_allow_endpoint_without_the_query(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	policy_deny_explain("reverse", "api.openai.com", 443, "openai",
+	    "DELETE", "/v1/files/x?a=REDACTED", "endpoint denied: DELETE "
+	    "/v1/files/x?a=REDACTED", &d);
+	assert_string_equal(d.kind, "network");
+	assert_non_null(strstr(d.hint,
+	    "--allow-endpoint openai:DELETE:/v1/files/x "));
+	/* other route errors are not policy: no hint */
+	policy_deny_explain("reverse", NULL, -1, "nope", "GET", "/", "unknown "
+	    "service", &d);
+	assert_string_equal(d.hint, "");
+	assert_false(d.never);
+}
+
+static void
+test_deny_upstream_failures_get_no_hint(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("connect", "a.example", 443, "upstream connect failed: "
+	    "Connection refused");
+	assert_string_equal(d.hint, "");
+	assert_false(d.never);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_deny_not_in_allow_list_names_the_allow_domain_flag),
+		cmocka_unit_test(
+		    test_deny_metadata_and_the_proxy_itself_are_never_allowed),
+		cmocka_unit_test(
+		    test_deny_guard_ranges_suggest_naming_the_address),
+		cmocka_unit_test(
+		    test_deny_credential_upstream_points_at_the_route),
+		cmocka_unit_test(
+		    test_deny_direct_connects_name_open_port_or_a_direct_grant),
+		cmocka_unit_test(test_deny_unix_sockets_name_allow_unix_socket),
+		cmocka_unit_test(
+		    test_deny_metadata_changes_are_filesystem_denials),
+		cmocka_unit_test(
+		    test_deny_endpoint_rule_names_allow_endpoint_without_the_query),
+		cmocka_unit_test(test_deny_upstream_failures_get_no_hint),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
