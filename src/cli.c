@@ -72,6 +72,7 @@ enum opt_id {
 	O_UPSTREAM_CA,
 	O_AUDIT_LOG,
 	O_ALLOW_DEGRADED,
+	O_REPORT_ONLY,
 	O_HEAD_TIMEOUT,
 	O_IDLE_TIMEOUT,
 	O_CONNECT_TIMEOUT,
@@ -233,6 +234,11 @@ static const struct opt opts[] = {
 	{ "audit-log", 0, O_AUDIT_LOG, "FILE", C_NET, 0, S_NET,
 	    "append one JSON line per network decision\n"
 	    "to FILE" },
+	{ "report-only", 0, O_REPORT_ONLY, NULL, C_NET, 0, S_NET,
+	    "proxy mode; allow what the allow-list would\n"
+	    "deny (audited would_deny; guard and credential\n"
+	    "hosts still apply), then print the allow-list\n"
+	    "that allows it" },
 	{ "allow-degraded-network", 0, O_ALLOW_DEGRADED, NULL, C_NET, 0, S_NET,
 	    "accept proxy mode without the connect mediator\n"
 	    "(kernels without seccomp user notification)" },
@@ -368,7 +374,7 @@ static const struct envvar envvars[] = {
 /* Proxy options that --allow-net cannot be combined with (SPEC §2.1). */
 static const enum opt_id allow_net_conflicts[] = {
 	O_ALLOW_DOMAIN, O_NETWORK_PROFILE, O_CREDENTIAL, O_UPSTREAM_PROXY,
-	O_UPSTREAM_BYPASS, O_PROXY_PORT, O_ALLOW_ENDPOINT,
+	O_UPSTREAM_BYPASS, O_PROXY_PORT, O_ALLOW_ENDPOINT, O_REPORT_ONLY,
 };
 
 /* Parser state for one cli_parse() call. */
@@ -663,6 +669,9 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 		return 0;
 	case O_AUDIT_LOG:
 		set_str(&cli->audit_log, val);
+		return 0;
+	case O_REPORT_ONLY:
+		cli->report_only = true;
 		return 0;
 	case O_ALLOW_DEGRADED:
 		cli->allow_degraded_network = true;

@@ -77,6 +77,7 @@ struct cli {
 	char		*upstream_ca;		/* owned; path */
 	char		*audit_log;		/* owned; path */
 	bool		 allow_degraded_network;
+	bool		 report_only;	/* --report-only (SPEC 4.11) */
 	struct cli_limits limits;
 
 	/* Profile and general. */

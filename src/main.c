@@ -398,7 +398,14 @@ print_banner(const struct plan *plan, const struct proxy *px)
 {
 	if (plan->silent)
 		return;
-	if (px != NULL && plan->allow.n == 0)
+	if (px != NULL && plan->report_only)
+		fprintf(stderr, "keyhole: sandbox: %zu grants, network proxy "
+		    "127.0.0.1:%u, report-only: %zu allow-list entr%s, the "
+		    "rest is allowed and reported, %zu credential route%s\n",
+		    plan->ngrants, proxy_server_port(px), plan->allow.n,
+		    plan->allow.n == 1 ? "y" : "ies", plan->nroutes,
+		    plan->nroutes == 1 ? "" : "s");
+	else if (px != NULL && plan->allow.n == 0)
 		fprintf(stderr, "keyhole: sandbox: %zu grants, network proxy "
 		    "127.0.0.1:%u, any host (no allow-list), %zu credential "
 		    "route%s\n", plan->ngrants, proxy_server_port(px),
@@ -515,6 +522,17 @@ report_denials(const struct audit *a)
 	strbuf_free(&b);
 }
 
+/* After a --report-only run: the allow-list it would have needed. */
+static void
+report_only(const struct audit *a)
+{
+	struct strbuf	b = { 0 };
+
+	proxy_audit_report_only(a, &b);
+	fputs(strbuf_str(&b), stderr);
+	strbuf_free(&b);
+}
+
 /* keyhole run / shell: the main job (SPEC §1, §2). */
 static int
 run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
@@ -591,6 +609,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	if (rc >= 0 && !plan->silent)
 		report_denials(px != NULL ? proxy_server_audit(px) : med != NULL ?
 		    sandbox_mediator_audit_log(med) : NULL);
+	if (rc >= 0 && !plan->silent && plan->report_only && px != NULL)
+		report_only(proxy_server_audit(px));
 	sandbox_mediator_free(med);
 	med = NULL;
 	if (rc == SUPERVISE_CANNOT_EXEC || rc == SUPERVISE_NOT_FOUND)
@@ -671,6 +691,8 @@ cmd_why(const struct cli *cli, struct errbuf *e)
 			printf("  Source: %s\n", a.source);
 		if (a.suggestion != NULL)
 			printf("  Suggested fix: %s\n", a.suggestion);
+		if (a.profile != NULL)
+			printf("  In a profile: %s\n", a.profile);
 	}
 	policy_why_free(&a);
 	return 0;

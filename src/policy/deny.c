@@ -5,9 +5,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "proxy/guard.h"
+#include "util/strv.h"
+#include "util/xmalloc.h"
 
 /*
  * The reasons are the audit reasons of proxy/connect.c, proxy/forward.c,
@@ -227,4 +232,31 @@ policy_deny_explain(const char *mode, const char *host, int port,
 		return;
 	}
 	explain_proxy(mode, host, port, reason, out);
+}
+
+char *
+policy_deny_entry(const char *host, int port, bool forward)
+{
+	char	buf[300];
+
+	hostport(buf, sizeof(buf), host, port, forward ? 80 : 443);
+	return xstrdup(buf);
+}
+
+char *
+policy_deny_snippet(const struct strv *entries)
+{
+	json_t	*list = json_array(), *net = json_object(), *doc = json_object();
+	char	*s, *r;
+	size_t	 i;
+
+	for (i = 0; i < entries->n; i++)
+		json_array_append_new(list, json_string(entries->v[i]));
+	json_object_set_new(net, "allow_domain", list);
+	json_object_set_new(doc, "network", net);
+	s = json_dumps(doc, JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	r = xstrdup(s != NULL ? s : "{}");
+	free(s);
+	return r;
 }

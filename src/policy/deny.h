@@ -30,4 +30,19 @@ void	 policy_deny_explain(const char *mode, const char *host, int port,
 	    const char *service, const char *method, const char *path,
 	    const char *reason, struct deny_info *out);
 
+/*
+ * The allow-list entry (SPEC 4.3) that allows exactly host on port:
+ * "host" for CONNECT on 443 and forwards on 80 (forward: the request was
+ * a plain-HTTP forward), else "host:port"; IPv6 literals in brackets.
+ * Owned.
+ */
+char	*policy_deny_entry(const char *host, int port, bool forward);
+
+/*
+ * The profile snippet that allows entries: {"network": {"allow_domain":
+ * [...]}} on one line.  Owned.
+ */
+struct strv;
+char	*policy_deny_snippet(const struct strv *entries);
+
 #endif

@@ -204,7 +204,8 @@ static bool
 plan_cli_wants_proxy(const struct cli *cli)
 {
 	return cli->allow_domain.n > 0 || cli->network_profile != NULL ||
-	    cli->credential.n > 0 || cli->upstream_proxy != NULL;
+	    cli->credential.n > 0 || cli->upstream_proxy != NULL ||
+	    cli->report_only;
 }
 
 /*
@@ -244,6 +245,8 @@ plan_network(struct plan *p, const struct cli *cli,
 	size_t				 i;
 
 	plan_mode(p, cli, prof);
+	p->report_only = p->mode == NET_PROXY && (cli->report_only ||
+	    (prof != NULL && prof->net.report_only));
 	/* The embedded policy is parsed only when something needs it. */
 	if (cli->allow_domain.n > 0 || cli->network_profile != NULL ||
 	    cli->credential.n > 0 || (prof != NULL && profile_wants_proxy(prof)))

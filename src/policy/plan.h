@@ -96,6 +96,13 @@ struct plan {
 	char			*upstream_ca;	/* owned or NULL */
 	char			*audit_log;	/* owned or NULL */
 	bool			 allow_degraded_network;
+	/*
+	 * --report-only / network.report_only (SPEC 4.11): what the
+	 * allow-list would deny is allowed and audited would_deny; an
+	 * empty allow-list then allows nothing, so everything used is
+	 * reported.
+	 */
+	bool			 report_only;
 	struct plan_limits	 limits;
 
 	/* Filesystem. */

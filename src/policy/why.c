@@ -16,12 +16,14 @@
 #include <sys/stat.h>
 
 #include "policy/allowlist.h"
+#include "policy/deny.h"
 #include "policy/grants.h"
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "proxy/guard.h"
 #include "proxy/http.h"
 #include "util/path.h"
+#include "util/strv.h"
 #include "util/xmalloc.h"
 
 static void
@@ -173,6 +175,18 @@ why_hostport(const char *host, uint16_t port)
 	    port);
 }
 
+/* The same suggestion --report-only prints (SPEC 4.11). */
+static void
+why_suggest(struct why_answer *a, const char *host, uint16_t port, bool http)
+{
+	struct strv	one = { 0 };
+
+	strv_push_owned(&one, policy_deny_entry(host, port, http));
+	a->suggestion = xasprintf("--allow-domain %s", one.v[0]);
+	a->profile = policy_deny_snippet(&one);
+	strv_free(&one);
+}
+
 int
 policy_why_host(const struct plan *p, const char *target,
     struct why_answer *a, struct errbuf *e)
@@ -217,8 +231,7 @@ policy_why_host(const struct plan *p, const char *target,
 	if (p->mode == NET_BLOCKED) {
 		why_set(a, false, "network_blocked", xasprintf("the network "
 		    "is blocked: %s cannot be reached", hp));
-		a->suggestion = xasprintf("--allow-domain %s", port == 443 ?
-		    host : hp);
+		why_suggest(a, host, port, http);
 		goto out;
 	}
 	for (i = 0; i < p->nroutes; i++) {
@@ -249,8 +262,7 @@ policy_why_host(const struct plan *p, const char *target,
 	    &p->allow, host, port, ALLOW_USE_FORWARD))) {
 		why_set(a, false, "not_in_allow_list", xasprintf("%s is not "
 		    "in the allow-list", hp));
-		a->suggestion = xasprintf("--allow-domain %s", port == 443 ?
-		    host : hp);
+		why_suggest(a, host, port, http);
 		goto out;
 	}
 	ent = policy_allowlist_match(&p->allow, host, port,
@@ -293,6 +305,9 @@ policy_why_json(const struct why_answer *a)
 	if (a->suggestion != NULL)
 		json_object_set_new(o, "suggested_flag",
 		    json_string(a->suggestion));
+	if (a->profile != NULL)
+		json_object_set_new(o, "suggested_profile",
+		    json_loads(a->profile, 0, NULL));
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	r = xstrdup(s != NULL ? s : "{}");
@@ -308,5 +323,6 @@ policy_why_free(struct why_answer *a)
 	free(a->granted_by);
 	free(a->source);
 	free(a->suggestion);
+	free(a->profile);
 	memset(a, 0, sizeof(*a));
 }

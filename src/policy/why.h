@@ -18,6 +18,8 @@ struct why_answer {
 	char	*granted_by;	/* owned or NULL: the grant or entry */
 	char	*source;	/* owned or NULL: user, profile, group:x */
 	char	*suggestion;	/* owned or NULL: a flag that would grant it */
+	char	*profile;	/* owned or NULL: the same as a profile
+				 * snippet (one line of JSON) */
 };
 
 /* op: "read", "write" or "readwrite". */

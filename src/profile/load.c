@@ -607,7 +607,8 @@ static const struct field policy_fields[] = {
 };
 
 static const struct field net_fields[] = {
-	{ "block", NULL }, { "network_profile", NULL },
+	{ "block", NULL }, { "report_only", NULL },
+	{ "network_profile", NULL },
 	{ "allow_domain", NULL }, { "proxy_allow", "allow_domain" },
 	{ "allow_proxy", "allow_domain" },
 	{ "credentials", NULL }, { "proxy_credentials", "credentials" },
@@ -1008,7 +1009,9 @@ parse_network(struct pctx *c, json_t *root, struct profile *p)
 	if ((s = section(c, root, top_fields, "network", net_fields,
 	    &rc)) == NULL)
 		return rc;
-	if (get_plain_bool(c, s, net_fields, "block", &n->block) == -1)
+	if (get_plain_bool(c, s, net_fields, "block", &n->block) == -1 ||
+	    get_plain_bool(c, s, net_fields, "report_only",
+	    &n->report_only) == -1)
 		return -1;
 	if (get_str(c, s, net_fields, "network_profile", true,
 	    &n->network_profile, &nul) == -1)

@@ -165,6 +165,7 @@ static void
 merge_net(struct profile_net *d, const struct profile_net *s)
 {
 	d->block = d->block || s->block;
+	d->report_only = d->report_only || s->report_only;
 	switch (s->network_profile_state) {
 	case PROFILE_NETPROF_INHERIT:
 		break;
@@ -287,7 +288,7 @@ bool
 profile_wants_proxy(const struct profile *p)
 {
 	return p->net.network_profile_state == PROFILE_NETPROF_SET ||
-	    p->net.allow_domain.n > 0 ||
+	    p->net.allow_domain.n > 0 || p->net.report_only ||
 	    profile_credentials(p)->n > 0 ||
 	    p->net.upstream_proxy != NULL;
 }

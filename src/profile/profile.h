@@ -153,6 +153,7 @@ struct profile_policy {
 
 struct profile_net {
 	bool			 block;		/* OR-merged */
+	bool			 report_only;	/* OR-merged (SPEC 4.11) */
 	enum profile_netprof	 network_profile_state;
 	char			*network_profile; /* owned; NULL unless SET */
 	struct strv		 allow_domain;	/* SPEC §4.3 entries */

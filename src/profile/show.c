@@ -101,6 +101,8 @@ jnetwork(const struct profile_net *n)
 	size_t	 i;
 
 	json_object_set_new(o, "block", json_boolean(n->block));
+	if (n->report_only)
+		json_object_set_new(o, "report_only", json_true());
 	if (n->network_profile_state == PROFILE_NETPROF_SET)
 		set_str(o, "network_profile", n->network_profile);
 	else if (n->network_profile_state == PROFILE_NETPROF_CLEAR)

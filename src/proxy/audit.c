@@ -13,6 +13,7 @@
 #include "policy/deny.h"
 #include "util/log.h"
 #include "util/strbuf.h"
+#include "util/strv.h"
 #include "util/xmalloc.h"
 
 static void	audit_redact_query(struct strbuf *, const char *);
@@ -32,6 +33,8 @@ struct audit {
 	struct audit_viol viol[AUDIT_VIOL_MAX];
 	size_t		 nviol;
 	unsigned long	 viol_other;	/* denials beyond the distinct cap */
+	struct strv	 would;		/* --report-only: entries used */
+	unsigned long	 would_other;	/* beyond AUDIT_WOULD_MAX */
 };
 
 struct audit *
@@ -270,6 +273,58 @@ proxy_audit_violations(const struct audit *a, bool fs_reported,
 	strbuf_append(out, "</sandbox_violations>\n");
 }
 
+/* Note the allow-list entry a --report-only request needed. */
+static void
+audit_would(struct audit *a, const struct audit_rec *r)
+{
+	char	*ent;
+
+	ent = policy_deny_entry(r->host, r->port, strcmp(r->mode,
+	    "forward") == 0);
+	if (strv_contains(&a->would, ent))
+		free(ent);
+	else if (a->would.n >= AUDIT_WOULD_MAX) {
+		a->would_other++;
+		free(ent);
+	} else
+		strv_push_owned(&a->would, ent);
+}
+
+void
+proxy_audit_report_only(const struct audit *a, struct strbuf *out)
+{
+	struct strbuf	 flags = { 0 };
+	char		*snippet, esc[AUDIT_VIOL_LINE_MAX * 4];
+	size_t		 i;
+
+	if (a == NULL)
+		return;
+	if (a->would.n == 0) {
+		strbuf_append(out, "keyhole: report-only: nothing outside the "
+		    "allow-list was used\n");
+		return;
+	}
+	for (i = 0; i < a->would.n; i++)
+		strbuf_appendf(&flags, "%s--allow-domain %s", i > 0 ? " " : "",
+		    a->would.v[i]);
+	snippet = policy_deny_snippet(&a->would);
+	strbuf_appendf(out, "keyhole: report-only: %zu destination%s outside "
+	    "the allow-list %s used; to allow exactly %s:\n", a->would.n,
+	    a->would.n == 1 ? "" : "s", a->would.n == 1 ? "was" : "were",
+	    a->would.n == 1 ? "it" : "these");
+	/* Names come from the sandbox: escaped. */
+	log_escape(esc, sizeof(esc), flags.s, flags.len);
+	strbuf_appendf(out, "keyhole:   %s\n", esc);
+	log_escape(esc, sizeof(esc), snippet, strlen(snippet));
+	strbuf_appendf(out, "keyhole:   profile: %s\n", esc);
+	if (a->would_other > 0)
+		strbuf_appendf(out, "keyhole:   (and %lu more, not listed: "
+		    "see the audit log's would_deny records)\n",
+		    a->would_other);
+	free(snippet);
+	strbuf_free(&flags);
+}
+
 /* The -v line: "DENY CONNECT evil.example:443 not in allow-list". */
 static void
 audit_log_line(const struct audit_rec *r, const char *path)
@@ -278,7 +333,8 @@ audit_log_line(const struct audit_rec *r, const char *path)
 
 	struct strbuf	b = { 0 };
 
-	strbuf_append(&b, r->allow ? "ALLOW " : "DENY ");
+	strbuf_append(&b, r->would_deny ? "WOULD_DENY " : r->allow ?
+	    "ALLOW " : "DENY ");
 	if (r->method != NULL)
 		strbuf_appendf(&b, "%s ", r->method);
 	else
@@ -348,6 +404,8 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 		audit_violation(a, r, r->path != NULL ? strbuf_str(&path) :
 		    NULL);
 	}
+	if (r->would_deny && r->host != NULL)
+		audit_would(a, r);
 	/* Nothing to write and nobody listening: skip the formatting. */
 	if ((a->fd == -1 || a->failed) && log_level < LOG_INFO) {
 		strbuf_free(&path);
@@ -363,7 +421,8 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 	strbuf_append(&b, "{");
 	audit_json_str(&b, "ts", ts, false);
 	audit_json_str(&b, "mode", r->mode, true);
-	audit_json_str(&b, "decision", r->allow ? "allow" : "deny", true);
+	audit_json_str(&b, "decision", r->would_deny ? "would_deny" :
+	    r->allow ? "allow" : "deny", true);
 	audit_json_str(&b, "host", r->host, true);
 	if (r->port >= 0)
 		strbuf_appendf(&b, ",\"port\":%d", r->port);
@@ -403,6 +462,7 @@ proxy_audit_free(struct audit *a)
 		free(a->viol[i].key);
 		free(a->viol[i].hint);
 	}
+	strv_free(&a->would);
 	free(a->path);
 	free(a);
 }

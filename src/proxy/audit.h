@@ -17,6 +17,7 @@ struct audit;
 struct audit_rec {
 	const char	*mode;		/* connect forward reverse external direct */
 	bool		 allow;
+	bool		 would_deny;	/* allowed by --report-only only */
 	const char	*host;		/* NULL: null */
 	int		 port;		/* -1: null */
 	const char	*service;
@@ -33,6 +34,9 @@ struct audit_rec {
 #define AUDIT_VIOL_MAX		32
 #define AUDIT_VIOL_LINE_MAX	768
 
+/* Distinct allow-list entries --report-only collects. */
+#define AUDIT_WOULD_MAX		64
+
 /* path NULL: no file, only the -v lines and the denial count. */
 struct audit *proxy_audit_open(const char *path, struct errbuf *e);
 void	 proxy_audit_write(struct audit *, const struct audit_rec *);
@@ -47,6 +51,12 @@ unsigned long proxy_audit_denials(const struct audit *);
 struct strbuf;
 void	 proxy_audit_violations(const struct audit *, bool fs_reported,
 	    struct strbuf *out);
+/*
+ * Append what --report-only learnt (SPEC 4.11): the --allow-domain flags
+ * and the profile snippet that allow exactly the destinations the
+ * allow-list would have denied, "keyhole: "-prefixed lines.
+ */
+void	 proxy_audit_report_only(const struct audit *, struct strbuf *out);
 /*
  * Append path to b with every query value replaced by "REDACTED"
  * ("/x?a=1&b" -> "/x?a=REDACTED&b").

@@ -326,6 +326,7 @@ proxy_conn_audit(struct conn *c, bool allow, const char *reason)
 	c->flags |= CONN_AUDITED;
 	r.mode = conn_mode_name(c->mode);
 	r.allow = allow;
+	r.would_deny = allow && (c->flags & CONN_WOULD_DENY);
 	r.host = c->host;
 	r.port = c->host != NULL ? c->port : -1;
 	r.method = c->head != NULL ? c->head->method : NULL;
@@ -502,7 +503,8 @@ proxy_conn_next_request(struct conn *c)
 	c->host = c->path = c->service = c->rpath = NULL;
 	c->route = NULL;
 	c->mode = CONN_MODE_NONE;
-	c->flags &= ~(CONN_AUDITED | CONN_EXPLICIT | CONN_CLOSE_AFTER);
+	c->flags &= ~(CONN_AUDITED | CONN_EXPLICIT | CONN_CLOSE_AFTER |
+	    CONN_WOULD_DENY);
 	c->status = 0;
 	c->bytes_up = c->bytes_down = 0;
 	c->naddrs = c->addr_i = 0;

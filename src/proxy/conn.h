@@ -57,6 +57,7 @@ enum conn_mode {
 #define CONN_CLOSE_AFTER	0x100	/* close once the response is sent */
 #define CONN_KA_WAIT		0x200	/* idle between keep-alive requests */
 #define CONN_MEDIATED		0x400	/* made by the connect mediator */
+#define CONN_WOULD_DENY		0x800	/* --report-only let it through */
 
 /* How a scrubbed response body reaches the client (forward.c). */
 #define CONN_FRAME_ASIS		0	/* no body, or relayed as received */

@@ -83,10 +83,15 @@ proxy_connect_start(struct conn *c)
 		proxy_conn_deny(c, 403, reason);
 		return;
 	}
-	if (!policy_allowlist_allows(&plan->allow, c->host, c->port,
-	    ALLOW_USE_CONNECT)) {
-		proxy_conn_deny(c, 403, "not in allow-list");
-		return;
+	if (plan->report_only ? plan->allow.n == 0 ||
+	    policy_allowlist_match(&plan->allow, c->host, c->port,
+	    ALLOW_USE_CONNECT) == NULL : !policy_allowlist_allows(
+	    &plan->allow, c->host, c->port, ALLOW_USE_CONNECT)) {
+		if (!plan->report_only) {
+			proxy_conn_deny(c, 403, "not in allow-list");
+			return;
+		}
+		c->flags |= CONN_WOULD_DENY;
 	}
 	if (plan->upstream_proxy != NULL &&
 	    !proxy_connect_bypassed(plan, c->host)) {

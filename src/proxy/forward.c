@@ -136,10 +136,15 @@ proxy_forward_start(struct conn *c)
 		proxy_conn_deny(c, 403, reason);
 		return;
 	}
-	if (!policy_allowlist_allows(&plan->allow, c->host, c->port,
-	    ALLOW_USE_FORWARD)) {
-		proxy_conn_deny(c, 403, "not in allow-list");
-		return;
+	if (plan->report_only ? plan->allow.n == 0 ||
+	    policy_allowlist_match(&plan->allow, c->host, c->port,
+	    ALLOW_USE_FORWARD) == NULL : !policy_allowlist_allows(
+	    &plan->allow, c->host, c->port, ALLOW_USE_FORWARD)) {
+		if (!plan->report_only) {
+			proxy_conn_deny(c, 403, "not in allow-list");
+			return;
+		}
+		c->flags |= CONN_WOULD_DENY;
 	}
 	/* Reuse the upstream connection of the previous request. */
 	if (c->up != NULL && c->up_port == c->port &&

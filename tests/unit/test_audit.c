@@ -807,6 +807,96 @@ test_audit_violations_cannot_forge_lines(void **state)
 	proxy_audit_free(a);
 }
 
+static void
+test_audit_would_deny_is_its_own_decision_and_suggested(void **state)
+{
+	struct errbuf		 e;
+	struct audit		*a;
+	struct audit_rec	 r = allow_rec, f = deny_rec;
+	struct strbuf		 b = { 0 };
+	char			*s;
+
+	(void)state;
+	a = proxy_audit_open(logpath, &e);
+	assert_non_null(a);
+	/* a CONNECT on 443, a forward on 80 and one on 8080, twice each */
+	f.allow = true;
+	f.would_deny = true;
+	f.status = 200;
+	r.mode = "forward";
+	r.service = NULL;
+	r.host = "b.example";
+	r.port = 80;
+	r.allow = true;
+	r.would_deny = true;
+	proxy_audit_write(a, &f);
+	proxy_audit_write(a, &f);
+	proxy_audit_write(a, &r);
+	r.port = 8080;
+	proxy_audit_write(a, &r);
+	proxy_audit_write(a, &r);
+	assert_int_equal(proxy_audit_denials(a), 0);
+	proxy_audit_report_only(a, &b);
+	assert_string_equal(strbuf_str(&b),
+	    "keyhole: report-only: 3 destinations outside the allow-list "
+	    "were used; to allow exactly these:\n"
+	    "keyhole:   --allow-domain evil.example --allow-domain b.example "
+	    "--allow-domain b.example:8080\n"
+	    "keyhole:   profile: {\"network\": {\"allow_domain\": "
+	    "[\"evil.example\", \"b.example\", \"b.example:8080\"]}}\n");
+	strbuf_free(&b);
+	proxy_audit_free(a);
+	s = slurp(logpath);
+	assert_non_null(strstr(s, "\"decision\":\"would_deny\""));
+	assert_null(strstr(s, "\"decision\":\"allow\""));
+	free(s);
+}
+
+static void
+test_audit_report_only_says_when_nothing_was_outside(void **state)
+{
+	struct errbuf	 e;
+	struct audit	*a;
+	struct strbuf	 b = { 0 };
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	proxy_audit_write(a, &allow_rec);
+	proxy_audit_report_only(a, &b);
+	assert_string_equal(strbuf_str(&b), "keyhole: report-only: nothing "
+	    "outside the allow-list was used\n");
+	strbuf_free(&b);
+	proxy_audit_free(a);
+}
+
+static void
+test_audit_report_only_is_bounded(void **state)
+{
+	struct errbuf		 e;
+	struct audit		*a;
+	struct audit_rec	 r = deny_rec;
+	struct strbuf		 b = { 0 };
+	char			 host[64];
+	size_t			 i;
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	r.allow = r.would_deny = true;
+	for (i = 0; i < 1000; i++) {
+		snprintf(host, sizeof(host), "h%zu.example", i);
+		r.host = host;
+		proxy_audit_write(a, &r);
+	}
+	proxy_audit_report_only(a, &b);
+	assert_non_null(strstr(strbuf_str(&b), "64 destinations"));
+	assert_non_null(strstr(strbuf_str(&b), "(and 936 more, not listed"));
+	assert_null(strstr(strbuf_str(&b), "h64.example"));
+	strbuf_free(&b);
+	proxy_audit_free(a);
+}
+
 int
 main(void)
 {
@@ -834,6 +924,9 @@ main(void)
 		T(test_audit_violations_nothing_without_denials),
 		T(test_audit_violations_stay_bounded_with_10000_denials),
 		T(test_audit_violations_cannot_forge_lines),
+		T(test_audit_would_deny_is_its_own_decision_and_suggested),
+		T(test_audit_report_only_says_when_nothing_was_outside),
+		T(test_audit_report_only_is_bounded),
 	};
 #undef T
 

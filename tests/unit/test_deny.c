@@ -4,9 +4,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy/deny.h"
+#include "util/strv.h"
 
 /*
  * policy/deny: what each denial tells the agent (SPEC §4.11).  The
@@ -196,6 +198,52 @@ test_deny_upstream_failures_get_no_hint(void **state)
 	assert_false(d.never);
 }
 
+static void
+test_deny_entry_drops_only_the_default_port(void **state)
+{
+	char	*s;
+
+	(void)state;
+	s = policy_deny_entry("a.example", 443, false);
+	assert_string_equal(s, "a.example");
+	free(s);
+	s = policy_deny_entry("a.example", 80, true);
+	assert_string_equal(s, "a.example");
+	free(s);
+	s = policy_deny_entry("a.example", 80, false);
+	assert_string_equal(s, "a.example:80");
+	free(s);
+	s = policy_deny_entry("a.example", 8080, true);
+	assert_string_equal(s, "a.example:8080");
+	free(s);
+	s = policy_deny_entry("2001:db8::1", 443, false);
+	assert_string_equal(s, "[2001:db8::1]");
+	free(s);
+	s = policy_deny_entry("2001:db8::1", 8443, false);
+	assert_string_equal(s, "[2001:db8::1]:8443");
+	free(s);
+}
+
+static void
+test_deny_snippet_is_a_profile_with_the_entries(void **state)
+{
+	struct strv	 v = { 0 };
+	char		*s;
+
+	(void)state;
+	s = policy_deny_snippet(&v);
+	assert_string_equal(s, "{\"network\": {\"allow_domain\": []}}");
+	free(s);
+	strv_push(&v, "a.example");
+	strv_push(&v, "b.example:8443");
+	strv_push(&v, "q\"x");
+	s = policy_deny_snippet(&v);
+	assert_string_equal(s, "{\"network\": {\"allow_domain\": "
+	    "[\"a.example\", \"b.example:8443\", \"q\\\"x\"]}}");
+	free(s);
+	strv_free(&v);
+}
+
 int
 main(void)
 {
@@ -216,6 +264,9 @@ main(void)
 		cmocka_unit_test(
 		    test_deny_endpoint_rule_names_allow_endpoint_without_the_query),
 		cmocka_unit_test(test_deny_upstream_failures_get_no_hint),
+		cmocka_unit_test(test_deny_entry_drops_only_the_default_port),
+		cmocka_unit_test(
+		    test_deny_snippet_is_a_profile_with_the_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
