@@ -596,8 +596,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	report_env(&rep);
 	/* The real keys leave our own /proc/PID/environ too (SPEC 5). */
 	sandbox_env_wipe_original(environ_at_start, &drop);
-	/* The connect mediator, where the kernel can run it (SPEC §3). */
-	if (plan->mode != NET_ALLOW && sandbox_seccomp_notify_available(NULL) &&
+	/* The mediator, where the kernel can run it (SPEC §3, §3.2). */
+	if (sandbox_seccomp_notify_available(NULL) &&
 	    (med = sandbox_mediator_new(plan, base, px, px != NULL ?
 	    proxy_server_port(px) : plan->proxy_port, e)) == NULL) {
 		errbuf_wrap(e, "connect mediator");

@@ -85,15 +85,16 @@ why_canon(const char *path)
 	return xstrdup(path);
 }
 
+static void	why_decide(const struct plan *, const char *, bool,
+		    enum fs_access, struct why_answer *);
+
 int
 policy_why_path(const struct plan *p, const char *path, const char *op,
     struct why_answer *a, struct errbuf *e)
 {
 	enum fs_access		 want;
-	const struct fs_grant	*best = NULL, *cover = NULL;
 	struct stat		 st;
 	char			*c;
-	size_t			 i, j;
 	bool			 is_file;
 
 	memset(a, 0, sizeof(*a));
@@ -110,6 +111,22 @@ policy_why_path(const struct plan *p, const char *path, const char *op,
 	}
 	c = why_canon(path);
 	is_file = stat(c, &st) == 0 && !S_ISDIR(st.st_mode);
+	why_decide(p, c, is_file, want, a);
+	free(c);
+	return 0;
+}
+
+/*
+ * The decision of policy_why_path on canonical path c (is_file: c is not
+ * a directory): filled into a.
+ */
+static void
+why_decide(const struct plan *p, const char *c, bool is_file,
+    enum fs_access want, struct why_answer *a)
+{
+	const struct fs_grant	*best = NULL, *cover = NULL;
+	size_t			 i, j;
+
 	for (j = 0; j < p->deny_paths.n; j++) {
 		bool over = false;
 
@@ -125,8 +142,7 @@ policy_why_path(const struct plan *p, const char *path, const char *op,
 		    "the sensitive path %s: it cannot be granted with path "
 		    "options alone (see --override-deny)", c,
 		    p->deny_paths.v[j]));
-		free(c);
-		return 0;
+		return;
 	}
 	for (i = 0; i < p->ngrants; i++) {
 		const struct fs_grant *g = &p->grants[i];
@@ -161,8 +177,19 @@ policy_why_path(const struct plan *p, const char *path, const char *op,
 		    "read" : want == FS_WRITE ? "write" : "allow",
 		    is_file ? "-file" : "", c);
 	}
-	free(c);
-	return 0;
+}
+
+bool
+policy_why_writable(const struct plan *p, const char *canon)
+{
+	struct why_answer	a;
+	bool			ok;
+
+	memset(&a, 0, sizeof(a));
+	why_decide(p, canon, false, FS_WRITE, &a);
+	ok = a.allowed;
+	policy_why_free(&a);
+	return ok;
 }
 
 /* "host:port", IPv6 in brackets; caller frees. */

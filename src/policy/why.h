@@ -25,6 +25,13 @@ struct why_answer {
 /* op: "read", "write" or "readwrite". */
 int	 policy_why_path(const struct plan *, const char *path, const char *op,
 	    struct why_answer *, struct errbuf *e);
+/*
+ * True when directory canon (absolute, symlink-free: the caller resolved
+ * it, e.g. by readlink of /proc/self/fd/N) lies inside a write grant and
+ * not inside a denied sensitive path: what policy_why_path says for
+ * "write", without resolving anything again.
+ */
+bool	 policy_why_writable(const struct plan *, const char *canon);
 /* target: "host", "host:port" or a URL. */
 int	 policy_why_host(const struct plan *, const char *target,
 	    struct why_answer *, struct errbuf *e);

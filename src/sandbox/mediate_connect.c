@@ -264,9 +264,82 @@ sandbox_mediate_connect(struct mediator *m, const struct seccomp_notif *req)
 		sandbox_mediator_op_finish(op, -EACCES);
 		return;
 	default:
+		if (m->pol.inet_any) {
+			op->verdict = MEDIATOR_PASS;
+			sandbox_mediate_connect_start(op, fd, "other", -1);
+			return;
+		}
 		sandbox_mediator_audit(m, false, "?", -1,
 		    "address family not allowed");
 		sandbox_mediator_op_finish(op, -EACCES);
+		return;
+	}
+}
+
+/* ---- bind -------------------------------------------------------------- */
+
+void
+sandbox_mediate_bind_start(struct med_op *op, int fd)
+{
+	struct mediator	*m = op->m;
+	int		 err;
+
+	op->sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
+	if (op->sfd < 0) {
+		err = op->sfd;
+		op->sfd = -1;
+		if (err == -ESRCH && !sandbox_mediator_valid(m, op->id)) {
+			sandbox_mediator_op_free(op);
+			return;
+		}
+		sandbox_mediator_op_finish(op, err);
+		return;
+	}
+	err = bind(op->sfd, (struct sockaddr *)&op->addr, op->len) == -1 ?
+	    -errno : 0;
+	sandbox_mediator_op_finish(op, err);
+}
+
+/*
+ * One bind().  As for connect, the address is copied once; a pathname
+ * AF_UNIX bind is performed in mediate_unix.c, inet ones by the rule
+ * Landlock would apply (the supervisor is not under Landlock), others as
+ * asked.
+ */
+void
+sandbox_mediate_bind(struct mediator *m, const struct seccomp_notif *req)
+{
+	struct med_op	*op;
+	int64_t		 ulen = (int32_t)req->data.args[2];
+	int		 fd = (int)req->data.args[0];
+
+	if (ulen < (int64_t)sizeof(sa_family_t) ||
+	    ulen > (int64_t)sizeof(struct sockaddr_storage)) {
+		sandbox_mediator_answer(m, req->id, -EINVAL);
+		return;
+	}
+	op = sandbox_mediator_op_new(m, req);
+	op->len = (socklen_t)ulen;
+	if (sandbox_mediator_read(op->tid, req->data.args[1], &op->addr,
+	    (size_t)ulen) == -1) {
+		sandbox_mediator_op_finish(op, -EFAULT);
+		return;
+	}
+	if (!sandbox_mediator_valid(m, op->id)) {
+		sandbox_mediator_op_free(op);
+		return;
+	}
+	switch (op->addr.ss_family) {
+	case AF_UNIX:
+		sandbox_mediate_unix_bind(op, fd);
+		return;
+	case AF_INET:
+	case AF_INET6:
+		sandbox_mediate_inet_bind(op, fd);
+		return;
+	default:
+		op->verdict = MEDIATOR_PASS;
+		sandbox_mediate_bind_start(op, fd);
 		return;
 	}
 }

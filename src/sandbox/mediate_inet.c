@@ -3,11 +3,13 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -168,9 +170,35 @@ sandbox_mediator_policy_clear(struct mediator_policy *pol)
 		free(pol->grants[i].addrs);
 	}
 	free(pol->grants);
-	strv_free(&pol->unix_dirs);
 	strv_free(&pol->unix_allow);
+	for (i = 0; i < pol->nbound; i++)
+		if (pol->bound[i].fd != -1)
+			close(pol->bound[i].fd);
+	free(pol->bound);
 	memset(pol, 0, sizeof(*pol));
+}
+
+enum mediator_verdict
+sandbox_mediator_decide_bind(const struct mediator_policy *pol,
+    const struct sockaddr *sa, socklen_t len, const char **reason)
+{
+	struct sockaddr_storage	 a;
+	uint16_t		 port;
+
+	*reason = NULL;
+	if (pol->inet_any)
+		return MEDIATOR_PASS;
+	if (!inet_norm(sa, len, &a, &port)) {
+		*reason = "malformed address";
+		return MEDIATOR_DENY;
+	}
+	/* What Landlock's bind rule allows (sandbox/landlock.c). */
+	if (port != 0 && ((pol->open_ports != NULL &&
+	    ports_has(pol->open_ports, port)) || (pol->listen_ports != NULL &&
+	    ports_has(pol->listen_ports, port))))
+		return MEDIATOR_PASS;
+	*reason = "bind port not granted (--open-port, --listen-port)";
+	return MEDIATOR_DENY;
 }
 
 /* ---- grants ----------------------------------------------------------- */
@@ -426,6 +454,12 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediator_op_finish(op, -EINVAL);
 		return;
 	}
+	if (m->pol.inet_any) {
+		/* NET_ALLOW: any address, no audit record. */
+		op->verdict = MEDIATOR_PASS;
+		sandbox_mediate_connect_start(op, fd, "inet", port);
+		return;
+	}
 	if (proxy_guard_ntop((struct sockaddr *)&op->addr, host,
 	    sizeof(host)) == NULL)
 		snprintf(host, sizeof(host), "?");
@@ -447,4 +481,31 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		break;
 	}
 	sandbox_mediate_connect_start(op, fd, host, port);
+}
+
+void
+sandbox_mediate_inet_bind(struct med_op *op, int fd)
+{
+	struct mediator		*m = op->m;
+	struct sockaddr_storage	 n;
+	const char		*reason;
+	char			 host[INET6_ADDRSTRLEN];
+	uint16_t		 port;
+
+	op->verdict = sandbox_mediator_decide_bind(&m->pol,
+	    (struct sockaddr *)&op->addr, op->len, &reason);
+	if (op->verdict == MEDIATOR_DENY) {
+		if (!inet_norm((struct sockaddr *)&op->addr, op->len, &n,
+		    &port)) {
+			sandbox_mediator_op_finish(op, -EINVAL);
+			return;
+		}
+		if (proxy_guard_ntop((struct sockaddr *)&op->addr, host,
+		    sizeof(host)) == NULL)
+			snprintf(host, sizeof(host), "?");
+		sandbox_mediator_audit(m, false, host, port, reason);
+		sandbox_mediator_op_finish(op, -EACCES);
+		return;
+	}
+	sandbox_mediate_bind_start(op, fd);
 }

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -13,12 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+
 #include "policy/plan.h"
+#include "policy/why.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
 /*
- * Unix sockets (SPEC §3.2): the decision table and pathname connects.
+ * Unix sockets (SPEC §3.2): the decision table, pathname binds performed
+ * for the child (recording what is bound inside), and the resolution of
+ * a pathname to a pinned socket inode for connects and datagram sends.
  */
 
 /* True when path is dir or lies below it (both absolute, canonical). */
@@ -37,23 +46,76 @@ path_within(const char *path, const char *dir)
 
 enum mediator_verdict
 sandbox_mediator_decide_unix(const struct mediator_policy *pol,
-    const char *path, const char **reason)
+    const char *path, dev_t dev, ino_t ino, const char **reason)
 {
 	size_t	i;
 
 	*reason = NULL;
-	if (path[0] != '/') {
-		*reason = "unix socket path is not absolute";
-		return MEDIATOR_DENY;
+	for (i = 0; i < pol->nbound; i++)
+		if (pol->bound[i].dev == dev && pol->bound[i].ino == ino)
+			return MEDIATOR_UNIX;
+	if (path[0] == '/') {
+		for (i = 0; i < pol->unix_allow.n; i++)
+			if (path_within(path, pol->unix_allow.v[i]))
+				return MEDIATOR_UNIX;
 	}
-	for (i = 0; i < pol->unix_allow.n; i++)
-		if (path_within(path, pol->unix_allow.v[i]))
-			return MEDIATOR_UNIX;
-	for (i = 0; i < pol->unix_dirs.n; i++)
-		if (path_within(path, pol->unix_dirs.v[i]))
-			return MEDIATOR_UNIX;
-	*reason = "unix socket outside granted paths";
+	*reason = "unix socket not bound in the sandbox nor named by "
+	    "--allow-unix-socket";
 	return MEDIATOR_DENY;
+}
+
+enum mediator_verdict
+sandbox_mediator_decide_unix_bind(const struct mediator_policy *pol,
+    const char *dir, const char **reason)
+{
+	*reason = NULL;
+	if (dir[0] == '/' && pol->plan != NULL &&
+	    policy_why_writable(pol->plan, dir))
+		return MEDIATOR_UNIX;
+	*reason = "unix socket bind outside the write grants";
+	return MEDIATOR_DENY;
+}
+
+/* Drop entries whose socket files are gone (unlinked). */
+static void
+bound_sweep(struct mediator_policy *pol)
+{
+	struct stat	 st;
+	size_t		 i, j;
+
+	for (i = j = 0; i < pol->nbound; i++) {
+		if (pol->bound[i].fd != -1 &&
+		    (fstat(pol->bound[i].fd, &st) == -1 || st.st_nlink == 0)) {
+			close(pol->bound[i].fd);
+			continue;
+		}
+		pol->bound[j++] = pol->bound[i];
+	}
+	pol->nbound = j;
+}
+
+void
+sandbox_mediator_bound_add(struct mediator_policy *pol, dev_t dev, ino_t ino,
+    int fd)
+{
+	if (pol->nbound >= MEDIATOR_BOUND_MAX)
+		bound_sweep(pol);
+	if (pol->nbound >= MEDIATOR_BOUND_MAX) {
+		/* All still there: the oldest becomes unreachable. */
+		log_warnx("more than %d unix sockets bound in the sandbox: "
+		    "forgetting the oldest", MEDIATOR_BOUND_MAX);
+		if (pol->bound[0].fd != -1)
+			close(pol->bound[0].fd);
+		memmove(&pol->bound[0], &pol->bound[1],
+		    (pol->nbound - 1) * sizeof(pol->bound[0]));
+		pol->nbound--;
+	}
+	pol->bound = xreallocarray(pol->bound, pol->nbound + 1,
+	    sizeof(*pol->bound));
+	pol->bound[pol->nbound].dev = dev;
+	pol->bound[pol->nbound].ino = ino;
+	pol->bound[pol->nbound].fd = fd;
+	pol->nbound++;
 }
 
 /* path made absolute (against our cwd) and symlink-free where it exists. */
@@ -94,10 +156,6 @@ sandbox_mediator_policy_unix(struct mediator_policy *pol,
 {
 	size_t	i;
 
-	for (i = 0; i < p->ngrants; i++)
-		if (p->grants[i].access & FS_WRITE)
-			strv_push_owned(&pol->unix_dirs,
-			    canon_path(p->grants[i].path));
 	for (i = 0; i < p->allow_unix_socket.n; i++)
 		strv_push_owned(&pol->unix_allow,
 		    canon_path(p->allow_unix_socket.v[i]));
@@ -110,23 +168,19 @@ sandbox_mediator_policy_unix(struct mediator_policy *pol,
  * after the check changes nothing.  0, or -errno; *canon is owned.
  */
 static int
-unix_open(struct med_op *op, const char *path, char **canon)
+unix_open(struct med_op *op, const char *path, char **canon,
+    struct stat *st)
 {
 	char		 link[64], buf[PATH_MAX];
-	struct stat	 st;
 	ssize_t		 n;
 	int		 dirfd = AT_FDCWD, fd, err;
 
 	*canon = NULL;
 	if (path[0] != '/') {
-		snprintf(link, sizeof(link), "/proc/%ld/cwd", (long)op->tid);
-		dirfd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd == -1)
-			return -ESRCH;
-		if (!sandbox_mediator_valid(op->m, op->id)) {
-			close(dirfd);
-			return -ESRCH;
-		}
+		dirfd = sandbox_mediator_dirfd(op->m, op->tid, op->id,
+		    AT_FDCWD);
+		if (dirfd < 0)
+			return dirfd;
 	}
 	fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
 	err = errno;
@@ -135,7 +189,7 @@ unix_open(struct med_op *op, const char *path, char **canon)
 	if (fd == -1)
 		return err == ENOENT || err == ENOTDIR || err == ELOOP ||
 		    err == EACCES || err == ENAMETOOLONG ? -err : -ENOENT;
-	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+	if (fstat(fd, st) == -1 || !S_ISSOCK(st->st_mode)) {
 		close(fd);
 		return -ECONNREFUSED;
 	}
@@ -166,57 +220,327 @@ unix_addr(struct med_op *op)
 	    (size_t)n + 1);
 }
 
-void
-sandbox_mediate_unix_connect(struct med_op *op, int fd)
+
+/* The path in op's AF_UNIX address (bounded), into path. */
+static void
+unix_path(const struct med_op *op, char *path, size_t size)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&op->addr;
+	size_t		 n;
+
+	n = op->len - offsetof(struct sockaddr_un, sun_path);
+	if (n > sizeof(sun->sun_path))
+		n = sizeof(sun->sun_path);
+	n = strnlen(sun->sun_path, n);
+	if (n >= size)
+		n = size - 1;
+	memcpy(path, sun->sun_path, n);
+	path[n] = '\0';
+}
+
+int
+sandbox_mediate_unix_resolve(struct med_op *op)
 {
 	struct mediator		*m = op->m;
 	struct sockaddr_un	*sun = (struct sockaddr_un *)&op->addr;
-	const size_t		 off = offsetof(struct sockaddr_un, sun_path);
+	struct stat		 st;
 	const char		*reason;
 	char			 path[sizeof(sun->sun_path) + 1], *canon, *what;
-	size_t			 n;
 	int			 err;
 
-	if (op->len <= off) {
-		/* Unnamed: the kernel answers it (EINVAL). */
+	if (op->len <= offsetof(struct sockaddr_un, sun_path)) {
+		/* Unnamed: the kernel answers it. */
 		op->verdict = MEDIATOR_PASS;
-		sandbox_mediate_connect_start(op, fd, "unix:", -1);
-		return;
+		return 0;
 	}
-	n = op->len - off;
-	if (n > sizeof(sun->sun_path))
-		n = sizeof(sun->sun_path);
 	if (sun->sun_path[0] == '\0') {
 		sandbox_mediator_audit(m, false, "unix:@", -1,
 		    "abstract unix socket");
-		sandbox_mediator_op_finish(op, -EACCES);
-		return;
+		return -EACCES;
 	}
-	n = strnlen(sun->sun_path, n);
-	memcpy(path, sun->sun_path, n);
-	path[n] = '\0';
-	if ((err = unix_open(op, path, &canon)) != 0) {
-		if (err == -ESRCH && !sandbox_mediator_valid(m, op->id)) {
-			sandbox_mediator_op_free(op);
-			return;
-		}
+	unix_path(op, path, sizeof(path));
+	if ((err = unix_open(op, path, &canon, &st)) != 0) {
 		/* Not there or not a socket: what the kernel would say
 		 * (existence is no secret: Landlock lets stat() through). */
 		log_debug("%s: unix:%s: %s", __func__, path, strerror(-err));
-		sandbox_mediator_op_finish(op, err);
-		return;
+		return err;
 	}
 	what = xasprintf("unix:%s", canon);
-	op->verdict = sandbox_mediator_decide_unix(&m->pol, canon, &reason);
+	op->verdict = sandbox_mediator_decide_unix(&m->pol, canon, st.st_dev,
+	    st.st_ino, &reason);
 	free(canon);
 	if (op->verdict == MEDIATOR_DENY) {
 		sandbox_mediator_audit(m, false, what, -1, reason);
 		free(what);
+		return -EACCES;
+	}
+	log_debug("%s: %s granted", __func__, what);
+	free(what);
+	unix_addr(op);
+	return 0;
+}
+
+void
+sandbox_mediate_unix_connect(struct med_op *op, int fd)
+{
+	int	err;
+
+	if ((err = sandbox_mediate_unix_resolve(op)) != 0) {
+		if (err == -ESRCH && !sandbox_mediator_valid(op->m, op->id)) {
+			sandbox_mediator_op_free(op);
+			return;
+		}
+		sandbox_mediator_op_finish(op, err);
+		return;
+	}
+	sandbox_mediate_connect_start(op, fd, "unix", -1);
+}
+
+/* ---- bind -------------------------------------------------------------- */
+
+/*
+ * The file a bound unix socket created, as the kernel recorded it
+ * (sock_diag UNIX_DIAG_VFS): no path lookup, so no race.  0 or -1.
+ */
+static int
+unix_vfs(struct mediator *m, int sfd, dev_t *dev, uint32_t *ino)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct unix_diag_req	req;
+	} q;
+	union {
+		struct nlmsghdr		nlh;
+		char			buf[1024];
+	} r;
+	struct unix_diag_msg	*msg;
+	struct unix_diag_vfs	 vfs;
+	struct rtattr		*rta;
+	struct stat		 st;
+	ssize_t			 n;
+	int			 len;
+
+	if (fstat(sfd, &st) == -1)
+		return -1;
+	if (m->diagfd == -1 && (m->diagfd = socket(AF_NETLINK, SOCK_DGRAM |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG)) == -1)
+		return -1;
+	memset(&q, 0, sizeof(q));
+	q.nlh.nlmsg_len = sizeof(q);
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST;
+	q.nlh.nlmsg_seq = (uint32_t)st.st_ino;
+	q.req.sdiag_family = AF_UNIX;
+	q.req.udiag_states = ~0U;
+	q.req.udiag_ino = (uint32_t)st.st_ino;
+	q.req.udiag_show = UDIAG_SHOW_VFS;
+	q.req.udiag_cookie[0] = q.req.udiag_cookie[1] = ~0U;
+	if (send(m->diagfd, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
+		return -1;
+	/* The answer is queued before send returns. */
+	n = recv(m->diagfd, &r, sizeof(r), MSG_DONTWAIT);
+	if (n < (ssize_t)(sizeof(r.nlh) + sizeof(*msg)) ||
+	    !NLMSG_OK(&r.nlh, (size_t)n) ||
+	    r.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    r.nlh.nlmsg_seq != (uint32_t)st.st_ino)
+		return -1;
+	msg = NLMSG_DATA(&r.nlh);
+	if (msg->udiag_ino != (uint32_t)st.st_ino)
+		return -1;
+	len = (int)r.nlh.nlmsg_len - NLMSG_LENGTH(sizeof(*msg));
+	for (rta = (struct rtattr *)(msg + 1); RTA_OK(rta, len);
+	    rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type != UNIX_DIAG_VFS ||
+		    RTA_PAYLOAD(rta) < sizeof(vfs))
+			continue;
+		memcpy(&vfs, RTA_DATA(rta), sizeof(vfs));
+		/* The kernel's dev_t: 12 bits major, 20 bits minor. */
+		*dev = makedev(vfs.udiag_vfs_dev >> 20,
+		    vfs.udiag_vfs_dev & 0xfffff);
+		*ino = vfs.udiag_vfs_ino;
+		return 0;
+	}
+	return -1;
+}
+
+/* The child's umask (/proc/TID/status), or -1. */
+static int
+unix_umask(pid_t tid)
+{
+	char		 path[64], buf[1024], *s;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((s = strstr(buf, "\nUmask:")) == NULL)
+		return -1;
+	return (int)(strtol(s + 7, NULL, 8) & 0777);
+}
+
+/*
+ * bind() to a pathname in directory dirfd (ours, resolved as the child
+ * would) under name: with our working directory there for the duration
+ * (the supervisor has one thread), and the child's umask.  0 or -errno.
+ */
+static int
+unix_bind_at(struct med_op *op, int dirfd, const char *name)
+{
+	struct mediator		*m = op->m;
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 cmask, rc, err;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(name) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, name, strlen(name));
+	cmask = unix_umask(op->tid);
+	if (fchdir(dirfd) == -1)
+		return -errno;
+	old = umask(cmask == -1 ? 077 : (mode_t)cmask);
+	rc = bind(op->sfd, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(name) + 1));
+	err = errno;
+	umask(old);
+	if (fchdir(m->cwdfd) == -1)
+		log_warn("cannot return to the supervisor's directory");
+	return rc == -1 ? -err : 0;
+}
+
+/* Record the socket file op's socket created as name in dirfd. */
+static void
+unix_record(struct med_op *op, int dirfd, const char *name)
+{
+	struct stat	 st;
+	dev_t		 dev;
+	uint32_t	 ino;
+	int		 pin;
+
+	if (unix_vfs(op->m, op->sfd, &dev, &ino) == -1) {
+		log_warnx("unix socket %s: cannot learn its file (sock_diag); "
+		    "it is not reachable from the sandbox", name);
+		return;
+	}
+	/*
+	 * The pin keeps the inode (and so its number) ours while recorded.
+	 * Opened by name, it must be the file the kernel recorded: another
+	 * thread may have renamed a different socket file into its place.
+	 */
+	pin = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pin != -1 && fstat(pin, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == dev && (uint32_t)st.st_ino == ino) {
+		sandbox_mediator_bound_add(&op->m->pol, st.st_dev, st.st_ino,
+		    pin);
+		return;
+	}
+	if (pin != -1)
+		close(pin);
+	log_warnx("unix socket %s: moved while being bound; it is not "
+	    "reachable from the sandbox", name);
+}
+
+void
+sandbox_mediate_unix_bind(struct med_op *op, int fd)
+{
+	struct mediator		*m = op->m;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&op->addr;
+	const char		*reason, *name;
+	char			 path[sizeof(sun->sun_path) + 1], link[64];
+	char			 dir[PATH_MAX], *slash, *what;
+	ssize_t			 n;
+	int			 base = AT_FDCWD, dirfd, v, err;
+	socklen_t		 sl = sizeof(v);
+
+	if (op->len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sun->sun_path[0] == '\0') {
+		/* Autobind and abstract names: as asked (connecting to an
+		 * abstract socket is what is refused). */
+		op->verdict = MEDIATOR_PASS;
+		sandbox_mediate_bind_start(op, fd);
+		return;
+	}
+	unix_path(op, path, sizeof(path));
+	if (path[0] != '/' &&
+	    (base = sandbox_mediator_dirfd(m, op->tid, op->id,
+	    AT_FDCWD)) < 0) {
+		if (!sandbox_mediator_valid(m, op->id)) {
+			sandbox_mediator_op_free(op);
+			return;
+		}
+		sandbox_mediator_op_finish(op, base);
+		return;
+	}
+	if ((slash = strrchr(path, '/')) != NULL) {
+		*slash = '\0';
+		name = slash + 1;
+		dirfd = openat(base, slash == path ? "/" : path,
+		    O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		name = path;
+		dirfd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	err = errno;
+	if (base != AT_FDCWD)
+		close(base);
+	if (dirfd == -1) {
+		sandbox_mediator_op_finish(op, -err);
+		return;
+	}
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		close(dirfd);
+		sandbox_mediator_op_finish(op, -EADDRINUSE);
+		return;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	if ((n = readlink(link, dir, sizeof(dir) - 1)) <= 0) {
+		close(dirfd);
+		sandbox_mediator_op_finish(op, -ENOENT);
+		return;
+	}
+	dir[n] = '\0';
+	what = xasprintf("unix:%s%s%s", dir, strcmp(dir, "/") == 0 ? "" :
+	    "/", name);
+	if (sandbox_mediator_decide_unix_bind(&m->pol, dir, &reason) ==
+	    MEDIATOR_DENY) {
+		sandbox_mediator_audit(m, false, what, -1, reason);
+		free(what);
+		close(dirfd);
 		sandbox_mediator_op_finish(op, -EACCES);
 		return;
 	}
-	sandbox_mediator_audit(m, true, what, -1, "unix socket granted");
-	unix_addr(op);
-	sandbox_mediate_connect_start(op, fd, what, -1);
+	op->sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
+	if (op->sfd < 0) {
+		err = op->sfd;
+		op->sfd = -1;
+		free(what);
+		close(dirfd);
+		if (err == -ESRCH && !sandbox_mediator_valid(m, op->id)) {
+			sandbox_mediator_op_free(op);
+			return;
+		}
+		sandbox_mediator_op_finish(op, err);
+		return;
+	}
+	if (getsockopt(op->sfd, SOL_SOCKET, SO_DOMAIN, &v, &sl) == -1 ||
+	    v != AF_UNIX) {
+		/* Not a unix socket: the kernel's answer to this address. */
+		err = bind(op->sfd, (struct sockaddr *)&op->addr, op->len) ==
+		    -1 ? -errno : 0;
+	} else if ((err = unix_bind_at(op, dirfd, name)) == 0) {
+		unix_record(op, dirfd, name);
+		log_debug("%s: %s bound inside", __func__, what);
+	}
 	free(what);
+	close(dirfd);
+	sandbox_mediator_op_finish(op, err);
 }

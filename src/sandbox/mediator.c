@@ -99,6 +99,10 @@ static const struct {
 	{ __NR_open,		sandbox_mediate_pty_open }, /* O_NOCTTY only */
 #endif
 	{ __NR_openat,		sandbox_mediate_pty_open }, /* O_NOCTTY only */
+	{ __NR_bind,		sandbox_mediate_bind },
+	{ __NR_sendto,		sandbox_mediate_sendto },
+	{ __NR_sendmsg,		sandbox_mediate_sendmsg },
+	{ __NR_sendmmsg,	sandbox_mediate_sendmmsg },
 };
 
 /* ---- the mediator ----------------------------------------------------- */
@@ -120,6 +124,9 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	m->proxy = proxy;
 	m->listener = -1;
 	m->pidfd = -1;
+	m->diagfd = -1;
+	/* Unix binds happen in the child's directories, then back here. */
+	m->cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	TAILQ_INIT(&m->pending);
 	/* The kernel's structs may be larger than our headers' (newer). */
 	m->notif_size = sizes.seccomp_notif > sizeof(struct seccomp_notif) ?
@@ -136,13 +143,18 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		m->self.sin_port = htons(proxy_port);
 		if ((m->own_audit = proxy_audit_open(p->audit_log, e)) ==
 		    NULL) {
+			if (m->cwdfd != -1)
+				close(m->cwdfd);
 			free(m);
 			return NULL;
 		}
 		m->audit = m->own_audit;
 	}
+	m->pol.inet_any = p->mode == NET_ALLOW;
 	m->pol.proxy_port = p->mode == NET_PROXY ? proxy_port : 0;
 	m->pol.open_ports = &p->open_ports;
+	m->pol.listen_ports = p->mode == NET_PROXY ? &p->listen_ports : NULL;
+	m->pol.plan = p;
 	sandbox_mediator_policy_unix(&m->pol, p);
 	m->meta_drop = sandbox_mediate_meta_caps(m);
 	if (sandbox_mediate_inet_init(m, p, e) == -1) {
@@ -318,6 +330,16 @@ sandbox_mediator_dirfd(struct mediator *m, pid_t tid, uint64_t id, int dfd)
 	return fd;
 }
 
+void
+sandbox_mediator_kill(struct mediator *m, pid_t tid, int sig)
+{
+	pid_t	tgid;
+
+	(void)m;
+	if ((tgid = read_tgid(tid)) != -1)
+		(void)syscall(SYS_tgkill, tgid, tid, sig);
+}
+
 /* ---- ops --------------------------------------------------------------- */
 
 struct med_op *
@@ -352,6 +374,7 @@ sandbox_mediator_op_free(struct med_op *op)
 	}
 	if (op->pathfd != -1)
 		close(op->pathfd);
+	sandbox_mediate_send_free(op->send);
 	free(op);
 }
 
@@ -537,5 +560,9 @@ sandbox_mediator_free(struct mediator *m)
 	proxy_audit_free(m->own_audit);
 	if (m->pidfd != -1)
 		close(m->pidfd);
+	if (m->cwdfd != -1)
+		close(m->cwdfd);
+	if (m->diagfd != -1)
+		close(m->diagfd);
 	free(m);
 }

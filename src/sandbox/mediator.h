@@ -17,26 +17,42 @@ struct ports;
 struct proxy;
 
 /*
- * The connect mediator (SPEC §1 layer 3, §3).  The child's seccomp filter
- * turns every connect() into a user notification; the supervisor reads
- * the address once from the child's memory, decides on its copy from the
- * table below, and performs the connect itself on a duplicate of the
- * child's socket (pidfd_getfd), then answers with the result.  Nothing is
- * ever let through with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+ * The mediator (SPEC §1 layer 3, §3, §3.2).  The child's seccomp filter
+ * turns connect(), bind(), sendmsg(), sendmmsg() and sendto() with an
+ * address into user notifications, in every network mode.  The
+ * supervisor reads the arguments once from the child's memory, decides on
+ * its copy from the table below, and performs the call itself on a
+ * duplicate of the child's socket (pidfd_getfd), then answers with the
+ * result.  Nothing is ever let through with
+ * SECCOMP_USER_NOTIF_FLAG_CONTINUE.  Handlers live in mediate_*.c
+ * (interface: mediator_int.h).
  *
- * Policy (NET_BLOCKED and NET_PROXY; the mediator is off in NET_ALLOW):
- *   AF_INET/AF_INET6 TCP:
+ * Policy:
+ *   connect(), AF_INET/AF_INET6 TCP (NET_BLOCKED and NET_PROXY):
  *     127.0.0.1:PROXY_PORT                          allowed (registered)
  *     127.0.0.1 or ::1 on an --open-port port        allowed
  *     a resolved address of a direct grant host:PORT allowed on PORT,
  *       unless it is a credential upstream's address or guarded
  *     anything else                                 EACCES, audited
- *   AF_UNIX pathname: the socket (symlinks resolved) lies in a path
- *     granted with write access or named by --allow-unix-socket; else
- *     EACCES.  Abstract: EACCES.  Unnamed: passed to the kernel.
+ *   connect(), AF_INET/AF_INET6 in NET_ALLOW: performed as asked.
+ *   bind(), AF_INET/AF_INET6: what Landlock allows (NET_ALLOW: any;
+ *     else --open-port ports, and in NET_PROXY --listen-port ports).
+ *   AF_UNIX pathname bind(): performed by the supervisor in the parent
+ *     directory as the child resolves it, only where the plan grants
+ *     write access (policy_why_writable); the socket file it creates is
+ *     recorded as bound inside (its inode, pinned with an O_PATH fd).
+ *   AF_UNIX pathname connect(), and a datagram send to a pathname: only
+ *     a socket bound inside or one named by --allow-unix-socket (a
+ *     directory named there covers the sockets below it); else EACCES.
+ *     Write grants never imply a socket grant.  Abstract: EACCES.
+ *     Unnamed: passed to the kernel (on our duplicate).
  *   AF_UNSPEC (disconnect): passed to the kernel.
- *   AF_NETLINK to the kernel (nl_pid 0): passed; other portids: EACCES.
- *   Any other family: EACCES.
+ *   AF_NETLINK to the kernel (nl_pid 0): passed; other portids: EACCES
+ *     (in NET_ALLOW: passed).
+ *   Any other family: EACCES (in NET_ALLOW: passed).
+ * sendmsg() on anything but an unconnected-style AF_UNIX datagram send
+ * is performed on our copies as asked (data, SCM_RIGHTS descriptors
+ * translated with pidfd_getfd); see mediate_send.c.
  */
 struct mediator;	/* opaque */
 
@@ -49,6 +65,9 @@ struct mediator;	/* opaque */
 #define MEDIATOR_TTL_MAX_S	3600
 #define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
 #define MEDIATOR_SYNC_AFTER	32	/* lone notifications: sync wake-ups */
+#define MEDIATOR_BOUND_MAX	4096	/* unix sockets bound inside, live */
+#define MEDIATOR_SEND_MAX	(256u * 1024)	/* bytes copied per send */
+#define MEDIATOR_CTL_MAX	4096	/* control bytes copied per send */
 
 /* The verdict of the policy table. */
 enum mediator_verdict {
@@ -56,8 +75,9 @@ enum mediator_verdict {
 	MEDIATOR_PROXY,		/* 127.0.0.1:PROXY_PORT */
 	MEDIATOR_OPEN_PORT,	/* loopback on an --open-port port */
 	MEDIATOR_GRANT,		/* a direct grant's address */
-	MEDIATOR_UNIX,		/* pathname socket inside a grant */
-	MEDIATOR_PASS,		/* AF_UNSPEC, unnamed AF_UNIX, netlink */
+	MEDIATOR_UNIX,		/* pathname socket bound inside or named */
+	MEDIATOR_PASS,		/* AF_UNSPEC, unnamed AF_UNIX, netlink,
+				 * anything in NET_ALLOW but AF_UNIX */
 };
 
 /* One direct grant host:PORT and the addresses it stands for. */
@@ -76,14 +96,25 @@ struct mediator_grant {
  * credential upstream. */
 typedef bool mediator_cred_fn(void *arg, const char *host, uint16_t port);
 
+/* A socket file bound inside the sandbox. */
+struct mediator_bound {
+	dev_t			 dev;
+	ino_t			 ino;
+	int			 fd;		/* owned O_PATH pin, or -1 */
+};
+
 /* The decision table's inputs; pure data so tests build one by hand. */
 struct mediator_policy {
+	bool			 inet_any;	/* NET_ALLOW */
 	uint16_t		 proxy_port;	/* 0: no proxy */
 	const struct ports	*open_ports;	/* borrowed; NULL: none */
+	const struct ports	*listen_ports;	/* borrowed; NULL: none */
+	const struct plan	*plan;		/* borrowed: write grants */
 	struct mediator_grant	*grants;	/* owned array */
 	size_t			 ngrants;
-	struct strv		 unix_dirs;	/* write-granted paths */
 	struct strv		 unix_allow;	/* --allow-unix-socket */
+	struct mediator_bound	*bound;		/* owned array */
+	size_t			 nbound;
 	mediator_cred_fn	*cred;		/* NULL: no routes */
 	void			*cred_arg;
 };
@@ -100,17 +131,40 @@ enum mediator_verdict sandbox_mediator_decide_inet(
 	    const struct mediator_grant **grant);
 
 /*
- * Decide on an absolute, symlink-free AF_UNIX path.  MEDIATOR_UNIX or
- * MEDIATOR_DENY with *reason.
+ * Decide on an inet bind() (sa as copied from the child): MEDIATOR_PASS
+ * or MEDIATOR_DENY with *reason.
+ */
+enum mediator_verdict sandbox_mediator_decide_bind(
+	    const struct mediator_policy *pol, const struct sockaddr *sa,
+	    socklen_t len, const char **reason);
+
+/*
+ * Decide on reaching the AF_UNIX socket file at absolute, symlink-free
+ * path (the inode dev/ino, as opened).  MEDIATOR_UNIX or MEDIATOR_DENY
+ * with *reason.
  */
 enum mediator_verdict sandbox_mediator_decide_unix(
-	    const struct mediator_policy *pol, const char *path,
+	    const struct mediator_policy *pol, const char *path, dev_t dev,
+	    ino_t ino, const char **reason);
+
+/*
+ * Decide on binding an AF_UNIX socket in directory dir (absolute,
+ * symlink-free).  MEDIATOR_UNIX or MEDIATOR_DENY with *reason.
+ */
+enum mediator_verdict sandbox_mediator_decide_unix_bind(
+	    const struct mediator_policy *pol, const char *dir,
 	    const char **reason);
 
 /*
- * Fill pol's unix lists from plan p: paths granted with write access and
- * --allow-unix-socket entries (made absolute against the current
- * directory, symlinks resolved where they exist).
+ * Record a socket file bound inside (fd: an O_PATH pin, taken over, or
+ * -1).  Entries whose files are gone are dropped when the set is full.
+ */
+void	 sandbox_mediator_bound_add(struct mediator_policy *pol, dev_t dev,
+	    ino_t ino, int fd);
+
+/*
+ * Fill pol's --allow-unix-socket list from plan p (made absolute against
+ * the current directory, symlinks resolved where they exist).
  */
 void	 sandbox_mediator_policy_unix(struct mediator_policy *pol,
 	    const struct plan *p);
@@ -133,7 +187,7 @@ int	 sandbox_mediator_meta_decide(const struct plan *p,
 void	 sandbox_mediator_policy_clear(struct mediator_policy *pol);
 
 /*
- * Build the mediator for plan p (mode NET_BLOCKED or NET_PROXY) before
+ * Build the mediator for plan p (any mode) before
  * the child starts: resolves the direct grants now (blocking: --resolve
  * and IP literals need no query), then re-resolves each through the
  * proxy's resolver on base when its DNS TTL runs out (clamped to

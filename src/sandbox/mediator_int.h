@@ -35,6 +35,7 @@
 #include "sandbox/mediator.h"
 
 struct event;
+struct med_send;
 
 /* One notification being answered: the dup'ed socket and our copy. */
 struct med_op {
@@ -51,6 +52,7 @@ struct med_op {
 	uint16_t		 reg_port;	/* registered, 0: none */
 	struct event		*ev;		/* owned: write wait or retry */
 	bool			 retry;		/* ev is the retry timer */
+	struct med_send		*send;		/* owned or NULL: a send */
 };
 TAILQ_HEAD(med_ops, med_op);
 
@@ -64,6 +66,8 @@ struct mediator {
 	struct sockaddr_in	 self;		/* the proxy's address */
 	int			 listener;	/* owned or -1 */
 	struct event		*lev;		/* owned */
+	int			 cwdfd;		/* owned: our cwd, or -1 */
+	int			 diagfd;	/* owned: sock_diag, or -1 */
 	struct med_ops		 pending;	/* ops parked on the loop */
 	size_t			 npending;
 	size_t			 notif_size;
@@ -127,6 +131,9 @@ int	 sandbox_mediator_getfd(struct mediator *, pid_t tid, uint64_t id,
 int	 sandbox_mediator_dirfd(struct mediator *, pid_t tid, uint64_t id,
 	    int dfd);
 
+/* Send signal sig to thread tid (a SIGPIPE the kernel would send). */
+void	 sandbox_mediator_kill(struct mediator *, pid_t tid, int sig);
+
 /* One audit record of mode "direct" (host may be a unix path). */
 void	 sandbox_mediator_audit(struct mediator *, bool allow,
 	    const char *host, int port, const char *reason);
@@ -154,6 +161,26 @@ void	 sandbox_mediate_connect(struct mediator *,
 void	 sandbox_mediate_connect_start(struct med_op *, int fd,
 	    const char *what, int port);
 
+/* bind(): read the address, dispatch by family. */
+void	 sandbox_mediate_bind(struct mediator *,
+	    const struct seccomp_notif *);
+
+/* bind() op->addr on our duplicate of the child's socket fd; answers. */
+void	 sandbox_mediate_bind_start(struct med_op *, int fd);
+
+/* ---- mediate_send.c ---------------------------------------------------- */
+
+/* sendto() with an address, sendmsg(), sendmmsg(): performed here. */
+void	 sandbox_mediate_sendto(struct mediator *,
+	    const struct seccomp_notif *);
+void	 sandbox_mediate_sendmsg(struct mediator *,
+	    const struct seccomp_notif *);
+void	 sandbox_mediate_sendmmsg(struct mediator *,
+	    const struct seccomp_notif *);
+
+/* NULL is a no-op. */
+void	 sandbox_mediate_send_free(struct med_send *);
+
 /* ---- mediate_inet.c ---------------------------------------------------- */
 
 /* Fill m's grants and credential check from plan p.  -1 with e. */
@@ -162,6 +189,9 @@ int	 sandbox_mediate_inet_init(struct mediator *, const struct plan *p,
 
 /* An inet connect: decide on op->addr and start it (fd: the child's). */
 void	 sandbox_mediate_inet_connect(struct med_op *, int fd);
+
+/* An inet bind: what Landlock allows, performed on our duplicate. */
+void	 sandbox_mediate_inet_bind(struct med_op *, int fd);
 
 /* A connect to the proxy succeeded: register its source port. */
 void	 sandbox_mediate_inet_register(struct med_op *);
@@ -211,5 +241,16 @@ void	 sandbox_mediate_pty_open(struct mediator *,
 /* listen(): refused on a never-bound inet socket, else performed. */
 void	 sandbox_mediate_listen(struct mediator *,
 	    const struct seccomp_notif *);
+
+/*
+ * Decide on the AF_UNIX address op->addr/op->len (our copy) and point it
+ * at the pinned socket inode (op->pathfd).  0 with op->verdict
+ * MEDIATOR_UNIX (rewritten) or MEDIATOR_PASS (unnamed: unchanged);
+ * -errno (EACCES audited; -ESRCH: check validity).
+ */
+int	 sandbox_mediate_unix_resolve(struct med_op *);
+
+/* An AF_UNIX bind: a pathname is bound here, in a write grant only. */
+void	 sandbox_mediate_unix_bind(struct med_op *, int fd);
 
 #endif

@@ -59,6 +59,7 @@ struct seccomp_prog {
 	struct sock_filter	*insns;		/* owned */
 	unsigned short		 len;
 	unsigned int		 flags;		/* SECCOMP_FILTER_FLAG_* */
+	struct seccomp_prog	*seal;		/* owned or NULL: see below */
 };
 
 /* Mask for int arguments: the kernel looks at the low 32 bits only. */
@@ -357,24 +358,52 @@ seccomp_pty_rules(scmp_filter_ctx ctx, struct errbuf *e)
 }
 
 /*
- * The connect mediator (SPEC §1 layer 3): every connect() becomes a user
- * notification answered by the supervisor, which performs the connect
+ * The mediator (SPEC §1 layer 3, §3.2), in every network mode: connect(),
+ * bind(), sendmsg(), sendmmsg(), and sendto() with an address become user
+ * notifications answered by the supervisor, which performs the call
  * itself on a duplicate of the socket (sandbox/mediator.c).  Whatever the
- * arguments: the address lives in memory the child can rewrite, so only
- * the supervisor's copy may be decided on.  sendto/sendmsg need no
- * notification: a TCP socket ignores their address unless MSG_FASTOPEN
- * (refused above) or TCP_FASTOPEN_CONNECT, which only defers a connect()
- * the mediator already performed; AF_UNIX stream sockets refuse one.
- * WAIT_KILLABLE_RECV (5.19+) keeps a signal from restarting a connect the
+ * other arguments: addresses and msghdrs live in memory the child can
+ * rewrite, and the descriptor can be dup2()ed over, so only the
+ * supervisor's copies may be decided on.  sendto() with a NULL address
+ * (send(), and every write to a connected socket) stays in the kernel:
+ * the filter sees that register, the child cannot change it.  bind() is
+ * trapped for pathname AF_UNIX binds (recorded as bound inside); since the
+ * family is in memory, every bind is.  A MSG_FASTOPEN send that traps
+ * here (libseccomp lets the notification win over the ERRNO rule above)
+ * is refused by the supervisor in the restricted modes.
+ * WAIT_KILLABLE_RECV (5.19+) keeps a signal from restarting a call the
  * supervisor is already working on.
  */
 static int
 seccomp_mediator_rules(scmp_filter_ctx ctx, const struct plan *p,
-    bool mediate, struct seccomp_prog *prog, struct errbuf *e)
+    int handoff, struct seccomp_prog *prog, struct errbuf *e)
 {
-	if (!mediate)
+	struct scmp_arg_cmp	cmp, hand[2];
+
+	if (handoff < 0)
 		return 0;
+	cmp = SCMP_A4(SCMP_CMP_NE, 0, 0);
+	/*
+	 * The child hands the listener over with one sendmsg() on descriptor
+	 * handoff with flags SECCOMP_HANDOFF_FLAGS before it execs; the
+	 * supervisor is suspended (vfork) and could not answer it.  That one
+	 * combination stays in the kernel here, and the seal filter loaded
+	 * right after the handoff refuses it for good (seccomp applies the
+	 * stricter answer of stacked filters).
+	 */
+	hand[0] = SCMP_A0(SCMP_CMP_NE, (uint64_t)handoff, 0);
+	hand[1] = SCMP_A2(SCMP_CMP_NE, SECCOMP_HANDOFF_FLAGS, 0);
 	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), "connect", 0, NULL,
+	    e) == -1 ||
+	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(bind), "bind", 0, NULL,
+	    e) == -1 ||
+	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg", 1,
+	    &hand[0], e) == -1 ||
+	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg", 1,
+	    &hand[1], e) == -1 ||
+	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmmsg), "sendmmsg", 0,
+	    NULL, e) == -1 ||
+	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendto), "sendto", 1, &cmp,
 	    e) == -1)
 		return -1;
 	if (seccomp_meta_rules(ctx, e) == -1 ||
@@ -448,8 +477,44 @@ fail:
 	return -1;
 }
 
+/* The seal: the handoff's sendmsg combination refused from now on. */
 static int
-seccomp_build(const struct plan *p, bool mediate, struct seccomp_prog **out,
+seccomp_build_seal(int handoff, struct seccomp_prog **out, struct errbuf *e)
+{
+	struct seccomp_prog	*prog;
+	struct scmp_arg_cmp	 cmp[2];
+	scmp_filter_ctx		 ctx;
+	int			 rc;
+
+	*out = NULL;
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
+		errbuf_set(e, "seccomp_init failed");
+		return -1;
+	}
+	prog = xcalloc(1, sizeof(*prog));
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS);
+	if (rc < 0) {
+		errno = -rc;
+		errbuf_sys(e, "seccomp bad-architecture action");
+		goto fail;
+	}
+	cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, INT_MASK, (uint64_t)handoff);
+	cmp[1] = SCMP_A2(SCMP_CMP_MASKED_EQ, INT_MASK, SECCOMP_HANDOFF_FLAGS);
+	if (rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(sendmsg), "sendmsg", 2,
+	    cmp, e) == -1 || seccomp_export(ctx, prog, e) == -1)
+		goto fail;
+	seccomp_release(ctx);
+	*out = prog;
+	return 0;
+fail:
+	seccomp_release(ctx);
+	sandbox_seccomp_free(prog);
+	return -1;
+}
+
+static int
+seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
     struct errbuf *e)
 {
 	struct seccomp_prog	*prog;
@@ -480,9 +545,11 @@ seccomp_build(const struct plan *p, bool mediate, struct seccomp_prog **out,
 		    seccomp_send_rules(ctx, e) == -1)
 			goto fail;
 	}
-	if (seccomp_mediator_rules(ctx, p, mediate, prog, e) == -1)
+	if (seccomp_mediator_rules(ctx, p, handoff, prog, e) == -1)
 		goto fail;
 	if (seccomp_export(ctx, prog, e) == -1)
+		goto fail;
+	if (handoff >= 0 && seccomp_build_seal(handoff, &prog->seal, e) == -1)
 		goto fail;
 	seccomp_release(ctx);
 	*out = prog;
@@ -498,14 +565,22 @@ int
 sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
     struct errbuf *e)
 {
-	return seccomp_build(p, false, out, e);
+	return seccomp_build(p, -1, out, e);
 }
 
 int
-sandbox_seccomp_build_mediated(const struct plan *p,
+sandbox_seccomp_build_mediated(const struct plan *p, int handoff,
     struct seccomp_prog **out, struct errbuf *e)
 {
-	return seccomp_build(p, true, out, e);
+	return seccomp_build(p, handoff, out, e);
+}
+
+int
+sandbox_seccomp_seal(const struct seccomp_prog *prog)
+{
+	if (prog->seal == NULL)
+		return 0;
+	return sandbox_seccomp_load(prog->seal);
 }
 
 int
@@ -561,6 +636,7 @@ sandbox_seccomp_free(struct seccomp_prog *prog)
 {
 	if (prog == NULL)
 		return;
+	sandbox_seccomp_free(prog->seal);
 	free(prog->insns);
 	free(prog);
 }

@@ -206,7 +206,7 @@ child_send_listener(const struct child_ctx *c, int listener)
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
 	do {
-		n = sendmsg(c->notifyfd, &msg, MSG_NOSIGNAL);
+		n = sendmsg(c->notifyfd, &msg, SECCOMP_HANDOFF_FLAGS);
 	} while (n == -1 && errno == EINTR);
 	if (n != 1)
 		return -1;
@@ -277,6 +277,8 @@ child_run(const struct child_ctx *c)
 			child_fail(c, STAGE_MEDIATOR, EINVAL, 0);
 		if (child_send_listener(c, rc) == -1)
 			child_fail(c, STAGE_MEDIATOR, errno, 0);
+		if ((rc = sandbox_seccomp_seal(c->sc)) < 0)
+			child_fail(c, STAGE_SECCOMP, -rc, 0);
 	}
 	if (child_close_fds(c) == -1)
 		child_fail(c, STAGE_FDS, errno, 0);
@@ -599,8 +601,6 @@ sandbox_supervise_mediator_mode(const struct plan *p, bool have,
 	*mediate = false;
 	*av = NULL;
 	*llp = p;
-	if (p->mode == NET_ALLOW)
-		return 0;
 	if (have) {
 		*mediate = true;
 		return 0;
@@ -608,6 +608,11 @@ sandbox_supervise_mediator_mode(const struct plan *p, bool have,
 	/* A capable kernel without a mediator: the caller's choice. */
 	if (missing == NULL)
 		return 0;
+	if (p->mode == NET_ALLOW) {
+		log_warnx("no mediator (%s): unix sockets outside the sandbox "
+		    "stay reachable (SPEC 3.2)", missing);
+		return 0;
+	}
 	if (p->mode == NET_BLOCKED) {
 		log_info("no connect mediator (%s): Landlock port rules only",
 		    missing);
@@ -709,26 +714,25 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 		goto out;
 	}
 	port = proxy != NULL ? proxy_server_port(proxy) : p->proxy_port;
-	if (on_listener == NULL && p->mode != NET_ALLOW &&
-	    !sandbox_seccomp_notify_available(&why))
+	if (on_listener == NULL && !sandbox_seccomp_notify_available(&why))
 		missing = errbuf_msg(&why);
 	if (sandbox_supervise_mediator_mode(p, on_listener != NULL, missing,
 	    &mediate, &lplan, &lav, &llp, e) == -1)
 		goto out;
+	if (mediate) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sp) == -1) {
+			errbuf_sys(e, "socketpair for the connect mediator");
+			goto out;
+		}
+	}
 	if (sandbox_landlock_prepare(llp, port, &ll, e) == -1 ||
-	    (mediate ? sandbox_seccomp_build_mediated(p, &sc, e) :
+	    (mediate ? sandbox_seccomp_build_mediated(p, sp[1], &sc, e) :
 	    sandbox_seccomp_build(p, &sc, e)) == -1)
 		goto out;
 	if (base == NULL) {
 		if ((own = base = event_base_new()) == NULL) {
 			errbuf_set(e, "cannot create an event loop");
-			goto out;
-		}
-	}
-	if (mediate) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-		    sp) == -1) {
-			errbuf_sys(e, "socketpair for the connect mediator");
 			goto out;
 		}
 	}

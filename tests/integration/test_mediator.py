@@ -325,14 +325,16 @@ def test_unix_socket_outside_grants_is_refused(box, mconnect,
 	recs = direct(audit_lines(box.path("audit.log")), decision="deny")
 	assert recs and recs[0]["host"] == "unix:" + \
 	    os.path.realpath(unix_servers["outside"]), recs
-	assert recs[0]["reason"] == "unix socket outside granted paths"
+	assert recs[0]["reason"] == "unix socket not bound in the sandbox " \
+	    "nor named by --allow-unix-socket"
 
 
-def test_unix_socket_inside_granted_directory_is_allowed(box, mconnect,
-    unix_servers):
+def test_socket_bound_outside_in_a_write_granted_directory_is_refused(box,
+    mconnect, unix_servers):
+	"""SPEC 3.2: a directory grant never implies a socket grant."""
 	res = run_m(box, ("--block-net", "--allow", box.granted), "unix",
 	    unix_servers["granted"])
-	assert_ok(res)
+	assert_errno(res, EACCES)
 
 
 def test_unix_socket_via_symlink_in_grant_to_outside_is_refused(box,
@@ -357,7 +359,8 @@ def test_relative_unix_path_is_resolved_in_the_childs_directory(box,
 	in the box's root), then connects to "s.sock": the mediator must read
 	it against the child's cwd (/proc/PID/cwd).  Read against its own,
 	it would find no socket and refuse the granted one."""
-	opts = ("--block-net", "--allow", box.granted)
+	opts = ("--block-net", "--allow", box.granted, "--allow-unix-socket",
+	    unix_servers["granted"])
 	assert_ok(run_m(box, opts, "unixat", box.granted, "s.sock"))
 	res = run_m(box, opts, "unixat", box.outside, "s.sock")
 	assert_errno(res, EACCES)
@@ -391,7 +394,10 @@ def test_unix_socket_in_proxy_mode_follows_the_same_rules(box, mconnect,
 	opts = ("--allow-domain", "example.test", "--allow", box.granted)
 	assert_errno(run_m(box, opts, "unix", unix_servers["outside"]),
 	    EACCES)
-	assert_ok(run_m(box, opts, "unix", unix_servers["granted"]))
+	assert_errno(run_m(box, opts, "unix", unix_servers["granted"]),
+	    EACCES)
+	assert_ok(run_m(box, opts + ("--allow-unix-socket",
+	    unix_servers["granted"]), "unix", unix_servers["granted"]))
 
 
 def test_abstract_unix_socket_is_refused(box, mconnect):

@@ -94,7 +94,6 @@ setup(void **state)
 	f->pol.cred = cred;
 	add_grant(&f->pol, "db.test", DB, db, 2);
 	add_grant(&f->pol, "api.test", 443, api, 1);
-	strv_push(&f->pol.unix_dirs, "/home/u/work");
 	strv_push(&f->pol.unix_allow, "/run/user/1/agent.sock");
 	cred_host = NULL;
 	*state = f;
@@ -284,40 +283,60 @@ test_mediator_denies_non_inet_family(void **state)
 	    MEDIATOR_DENY);
 }
 
+/* ---- unix sockets (SPEC 3.2) ---- */
+
+#define DEV	((dev_t)0x801)
+
 static void
-test_mediator_allows_unix_socket_inside_grant(void **state)
+test_mediator_allows_unix_socket_bound_inside(void **state)
 {
 	struct fixture	*f = *state;
 	const char	*reason;
 
+	sandbox_mediator_bound_add(&f->pol, DEV, 42, -1);
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/home/u/work/s.sock", &reason), MEDIATOR_UNIX);
+	    "/home/u/work/s.sock", DEV, 42, &reason), MEDIATOR_UNIX);
+	/* The inode decides, not the path it is reached by. */
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/home/u/work/a/b/s.sock", &reason), MEDIATOR_UNIX);
+	    "/tmp/hardlink.sock", DEV, 42, &reason), MEDIATOR_UNIX);
 }
 
 static void
-test_mediator_denies_unix_socket_with_grant_as_prefix_only(void **state)
+test_mediator_denies_unix_socket_in_write_grant_not_bound_inside(void **state)
 {
 	struct fixture	*f = *state;
 	const char	*reason;
 
+	/* /home/u/work is a write grant: no socket grant for all that. */
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/home/u/workshop/s.sock", &reason), MEDIATOR_DENY);
-	assert_string_equal(reason, "unix socket outside granted paths");
+	    "/home/u/work/s.sock", DEV, 43, &reason), MEDIATOR_DENY);
+	assert_string_equal(reason, "unix socket not bound in the sandbox "
+	    "nor named by --allow-unix-socket");
 }
 
 static void
-test_mediator_denies_unix_socket_outside_grants(void **state)
+test_mediator_denies_same_inode_on_other_device(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	sandbox_mediator_bound_add(&f->pol, DEV, 42, -1);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/mnt/s.sock", DEV + 1, 42, &reason), MEDIATOR_DENY);
+}
+
+static void
+test_mediator_denies_outside_daemons_sockets(void **state)
 {
 	struct fixture	*f = *state;
 	const char	*reason;
 
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/var/run/docker.sock", &reason), MEDIATOR_DENY);
-	assert_string_equal(reason, "unix socket outside granted paths");
+	    "/var/run/docker.sock", DEV, 7, &reason), MEDIATOR_DENY);
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/run/user/1/bus", &reason), MEDIATOR_DENY);
+	    "/tmp/tmux-1000/default", DEV, 8, &reason), MEDIATOR_DENY);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/1/bus", DEV, 9, &reason), MEDIATOR_DENY);
 }
 
 static void
@@ -327,35 +346,80 @@ test_mediator_allows_named_unix_socket(void **state)
 	const char	*reason;
 
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/run/user/1/agent.sock", &reason), MEDIATOR_UNIX);
+	    "/run/user/1/agent.sock", DEV, 5, &reason), MEDIATOR_UNIX);
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/run/user/1/agent.sock2", &reason), MEDIATOR_DENY);
+	    "/run/user/1/agent.sock2", DEV, 5, &reason), MEDIATOR_DENY);
 }
 
 static void
-test_mediator_denies_relative_unix_path(void **state)
+test_mediator_denies_relative_unix_path_not_bound_inside(void **state)
 {
 	struct fixture	*f = *state;
 	const char	*reason;
 
 	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "work/s.sock", &reason), MEDIATOR_DENY);
-	assert_string_equal(reason, "unix socket path is not absolute");
+	    "run/user/1/agent.sock", DEV, 5, &reason), MEDIATOR_DENY);
+}
+
+/* A plan with a write grant, a read grant and a denied path below. */
+static void
+bind_plan(struct plan *p, struct fs_grant *g)
+{
+	memset(p, 0, sizeof(*p));
+	memset(g, 0, 2 * sizeof(*g));
+	g[0].path = "/home/u/work";
+	g[0].access = FS_READWRITE;
+	g[1].path = "/home/u/docs";
+	g[1].access = FS_READ;
+	p->grants = g;
+	p->ngrants = 2;
+	strv_push(&p->deny_paths, "/home/u/work/.ssh");
 }
 
 static void
-test_mediator_root_grant_covers_every_path(void **state)
+test_mediator_binds_unix_socket_only_in_write_grant(void **state)
+{
+	struct fixture	*f = *state;
+	struct fs_grant	 g[2];
+	struct plan	 p;
+	const char	*reason;
+
+	bind_plan(&p, g);
+	f->pol.plan = &p;
+	assert_int_equal(sandbox_mediator_decide_unix_bind(&f->pol,
+	    "/home/u/work", &reason), MEDIATOR_UNIX);
+	assert_int_equal(sandbox_mediator_decide_unix_bind(&f->pol,
+	    "/home/u/work/sub", &reason), MEDIATOR_UNIX);
+	assert_int_equal(sandbox_mediator_decide_unix_bind(&f->pol,
+	    "/home/u/docs", &reason), MEDIATOR_DENY);
+	assert_string_equal(reason, "unix socket bind outside the write "
+	    "grants");
+	assert_int_equal(sandbox_mediator_decide_unix_bind(&f->pol,
+	    "/home/u/workshop", &reason), MEDIATOR_DENY);
+	assert_int_equal(sandbox_mediator_decide_unix_bind(&f->pol,
+	    "/home/u/work/.ssh", &reason), MEDIATOR_DENY);
+	f->pol.plan = NULL;
+	strv_free(&p.deny_paths);
+}
+
+static void
+test_mediator_bound_set_forgets_the_oldest_when_full(void **state)
 {
 	struct fixture	*f = *state;
 	const char	*reason;
+	ino_t		 i;
 
-	strv_push(&f->pol.unix_dirs, "/");
-	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
-	    "/var/run/docker.sock", &reason), MEDIATOR_UNIX);
+	for (i = 0; i <= MEDIATOR_BOUND_MAX; i++)
+		sandbox_mediator_bound_add(&f->pol, DEV, 1000 + i, -1);
+	assert_int_equal(f->pol.nbound, MEDIATOR_BOUND_MAX);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol, "/x", DEV,
+	    1000, &reason), MEDIATOR_DENY);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol, "/x", DEV,
+	    1000 + MEDIATOR_BOUND_MAX, &reason), MEDIATOR_UNIX);
 }
 
 static void
-test_mediator_unix_lists_take_write_grants_only(void **state)
+test_mediator_unix_list_takes_allow_unix_socket_only(void **state)
 {
 	struct mediator_policy	pol;
 	struct fs_grant		g[2];
@@ -367,19 +431,48 @@ test_mediator_unix_lists_take_write_grants_only(void **state)
 	memset(g, 0, sizeof(g));
 	g[0].path = "/nonexistent-keyhole-test/rw";
 	g[0].access = FS_READWRITE;
-	g[1].path = "/nonexistent-keyhole-test/ro";
-	g[1].access = FS_READ;
 	p.grants = g;
-	p.ngrants = 2;
+	p.ngrants = 1;
 	strv_push(&p.allow_unix_socket, "/nonexistent-keyhole-test/a.sock");
 	sandbox_mediator_policy_unix(&pol, &p);
-	assert_int_equal(pol.unix_dirs.n, 1);
-	assert_string_equal(pol.unix_dirs.v[0], "/nonexistent-keyhole-test/rw");
 	assert_int_equal(pol.unix_allow.n, 1);
 	assert_string_equal(pol.unix_allow.v[0],
 	    "/nonexistent-keyhole-test/a.sock");
 	strv_free(&p.allow_unix_socket);
 	sandbox_mediator_policy_clear(&pol);
+}
+
+/* ---- inet binds mirror Landlock's rule ---- */
+
+static void
+test_mediator_bind_allows_open_and_listen_ports_only(void **state)
+{
+	struct fixture		*f = *state;
+	struct sockaddr_storage	 ss;
+	struct ports		 listen;
+	const char		*reason;
+	socklen_t		 len;
+
+	memset(&listen, 0, sizeof(listen));
+	ports_add(&listen, 8080);
+	f->pol.listen_ports = &listen;
+	addr(&ss, "127.0.0.1", OPEN, &len);
+	assert_int_equal(sandbox_mediator_decide_bind(&f->pol,
+	    (struct sockaddr *)&ss, len, &reason), MEDIATOR_PASS);
+	addr(&ss, "0.0.0.0", 8080, &len);
+	assert_int_equal(sandbox_mediator_decide_bind(&f->pol,
+	    (struct sockaddr *)&ss, len, &reason), MEDIATOR_PASS);
+	addr(&ss, "127.0.0.1", 0, &len);
+	assert_int_equal(sandbox_mediator_decide_bind(&f->pol,
+	    (struct sockaddr *)&ss, len, &reason), MEDIATOR_DENY);
+	addr(&ss, "::1", 9999, &len);
+	assert_int_equal(sandbox_mediator_decide_bind(&f->pol,
+	    (struct sockaddr *)&ss, len, &reason), MEDIATOR_DENY);
+	f->pol.inet_any = true;
+	assert_int_equal(sandbox_mediator_decide_bind(&f->pol,
+	    (struct sockaddr *)&ss, len, &reason), MEDIATOR_PASS);
+	f->pol.listen_ports = NULL;
+	ports_free(&listen);
 }
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -489,13 +582,16 @@ main(void)
 		T(test_mediator_denies_credential_upstream_by_address),
 		T(test_mediator_denies_short_address),
 		T(test_mediator_denies_non_inet_family),
-		T(test_mediator_allows_unix_socket_inside_grant),
-		T(test_mediator_denies_unix_socket_with_grant_as_prefix_only),
-		T(test_mediator_denies_unix_socket_outside_grants),
+		T(test_mediator_allows_unix_socket_bound_inside),
+		T(test_mediator_denies_unix_socket_in_write_grant_not_bound_inside),
+		T(test_mediator_denies_same_inode_on_other_device),
+		T(test_mediator_denies_outside_daemons_sockets),
 		T(test_mediator_allows_named_unix_socket),
-		T(test_mediator_denies_relative_unix_path),
-		T(test_mediator_root_grant_covers_every_path),
-		T(test_mediator_unix_lists_take_write_grants_only),
+		T(test_mediator_denies_relative_unix_path_not_bound_inside),
+		T(test_mediator_binds_unix_socket_only_in_write_grant),
+		T(test_mediator_bound_set_forgets_the_oldest_when_full),
+		T(test_mediator_unix_list_takes_allow_unix_socket_only),
+		T(test_mediator_bind_allows_open_and_listen_ports_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -456,18 +456,22 @@ test_supervise_mediator_used_when_given(void **state)
 }
 
 static void
-test_supervise_allow_mode_never_mediates(void **state)
+test_supervise_allow_mode_mediates_for_unix_sockets(void **state)
 {
 	struct plan		 p, lp;
 	const struct plan	*llp;
 	struct allow_entry	*av;
 	struct errbuf		 e = { 0 };
-	bool			 mediate = true;
+	bool			 mediate = false;
 
 	(void)state;
 	mode_plan(&p, NET_ALLOW, false);
 	assert_int_equal(sandbox_supervise_mediator_mode(&p, true, NULL,
 	    &mediate, &lp, &av, &llp, &e), 0);
+	assert_true(mediate);
+	/* A kernel that cannot: allow mode still runs, with a warning. */
+	assert_int_equal(sandbox_supervise_mediator_mode(&p, false,
+	    "no pidfd_getfd", &mediate, &lp, &av, &llp, &e), 0);
 	assert_false(mediate);
 	policy_allowlist_free(&p.allow);
 }
@@ -536,7 +540,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_supervise_mediator_used_when_given),
-		cmocka_unit_test(test_supervise_allow_mode_never_mediates),
+		cmocka_unit_test(
+		    test_supervise_allow_mode_mediates_for_unix_sockets),
 		cmocka_unit_test(
 		    test_supervise_proxy_mode_without_mediator_is_refused),
 		cmocka_unit_test(

@@ -1,0 +1,287 @@
+"""Unix sockets (SPEC 3.2), in every network mode: a pathname connect()
+or datagram send reaches only a socket bound inside this sandbox or one
+named with --allow-unix-socket.  A write grant (/tmp by default, the
+workdir) never implies a socket grant.
+
+Real programs: a tmux server and an ssh-agent started outside the sandbox
+with their sockets under /tmp (a default write grant), and python3 inside
+for the errno of each call.
+"""
+
+import errno
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from run_fixtures import EACCES, box, try_bin  # noqa: F401
+
+MODES = {
+	"allow": (),
+	"blocked": ("--block-net",),
+	"proxy": ("--allow-domain", "example.test"),
+}
+PY = "/usr/bin/python3"
+
+# Run inside the sandbox: one call per line of argv, "name=errno" or
+# "name=ok" printed for each.
+SCRIPT = r'''
+import array, errno, os, socket, sys
+
+def tag(name, fn):
+	try:
+		r = fn()
+		print("%s=ok%s" % (name, "" if r is None else " " + str(r)))
+	except OSError as e:
+		print("%s=%s" % (name, errno.errorcode.get(e.errno, e.errno)))
+
+def stream_inside(d):
+	p = os.path.join(d, "in.sock")
+	s = socket.socket(socket.AF_UNIX)
+	s.bind(p)
+	s.listen(4)
+	c = socket.socket(socket.AF_UNIX)
+	c.connect(p)
+	a, _ = s.accept()
+	c.sendall(b"ping")
+	return a.recv(16).decode()
+
+def dgram_inside(d):
+	os.chdir(d)
+	r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	r.bind(os.path.join(d, "r.sock"))
+	w = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	w.bind("w.sock")
+	w.sendto(b"one", os.path.join(d, "r.sock"))
+	m1, peer = r.recvfrom(16)
+	w.sendmsg([b"tw", b"o"], [], 0, os.path.join(d, "r.sock"))
+	m2 = r.recv(16)
+	r.sendto(b"back", peer)
+	m3 = w.recv(16)
+	return "%s,%s,%s" % (m1.decode(), m2.decode(), m3.decode())
+
+def connect(p):
+	c = socket.socket(socket.AF_UNIX)
+	c.connect(p)
+
+def sendto(p):
+	c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	c.sendto(b"leak", p)
+
+def sendmsg_fd(p):
+	c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	fds = array.array("i", [0, 1])
+	c.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)],
+	    0, p)
+
+def bind(p):
+	s = socket.socket(socket.AF_UNIX)
+	s.bind(p)
+
+def hardlink(src, dst):
+	os.link(src, dst)
+	connect(dst)
+
+for arg in sys.argv[1:]:
+	op, _, rest = arg.partition(":")
+	args = rest.split(",") if rest else []
+	tag(op, lambda: globals()[op](*args))
+'''
+
+
+def results(res):
+	out = {}
+	for line in res.out.splitlines():
+		k, sep, v = line.partition("=")
+		if sep:
+			out[k] = v
+	return out
+
+
+def run_py(box, opts, *ops):
+	script = os.path.join(box.granted, "unix_ops.py")
+	if not os.path.exists(script):
+		box.write(script, SCRIPT)
+	return box.run("run", *opts, "--allow", box.granted, "--", PY,
+	    script, *ops)
+
+
+@pytest.fixture
+def tmpdir_under_tmp():
+	"""A directory in /tmp, where real daemons put their sockets."""
+	d = tempfile.mkdtemp(prefix="keyhole-unix-", dir="/tmp")
+	yield d
+	shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def tmux_server(tmpdir_under_tmp):
+	if shutil.which("tmux") is None:
+		pytest.fail("tmux is not installed (scripts/deps.sh)")
+	sock = os.path.join(tmpdir_under_tmp, "tmux-sock")
+	env = {"PATH": "/usr/bin:/bin", "HOME": tmpdir_under_tmp,
+	    "TERM": "xterm"}
+	subprocess.run(["tmux", "-S", sock, "-f", "/dev/null", "new-session",
+	    "-d", "-s", "t", "sleep 120"], check=True, env=env, timeout=10)
+	yield sock
+	subprocess.run(["tmux", "-S", sock, "kill-server"], env=env,
+	    timeout=10, capture_output=True)
+
+
+@pytest.fixture
+def ssh_agent(tmpdir_under_tmp):
+	if shutil.which("ssh-agent") is None:
+		pytest.fail("openssh-client is not installed (scripts/deps.sh)")
+	sock = os.path.join(tmpdir_under_tmp, "agent.sock")
+	p = subprocess.Popen(["ssh-agent", "-D", "-a", sock],
+	    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+	deadline = time.monotonic() + 5
+	while not os.path.exists(sock):
+		assert time.monotonic() < deadline, "ssh-agent did not start"
+		time.sleep(0.02)
+	yield sock
+	p.kill()
+	p.wait()
+
+
+def listener(path, kind=socket.SOCK_STREAM):
+	s = socket.socket(socket.AF_UNIX, kind)
+	s.bind(path)
+	if kind == socket.SOCK_STREAM:
+		s.listen(4)
+	return s
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tmux_server_outside_cannot_run_a_command(box, tmux_server, mode):
+	"""The escape of issue 14: tmux -S /tmp/... run-shell CMD inside."""
+	marker = os.path.join(box.outside, "MARKER-" + mode)
+	res = box.run("run", *MODES[mode], "--", "tmux", "-S", tmux_server,
+	    "run-shell", "touch " + marker)
+	assert res.rc != 0, res
+	assert "Permission denied" in res.err, res
+	time.sleep(0.3)
+	assert not os.path.exists(marker)
+	# The same request from outside does run: the server was reachable.
+	subprocess.run(["tmux", "-S", tmux_server, "run-shell",
+	    "touch " + marker], check=True, timeout=10)
+	assert os.path.exists(marker)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ssh_agent_outside_is_unreachable(box, ssh_agent, mode):
+	env = {"SSH_AUTH_SOCK": ssh_agent}
+	res = box.run("run", *MODES[mode], "--", "ssh-add", "-l", env=env)
+	assert res.rc == 2, res
+	assert "Permission denied" in res.err, res
+	# Named with --allow-unix-socket it answers (no identities: 1).
+	res = box.run("run", *MODES[mode], "--allow-unix-socket", ssh_agent,
+	    "--", "ssh-add", "-l", env=env)
+	assert res.rc == 1, res
+	assert "no identities" in res.out + res.err, res
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_socket_bound_inside_workdir_is_reachable(box, mode):
+	res = run_py(box, MODES[mode], "stream_inside:" + box.granted,
+	    "dgram_inside:" + box.granted)
+	r = results(res)
+	assert r.get("stream_inside") == "ok ping", res
+	assert r.get("dgram_inside") == "ok one,two,back", res
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_socket_bound_outside_in_write_grant_is_refused(box, mode):
+	"""A socket in a write-granted directory, bound by an outside process:
+	connect, sendto and sendmsg (with descriptors) all EACCES, and the
+	receiver gets nothing."""
+	s = listener(os.path.join(box.granted, "out.sock"))
+	d = listener(os.path.join(box.granted, "outd.sock"), socket.SOCK_DGRAM)
+	d.setblocking(False)
+	try:
+		res = run_py(box, MODES[mode],
+		    "connect:" + os.path.join(box.granted, "out.sock"),
+		    "sendto:" + os.path.join(box.granted, "outd.sock"),
+		    "sendmsg_fd:" + os.path.join(box.granted, "outd.sock"),
+		    "hardlink:%s,%s" % (os.path.join(box.granted, "out.sock"),
+		    os.path.join(box.granted, "ln.sock")))
+		r = results(res)
+		assert r.get("connect") == "EACCES", res
+		assert r.get("sendto") == "EACCES", res
+		assert r.get("sendmsg_fd") == "EACCES", res
+		assert r.get("hardlink") == "EACCES", res
+		with pytest.raises(BlockingIOError):
+			d.recvmsg(64, 64)
+	finally:
+		s.close()
+		d.close()
+
+
+def test_allow_unix_socket_opens_exactly_one_outside_socket(box):
+	a = listener(os.path.join(box.outside, "a.sock"))
+	b = listener(os.path.join(box.outside, "b.sock"))
+	da = listener(os.path.join(box.outside, "da.sock"), socket.SOCK_DGRAM)
+	try:
+		res = run_py(box, ("--allow-unix-socket",
+		    os.path.join(box.outside, "a.sock"), "--allow-unix-socket",
+		    os.path.join(box.outside, "da.sock")),
+		    "connect:" + os.path.join(box.outside, "a.sock"),
+		    "connect:" + os.path.join(box.outside, "b.sock"),
+		    "sendto:" + os.path.join(box.outside, "da.sock"))
+		lines = [l for l in res.out.splitlines() if "=" in l]
+		assert lines == ["connect=ok", "connect=EACCES", "sendto=ok"], res
+		assert da.recv(16) == b"leak"
+	finally:
+		a.close()
+		b.close()
+		da.close()
+
+
+def test_bind_outside_write_grants_is_refused(box):
+	target = os.path.join(box.outside, "planted.sock")
+	res = run_py(box, (), "bind:" + target)
+	assert results(res).get("bind") == "EACCES", res
+	assert not os.path.exists(target)
+
+
+def test_abstract_socket_outside_is_refused_in_allow_mode(box):
+	name = "keyhole-unix-test-%d" % os.getpid()
+	s = socket.socket(socket.AF_UNIX)
+	s.bind("\0" + name)
+	s.listen(4)
+	try:
+		res = box.run("run", "--", PY, "-c",
+		    "import socket,errno\ns=socket.socket(socket.AF_UNIX)\n"
+		    "try:\n s.connect('\\0%s'); print('ok')\n"
+		    "except OSError as e: print(errno.errorcode[e.errno])" % name)
+		assert res.out.strip() == "EACCES", res
+	finally:
+		s.close()
+
+
+def test_socketpair_keeps_working(box):
+	res = box.run("run", "--block-net", "--", PY, "-c",
+	    "import socket\na,b=socket.socketpair(socket.AF_UNIX,"
+	    "socket.SOCK_DGRAM)\na.sendmsg([b'x'])\nprint(b.recv(4))")
+	assert res.out.strip() == "b'x'", res
+
+
+def test_allow_mode_inet_connects_still_work(box):
+	srv = socket.socket()
+	srv.bind(("127.0.0.1", 0))
+	srv.listen(4)
+	port = srv.getsockname()[1]
+	try:
+		res = box.run("run", "--", PY, "-c",
+		    "import socket\nc=socket.create_connection(('127.0.0.1',%d))\n"
+		    "c.sendall(b'hi')\nprint('ok')" % port)
+		assert res.out.strip() == "ok", res
+		c, _ = srv.accept()
+		assert c.recv(4) == b"hi"
+		c.close()
+	finally:
+		srv.close()
