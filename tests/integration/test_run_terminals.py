@@ -119,9 +119,9 @@ def test_dev_ptmx_opens(box, mode):
 
 
 # Ptys the child makes itself: glibc's openpty() opens the slave with
-# ioctl(master, TIOCGPTPEER), which the supervisor answers (the mediator).
-# XXX allow mode joins when the mediator runs there too (issue 14).
-MEDIATED = ["blocked", "proxy"]
+# ioctl(master, TIOCGPTPEER), which the supervisor answers (the mediator,
+# which runs in every mode).
+MEDIATED = sorted(MODES)
 
 OPENPTY = ("import os\n"
     "m, s = os.openpty()\n"
