@@ -41,9 +41,14 @@ version_print(FILE *fp, bool verbose)
 	else
 		fprintf(fp, "landlock: not available\n");
 	sandbox_probe_seccomp(&sc);
-	fprintf(fp, "seccomp: user notification %s, ADDFD %s, "
-	    "sync wake-up flag %s\n", yesno(sc.user_notif), yesno(sc.addfd),
-	    yesno(sc.sync_wakeup));
+	if (sc.user_notif && !sc.listener)
+		fprintf(fp, "seccomp: user notification yes, ADDFD unknown, "
+		    "sync wake-up flag unknown (a filter above this process "
+		    "holds the listener)\n");
+	else
+		fprintf(fp, "seccomp: user notification %s, ADDFD %s, "
+		    "sync wake-up flag %s\n", yesno(sc.user_notif),
+		    yesno(sc.addfd), yesno(sc.sync_wakeup));
 	fprintf(fp, "openssl: %s\n", OpenSSL_version(OPENSSL_VERSION));
 	fprintf(fp, "libsecret: %s (%s, loaded with dlopen when a keyring "
 	    "credential is used)\n", version_libsecret() ? "found" :

@@ -82,6 +82,7 @@ sandbox_probe_seccomp(struct probe_seccomp *out)
 	if (w != pid || !WIFEXITED(status) ||
 	    (WEXITSTATUS(status) & PROBE_FAILED))
 		return;
+	out->listener = true;
 	out->addfd = (WEXITSTATUS(status) & PROBE_ADDFD) != 0;
 	out->sync_wakeup = (WEXITSTATUS(status) & PROBE_SYNC) != 0;
 }

@@ -88,3 +88,22 @@ def test_version_takes_no_words_and_version_flag_no_command(keyhole):
 	assert rc == 2 and "unexpected argument 'extra'" in err, err
 	rc, out, err = run(keyhole, "version", "--allow", "/tmp")
 	assert rc == 2 and "not valid for 'version'" in err, err
+
+
+def test_version_verbose_inside_the_sandbox_says_unknown_not_no(keyhole,
+    tmp_path):
+	"""Under keyhole run's filter the listener is taken: the probe cannot
+	ask, and must not claim the kernel lacks the features."""
+	import os
+	home = tmp_path / "home"
+	home.mkdir()
+	rc, out, err = start_proxy_raw(keyhole, ["run", "--block-net", "--read",
+	    os.path.dirname(keyhole), "--", keyhole, "version", "--verbose"],
+	    timeout=30, env={"HOME": str(home)})
+	for mark in SANITIZER_MARKS:
+		assert mark not in err, err
+	assert rc == 0, err
+	line = [l for l in out.splitlines() if l.startswith("seccomp: ")]
+	assert line == ["seccomp: user notification yes, ADDFD unknown, sync "
+	    "wake-up flag unknown (a filter above this process holds the "
+	    "listener)"], out
