@@ -167,3 +167,31 @@ def test_user_docs_link_only_inside_the_repository():
 			    os.path.dirname(doc), target))
 			assert path.startswith(REPO + os.sep), (doc, target)
 			assert os.path.exists(path), (doc, target)
+
+
+def test_man_page_examples_run(keyhole):
+	"""keyhole(1)'s EXAMPLES, each with --dry-run (they name agents and
+	keys the test does not have)."""
+	with open(os.path.join(REPO, "man", "keyhole.1.scd")) as f:
+		scd = f.read()
+	ex = scd.split("\n# EXAMPLES\n", 1)[1].split("\n# ", 1)[0]
+	cmds = [b.replace("\\\\\n", " ") for b in re.findall(r"```\n(.*?)```",
+	    ex, re.S)]
+	assert len(cmds) >= 4, cmds
+	scratch = tempfile.mkdtemp(prefix="keyhole-man-", dir="/var/tmp")
+	try:
+		home = os.path.join(scratch, "home")
+		work = os.path.join(scratch, "work")
+		os.mkdir(home)
+		os.mkdir(work)
+		env = _clean_env({"HOME": home})
+		for c in cmds:
+			text = DRY.sub(r"\1 --dry-run", c).strip()
+			assert text.startswith("keyhole "), text
+			text = keyhole + text[len("keyhole"):]
+			p = subprocess.run(OFFLINE + ["bash", "-e", "-c", text],
+			    cwd=work, env=env, capture_output=True, text=True,
+			    timeout=60)
+			assert p.returncode == 0, (text, p.stdout, p.stderr)
+	finally:
+		shutil.rmtree(scratch, ignore_errors=True)
