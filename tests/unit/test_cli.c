@@ -1400,6 +1400,36 @@ test_cli_free_twice_is_safe(void **state)
 	cli_free(NULL);
 }
 
+static void
+test_cli_allow_env_keep_tmp_and_env_file(void **state)
+{
+	static const char *const env[] = { "NONO_ALLOW_ENV=GH_TOKEN", NULL };
+	F;
+
+	assert_int_equal(PARSE(f, "run", "--allow-env", "A_TOKEN,B_KEY",
+	    "--allow-env", "C_SECRET", "--keep-tmp", "true"), 0);
+	assert_int_equal(f->cli.allow_env.n, 3);
+	assert_string_equal(f->cli.allow_env.v[1], "B_KEY");
+	assert_true(f->cli.keep_tmp);
+	cli_free(&f->cli);
+	memset(&f->cli, 0, sizeof(f->cli));
+	/* The environment equivalent, when the flag is not given. */
+	assert_int_equal(PARSE_ENV(f, env, "shell"), 0);
+	assert_int_equal(f->cli.allow_env.n, 1);
+	assert_string_equal(f->cli.allow_env.v[0], "GH_TOKEN");
+	cli_free(&f->cli);
+	memset(&f->cli, 0, sizeof(f->cli));
+	assert_int_equal(PARSE(f, "proxy", "--env-file", "/x/k.env"), 0);
+	assert_string_equal(f->cli.env_file, "/x/k.env");
+	cli_free(&f->cli);
+	memset(&f->cli, 0, sizeof(f->cli));
+	/* --env-file is the proxy's; --keep-tmp a run's. */
+	assert_int_equal(PARSE(f, "run", "--env-file", "/x", "true"), -1);
+	cli_free(&f->cli);
+	memset(&f->cli, 0, sizeof(f->cli));
+	assert_int_equal(PARSE(f, "proxy", "--keep-tmp"), -1);
+}
+
 int
 main(void)
 {
@@ -1491,6 +1521,7 @@ main(void)
 		T(test_cli_env_lookalike_names_are_ignored),
 		T(test_cli_help_skips_env_validation),
 		T(test_cli_free_twice_is_safe),
+		T(test_cli_allow_env_keep_tmp_and_env_file),
 	};
 #undef T
 
