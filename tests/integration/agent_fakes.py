@@ -48,8 +48,12 @@ def _sse(events):
 
 
 class FakeServer:
-	def __init__(self, answer):
-		self.srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+	def __init__(self, answer, addr=("127.0.0.1", 0), tls=None):
+		"""tls: an ssl.SSLContext (server side) to serve HTTPS."""
+		self.srv = ThreadingHTTPServer(addr, _Handler)
+		if tls is not None:
+			self.srv.socket = tls.wrap_socket(self.srv.socket,
+			    server_side=True)
 		self.srv.daemon_threads = True
 		self.srv.requests = []
 		self.srv.lock = threading.Lock()

@@ -10,9 +10,11 @@ registry these tests skip, saying so.  Nothing leaves 127.0.0.1: the
 proxy's allow-list names only example.invalid, and direct connections are
 the mediator's to refuse."""
 
+import errno
 import glob
 import json
 import os
+import ssl
 import subprocess
 
 import pytest
@@ -83,8 +85,8 @@ def codex_bin():
 def fake():
 	made = []
 
-	def start(answer):
-		s = FakeServer(answer)
+	def start(answer, addr=("127.0.0.1", 0), tls=None):
+		s = FakeServer(answer, addr, tls)
 		made.append(s)
 		return s
 
@@ -135,6 +137,52 @@ def test_claude_code_replies_and_runs_bash_through_the_route(box, fake,
 	# Claude Code kept its state in the files keyhole created for it.
 	with open(os.path.join(box.home, ".claude.json")) as f:
 		assert isinstance(json.load(f), dict)
+
+
+def _anthropic_cert(ca, d):
+	"""A certificate for api.anthropic.com signed by the test CA."""
+	with open(os.path.join(d, "ext.cnf"), "w") as f:
+		f.write("subjectAltName=DNS:api.anthropic.com\n"
+		    "extendedKeyUsage=serverAuth\n")
+	run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True,
+	    capture_output=True)
+	run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+	    "-nodes", "-keyout", "a.key", "-out", "a.csr", "-subj",
+	    "/CN=api.anthropic.com")
+	run("x509", "-req", "-in", "a.csr", "-CA", os.path.join(ca, "ca.pem"),
+	    "-CAkey", os.path.join(ca, "ca.key"), "-CAcreateserial", "-out",
+	    "a.pem", "-days", "2", "-extfile", "ext.cnf")
+	ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+	ctx.load_cert_chain(os.path.join(d, "a.pem"), os.path.join(d, "a.key"))
+	return ctx
+
+
+def test_claude_code_through_the_builtin_route_over_tls(box, fake, ca,
+    tmp_path, claude_bin):
+	"""The built-in anthropic route itself (https://api.anthropic.com),
+	its host pointed at a fake on 127.0.0.2:443 with --resolve and
+	trusted with --upstream-ca."""
+	d, exe = claude_bin
+	ctx = _anthropic_cert(ca, str(tmp_path))
+	try:
+		up = fake(anthropic_answer(TOOL_COMMAND), ("127.0.0.2", 443), ctx)
+	except OSError as e:
+		if e.errno in (errno.EACCES, errno.EADDRINUSE,
+		    errno.EADDRNOTAVAIL):
+			pytest.skip("cannot listen on 127.0.0.2:443: %s" % e)
+		raise
+	res = box.run("run", "-p", "claude-code", "--credential", "anthropic",
+	    "--resolve", "api.anthropic.com:443:127.0.0.2", "--upstream-ca",
+	    os.path.join(ca, "ca.pem"), *NO_OTHER_HOSTS, "--allow-cwd",
+	    "--read", d, "--", exe, "-p", "RUN-BASH now", "--allowedTools",
+	    "Bash", env=dict(QUIET, ANTHROPIC_API_KEY=REAL_ANTHROPIC),
+	    timeout=120, cwd=box.granted)
+	assert_ok(res)
+	assert "TOOL-SAW: tool-output-ok" in res.out, res
+	assert up.requests, res
+	for r in up.requests:
+		assert r["headers"].get("x-api-key") == REAL_ANTHROPIC
+	assert REAL_ANTHROPIC not in res.out + res.err
 
 
 def test_codex_replies_through_the_route_with_the_real_key(box, fake,
