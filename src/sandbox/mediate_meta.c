@@ -554,9 +554,12 @@ sandbox_mediate_meta(struct mediator *m, const struct seccomp_notif *req)
 	 */
 	opath = !c->fd_only;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, canon, sizeof(canon) - 1)) <= 0) {
+	/* A path that does not fit might be cut before what decides. */
+	if ((n = readlink(link, canon, sizeof(canon))) <= 0 ||
+	    (size_t)n >= sizeof(canon)) {
+		n = 0;
 		err = -EACCES;
-		reason = "target has no path";
+		reason = "target has no path that fits PATH_MAX";
 		goto deny;
 	}
 	canon[n] = '\0';

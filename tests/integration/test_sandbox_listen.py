@@ -227,3 +227,23 @@ def test_squatting_loop_never_receives_the_route_secret(box):
 	# Every attempt was refused by the sandbox, not by chance.
 	assert set(got["errs"]) == {str(errno.EACCES)}, got
 	assert got["statuses"] == [502, 502, 502], got
+
+
+UNIX = r"""
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(os.path.join(sys.argv[1], "srv.sock"))
+s.listen(5)
+c = socket.socket(socket.AF_UNIX)
+c.connect(os.path.join(sys.argv[1], "srv.sock"))
+a, _ = s.accept()
+c.sendall(b"x")
+print(json.dumps({"got": a.recv(1).decode()}))
+"""
+
+
+def test_listen_on_a_unix_socket_still_works(box):
+	res = box.run("run", "--block-net", "--allow", box.granted, "--", PY,
+	    "-c", UNIX, box.granted)
+	assert res.rc == 0, res
+	assert json.loads(res.out.strip().splitlines()[-1]) == {"got": "x"}
