@@ -283,6 +283,7 @@ sandbox_mediate_bind_start(struct med_op *op, int fd)
 {
 	struct mediator	*m = op->m;
 	int		 err;
+	bool		 dropped;
 
 	op->sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
 	if (op->sfd < 0) {
@@ -295,8 +296,12 @@ sandbox_mediate_bind_start(struct med_op *op, int fd)
 		sandbox_mediator_op_finish(op, err);
 		return;
 	}
+	/* With the child's privileges: no port below 1024 it could not. */
+	dropped = sandbox_mediator_caps(m, true);
 	err = bind(op->sfd, (struct sockaddr *)&op->addr, op->len) == -1 ?
 	    -errno : 0;
+	if (dropped)
+		sandbox_mediator_caps(m, false);
 	sandbox_mediator_op_finish(op, err);
 }
 

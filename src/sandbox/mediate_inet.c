@@ -192,11 +192,19 @@ sandbox_mediator_decide_bind(const struct mediator_policy *pol,
 		*reason = "malformed address";
 		return MEDIATOR_DENY;
 	}
-	/* What Landlock's bind rule allows (sandbox/landlock.c). */
-	if (port != 0 && ((pol->open_ports != NULL &&
-	    ports_has(pol->open_ports, port)) || (pol->listen_ports != NULL &&
-	    ports_has(pol->listen_ports, port))))
+	/* The ports Landlock's bind rule allows (sandbox/landlock.c). */
+	if (port != 0 && pol->listen_ports != NULL &&
+	    ports_has(pol->listen_ports, port))
 		return MEDIATOR_PASS;
+	/* --open-port is loopback IPC: bound on loopback only (SPEC §3.2). */
+	if (port != 0 && pol->open_ports != NULL &&
+	    ports_has(pol->open_ports, port)) {
+		if (inet_is_lo4(&a) || inet_is_lo6(&a))
+			return MEDIATOR_PASS;
+		*reason = "an --open-port port binds on loopback only "
+		    "(127.0.0.1, ::1)";
+		return MEDIATOR_DENY;
+	}
 	*reason = "bind port not granted (--open-port, --listen-port)";
 	return MEDIATOR_DENY;
 }
@@ -507,5 +515,14 @@ sandbox_mediate_inet_bind(struct med_op *op, int fd)
 		sandbox_mediator_op_finish(op, -EACCES);
 		return;
 	}
+	/*
+	 * Recorded before the bind: from then on the proxy never sends a
+	 * route's secret to a loopback upstream on this port (SPEC §3.2).
+	 * Port 0 is bound by the kernel's choice only in allow mode, which
+	 * has no routes.
+	 */
+	if (m->proxy != NULL && inet_norm((struct sockaddr *)&op->addr,
+	    op->len, &n, &port) && port != 0)
+		proxy_server_sandbox_bound(m->proxy, port);
 	sandbox_mediate_bind_start(op, fd);
 }

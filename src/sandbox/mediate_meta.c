@@ -462,13 +462,15 @@ sandbox_mediate_meta_caps(struct mediator *m)
 	    m->meta_caps[1].effective != 0;
 }
 
-static bool
-caps_set(struct mediator *m, bool drop)
+bool
+sandbox_mediator_caps(struct mediator *m, bool drop)
 {
 	struct __user_cap_header_struct	hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 	struct __user_cap_data_struct	d[2];
 
+	if (!m->meta_drop)
+		return false;
 	memcpy(d, m->meta_caps, sizeof(d));
 	if (drop)
 		d[0].effective = d[1].effective = 0;
@@ -491,7 +493,7 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (c->kind == META_MODE && S_ISLNK(st->st_mode))
 		return -EOPNOTSUPP;	/* what fchmodat2 says */
-	dropped = m->meta_drop && caps_set(m, true);
+	dropped = sandbox_mediator_caps(m, true);
 	switch (c->kind) {
 	case META_MODE:
 		if (c->fd_call) {
@@ -519,7 +521,7 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 	}
 	err = errno;
 	if (dropped)
-		caps_set(m, false);
+		sandbox_mediator_caps(m, false);
 	return rc == -1 ? -err : 0;
 }
 

@@ -132,7 +132,9 @@ enum mediator_verdict sandbox_mediator_decide_inet(
 
 /*
  * Decide on an inet bind() (sa as copied from the child): MEDIATOR_PASS
- * or MEDIATOR_DENY with *reason.
+ * or MEDIATOR_DENY with *reason.  Any bind in allow mode; else a
+ * --listen-port port on any address, an --open-port port on 127.0.0.1
+ * or ::1 only (SPEC §3.2), nothing else.
  */
 enum mediator_verdict sandbox_mediator_decide_bind(
 	    const struct mediator_policy *pol, const struct sockaddr *sa,

@@ -217,6 +217,14 @@ void	 sandbox_mediate_meta(struct mediator *,
  */
 bool	 sandbox_mediate_meta_caps(struct mediator *);
 
+/*
+ * The child has no capabilities; a call we make for it must not have
+ * more (a bind of port 80, chmod of another user's file).  drop: empty
+ * our effective set (this thread only), true when something was dropped;
+ * !drop: restore it (after a true).
+ */
+bool	 sandbox_mediator_caps(struct mediator *, bool drop);
+
 /* ---- mediate_pty.c ----------------------------------------------------- */
 
 /*

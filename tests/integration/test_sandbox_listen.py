@@ -247,3 +247,63 @@ def test_listen_on_a_unix_socket_still_works(box):
 	    "-c", UNIX, box.granted)
 	assert res.rc == 0, res
 	assert json.loads(res.out.strip().splitlines()[-1]) == {"got": "x"}
+
+
+BIND = r"""
+import json, socket, sys
+P = int(sys.argv[1])
+res = {}
+held = []
+for name, fam, host in (("lo4", socket.AF_INET, "127.0.0.1"),
+    ("any4", socket.AF_INET, "0.0.0.0"), ("lo6", socket.AF_INET6, "::1"),
+    ("any6", socket.AF_INET6, "::")):
+	s = socket.socket(fam)
+	try:
+		s.bind((host, P))
+		s.listen(5)
+		res[name] = 0
+		held.append(s)
+	except OSError as e:
+		res[name] = e.errno
+print(json.dumps(res))
+"""
+
+
+@pytest.mark.parametrize("net", [["--block-net"],
+    ["--allow-domain", "example.test"]], ids=["blocked", "proxy"])
+def test_open_port_binds_on_loopback_only(box, net):
+	port = free_port_number()
+	res = box.run("run", *net, "--open-port", port, "--", PY, "-c", BIND,
+	    str(port))
+	assert res.rc == 0, res
+	got = json.loads(res.out.strip().splitlines()[-1])
+	assert got == {"lo4": 0, "any4": errno.EACCES, "lo6": 0,
+	    "any6": errno.EACCES}
+
+
+def test_listen_port_binds_on_any_address(box):
+	port = free_port_number()
+	res = box.run("run", "--allow-domain", "example.test", "--listen-port",
+	    port, "--", PY, "-c", BIND, str(port))
+	assert res.rc == 0, res
+	got = json.loads(res.out.strip().splitlines()[-1])
+	# 0.0.0.0 and :: collide with the loopback binds before them.
+	assert got["lo4"] == 0 and got["lo6"] == 0, got
+	res = box.run("run", "--allow-domain", "example.test", "--listen-port",
+	    port, "--", PY, "-c", "import socket, sys; s = socket.socket(); "
+	    "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(1)", str(port))
+	assert res.rc == 0, res
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or int(open(
+    "/proc/sys/net/ipv4/ip_unprivileged_port_start").read()) <= 80,
+    reason="needs root and privileged ports")
+def test_bind_has_no_more_privilege_than_the_child(box):
+	# The supervisor binds for the child; as root it could bind port 80,
+	# the child (no capabilities) could not, and still cannot.
+	res = box.run("run", "--allow-domain", "example.test", "--listen-port",
+	    "80", "--", PY, "-c", "import socket, errno\ns = socket.socket()\n"
+	    "try:\n\ts.bind(('127.0.0.1', 80))\n\tprint(0)\n"
+	    "except OSError as e:\n\tprint(e.errno)")
+	assert res.rc == 0, res
+	assert res.out.strip().splitlines()[-1] == str(errno.EACCES), res

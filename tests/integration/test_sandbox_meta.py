@@ -20,6 +20,7 @@ from run_fixtures import box, try_bin  # noqa: F401
 
 # Every network mode: the mediator answers metadata calls in each.
 MODES = {
+	"allow": [],
 	"blocked": ["--block-net"],
 	"proxy": ["--allow-domain", "example.test"],
 }
