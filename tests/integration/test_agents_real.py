@@ -139,16 +139,17 @@ def test_claude_code_replies_and_runs_bash_through_the_route(box, fake,
 		assert isinstance(json.load(f), dict)
 
 
-def _anthropic_cert(ca, d):
-	"""A certificate for api.anthropic.com signed by the test CA."""
+def _server_cert(ca, d, host):
+	"""A server context with a certificate for host signed by the test
+	CA."""
 	with open(os.path.join(d, "ext.cnf"), "w") as f:
-		f.write("subjectAltName=DNS:api.anthropic.com\n"
-		    "extendedKeyUsage=serverAuth\n")
+		f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n"
+		    % host)
 	run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True,
 	    capture_output=True)
 	run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
 	    "-nodes", "-keyout", "a.key", "-out", "a.csr", "-subj",
-	    "/CN=api.anthropic.com")
+	    "/CN=" + host)
 	run("x509", "-req", "-in", "a.csr", "-CA", os.path.join(ca, "ca.pem"),
 	    "-CAkey", os.path.join(ca, "ca.key"), "-CAcreateserial", "-out",
 	    "a.pem", "-days", "2", "-extfile", "ext.cnf")
@@ -157,20 +158,25 @@ def _anthropic_cert(ca, d):
 	return ctx
 
 
+def _listen_443(fake, answer, addr, ctx):
+	try:
+		return fake(answer, (addr, 443), ctx)
+	except OSError as e:
+		if e.errno in (errno.EACCES, errno.EADDRINUSE,
+		    errno.EADDRNOTAVAIL):
+			pytest.skip("cannot listen on %s:443: %s" % (addr, e))
+		raise
+
+
 def test_claude_code_through_the_builtin_route_over_tls(box, fake, ca,
     tmp_path, claude_bin):
 	"""The built-in anthropic route itself (https://api.anthropic.com),
 	its host pointed at a fake on 127.0.0.2:443 with --resolve and
 	trusted with --upstream-ca."""
 	d, exe = claude_bin
-	ctx = _anthropic_cert(ca, str(tmp_path))
-	try:
-		up = fake(anthropic_answer(TOOL_COMMAND), ("127.0.0.2", 443), ctx)
-	except OSError as e:
-		if e.errno in (errno.EACCES, errno.EADDRINUSE,
-		    errno.EADDRNOTAVAIL):
-			pytest.skip("cannot listen on 127.0.0.2:443: %s" % e)
-		raise
+	ctx = _server_cert(ca, str(tmp_path), "api.anthropic.com")
+	up = _listen_443(fake, anthropic_answer(TOOL_COMMAND), "127.0.0.2",
+	    ctx)
 	res = box.run("run", "-p", "claude-code", "--credential", "anthropic",
 	    "--resolve", "api.anthropic.com:443:127.0.0.2", "--upstream-ca",
 	    os.path.join(ca, "ca.pem"), *NO_OTHER_HOSTS, "--allow-cwd",
@@ -206,3 +212,27 @@ def test_codex_replies_through_the_route_with_the_real_key(box, fake,
 	assert REAL_OPENAI not in res.out + res.err
 	# Codex's home is the overlay keyhole wrote; its sessions persist.
 	assert os.path.isdir(os.path.join(box.home, ".codex", "sessions"))
+
+
+def test_codex_through_the_builtin_route_over_tls_without_flags(box, fake,
+    ca, tmp_path, codex_bin):
+	"""-p codex alone: the profile brings the openai route (upstream
+	https://api.openai.com/v1, here a fake on 127.0.0.3:443 through
+	--resolve and --upstream-ca) and tells Codex about it."""
+	d, exe = codex_bin
+	ctx = _server_cert(ca, str(tmp_path), "api.openai.com")
+	up = _listen_443(fake, responses_answer("hello over tls"),
+	    "127.0.0.3", ctx)
+	res = box.run("run", "-p", "codex", "--resolve",
+	    "api.openai.com:443:127.0.0.3", "--upstream-ca",
+	    os.path.join(ca, "ca.pem"), *NO_OTHER_HOSTS, "--allow-cwd",
+	    "--read", d, "--", exe, "exec", "--skip-git-repo-check", "say hi",
+	    env={"OPENAI_API_KEY": REAL_OPENAI}, timeout=120, cwd=box.granted)
+	assert_ok(res)
+	assert "hello over tls" in res.out, res
+	assert any(r["method"] == "POST" and r["path"] == "/v1/responses"
+	    for r in up.requests), [(r["method"], r["path"])
+	    for r in up.requests]
+	for r in up.requests:
+		assert r["headers"].get("authorization") == "Bearer " + \
+		    REAL_OPENAI, r["headers"]
