@@ -232,6 +232,8 @@ remove_env_file(const char *path, ino_t ino)
 }
 
 /* keyhole proxy (SPEC §4.9): print the variables, serve until a signal. */
+static void	report_only(const struct audit *);
+
 static int
 cmd_proxy(const struct cli *cli, struct errbuf *e)
 {
@@ -304,6 +306,8 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	event_base_dispatch(pr.base);
 	proxy_server_shutdown(pr.px);
 	drain_loop(pr.base);
+	if (plan->report_only && !plan->silent)
+		report_only(proxy_server_audit(pr.px));
 	rc = 0;
 out:
 	remove_env_file(cli->env_file, env_ino);

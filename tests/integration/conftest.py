@@ -352,7 +352,8 @@ def assert_audit_record(rec):
 	"""Every key present, ts RFC 3339 with milliseconds."""
 	assert set(rec) == AUDIT_KEYS, "audit keys: %s" % sorted(rec)
 	assert isinstance(rec["ts"], str) and TS_RE.match(rec["ts"]), rec["ts"]
-	assert rec["decision"] in ("allow", "deny"), rec
+	# would_deny: --report-only let it through (SPEC 4.11)
+	assert rec["decision"] in ("allow", "deny", "would_deny"), rec
 	assert rec["mode"] in ("connect", "forward", "reverse", "external",
 	    "direct"), rec
 

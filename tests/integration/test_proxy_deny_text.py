@@ -51,3 +51,22 @@ def test_credential_upstream_403_points_at_the_route(proxy):
 	assert "send its requests to the credential route instead" in text, \
 	    text
 	assert "--allow-domain" not in text, text
+
+
+def test_proxy_report_only_tunnels_audits_would_deny_and_prints_at_exit(
+    proxy, tcp_echo):
+	port = tcp_echo.port
+	px = proxy("--report-only", "--allow-domain", "api.test", "--resolve",
+	    "new.test:%d:127.0.0.1" % port)
+	st, _, _, _ = connect_status(px, "new.test:%d" % port)
+	assert st == 200
+	rec = px.wait_audit(mode="connect", decision="would_deny")[-1]
+	assert rec["host"] == "new.test" and rec["port"] == port, rec
+	# a listed host is a plain allow; metadata stays denied
+	st, _, _, body = connect_status(px, "metadata.google.internal:80")
+	assert st == 403, body
+	px.stop()
+	err = px.stderr()
+	assert ("keyhole:   --allow-domain new.test:%d\n" % port) in err, err
+	assert ('keyhole:   profile: {"network": {"allow_domain": '
+	    '["new.test:%d"]}}\n' % port) in err, err
