@@ -60,9 +60,10 @@ struct med_send {
 	int			*fds;		/* owned: our SCM_RIGHTS dups */
 	size_t			 nfds;
 	int			 flags;		/* the child's MSG_* */
-	int			 domain;	/* of the socket */
+	int			 domain;	/* of the socket, once known */
 	int			 type;
-	bool			 blocking;
+	bool			 known;		/* domain and type read */
+	int			 blocking;	/* -1: not asked yet */
 	uint64_t		 vec;		/* sendmmsg vector, or 0 */
 	unsigned		 vlen;
 	unsigned		 done;		/* messages sent */
@@ -104,6 +105,40 @@ send_reset(struct med_op *op)
 		op->pathfd = -1;
 	}
 	memset(&s->msg, 0, sizeof(s->msg));
+}
+
+/*
+ * The socket's domain and type, asked only when a decision needs them (a
+ * name, control bytes, a send too large): most sends need neither.
+ */
+static int
+send_kind(struct med_op *op)
+{
+	struct med_send	*s = op->send;
+	socklen_t	 sl = sizeof(int);
+
+	if (s->known)
+		return 0;
+	if (getsockopt(op->sfd, SOL_SOCKET, SO_DOMAIN, &s->domain, &sl) ==
+	    -1 || getsockopt(op->sfd, SOL_SOCKET, SO_TYPE, &s->type,
+	    &sl) == -1)
+		return errno == ENOTSOCK ? -ENOTSOCK : -errno;
+	s->known = true;
+	return 0;
+}
+
+/* Whether the child's send would block (asked once, when it would). */
+static bool
+send_blocking(struct med_op *op)
+{
+	struct med_send	*s = op->send;
+	int		 fl;
+
+	if (s->blocking == -1)
+		s->blocking = !(s->flags & MSG_DONTWAIT) &&
+		    (fl = fcntl(op->sfd, F_GETFL)) != -1 &&
+		    !(fl & O_NONBLOCK);
+	return s->blocking == 1;
 }
 
 /* Replace the child's descriptors in SCM_RIGHTS by ours.  0 or -errno. */
@@ -185,6 +220,10 @@ send_prepare(struct med_op *op, const struct send_args *a)
 	}
 	for (i = 0; i < niov; i++) {
 		if (civ[i].iov_len > MEDIATOR_SEND_MAX - total) {
+			if ((err = send_kind(op)) != 0) {
+				free(civ);
+				return err;
+			}
 			if (s->type != SOCK_STREAM) {
 				free(civ);
 				return -EMSGSIZE;
@@ -222,11 +261,14 @@ send_prepare(struct med_op *op, const struct send_args *a)
 			return -EFAULT;
 		s->msg.msg_control = s->ctl;
 		s->msg.msg_controllen = (size_t)a->ctllen;
-		if (s->domain == AF_UNIX && (err = send_fds(op)) != 0)
+		if ((err = send_kind(op)) != 0 ||
+		    (s->domain == AF_UNIX && (err = send_fds(op)) != 0))
 			return err;
 	}
 	if (op->len == 0)
 		return 0;
+	if ((err = send_kind(op)) != 0)
+		return err;
 	/* The name: decided on as a connect would be. */
 	if (s->domain == AF_UNIX && s->type == SOCK_DGRAM &&
 	    op->addr.ss_family == AF_UNIX) {
@@ -375,7 +417,7 @@ send_go(struct med_op *op)
 		if (n == -1) {
 			err = errno;
 			if ((err == EAGAIN || err == EWOULDBLOCK) &&
-			    s->blocking && s->done == 0) {
+			    s->done == 0 && send_blocking(op)) {
 				send_wait(op);
 				return;
 			}
@@ -392,8 +434,9 @@ send_go(struct med_op *op)
 		}
 		s->off += (size_t)n;
 		/* A blocking stream send goes on until all is taken. */
-		if (s->off < s->len && s->type == SOCK_STREAM && s->blocking &&
-		    n > 0 && s->vec == 0) {
+		if (s->off < s->len && n > 0 && s->vec == 0 &&
+		    send_kind(op) == 0 && s->type == SOCK_STREAM &&
+		    send_blocking(op)) {
 			s->msg.msg_control = NULL;	/* sent with the first */
 			s->msg.msg_controllen = 0;
 			continue;
@@ -429,8 +472,7 @@ send_start(struct mediator *m, const struct seccomp_notif *req,
 {
 	struct med_op	*op;
 	struct med_send	*s;
-	socklen_t	 sl = sizeof(int);
-	int		 fl, err;
+	int		 err;
 
 	op = sandbox_mediator_op_new(m, req);
 	/*
@@ -454,17 +496,7 @@ send_start(struct mediator *m, const struct seccomp_notif *req,
 		send_fail(op, err);
 		return;
 	}
-	if (getsockopt(op->sfd, SOL_SOCKET, SO_DOMAIN, &s->domain, &sl) ==
-	    -1 || getsockopt(op->sfd, SOL_SOCKET, SO_TYPE, &s->type,
-	    &sl) == -1) {
-		send_fail(op, errno == ENOTSOCK ? -ENOTSOCK : -errno);
-		return;
-	}
-	if ((fl = fcntl(op->sfd, F_GETFL)) == -1) {
-		send_fail(op, -errno);
-		return;
-	}
-	s->blocking = !(fl & O_NONBLOCK) && !(flags & MSG_DONTWAIT);
+	s->blocking = -1;
 	if (vec != 0 && (err = send_mmsg_args(op, 0, &s->first)) != 0) {
 		send_fail(op, err);
 		return;

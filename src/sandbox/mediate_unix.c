@@ -98,8 +98,16 @@ void
 sandbox_mediator_bound_add(struct mediator_policy *pol, dev_t dev, ino_t ino,
     int fd)
 {
-	if (pol->nbound >= MEDIATOR_BOUND_MAX)
+	/*
+	 * Unlinked sockets go as the set doubles (amortised: one fstat per
+	 * add): a pinned unlinked inode stays allocated, and filesystems
+	 * (ext4) search ever longer for a free one while many are.
+	 */
+	if (pol->nbound >= pol->sweep_at || pol->nbound >= MEDIATOR_BOUND_MAX) {
 		bound_sweep(pol);
+		pol->sweep_at = pol->nbound * 2 > MEDIATOR_BOUND_SWEEP ?
+		    pol->nbound * 2 : MEDIATOR_BOUND_SWEEP;
+	}
 	if (pol->nbound >= MEDIATOR_BOUND_MAX) {
 		/* All still there: the oldest becomes unreachable. */
 		log_warnx("more than %d unix sockets bound in the sandbox: "

@@ -66,6 +66,7 @@ struct mediator;	/* opaque */
 #define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
 #define MEDIATOR_SYNC_AFTER	32	/* lone notifications: sync wake-ups */
 #define MEDIATOR_BOUND_MAX	4096	/* unix sockets bound inside, live */
+#define MEDIATOR_BOUND_SWEEP	32	/* first sweep of unlinked ones */
 #define MEDIATOR_SEND_MAX	(256u * 1024)	/* bytes copied per send */
 #define MEDIATOR_CTL_MAX	4096	/* control bytes copied per send */
 
@@ -115,6 +116,7 @@ struct mediator_policy {
 	struct strv		 unix_allow;	/* --allow-unix-socket */
 	struct mediator_bound	*bound;		/* owned array */
 	size_t			 nbound;
+	size_t			 sweep_at;	/* sweep unlinked ones here */
 	mediator_cred_fn	*cred;		/* NULL: no routes */
 	void			*cred_arg;
 };
@@ -159,7 +161,8 @@ enum mediator_verdict sandbox_mediator_decide_unix_bind(
 
 /*
  * Record a socket file bound inside (fd: an O_PATH pin, taken over, or
- * -1).  Entries whose files are gone are dropped when the set is full.
+ * -1).  Entries whose files are unlinked are dropped each time the set
+ * has doubled; when MEDIATOR_BOUND_MAX live ones remain, the oldest.
  */
 void	 sandbox_mediator_bound_add(struct mediator_policy *pol, dev_t dev,
 	    ino_t ino, int fd);
