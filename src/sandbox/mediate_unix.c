@@ -404,6 +404,7 @@ unix_bind_at(struct med_op *op, int dirfd, const char *name)
 	struct sockaddr_un	 sun;
 	mode_t			 old;
 	int			 cmask, rc, err;
+	bool			 dropped;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -414,10 +415,14 @@ unix_bind_at(struct med_op *op, int dirfd, const char *name)
 	if (fchdir(dirfd) == -1)
 		return -errno;
 	old = umask(cmask == -1 ? 077 : (mode_t)cmask);
+	/* With the child's privileges: no directory it could not write. */
+	dropped = sandbox_mediator_caps(m, true);
 	rc = bind(op->sfd, (struct sockaddr *)&sun,
 	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    strlen(name) + 1));
 	err = errno;
+	if (dropped)
+		sandbox_mediator_caps(m, false);
 	umask(old);
 	if (fchdir(m->cwdfd) == -1)
 		log_warn("cannot return to the supervisor's directory");
