@@ -37,6 +37,9 @@ enum op {
 	OP_FASTOPEN_SENDMSG,
 	OP_SEND_PLAIN,
 	OP_X32_GETPID,
+	OP_KEYCTL,		/* KEYCTL_GET_KEYRING_ID of @s */
+	OP_ADD_KEY,
+	OP_REQUEST_KEY,
 };
 
 struct call {
@@ -102,6 +105,22 @@ do_call(const struct call *cl)
 		return 0;
 	case OP_X32_GETPID:
 		if (syscall(0x40000000L | SYS_getpid) == -1)
+			return errno;
+		return 0;
+	case OP_KEYCTL:
+		/* KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3) */
+		if (syscall(SYS_keyctl, 0L, -3L, 0L) == -1)
+			return errno;
+		return 0;
+	case OP_ADD_KEY:
+		/* KEY_SPEC_PROCESS_KEYRING (-2): gone with this process */
+		if (syscall(SYS_add_key, "user", "kh-unit", "v", 1L,
+		    -2L) == -1)
+			return errno;
+		return 0;
+	case OP_REQUEST_KEY:
+		if (syscall(SYS_request_key, "user", "kh-unit-none", NULL,
+		    0L) == -1)
 			return errno;
 		return 0;
 	}
@@ -253,6 +272,30 @@ test_seccomp_tiocsti_is_eacces_in_every_mode(void **state)
 	assert_int_equal(filtered(NET_BLOCKED, op(OP_TIOCLINUX, 0)), EACCES);
 }
 
+/* SPEC 3.2: the kernel keyrings are out of reach in every mode. */
+static void
+test_seccomp_key_calls_are_eacces_in_every_mode(void **state)
+{
+	static const enum net_mode	modes[] = { NET_ALLOW, NET_BLOCKED,
+	    NET_PROXY };
+	size_t				i;
+
+	(void)state;
+	/*
+	 * Control: unfiltered, reading the session keyring's id works (or a
+	 * container's own filter says EPERM): EACCES below is ours.
+	 */
+	assert_int_not_equal(do_call(&(struct call){ OP_KEYCTL, 0, 0, 0 }),
+	    EACCES);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(filtered(modes[i], op(OP_KEYCTL, 0)), EACCES);
+		assert_int_equal(filtered(modes[i], op(OP_ADD_KEY, 0)),
+		    EACCES);
+		assert_int_equal(filtered(modes[i], op(OP_REQUEST_KEY, 0)),
+		    EACCES);
+	}
+}
+
 static void
 test_seccomp_io_uring_is_enosys_when_restricted(void **state)
 {
@@ -318,6 +361,8 @@ main(void)
 		    test_seccomp_packet_and_other_families_are_eacces),
 		cmocka_unit_test(test_seccomp_allow_mode_leaves_sockets_alone),
 		cmocka_unit_test(test_seccomp_tiocsti_is_eacces_in_every_mode),
+		cmocka_unit_test(
+		    test_seccomp_key_calls_are_eacces_in_every_mode),
 		cmocka_unit_test(
 		    test_seccomp_io_uring_is_enosys_when_restricted),
 		cmocka_unit_test(test_seccomp_msg_fastopen_is_eacces),
