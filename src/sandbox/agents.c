@@ -75,9 +75,19 @@ agents_codex_user_config(struct strbuf *b, const char *path,
 	bool		 top = true;
 	int		 fd;
 
+	/*
+	 * Never through a link: the sandboxed program can write this
+	 * directory, and a link planted there would have us copy a file it
+	 * cannot read (~/.ssh/...) into the overlay it can.
+	 */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (errno == ENOENT)
 			return 0;
+		if (errno == ELOOP) {
+			log_warnx("codex: %s is a symbolic link; not carried "
+			    "into this run's configuration", path);
+			return 0;
+		}
 		errbuf_sys(e, "%s", path);
 		return -1;
 	}

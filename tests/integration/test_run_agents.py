@@ -68,3 +68,20 @@ def test_codex_profile_without_a_key_still_runs(box):
 	    env={"OPENAI_API_KEY": None}, cwd=box.granted)
 	assert_ok(res)
 	assert "openai" not in res.err, res
+
+
+def test_codex_config_symlink_is_not_followed(box):
+	# ~/.codex is writable from inside: a link planted there must not
+	# make the supervisor copy a file the sandbox cannot read.
+	codex = os.path.join(box.home, ".codex")
+	os.makedirs(codex)
+	secret = box.write(os.path.join(box.home, ".ssh", "id_test2"),
+	    "PRIVATE KEY\n", mode=0o600)
+	os.symlink(secret, os.path.join(codex, "config.toml"))
+	res = box.run("run", "-p", "codex", "--allow-cwd", "--", "/bin/sh",
+	    "-c", 'cat "$CODEX_HOME/config.toml"',
+	    env={"OPENAI_API_KEY": "sk-real-codex-profile"}, cwd=box.granted)
+	assert_ok(res)
+	assert "PRIVATE KEY" not in res.out, res
+	assert 'sandbox_mode = "danger-full-access"' in res.out
+	assert "symbolic link" in res.err, res
