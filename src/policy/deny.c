@@ -116,9 +116,22 @@ explain_proxy(const char *mode, const char *host, int port,
 			never(out, "the address cannot be a destination");
 			return;
 		}
-		snprintf(out->hint, sizeof(out->hint), "name the address "
-		    "deliberately: --resolve %s:%d:%s, or --allow-domain %s "
-		    "(profile: network.allow_domain)", host, port, addr, addr);
+		/*
+		 * Only an address named on purpose passes the guard: a
+		 * --resolve, or an allow-list entry that is the literal the
+		 * client asks for (SPEC 4.4); an entry for the address does
+		 * not help a client that asks for the name.
+		 */
+		if (strcmp(host, addr) == 0) {
+			hostport(hp, sizeof(hp), host, port,
+			    strcmp(mode, "forward") == 0 ? 80 : 443);
+			snprintf(out->hint, sizeof(out->hint), "--allow-domain "
+			    "%s (profile: network.allow_domain): an address "
+			    "in the allow-list is named on purpose", hp);
+		} else
+			snprintf(out->hint, sizeof(out->hint), "name the "
+			    "address on purpose: --resolve %s:%d:%s", host,
+			    port, addr);
 		return;
 	}
 }

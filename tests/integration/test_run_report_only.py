@@ -115,7 +115,9 @@ def test_report_only_keeps_the_address_guard(box, http_upstream):
 	m = SUMMARY_RE.search(res.err)
 	assert m and m.group(1) == "2", res.err
 	assert "cloud metadata" in res.err, res.err
-	assert "is loopback" in res.err, res.err
+	assert ("network GET localhost:%d: address 127.0.0.1 is loopback (1 "
+	    "time); name the address on purpose: --resolve localhost:%d:"
+	    "127.0.0.1\n" % (port, port)) in res.err, res.err
 	assert http_upstream.requests == []
 	recs = audit_lines(audit)
 	assert [r["decision"] for r in recs if r["mode"] == "forward"] == \
@@ -146,3 +148,14 @@ def test_why_host_prints_the_same_suggestion(box):
 	    "evil.test:8443", "--json")
 	assert json.loads(res.out)["suggested_profile"] == {
 	    "network": {"allow_domain": ["evil.test:8443"]}}
+
+
+def test_silent_report_only_prints_nothing(box, http_upstream):
+	port = http_upstream.port
+	res = box.run("run", "--silent", "--report-only", "--resolve",
+	    "a.test:%d:127.0.0.1" % port, "--", "curl", "-sS", "--noproxy", "",
+	    "-o", "/dev/null", "-w", "%{http_code}",
+	    "http://a.test:%d/x" % port)
+	assert res.rc == 0, res
+	assert res.out == "200", res
+	assert res.err == "", res

@@ -85,9 +85,14 @@ test_deny_guard_ranges_suggest_naming_the_address(void **state)
 	d = explain("connect", "internal.example", 5432,
 	    "address 127.0.0.1 is loopback");
 	assert_false(d.never);
-	assert_non_null(strstr(d.hint,
-	    "--resolve internal.example:5432:127.0.0.1"));
-	assert_non_null(strstr(d.hint, "--allow-domain 127.0.0.1"));
+	assert_string_equal(d.hint, "name the address on purpose: "
+	    "--resolve internal.example:5432:127.0.0.1");
+	/* asked for by its literal: the literal in the allow-list */
+	d = explain("connect", "127.0.0.1", 5432, "address 127.0.0.1 is "
+	    "loopback");
+	assert_string_equal(d.hint, "--allow-domain 127.0.0.1:5432 (profile: "
+	    "network.allow_domain): an address in the allow-list is named on "
+	    "purpose");
 	d = explain("connect", "x.example", 443, "address 224.0.0.1 is "
 	    "multicast");
 	assert_true(d.never);
