@@ -171,19 +171,15 @@ sandbox_mediator_policy_unix(struct mediator_policy *pol,
 
 /*
  * Open the socket a pathname names, as the child would: relative to its
- * working directory, symlinks followed.  The O_PATH fd pins the inode we
- * decide on and connect to (via /proc/self/fd/N), so a swapped symlink
- * after the check changes nothing.  0, or -errno; *canon is owned.
+ * working directory, symlinks followed.  The O_PATH fd (op->pathfd) pins
+ * the inode we decide on and connect to (via /proc/self/fd/N), so a
+ * swapped symlink after the check changes nothing.  0, or -errno.
  */
 static int
-unix_open(struct med_op *op, const char *path, char **canon,
-    struct stat *st)
+unix_open(struct med_op *op, const char *path, struct stat *st)
 {
-	char		 link[64], buf[PATH_MAX];
-	ssize_t		 n;
-	int		 dirfd = AT_FDCWD, fd, err;
+	int	dirfd = AT_FDCWD, fd, err;
 
-	*canon = NULL;
 	if (path[0] != '/') {
 		dirfd = sandbox_mediator_dirfd(op->m, op->tid, op->id,
 		    AT_FDCWD);
@@ -201,16 +197,22 @@ unix_open(struct med_op *op, const char *path, char **canon,
 		close(fd);
 		return -ECONNREFUSED;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, buf, sizeof(buf) - 1);
-	if (n <= 0) {
-		close(fd);
-		return -ENOENT;
-	}
-	buf[n] = '\0';
 	op->pathfd = fd;
-	*canon = xstrdup(buf);
 	return 0;
+}
+
+/* The canonical path of the pinned socket (owned), or NULL. */
+static char *
+unix_canon(int fd)
+{
+	char		 link[64], buf[PATH_MAX];
+	ssize_t		 n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, buf, sizeof(buf) - 1)) <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
 }
 
 /* Point op->addr at the pinned socket inode. */
@@ -267,23 +269,31 @@ sandbox_mediate_unix_resolve(struct med_op *op)
 		return -EACCES;
 	}
 	unix_path(op, path, sizeof(path));
-	if ((err = unix_open(op, path, &canon, &st)) != 0) {
+	if ((err = unix_open(op, path, &st)) != 0) {
 		/* Not there or not a socket: what the kernel would say
 		 * (existence is no secret: Landlock lets stat() through). */
 		log_debug("%s: unix:%s: %s", __func__, path, strerror(-err));
 		return err;
 	}
-	what = xasprintf("unix:%s", canon);
-	op->verdict = sandbox_mediator_decide_unix(&m->pol, canon, st.st_dev,
+	/* Bound inside: decided by the inode alone, no path needed. */
+	op->verdict = sandbox_mediator_decide_unix(&m->pol, "", st.st_dev,
 	    st.st_ino, &reason);
-	free(canon);
 	if (op->verdict == MEDIATOR_DENY) {
-		sandbox_mediator_audit(m, false, what, -1, reason);
+		if ((canon = unix_canon(op->pathfd)) == NULL)
+			return -ENOENT;
+		op->verdict = sandbox_mediator_decide_unix(&m->pol, canon,
+		    st.st_dev, st.st_ino, &reason);
+		what = xasprintf("unix:%s", canon);
+		free(canon);
+		if (op->verdict == MEDIATOR_DENY) {
+			sandbox_mediator_audit(m, false, what, -1, reason);
+			free(what);
+			return -EACCES;
+		}
+		log_debug("%s: %s named by --allow-unix-socket", __func__,
+		    what);
 		free(what);
-		return -EACCES;
 	}
-	log_debug("%s: %s granted", __func__, what);
-	free(what);
 	unix_addr(op);
 	return 0;
 }
