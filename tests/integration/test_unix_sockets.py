@@ -285,3 +285,55 @@ def test_allow_mode_inet_connects_still_work(box):
 		c.close()
 	finally:
 		srv.close()
+
+
+RACE = r'''
+import errno, os, socket, sys, threading, time
+out_path, tcp_port = sys.argv[1], int(sys.argv[2])
+tcp = socket.create_connection(("127.0.0.1", tcp_port))
+tcp.setblocking(False)
+udg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+n = os.dup(udg.fileno())
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM, fileno=n)
+stop = time.monotonic() + 1.0
+def flip():
+	while time.monotonic() < stop:
+		os.dup2(tcp.fileno(), n)
+		os.dup2(udg.fileno(), n)
+t = threading.Thread(target=flip)
+t.start()
+sent = refused = 0
+while time.monotonic() < stop:
+	try:
+		s.sendto(b"leak", out_path)
+		sent += 1
+	except OSError as e:
+		refused += e.errno == errno.EACCES
+t.join()
+print("sent=%d refused=%d" % (sent, refused))
+'''
+
+
+def test_dup2_race_during_sendto_never_reaches_outside(box):
+	"""Another thread dup2()s a TCP socket and a unix datagram socket in
+	turn onto the descriptor a sendto() to an outside socket uses: the
+	supervisor decides on the socket it duplicated, so the datagram never
+	arrives (a check of one socket and a send on another would leak)."""
+	srv = socket.socket()
+	srv.bind(("127.0.0.1", 0))
+	srv.listen(4)
+	out = listener(os.path.join(box.granted, "race.sock"), socket.SOCK_DGRAM)
+	out.setblocking(False)
+	script = box.write(os.path.join(box.granted, "race.py"), RACE)
+	try:
+		res = box.run("run", "--allow", box.granted, "--", PY, script,
+		    os.path.join(box.granted, "race.sock"),
+		    srv.getsockname()[1], timeout=30)
+		assert res.rc == 0 and "refused=" in res.out, res
+		refused = int(res.out.split("refused=")[1])
+		assert refused > 0, res
+		with pytest.raises(BlockingIOError):
+			out.recv(16)
+	finally:
+		out.close()
+		srv.close()
