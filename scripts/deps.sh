@@ -8,7 +8,7 @@ libssl-dev openssl libevent-dev libhttp-parser-dev libjansson-dev
 libseccomp-dev libcmocka-dev libclang-rt-14-dev
 python3 python3-pytest python3-jsonschema curl ca-certificates iproute2
 scdoc groff-base zsh fish debhelper dpkg-dev lintian
-valgrind keyutils tmux openssh-client"
+valgrind keyutils tmux openssh-client git wget nodejs"
 
 missing=""
 for p in $PKGS; do
