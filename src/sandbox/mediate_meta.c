@@ -456,6 +456,7 @@ sandbox_mediate_meta_caps(struct mediator *m)
 	struct __user_cap_header_struct	hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
 
+	m->meta_uid = geteuid();
 	if (syscall(SYS_capget, &hdr, m->meta_caps) == -1)
 		return false;
 	return m->meta_caps[0].effective != 0 ||
@@ -481,6 +482,32 @@ sandbox_mediator_caps(struct mediator *m, bool drop)
 	return false;
 }
 
+/*
+ * Whether our capabilities could make c succeed where the child's call
+ * would not.  On a file we own they cannot for times, a mode without the
+ * set-group-ID bit, or an ACL on a file without it (the kernel clears
+ * that bit unless the caller is in the group or capable); everything else
+ * (another owner's file, user.* xattrs, which check write permission,
+ * trusted.* and security.*) is done with the child's.
+ */
+static bool
+meta_caps_matter(const struct mediator *m, const struct meta_call *c,
+    const struct stat *st)
+{
+	if (!m->meta_drop || st->st_uid != m->meta_uid)
+		return m->meta_drop;
+	switch (c->kind) {
+	case META_TIMES:
+		return false;
+	case META_MODE:
+		return (c->mode & S_ISGID) != 0;
+	default:
+		return (strcmp(c->xname, "system.posix_acl_access") != 0 &&
+		    strcmp(c->xname, "system.posix_acl_default") != 0) ||
+		    (st->st_mode & S_ISGID) != 0;
+	}
+}
+
 /* Perform c on fd (ours; O_PATH when opath).  0 or -errno. */
 static int
 meta_perform(struct mediator *m, const struct meta_call *c, int fd,
@@ -493,7 +520,7 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (c->kind == META_MODE && S_ISLNK(st->st_mode))
 		return -EOPNOTSUPP;	/* what fchmodat2 says */
-	dropped = sandbox_mediator_caps(m, true);
+	dropped = meta_caps_matter(m, c, st) && sandbox_mediator_caps(m, true);
 	switch (c->kind) {
 	case META_MODE:
 		if (c->fd_call) {

@@ -85,6 +85,7 @@ struct mediator {
 	unsigned		 singles;	/* wakes with one notification */
 	bool			 meta_drop;	/* we have effective caps */
 	struct __user_cap_data_struct meta_caps[2]; /* ours, to restore */
+	uid_t			 meta_uid;	/* our effective uid */
 };
 
 /* fchmodat2 (Linux 6.6), not in Debian 12's headers; same on every arch. */

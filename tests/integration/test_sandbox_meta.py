@@ -130,6 +130,7 @@ def test_metadata_inside_a_write_grant_works(box, mode):
 		["utime", "utime", g, 1234567890],
 		["setxattr", "setxattr", g, "user.new", "x"],
 		["removexattr", "removexattr", g, "user.k"],
+		["proc_self_fd", "proc_self_fd_chmod", g, 0o600],
 		["fchmod_rw", "fchmod_rw", g, 0o640],
 	]
 	assert run_ops(box, mode, ops) == {o[0]: 0 for o in ops}
@@ -337,3 +338,31 @@ def test_creating_setid_programs_is_eperm(box, net):
 	for n in os.listdir(box.granted):
 		m = os.lstat(os.path.join(box.granted, n)).st_mode
 		assert not m & stat.S_ISUID, n
+
+
+RELATIVE = r"""
+import json, os, sys
+res = {}
+for name, d in (("inside", sys.argv[1]), ("outside", sys.argv[2])):
+	os.chdir(d)
+	try:
+		os.chmod("f", 0o700)
+		os.utime("f", (1234567890, 1234567890))
+		res[name] = 0
+	except OSError as e:
+		res[name] = e.errno
+print(json.dumps(res))
+"""
+
+
+def test_metadata_relative_paths_follow_the_child_cwd(box):
+	g, o, _ = setup_files(box)
+	before = snapshot(o)
+	res = box.run("run", "--block-net", "--allow", box.granted, "--read",
+	    box.outside, "--", "/usr/bin/python3", "-c", RELATIVE, box.granted,
+	    box.outside)
+	assert res.rc == 0, res
+	assert json.loads(res.out.strip().splitlines()[-1]) == {"inside": 0,
+	    "outside": errno.EACCES}
+	assert stat.S_IMODE(os.stat(g).st_mode) == 0o700
+	assert snapshot(o) == before
