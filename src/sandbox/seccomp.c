@@ -219,31 +219,29 @@ seccomp_send_rules(scmp_filter_ctx ctx, struct errbuf *e)
 /*
  * No set-user-ID or set-group-ID programs made inside (the mediator
  * refuses chmod to them, sandbox/mediate_meta.c): creating a file with
- * those bits is refused too, EPERM, for open/openat/creat with O_CREAT
- * or O_TMPFILE and for mknod/mknodat.  A set-group-ID bit without group
- * execute (mandatory locking) and directories (mkdir) are no programs.
- * openat2 carries its mode in a struct the filter cannot read.
+ * those bits is refused too, EPERM, for open/openat/creat and
+ * mknod/mknodat.  The mode argument alone decides: the kernel ignores it
+ * without O_CREAT or O_TMPFILE, and the C libraries pass 0 then (a raw
+ * open(2) with set-id bits in an unused mode is refused too; one rule
+ * per bit instead of four keeps the filter's build cheap).  A
+ * set-group-ID bit without group execute (mandatory locking) and
+ * directories (mkdir) are no programs.  openat2 carries its mode in a
+ * struct the filter cannot read.
  */
 static int
 seccomp_setid_rules(scmp_filter_ctx ctx, struct errbuf *e)
 {
 	static const struct {
 		const char	*name;
-		int		 flags;		/* flags argument, -1: none */
-		int		 mode;		/* mode argument */
+		unsigned	 mode;		/* mode argument */
 	} calls[] = {
-		{ "open", 1, 2 }, { "openat", 2, 3 }, { "creat", -1, 1 },
-		{ "mknod", -1, 1 }, { "mknodat", -1, 2 },
+		{ "open", 2 }, { "openat", 3 }, { "creat", 1 },
+		{ "mknod", 1 }, { "mknodat", 2 },
 	};
-	/* O_CREAT, and __O_TMPFILE (O_TMPFILE without O_DIRECTORY). */
-	static const uint64_t	creates[] = { O_CREAT, 020000000 };
-	static const uint64_t	bits[][2] = {
-		{ S_ISUID, S_ISUID },
-		{ S_ISGID | S_IXGRP, S_ISGID | S_IXGRP },
-	};
-	struct scmp_arg_cmp	cmp[2];
+	static const uint64_t	bits[] = { S_ISUID, S_ISGID | S_IXGRP };
+	struct scmp_arg_cmp	cmp;
 	uint32_t		deny = SCMP_ACT_ERRNO(EPERM);
-	size_t			i, j, k;
+	size_t			i, k;
 	int			nr;
 
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
@@ -251,22 +249,11 @@ seccomp_setid_rules(scmp_filter_ctx ctx, struct errbuf *e)
 		if (nr == __NR_SCMP_ERROR || nr < 0)
 			continue;	/* not on this architecture */
 		for (k = 0; k < sizeof(bits) / sizeof(bits[0]); k++) {
-			cmp[0] = SCMP_CMP((unsigned)calls[i].mode,
-			    SCMP_CMP_MASKED_EQ, bits[k][0], bits[k][1]);
-			if (calls[i].flags == -1) {
-				if (rule(ctx, deny, nr, calls[i].name, 1, cmp,
-				    e) == -1)
-					return -1;
-				continue;
-			}
-			for (j = 0; j < 2; j++) {
-				cmp[1] = SCMP_CMP((unsigned)calls[i].flags,
-				    SCMP_CMP_MASKED_EQ, creates[j],
-				    creates[j]);
-				if (rule(ctx, deny, nr, calls[i].name, 2, cmp,
-				    e) == -1)
-					return -1;
-			}
+			cmp = SCMP_CMP(calls[i].mode, SCMP_CMP_MASKED_EQ,
+			    bits[k], bits[k]);
+			if (rule(ctx, deny, nr, calls[i].name, 1, &cmp,
+			    e) == -1)
+				return -1;
 		}
 	}
 	return 0;
