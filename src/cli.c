@@ -85,6 +85,9 @@ enum opt_id {
 	O_ALLOW_ENV,
 	O_KEEP_TMP,
 	O_ENV_FILE,
+	O_LOG_FORMAT,
+	O_ADMIN_LISTEN,
+	O_DRAIN_TIMEOUT,
 	O_SHELL,
 	O_SHELL_CMD,
 	O_PATH,
@@ -275,6 +278,15 @@ static const struct opt opts[] = {
 	{ "env-file", 0, O_ENV_FILE, "FILE", C_PROXY, 0, S_GEN,
 	    "also write the NAME=value lines, shell-quoted,\n"
 	    "to FILE (mode 0640), for '. FILE' in a shell" },
+	{ "log-format", 0, O_LOG_FORMAT, "text|json", C_PROXY, 0, S_GEN,
+	    "stderr lines as text (default) or one JSON\n"
+	    "object per line (level, msg, audit fields)" },
+	{ "admin-listen", 0, O_ADMIN_LISTEN, "ADDR:PORT", C_PROXY, 0, S_GEN,
+	    "serve /healthz, /readyz and /metrics there\n"
+	    "(off by default)" },
+	{ "drain-timeout", 0, O_DRAIN_TIMEOUT, "SECS", C_PROXY, 0, S_GEN,
+	    "on SIGTERM stop accepting and give open\n"
+	    "exchanges up to SECS (default 0: close now)" },
 	{ "help", 'h', O_HELP, NULL, C_ANY, 0, S_GEN,
 	    "print this help" },
 	{ "version", 'V', O_VERSION, NULL, C_TOP, 0, S_GEN,
@@ -725,6 +737,26 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 		return 0;
 	case O_ENV_FILE:
 		set_str(&cli->env_file, val);
+		return 0;
+	case O_LOG_FORMAT:
+		if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0) {
+			errbuf_set(p->e, "invalid value '%s' for '%s': "
+			    "expected text or json", val, name);
+			return -1;
+		}
+		cli->log_json = strcmp(val, "json") == 0;
+		return 0;
+	case O_ADMIN_LISTEN:
+		set_str(&cli->admin_listen, val);
+		return 0;
+	case O_DRAIN_TIMEOUT:
+		if (strnum_parse_str(val, 0, CLI_TIMEOUT_MAX_SECS, &v) == -1) {
+			errbuf_set(p->e, "invalid value '%s' for '%s': "
+			    "expected seconds 0-%d", val, name,
+			    CLI_TIMEOUT_MAX_SECS);
+			return -1;
+		}
+		cli->drain_timeout_ms = (uint64_t)v * 1000;
 		return 0;
 	case O_SHELL:
 		set_str(&cli->shell, val);
@@ -1246,6 +1278,7 @@ cli_free(struct cli *cli)
 	free(cli->profile);
 	strv_free(&cli->allow_env);
 	free(cli->env_file);
+	free(cli->admin_listen);
 	strv_free(&cli->argv);
 	free(cli->shell);
 	free(cli->shell_command);

@@ -88,6 +88,9 @@ struct cli {
 	struct strv	 allow_env;		/* --allow-env NAME (SPEC §6) */
 	bool		 keep_tmp;		/* --keep-tmp (SPEC §7) */
 	char		*env_file;		/* owned; proxy --env-file */
+	bool		 log_json;		/* proxy --log-format json */
+	char		*admin_listen;		/* owned; proxy --admin-listen */
+	uint64_t	 drain_timeout_ms;	/* proxy --drain-timeout */
 
 	/* run / shell */
 	struct strv	 argv;			/* CMD ARGS... (run) */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 #include "policy/route.h"
 #include "policy/why.h"
 #include "profile/profile.h"
+#include "proxy/admin.h"
 #include "proxy/audit.h"
 #include "proxy/evmem.h"
 #include "proxy/server.h"
@@ -48,7 +50,45 @@ static char **environ_at_start;
 struct proxy_run {
 	struct event_base	*base;
 	struct proxy		*px;
+	struct admin		*admin;
+	struct event		*drain_tick;	/* owned; while draining */
+	uint64_t		 drain_timeout_ms;
+	struct timespec		 drain_start;
 };
+
+static uint64_t
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000 +
+	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
+}
+
+/* Every 100 ms of a drain: done when nothing is open or time is up. */
+static void
+on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_run	*pr = arg;
+	struct timeval		 tv = { 0, 100 * 1000 };
+	size_t			 open;
+
+	(void)fd;
+	(void)what;
+	open = proxy_server_drain(pr->px);
+	if (open > 0 && elapsed_ms(&pr->drain_start) < pr->drain_timeout_ms) {
+		evtimer_add(pr->drain_tick, &tv);
+		return;
+	}
+	if (open > 0)
+		log_warnx("drain timeout: closing %zu open connection%s", open,
+		    open == 1 ? "" : "s");
+	else
+		log_info("drained: every exchange finished");
+	proxy_server_shutdown(pr->px);
+	event_base_loopexit(pr->base, NULL);
+}
 
 static void
 print_warnings(const struct strv *w)
@@ -65,6 +105,17 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	struct proxy_run	*pr = arg;
 
 	(void)what;
+	if (sig == SIGTERM && pr->drain_timeout_ms > 0 &&
+	    pr->drain_tick == NULL) {
+		log_info("SIGTERM: draining (up to %llu s)",
+		    (unsigned long long)(pr->drain_timeout_ms / 1000));
+		clock_gettime(CLOCK_MONOTONIC, &pr->drain_start);
+		pr->drain_tick = evtimer_new(pr->base, on_drain_tick, pr);
+		if (pr->drain_tick != NULL) {
+			on_drain_tick(-1, 0, pr);
+			return;
+		}
+	}
 	log_debug("signal %d: stopping the proxy", (int)sig);
 	proxy_server_shutdown(pr->px);
 	event_base_loopexit(pr->base, NULL);
@@ -247,6 +298,8 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	ino_t			 env_ino = 0;
 	int			 rc = -1;
 
+	log_set_json(cli->log_json);
+	pr.drain_timeout_ms = cli->drain_timeout_ms;
 	if (load_profile(cli, &prof, e) == -1)
 		return -1;
 	plan = policy_plan_build(cli, prof, e);
@@ -276,6 +329,9 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	if ((pr.px = proxy_server_new(plan, pr.base, e)) == NULL)
 		goto out;
 	proxy_server_set_creds(pr.px, creds);
+	if (cli->admin_listen != NULL && (pr.admin = proxy_admin_new(pr.base,
+	    cli->admin_listen, pr.px, e)) == NULL)
+		goto out;
 	sigint = evsignal_new(pr.base, SIGINT, on_stop_signal, &pr);
 	sigterm = evsignal_new(pr.base, SIGTERM, on_stop_signal, &pr);
 	/* A closed terminal or a sidecar's reload ends it cleanly too. */
@@ -318,6 +374,9 @@ out:
 		event_free(sigterm);
 	if (sighup != NULL)
 		event_free(sighup);
+	if (pr.drain_tick != NULL)
+		event_free(pr.drain_tick);
+	proxy_admin_free(pr.admin);
 	proxy_server_free(pr.px);
 	creds_store_free(creds);
 	if (pr.base != NULL) {
@@ -814,7 +873,10 @@ main(int argc, char **argv)
 		break;
 	}
 	if (rc == -1) {
-		fprintf(stderr, "keyhole: %s\n", errbuf_msg(&e));
+		if (log_json)
+			log_json_line("error", errbuf_msg(&e), NULL);
+		else
+			fprintf(stderr, "keyhole: %s\n", errbuf_msg(&e));
 		rc = EXIT_KEYHOLE;
 	}
 	cli_free(&cli);

@@ -17,6 +17,8 @@
 #include "util/xmalloc.h"
 
 static void	audit_redact_query(struct strbuf *, const char *);
+static void	audit_fields(struct strbuf *, const struct audit_rec *,
+		    const char *);
 
 /* One distinct denial for the <sandbox_violations> block. */
 struct audit_viol {
@@ -35,6 +37,18 @@ struct audit {
 	unsigned long	 viol_other;	/* denials beyond the distinct cap */
 	struct strv	 would;		/* --report-only: entries used */
 	unsigned long	 would_other;	/* beyond AUDIT_WOULD_MAX */
+	/* /metrics (SPEC 4.10): decisions by mode, decision and client. */
+	struct audit_count *counts;	/* owned */
+	size_t		 ncounts, capcounts;
+	uint64_t	 bytes_up, bytes_down;
+	uint64_t	 upstream_errors;	/* 502 and 504 answers */
+};
+
+struct audit_count {
+	char		*mode;		/* owned */
+	const char	*decision;	/* static */
+	char		*client;	/* owned; "" without --clients */
+	uint64_t	 n;
 };
 
 struct audit *
@@ -151,18 +165,6 @@ audit_json_str(struct strbuf *b, const char *key, const char *v, bool comma)
 		strbuf_append_json(b, v, strlen(v));
 }
 
-static void
-audit_timestamp(char *buf, size_t sz)
-{
-	struct timeval	tv;
-	struct tm	tm;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
-}
 
 /* "; to allow it: FLAG" or "; what to do" for a denial, or nothing. */
 static void
@@ -364,7 +366,14 @@ audit_log_line(const struct audit_rec *r, const char *path)
 			strbuf_append(&b, ")");
 		}
 	}
-	log_info("%s", strbuf_str(&b));
+	if (log_json) {
+		struct strbuf	f = { 0 };
+
+		audit_fields(&f, r, path);
+		log_json_line("info", strbuf_str(&b), strbuf_str(&f));
+		strbuf_free(&f);
+	} else
+		log_info("%s", strbuf_str(&b));
 	strbuf_free(&b);
 }
 
@@ -390,19 +399,141 @@ audit_emit(struct audit *a, const char *line, size_t len)
 	a->failed = true;
 }
 
+static const char *
+audit_decision(const struct audit_rec *r)
+{
+	return r->would_deny ? "would_deny" : r->allow ? "allow" : "deny";
+}
+
+static void
+audit_count(struct audit *a, const struct audit_rec *r)
+{
+	const char		*client = r->client != NULL ? r->client : "";
+	const char		*dec = audit_decision(r);
+	struct audit_count	*c;
+	size_t			 i;
+
+	a->bytes_up += r->bytes_up;
+	a->bytes_down += r->bytes_down;
+	if (r->status == 502 || r->status == 504)
+		a->upstream_errors++;
+	for (i = 0; i < a->ncounts; i++) {
+		c = &a->counts[i];
+		if (c->decision == dec && strcmp(c->mode, r->mode) == 0 &&
+		    strcmp(c->client, client) == 0) {
+			c->n++;
+			return;
+		}
+	}
+	if (a->ncounts == a->capcounts) {
+		a->capcounts = a->capcounts ? a->capcounts * 2 : 8;
+		a->counts = xreallocarray(a->counts, a->capcounts,
+		    sizeof(*a->counts));
+	}
+	c = &a->counts[a->ncounts++];
+	c->mode = xstrdup(r->mode);
+	c->decision = dec;
+	c->client = xstrdup(client);
+	c->n = 1;
+}
+
+/* Append a Prometheus label value (escaped backslash, quote, newline). */
+static void
+audit_label(struct strbuf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			strbuf_appendc(b, '\\');
+		if (*v == '\n') {
+			strbuf_append(b, "\\n");
+			continue;
+		}
+		strbuf_appendc(b, *v);
+	}
+}
+
+void
+proxy_audit_metrics(const struct audit *a, struct strbuf *out)
+{
+	size_t	i;
+
+	strbuf_append(out, "# HELP keyhole_decisions_total Network decisions "
+	    "by mode, decision and client.\n"
+	    "# TYPE keyhole_decisions_total counter\n");
+	for (i = 0; i < a->ncounts; i++) {
+		strbuf_append(out, "keyhole_decisions_total{mode=\"");
+		audit_label(out, a->counts[i].mode);
+		strbuf_appendf(out, "\",decision=\"%s\",client=\"",
+		    a->counts[i].decision);
+		audit_label(out, a->counts[i].client);
+		strbuf_appendf(out, "\"} %llu\n",
+		    (unsigned long long)a->counts[i].n);
+	}
+	strbuf_appendf(out, "# HELP keyhole_bytes_up_total Bytes sent "
+	    "upstream by finished exchanges.\n"
+	    "# TYPE keyhole_bytes_up_total counter\n"
+	    "keyhole_bytes_up_total %llu\n"
+	    "# HELP keyhole_bytes_down_total Bytes sent to clients by "
+	    "finished exchanges.\n"
+	    "# TYPE keyhole_bytes_down_total counter\n"
+	    "keyhole_bytes_down_total %llu\n"
+	    "# HELP keyhole_upstream_errors_total Answers 502 or 504: the "
+	    "upstream could not be reached.\n"
+	    "# TYPE keyhole_upstream_errors_total counter\n"
+	    "keyhole_upstream_errors_total %llu\n",
+	    (unsigned long long)a->bytes_up,
+	    (unsigned long long)a->bytes_down,
+	    (unsigned long long)a->upstream_errors);
+}
+
+/* The audit fields as "key":value pairs, without braces. */
+static void
+audit_fields(struct strbuf *b, const struct audit_rec *r, const char *path)
+{
+	char	ts[96];
+
+	log_timestamp(ts, sizeof(ts));
+	audit_json_str(b, "ts", ts, false);
+	audit_json_str(b, "mode", r->mode, true);
+	audit_json_str(b, "decision", audit_decision(r), true);
+	if (r->client != NULL)
+		audit_json_str(b, "client", r->client, true);
+	audit_json_str(b, "host", r->host, true);
+	if (r->port >= 0)
+		strbuf_appendf(b, ",\"port\":%d", r->port);
+	else
+		strbuf_append(b, ",\"port\":null");
+	audit_json_str(b, "service", r->service, true);
+	audit_json_str(b, "method", r->method, true);
+	audit_json_str(b, "path", path, true);
+	if (r->status > 0)
+		strbuf_appendf(b, ",\"status\":%d", r->status);
+	else
+		strbuf_append(b, ",\"status\":null");
+	audit_json_str(b, "reason", r->reason, true);
+	strbuf_appendf(b, ",\"bytes_up\":%llu,\"bytes_down\":%llu",
+	    (unsigned long long)r->bytes_up,
+	    (unsigned long long)r->bytes_down);
+	if (r->ms >= 0)
+		strbuf_appendf(b, ",\"ms\":%ld", r->ms);
+	else
+		strbuf_append(b, ",\"ms\":null");
+}
+
 void
 proxy_audit_write(struct audit *a, const struct audit_rec *r)
 {
 	struct strbuf	 b = { 0 }, path = { 0 };
-	char		 ts[96];
+	const char	*p;
 
+	audit_count(a, r);
 	if (r->path != NULL && (!r->allow || log_level >= LOG_INFO ||
 	    (a->fd != -1 && !a->failed)))
 		proxy_audit_redact_path(&path, r->path);
+	p = r->path != NULL ? strbuf_str(&path) : NULL;
 	if (!r->allow) {
 		a->denials++;
-		audit_violation(a, r, r->path != NULL ? strbuf_str(&path) :
-		    NULL);
+		audit_violation(a, r, p);
 	}
 	if (r->would_deny && r->host != NULL)
 		audit_would(a, r);
@@ -412,38 +543,14 @@ proxy_audit_write(struct audit *a, const struct audit_rec *r)
 		return;
 	}
 	if (log_level >= LOG_INFO)
-		audit_log_line(r, r->path != NULL ? strbuf_str(&path) : NULL);
+		audit_log_line(r, p);
 	if (a->fd == -1 || a->failed) {
 		strbuf_free(&path);
 		return;
 	}
-	audit_timestamp(ts, sizeof(ts));
 	strbuf_append(&b, "{");
-	audit_json_str(&b, "ts", ts, false);
-	audit_json_str(&b, "mode", r->mode, true);
-	audit_json_str(&b, "decision", r->would_deny ? "would_deny" :
-	    r->allow ? "allow" : "deny", true);
-	audit_json_str(&b, "host", r->host, true);
-	if (r->port >= 0)
-		strbuf_appendf(&b, ",\"port\":%d", r->port);
-	else
-		strbuf_append(&b, ",\"port\":null");
-	audit_json_str(&b, "service", r->service, true);
-	audit_json_str(&b, "method", r->method, true);
-	audit_json_str(&b, "path", r->path != NULL ? strbuf_str(&path) :
-	    NULL, true);
-	if (r->status > 0)
-		strbuf_appendf(&b, ",\"status\":%d", r->status);
-	else
-		strbuf_append(&b, ",\"status\":null");
-	audit_json_str(&b, "reason", r->reason, true);
-	strbuf_appendf(&b, ",\"bytes_up\":%llu,\"bytes_down\":%llu",
-	    (unsigned long long)r->bytes_up,
-	    (unsigned long long)r->bytes_down);
-	if (r->ms >= 0)
-		strbuf_appendf(&b, ",\"ms\":%ld}\n", r->ms);
-	else
-		strbuf_append(&b, ",\"ms\":null}\n");
+	audit_fields(&b, r, p);
+	strbuf_append(&b, "}\n");
 	audit_emit(a, b.s, b.len);
 	strbuf_free(&b);
 	strbuf_free(&path);
@@ -463,6 +570,11 @@ proxy_audit_free(struct audit *a)
 		free(a->viol[i].hint);
 	}
 	strv_free(&a->would);
+	for (i = 0; i < a->ncounts; i++) {
+		free(a->counts[i].client);
+		free(a->counts[i].mode);
+	}
+	free(a->counts);
 	free(a->path);
 	free(a);
 }

@@ -18,6 +18,7 @@ struct audit_rec {
 	const char	*mode;		/* connect forward reverse external direct */
 	bool		 allow;
 	bool		 would_deny;	/* allowed by --report-only only */
+	const char	*client;	/* --clients name; NULL: none */
 	const char	*host;		/* NULL: null */
 	int		 port;		/* -1: null */
 	const char	*service;
@@ -62,6 +63,12 @@ void	 proxy_audit_report_only(const struct audit *, struct strbuf *out);
  * ("/x?a=1&b" -> "/x?a=REDACTED&b").
  */
 void	 proxy_audit_redact_path(struct strbuf *b, const char *path);
+/*
+ * Append the decision counters in Prometheus text format (SPEC 4.10):
+ * keyhole_decisions_total{mode,decision,client}, bytes up and down,
+ * upstream errors.  No host or path is ever a label.
+ */
+void	 proxy_audit_metrics(const struct audit *, struct strbuf *out);
 void	 proxy_audit_free(struct audit *);
 
 #endif

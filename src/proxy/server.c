@@ -16,10 +16,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "creds/secret.h"
+#include "creds/store.h"
 #include "policy/endpoint.h"
 #include "policy/noproxy.h"
 #include "policy/plan.h"
@@ -71,6 +74,9 @@ struct proxy {
 	struct unavail		*unavail;	/* owned; one per route */
 	struct conn_list	 conns;
 	size_t			 nconns;
+	uint64_t		 accepted;	/* connections, for /metrics */
+	uint64_t		 unavail_total;	/* 503s: secret missing */
+	bool			 draining;	/* SIGTERM with a drain timeout */
 	uint64_t		 next_id;
 	/* Mediated client ports: a count, as a port can be reused before
 	 * the close of its previous connection has been seen. */
@@ -100,6 +106,7 @@ proxy_server_note_unavailable(struct proxy *px, size_t i, const char *why)
 
 	if (i >= px->plan->nroutes)
 		return;
+	px->unavail_total++;
 	if (why == NULL)
 		why = "not loaded";
 	u = &px->unavail[i];
@@ -488,6 +495,7 @@ server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	TAILQ_INSERT_TAIL(&px->conns, c, entry);
 	px->nconns++;
+	px->accepted++;
 }
 
 struct proxy *
@@ -586,6 +594,86 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 		strv_free(&aliases);
 	}
 	strbuf_freezero(&url);
+}
+
+bool
+proxy_server_ready(const struct proxy *px)
+{
+	size_t	i;
+
+	if (px->draining || px->listener == NULL)
+		return false;
+	for (i = 0; i < px->plan->nroutes; i++)
+		if (px->creds == NULL || creds_store_get(px->creds,
+		    px->plan->routes[i]->def->name) == NULL)
+			return false;
+	return true;
+}
+
+void
+proxy_server_metrics(const struct proxy *px, struct strbuf *out)
+{
+	const struct conn	*c;
+	size_t			 i, tunnels = 0, loaded = 0;
+
+	TAILQ_FOREACH(c, &px->conns, entry)
+		if (c->state == CONN_TUNNEL || c->state == CONN_SNI_PEEK)
+			tunnels++;
+	for (i = 0; i < px->plan->nroutes; i++)
+		if (px->creds != NULL && creds_store_get(px->creds,
+		    px->plan->routes[i]->def->name) != NULL)
+			loaded++;
+	strbuf_appendf(out, "# HELP keyhole_connections Open client "
+	    "connections.\n"
+	    "# TYPE keyhole_connections gauge\n"
+	    "keyhole_connections %zu\n"
+	    "# HELP keyhole_connections_total Client connections accepted.\n"
+	    "# TYPE keyhole_connections_total counter\n"
+	    "keyhole_connections_total %llu\n"
+	    "# HELP keyhole_tunnels Open CONNECT tunnels.\n"
+	    "# TYPE keyhole_tunnels gauge\n"
+	    "keyhole_tunnels %zu\n"
+	    "# HELP keyhole_credentials_declared Credential routes declared.\n"
+	    "# TYPE keyhole_credentials_declared gauge\n"
+	    "keyhole_credentials_declared %zu\n"
+	    "# HELP keyhole_credentials_loaded Credential routes whose secret "
+	    "is loaded now.\n"
+	    "# TYPE keyhole_credentials_loaded gauge\n"
+	    "keyhole_credentials_loaded %zu\n"
+	    "# HELP keyhole_credential_unavailable_total Route requests "
+	    "answered 503 because the secret was missing.\n"
+	    "# TYPE keyhole_credential_unavailable_total counter\n"
+	    "keyhole_credential_unavailable_total %llu\n"
+	    "# HELP keyhole_draining 1 while a SIGTERM drain runs.\n"
+	    "# TYPE keyhole_draining gauge\n"
+	    "keyhole_draining %d\n",
+	    px->nconns, (unsigned long long)px->accepted, tunnels,
+	    px->plan->nroutes, loaded,
+	    (unsigned long long)px->unavail_total, px->draining ? 1 : 0);
+	proxy_audit_metrics(px->audit, out);
+}
+
+size_t
+proxy_server_drain(struct proxy *px)
+{
+	struct conn	*c, *next;
+
+	px->draining = true;
+	if (px->listener != NULL) {
+		evconnlistener_free(px->listener);
+		px->listener = NULL;
+	}
+	if (px->accept_pause != NULL)
+		evtimer_del(px->accept_pause);
+	/* Connections waiting for a request have nothing in flight. */
+	for (c = TAILQ_FIRST(&px->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CONN_READ_HEAD && c->head == NULL &&
+		    (c->client == NULL || evbuffer_get_length(
+		    bufferevent_get_input(c->client)) == 0))
+			proxy_conn_close(c, "proxy draining");
+	}
+	return px->nconns;
 }
 
 void

@@ -64,6 +64,18 @@ unsigned long proxy_server_denials(const struct proxy *);
  * then has nothing left to do for the proxy.
  */
 void	 proxy_server_shutdown(struct proxy *);
+/*
+ * SIGTERM with a drain timeout (SPEC 4.10): stop listening, mark the
+ * proxy not ready, close connections idle between requests.  Returns the
+ * connections still open; call again (e.g. every 100 ms) until 0, then
+ * proxy_server_shutdown().
+ */
+size_t	 proxy_server_drain(struct proxy *);
+/* /readyz: listening, not draining, every route's secret loaded. */
+bool	 proxy_server_ready(const struct proxy *);
+struct strbuf;
+/* Append the /metrics text (Prometheus 0.0.4) of the proxy to out. */
+void	 proxy_server_metrics(const struct proxy *, struct strbuf *out);
 void	 proxy_server_free(struct proxy *);
 
 /* For the proxy's own modules (conn, connect, forward, reverse). */

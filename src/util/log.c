@@ -5,8 +5,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "util/strbuf.h"
 
 int log_level = LOG_WARN;
+bool log_json;
+
+void
+log_set_json(bool on)
+{
+	log_json = on;
+}
+
+void
+log_timestamp(char *buf, size_t sz)
+{
+	struct timeval	tv;
+	struct tm	tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+}
+
+/* The level word of a line's prefix, for --log-format json. */
+static const char *
+log_level_word(const char *prefix)
+{
+	if (strstr(prefix, "warning") != NULL)
+		return "warning";
+	if (strstr(prefix, "debug") != NULL)
+		return "debug";
+	if (strstr(prefix, "fatal") != NULL)
+		return "fatal";
+	return "info";
+}
+
+void
+log_json_line(const char *level, const char *msg, const char *fields)
+{
+	struct strbuf	b = { 0 };
+	char		ts[64];
+
+	log_timestamp(ts, sizeof(ts));
+	strbuf_appendf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
+	    level);
+	strbuf_append_json(&b, msg, strlen(msg));
+	if (fields != NULL && fields[0] != '\0')
+		strbuf_appendf(&b, ",%s", fields);
+	strbuf_append(&b, "}\n");
+	fwrite(b.s, 1, b.len, stderr);
+	fflush(stderr);
+	strbuf_free(&b);
+}
 
 void
 log_set_level(int level)
@@ -57,6 +112,16 @@ log_vemit(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 		return;
 	if ((size_t)n >= sizeof(raw))
 		n = sizeof(raw) - 1;
+	if (log_json) {
+		struct strbuf	m = { 0 };
+
+		strbuf_appendn(&m, raw, (size_t)n);
+		if (suffix != NULL)
+			strbuf_appendf(&m, ": %s", suffix);
+		log_json_line(log_level_word(prefix), strbuf_str(&m), NULL);
+		strbuf_free(&m);
+		return;
+	}
 	log_escape(esc, sizeof(esc), raw, (size_t)n);
 	fprintf(stderr, "%s%s%s%s\n", prefix, esc, suffix ? ": " : "",
 	    suffix ? suffix : "");

@@ -1,6 +1,7 @@
 #ifndef KEYHOLE_UTIL_LOG_H
 #define KEYHOLE_UTIL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -19,6 +20,18 @@ enum log_level {
 };
 
 extern int log_level;
+/* --log-format json: every line is one JSON object (SPEC 4.10). */
+extern bool log_json;
+
+void	 log_set_json(bool);
+/* RFC 3339 UTC with milliseconds ("2026-01-02T03:04:05.678Z"). */
+void	 log_timestamp(char *buf, size_t sz);
+/*
+ * One JSON line on stderr: {"ts":..,"level":level,"msg":msg[,fields]};
+ * fields, when not NULL, is a list of "key":value pairs without braces.
+ */
+void	 log_json_line(const char *level, const char *msg,
+	    const char *fields);
 
 void	 log_set_level(int);
 /* Warning with ": strerror(errno)" appended. */
