@@ -70,6 +70,9 @@ enum opt_id {
 	O_UPSTREAM_BYPASS,
 	O_RESOLVE,
 	O_UPSTREAM_CA,
+	O_TLS_INTERCEPT,
+	O_TLS_INTERCEPT_EXCLUDE,
+	O_TLS_CA,
 	O_AUDIT_LOG,
 	O_ALLOW_DEGRADED,
 	O_REPORT_ONLY,
@@ -234,6 +237,16 @@ static const struct opt opts[] = {
 	    "counts as deliberately chosen (repeatable)" },
 	{ "upstream-ca", 0, O_UPSTREAM_CA, "FILE", C_NET, 0, S_NET,
 	    "extra trust anchors (PEM) for upstream TLS" },
+	{ "tls-intercept", 0, O_TLS_INTERCEPT, "MODE", C_NET, 0, S_NET,
+	    "TLS interception: credentials (default: the\n"
+	    "credential hosts), all (every allowed host)\n"
+	    "or off (CONNECT to a credential host is 403)" },
+	{ "tls-intercept-exclude", 0, O_TLS_INTERCEPT_EXCLUDE, "HOST", C_NET,
+	    OPT_MULTI, S_NET, "tunnel HOST untouched under --tls-intercept\n"
+	    "all (never a credential host; repeatable)" },
+	{ "tls-ca", 0, O_TLS_CA, "CERT,KEY", C_PROXY, 0, S_NET,
+	    "sign intercepted hosts' certificates with this\n"
+	    "CA (PEM files) instead of a per-run one" },
 	{ "audit-log", 0, O_AUDIT_LOG, "FILE", C_NET, 0, S_NET,
 	    "append one JSON line per network decision\n"
 	    "to FILE" },
@@ -678,6 +691,27 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 		return 0;
 	case O_UPSTREAM_CA:
 		set_str(&cli->upstream_ca, val);
+		return 0;
+	case O_TLS_INTERCEPT:
+		if (strcmp(val, "credentials") != 0 && strcmp(val, "all") != 0
+		    && strcmp(val, "off") != 0) {
+			errbuf_set(p->e, "invalid --tls-intercept '%s': "
+			    "expected credentials, all or off", val);
+			return -1;
+		}
+		set_str(&cli->tls_intercept, val);
+		return 0;
+	case O_TLS_INTERCEPT_EXCLUDE:
+		strv_push(&cli->tls_intercept_exclude, val);
+		return 0;
+	case O_TLS_CA:
+		if (strchr(val, ',') == NULL || val[0] == ',' ||
+		    strchr(val, ',')[1] == '\0') {
+			errbuf_set(p->e, "invalid --tls-ca '%s': expected "
+			    "CERT,KEY (two PEM files)", val);
+			return -1;
+		}
+		set_str(&cli->tls_ca, val);
 		return 0;
 	case O_AUDIT_LOG:
 		set_str(&cli->audit_log, val);
@@ -1274,6 +1308,9 @@ cli_free(struct cli *cli)
 	strv_free(&cli->upstream_bypass);
 	strv_free(&cli->resolve);
 	free(cli->upstream_ca);
+	free(cli->tls_intercept);
+	strv_free(&cli->tls_intercept_exclude);
+	free(cli->tls_ca);
 	free(cli->audit_log);
 	free(cli->profile);
 	strv_free(&cli->allow_env);

@@ -75,6 +75,9 @@ struct cli {
 	struct strv	 upstream_bypass;
 	struct strv	 resolve;		/* HOST:PORT:ADDR */
 	char		*upstream_ca;		/* owned; path */
+	char		*tls_intercept;		/* owned; credentials|all|off */
+	struct strv	 tls_intercept_exclude;	/* HOST */
+	char		*tls_ca;		/* owned; CERT,KEY (proxy) */
 	char		*audit_log;		/* owned; path */
 	bool		 allow_degraded_network;
 	bool		 report_only;	/* --report-only (SPEC 4.11) */

@@ -647,6 +647,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	if ((tmpdir = sandbox_tmpdir_create(getenv("TMPDIR"), e)) == NULL)
 		goto out;
 	policy_grants_add_tmpdir(plan, tmpdir);
+	if (px != NULL && proxy_server_ca_dir(px) != NULL)
+		policy_grants_add_read(plan, proxy_server_ca_dir(px));
 	tmpdir_vars(&kvars, tmpdir);
 	/* Agent state files and tool caches the profile's groups create. */
 	policy_grants_create(plan);

@@ -529,6 +529,12 @@ policy_grants_add_tmpdir(struct plan *p, const char *path)
 	grants_add(p, path, FS_READWRITE, false, FS_SRC_SYSTEM, NULL);
 }
 
+void
+policy_grants_add_read(struct plan *p, const char *path)
+{
+	grants_add(p, path, FS_READ, false, FS_SRC_SYSTEM, NULL);
+}
+
 int
 policy_grants_build(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)

@@ -39,6 +39,8 @@ void	 policy_grants_add_tmpdir(struct plan *, const char *path);
  * resolved).  0, or -1 with e naming the credential and the grant.
  */
 int	 policy_grants_check_secrets(const struct plan *, struct errbuf *e);
+/* A system read grant (keyhole's CA bundle directory, SPEC 4.12). */
+void	 policy_grants_add_read(struct plan *, const char *path);
 /* True when path equals root or lies inside it (component-wise). */
 bool	 policy_grants_path_within(const char *path, const char *root);
 /*

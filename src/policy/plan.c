@@ -233,6 +233,40 @@ plan_mode(struct plan *p, const struct cli *cli, const struct profile *prof)
 		p->mode = NET_ALLOW;
 }
 
+/*
+ * --tls-intercept and friends (SPEC 4.12): the command line wins over
+ * network.tls_intercept; --tls-ca is CERT,KEY.
+ */
+static int
+plan_tls_intercept(struct plan *p, const struct cli *cli,
+    const struct profile *prof, struct errbuf *e)
+{
+	const char	*m = cli->tls_intercept;
+	const char	*comma;
+
+	if (m == NULL && prof != NULL)
+		m = prof->net.tls_intercept;
+	if (m == NULL || strcmp(m, "credentials") == 0)
+		p->tls_intercept = TLS_INTERCEPT_CREDENTIALS;
+	else if (strcmp(m, "all") == 0)
+		p->tls_intercept = TLS_INTERCEPT_ALL;
+	else if (strcmp(m, "off") == 0)
+		p->tls_intercept = TLS_INTERCEPT_OFF;
+	else {
+		errbuf_set(e, "network.tls_intercept '%s': expected "
+		    "credentials, all or off", m);
+		return -1;
+	}
+	strv_copy(&p->tls_intercept_exclude, &cli->tls_intercept_exclude);
+	if (cli->tls_ca != NULL) {
+		comma = strchr(cli->tls_ca, ',');
+		p->tls_ca_cert = xstrndup(cli->tls_ca,
+		    (size_t)(comma - cli->tls_ca));
+		p->tls_ca_key = xstrdup(comma + 1);
+	}
+	return 0;
+}
+
 static int
 plan_network(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)
@@ -327,6 +361,8 @@ plan_network(struct plan *p, const struct cli *cli,
 			return -1;
 	if (cli->upstream_ca != NULL)
 		p->upstream_ca = xstrdup(cli->upstream_ca);
+	if (plan_tls_intercept(p, cli, use_prof ? prof : NULL, e) == -1)
+		return -1;
 	if (cli->audit_log != NULL)
 		p->audit_log = xstrdup(cli->audit_log);
 	p->allow_degraded_network = cli->allow_degraded_network;
@@ -429,6 +465,9 @@ policy_plan_free(struct plan *p)
 		free(p->resolve[i].host);
 	free(p->resolve);
 	free(p->upstream_ca);
+	strv_free(&p->tls_intercept_exclude);
+	free(p->tls_ca_cert);
+	free(p->tls_ca_key);
 	free(p->audit_log);
 	for (i = 0; i < p->ngrants; i++) {
 		free(p->grants[i].path);

@@ -56,6 +56,13 @@ struct plan_limits {
 #define PLAN_TLS_TIMEOUT_MS	(10u * 1000)
 #define PLAN_IDLE_TIMEOUT_MS	(10u * 60 * 1000)
 
+/* --tls-intercept (SPEC 4.12). */
+enum tls_intercept {
+	TLS_INTERCEPT_CREDENTIALS = 0,	/* credential and endpoint-ruled hosts */
+	TLS_INTERCEPT_ALL,		/* every allowed host */
+	TLS_INTERCEPT_OFF,		/* the seed's 403 */
+};
+
 enum fs_access {
 	FS_READ = 1,
 	FS_WRITE = 2,
@@ -94,6 +101,10 @@ struct plan {
 	struct resolve_entry	*resolve;	/* owned array */
 	size_t			 nresolve;
 	char			*upstream_ca;	/* owned or NULL */
+	enum tls_intercept	 tls_intercept;
+	struct strv		 tls_intercept_exclude;
+	char			*tls_ca_cert;	/* owned or NULL: --tls-ca */
+	char			*tls_ca_key;	/* owned or NULL */
 	char			*audit_log;	/* owned or NULL */
 	bool			 allow_degraded_network;
 	/*

@@ -618,7 +618,7 @@ static const struct field net_fields[] = {
 	{ "upstream_proxy", NULL }, { "external_proxy", "upstream_proxy" },
 	{ "upstream_bypass", NULL },
 	{ "external_proxy_bypass", "upstream_bypass" },
-	{ "no_proxy", NULL }, { NULL, NULL }
+	{ "no_proxy", NULL }, { "tls_intercept", NULL }, { NULL, NULL }
 };
 
 static const struct field cred_fields[] = {
@@ -1052,7 +1052,9 @@ parse_network(struct pctx *c, json_t *root, struct profile *p)
 	    &n->upstream_proxy, NULL) == -1 ||
 	    get_strlist(c, s, net_fields, "upstream_bypass",
 	    &n->upstream_bypass) == -1 ||
-	    get_strlist(c, s, net_fields, "no_proxy", &n->no_proxy) == -1)
+	    get_strlist(c, s, net_fields, "no_proxy", &n->no_proxy) == -1 ||
+	    get_str(c, s, net_fields, "tls_intercept", true,
+	    &n->tls_intercept, NULL) == -1)
 		return -1;
 	pop(c);
 	return 0;
@@ -1810,6 +1812,7 @@ profile_free(struct profile *p)
 	ports_free(&p->net.open_port);
 	ports_free(&p->net.listen_port);
 	free(p->net.upstream_proxy);
+	free(p->net.tls_intercept);
 	strv_free(&p->net.upstream_bypass);
 	strv_free(&p->net.no_proxy);
 	profile_map_free(&p->env_credentials);

@@ -192,6 +192,7 @@ merge_net(struct profile_net *d, const struct profile_net *s)
 	ports_merge(&d->open_port, &s->open_port);
 	ports_merge(&d->listen_port, &s->listen_port);
 	str_override(&d->upstream_proxy, s->upstream_proxy);
+	str_override(&d->tls_intercept, s->tls_intercept);
 	strv_merge(&d->upstream_bypass, &s->upstream_bypass);
 	strv_merge(&d->no_proxy, &s->no_proxy);
 }

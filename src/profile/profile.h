@@ -166,6 +166,7 @@ struct profile_net {
 	char			*upstream_proxy; /* owned; HOST:PORT or NULL */
 	struct strv		 upstream_bypass;
 	struct strv		 no_proxy;
+	char			*tls_intercept;	/* owned or NULL */
 };
 
 struct profile_environment {

@@ -20,6 +20,7 @@
 #include "proxy/scrub.h"
 #include "proxy/server.h"
 #include "proxy/splice.h"
+#include "proxy/tls/intercept.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -30,6 +31,7 @@
 static const char *const conn_state_names[] = {
 	"read-head", "resolving", "connecting", "chain-reply", "sni-peek",
 	"tunnel", "fwd-body", "fwd-response", "reverse", "closing",
+	"tls-accept",
 };
 
 static void	conn_on_read(struct bufferevent *, void *);
@@ -270,6 +272,8 @@ proxy_conn_close(struct conn *c, const char *why)
 		bufferevent_free(c->client);
 		c->client = NULL;
 	}
+	proxy_tls_intercept_free(c->icpt);	/* its SSL went with client */
+	c->icpt = NULL;
 	event_free(c->timer);
 	c->timer = NULL;
 	if (c->pend != NULL)
@@ -300,9 +304,11 @@ proxy_conn_close(struct conn *c, const char *why)
 }
 
 static const char *
-conn_mode_name(enum conn_mode m)
+conn_mode_name(const struct conn *c)
 {
-	switch (m) {
+	if (c->flags & CONN_INTERCEPT)
+		return "intercept";
+	switch (c->mode) {
 	case CONN_MODE_CONNECT:
 		return "connect";
 	case CONN_MODE_FORWARD:
@@ -324,7 +330,7 @@ proxy_conn_audit(struct conn *c, bool allow, const char *reason)
 	if (c->flags & CONN_AUDITED)
 		return;
 	c->flags |= CONN_AUDITED;
-	r.mode = conn_mode_name(c->mode);
+	r.mode = conn_mode_name(c);
 	r.allow = allow;
 	r.would_deny = allow && (c->flags & CONN_WOULD_DENY);
 	r.host = c->host;
@@ -341,11 +347,80 @@ proxy_conn_audit(struct conn *c, bool allow, const char *reason)
 	proxy_audit_write(proxy_server_audit(c->px), &r);
 }
 
+static void	conn_linger(struct conn *);
+
+/*
+ * The TLS records under an intercepted client (its socket bufferevent):
+ * what they hold is not yet on the wire, though the TLS layer's own
+ * output is empty.  NULL for a plain client.
+ */
+static struct evbuffer *
+conn_raw_out(struct conn *c)
+{
+	struct bufferevent	*raw;
+
+	if (!(c->flags & CONN_INTERCEPT) || c->client == NULL ||
+	    (raw = bufferevent_get_underlying(c->client)) == NULL)
+		return NULL;
+	return bufferevent_get_output(raw);
+}
+
+/* The records went out: go on with the linger or the close. */
+static void
+conn_raw_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)info;
+	if ((c->flags & CONN_DEAD) || evbuffer_get_length(buf) > 0 ||
+	    !(c->flags & CONN_RAW_WAIT))
+		return;
+	c->flags &= ~CONN_RAW_WAIT;
+	evbuffer_remove_cb(buf, conn_raw_drained, c);
+	if (c->flags & CONN_FLUSH_CLOSE)
+		proxy_conn_close(c, "flushed");
+	else
+		conn_linger(c);
+}
+
+/* True (and a callback set) when TLS records still wait for the socket. */
+static bool
+conn_raw_pending(struct conn *c)
+{
+	struct evbuffer	*out = conn_raw_out(c);
+
+	if (out == NULL || evbuffer_get_length(out) == 0)
+		return false;
+	if (!(c->flags & CONN_RAW_WAIT)) {
+		c->flags |= CONN_RAW_WAIT;
+		evbuffer_add_cb(out, conn_raw_drained, c);
+	}
+	return true;
+}
+
+void
+proxy_conn_flush_close(struct conn *c, const char *why)
+{
+	if (!conn_raw_pending(c)) {
+		proxy_conn_close(c, why);
+		return;
+	}
+	c->flags |= CONN_FLUSH_CLOSE;
+	proxy_conn_set_state(c, CONN_CLOSING);
+	bufferevent_disable(c->client, EV_READ);
+	proxy_conn_timer(c, CONN_LINGER_MS);
+}
+
 /* After the final answer is flushed: half-close and wait for the peer. */
 static void
 conn_linger(struct conn *c)
 {
-	int	fd = bufferevent_getfd(c->client);
+	int	fd;
+
+	if (conn_raw_pending(c))
+		return;		/* again once the records are out */
+	fd = bufferevent_getfd(c->client);
 
 	if (fd != -1)
 		shutdown(fd, SHUT_WR);
@@ -564,6 +639,10 @@ conn_read_head(struct conn *c)
 	proxy_conn_timer_stop(c);
 	c->head = proxy_http_take_head(&c->req);
 	now_mono(&c->started);
+	if (c->flags & CONN_INTERCEPT) {
+		proxy_tls_intercept_request(c);
+		return;		/* may have closed c */
+	}
 	switch (proxy_http_request_kind(c->head)) {
 	case HTTP_KIND_CONNECT:
 		proxy_connect_start(c);
@@ -1038,6 +1117,13 @@ proxy_conn_bev_watermark(struct bufferevent *bev, short events, size_t low,
 }
 
 void
+proxy_conn_attach_client(struct conn *c)
+{
+	bufferevent_setcb(c->client, conn_on_read, conn_on_write,
+	    conn_on_event, c);
+}
+
+void
 proxy_conn_attach_up(struct conn *c)
 {
 	bufferevent_setcb(c->up, up_on_read, up_on_write, up_on_event, c);
@@ -1108,6 +1194,9 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	case CONN_CLOSING:
 		proxy_conn_close(c, "linger done");
+		return;
+	case CONN_TLS_ACCEPT:
+		proxy_tls_intercept_timeout(c);
 		return;
 	default:
 		now_mono(&now);

@@ -19,6 +19,7 @@ struct plan;
 struct scrub;
 struct splice_relay;
 struct route;
+struct intercept;
 
 /*
  * One client connection and its state machine (STYLE §7).  Every state
@@ -36,6 +37,7 @@ enum conn_state {
 	CONN_FWD_RESPONSE,	/* relaying a response */
 	CONN_REVERSE,		/* owned by the reverse proxy */
 	CONN_CLOSING,		/* flushing a final answer, then close */
+	CONN_TLS_ACCEPT,	/* intercepting: our TLS handshake */
 };
 
 enum conn_mode {
@@ -58,6 +60,9 @@ enum conn_mode {
 #define CONN_KA_WAIT		0x200	/* idle between keep-alive requests */
 #define CONN_MEDIATED		0x400	/* made by the connect mediator */
 #define CONN_WOULD_DENY		0x800	/* --report-only let it through */
+#define CONN_INTERCEPT		0x1000	/* client speaks TLS to us (§4.12) */
+#define CONN_RAW_WAIT		0x2000	/* waiting for TLS records to go out */
+#define CONN_FLUSH_CLOSE	0x4000	/* ... then close */
 
 /* How a scrubbed response body reaches the client (forward.c). */
 #define CONN_FRAME_ASIS		0	/* no body, or relayed as received */
@@ -127,6 +132,7 @@ struct conn {
 	uint8_t			 out_frame;	/* CONN_FRAME_* */
 
 	struct splice_relay	*splice;	/* owned; zero-copy tunnel */
+	struct intercept	*icpt;		/* owned; TLS interception */
 	char			*chain_target;	/* owned; CONNECT to corp proxy */
 	void			(*on_chained)(struct conn *);
 
@@ -141,6 +147,11 @@ struct conn *proxy_conn_new(struct proxy *, int fd,
 void	 proxy_conn_set_state(struct conn *, enum conn_state);
 /* Close with a reason for -vv; the struct is freed on the next turn. */
 void	 proxy_conn_close(struct conn *, const char *why);
+/*
+ * Close once what is queued for the client has reached the socket (an
+ * intercepted client's TLS records, an alert); at once otherwise.
+ */
+void	 proxy_conn_flush_close(struct conn *, const char *why);
 /*
  * Answer with a proxy-generated response: text/plain reason body.
  * close: close once it is flushed.  extra_headers: "Name: v\r\n..." or
@@ -211,6 +222,8 @@ void	 proxy_conn_relay(struct conn *);
 void	 proxy_conn_bev_enable(struct bufferevent *, short events);
 void	 proxy_conn_bev_watermark(struct bufferevent *, short events,
 	    size_t low, size_t high);
+/* Wire c->client to the generic client callbacks (after a handshake). */
+void	 proxy_conn_attach_client(struct conn *);
 /* Wire c->up to the generic upstream callbacks and start reading. */
 void	 proxy_conn_attach_up(struct conn *);
 /* Remember which host and port c->up goes to (cut to up_host's size). */
@@ -249,6 +262,13 @@ void	 proxy_connect_chain(struct conn *, const char *target,
 void	 proxy_connect_start(struct conn *);
 void	 proxy_forward_start(struct conn *);
 void	 proxy_reverse_start(struct conn *);
+/*
+ * Serve one request through c->route (c->route, c->route_i, c->service
+ * and c->rpath set): canonical path, endpoint rules, phantom, secret,
+ * body cap, upstream, exchange.  The reverse path and interception
+ * (proxy/tls/intercept.c) share it.
+ */
+void	 proxy_reverse_serve(struct conn *);
 void	 proxy_forward_on_read(struct conn *, struct bufferevent *);
 void	 proxy_forward_on_write(struct conn *, struct bufferevent *);
 void	 proxy_forward_on_event(struct conn *, struct bufferevent *, short);

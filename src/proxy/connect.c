@@ -20,6 +20,7 @@
 #include "proxy/guard.h"
 #include "proxy/server.h"
 #include "proxy/sni.h"
+#include "proxy/tls/intercept.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -55,7 +56,7 @@ proxy_connect_start(struct conn *c)
 	const struct plan	*plan = proxy_server_plan(c->px);
 	char			*raw = NULL, reason[512];
 	struct errbuf		 e = { 0 };
-	const char		*cred;
+	ssize_t			 cred_i;
 	uint16_t		 port;
 
 	c->mode = CONN_MODE_CONNECT;
@@ -72,9 +73,20 @@ proxy_connect_start(struct conn *c)
 		proxy_conn_need_auth(c);
 		return;
 	}
-	if ((cred = proxy_server_cred_upstream(c->px, c->host, c->port)) !=
-	    NULL) {
-		proxy_conn_deny(c, 403, CRED_CONNECT_REASON);
+	/*
+	 * A credential host is intercepted, decided before anything is
+	 * dialled, or refused: never tunnelled blind (SPEC 4.12).  An IP
+	 * literal stays refused in every mode: no certificate can be
+	 * name-constrained to an address.
+	 */
+	if ((cred_i = proxy_server_cred_route(c->px, c->host, c->port)) !=
+	    -1) {
+		if (plan->tls_intercept == TLS_INTERCEPT_OFF ||
+		    policy_allowlist_is_ip(c->host)) {
+			proxy_conn_deny(c, 403, CRED_CONNECT_REASON);
+			return;
+		}
+		proxy_tls_intercept_start(c, (size_t)cred_i);
 		return;
 	}
 	if (proxy_guard_metadata_name(c->host)) {

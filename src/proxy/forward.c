@@ -364,7 +364,9 @@ static void
 forward_to_client(struct conn *c, struct evbuffer *pend)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->client);
-	int		 fd = bufferevent_getfd(c->client);
+	/* An intercepted client's fd carries TLS records, not this. */
+	int		 fd = (c->flags & CONN_INTERCEPT) ? -1 :
+			    bufferevent_getfd(c->client);
 
 	if (evbuffer_get_length(pend) == 0)
 		return;
@@ -392,7 +394,7 @@ forward_done(struct conn *c)
 		bufferevent_setwatermark(c->client, EV_WRITE, 0, 0);
 		if (evbuffer_get_length(bufferevent_get_output(c->client)) ==
 		    0)
-			proxy_conn_close(c, "forward done");
+			proxy_conn_flush_close(c, "forward done");
 		return;
 	}
 	proxy_conn_next_request(c);

@@ -75,12 +75,6 @@ reverse_find_route(struct conn *c)
 void
 proxy_reverse_start(struct conn *c)
 {
-	const struct plan	*plan = proxy_server_plan(c->px);
-	struct strbuf		 b = { 0 };
-	struct errbuf		 e = { 0 };
-	char			 reason[600];
-	const char		*cl, *why;
-
 	c->mode = CONN_MODE_REVERSE;
 	reverse_split(c->head->target, &c->service, &c->rpath);
 	if (!reverse_find_route(c)) {
@@ -88,8 +82,26 @@ proxy_reverse_start(struct conn *c)
 		proxy_conn_deny_json(c, 404, NULL, "unknown service");
 		return;
 	}
+	proxy_reverse_serve(c);
+}
+
+void
+proxy_reverse_serve(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	struct strbuf		 b = { 0 };
+	struct errbuf		 e = { 0 };
+	char			 reason[600];
+	const char		*cl, *why;
+
+	c->mode = CONN_MODE_REVERSE;
+	free(c->host);
+	free(c->path);
 	c->host = xstrdup(c->route->up_host);
 	c->port = c->route->up_port;
+	/* Intercepted requests are audited with the path as sent. */
+	if (c->flags & CONN_INTERCEPT)
+		strbuf_append(&b, c->route->up_path);
 	proxy_inject_redact_path(&b, c->route, c->rpath);
 	c->path = strbuf_steal(&b);
 	if (policy_endpoint_check_path(c->rpath, &e) == -1) {

@@ -31,6 +31,8 @@
 #include "proxy/conn.h"
 #include "proxy/dns.h"
 #include "proxy/guard.h"
+#include "proxy/tls/bundle.h"
+#include "proxy/tls/intercept.h"
 #include "proxy/upstream.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -70,6 +72,8 @@ struct proxy {
 	struct creds_store	*creds;		/* borrowed */
 	struct upstream_tls	*tls;		/* owned; NULL without routes */
 	struct upstream_pool	*pool;		/* owned */
+	struct intercept_tls	*itls;		/* owned; NULL: no interception */
+	char			*ca_dir;	/* owned; the clients' CA bundle */
 	struct endpoint_rules	**rules;	/* owned; one per route */
 	struct unavail		*unavail;	/* owned; one per route */
 	struct conn_list	 conns;
@@ -316,8 +320,8 @@ server_literal(const char *host, struct sockaddr_storage *ss)
 	return false;
 }
 
-const char *
-proxy_server_cred_upstream(const struct proxy *px, const char *host,
+ssize_t
+proxy_server_cred_route(const struct proxy *px, const char *host,
     uint16_t port)
 {
 	const struct plan	*plan = px->plan;
@@ -330,15 +334,36 @@ proxy_server_cred_upstream(const struct proxy *px, const char *host,
 		const struct route *r = plan->routes[i];
 
 		if (r->up_port == port && strcmp(r->up_host, host) == 0)
-			return r->def->name;
+			return (ssize_t)i;
 		if (!is_lit)
 			continue;
 		for (j = 0; j < px->raddrs[i].n; j++)
 			if (proxy_guard_same_addr((struct sockaddr *)&lit,
 			    (struct sockaddr *)&px->raddrs[i].a[j]))
-				return r->def->name;
+				return (ssize_t)i;
 	}
-	return NULL;
+	return -1;
+}
+
+const char *
+proxy_server_cred_upstream(const struct proxy *px, const char *host,
+    uint16_t port)
+{
+	ssize_t	i = proxy_server_cred_route(px, host, port);
+
+	return i == -1 ? NULL : px->plan->routes[i]->def->name;
+}
+
+struct intercept_tls *
+proxy_server_itls(const struct proxy *px)
+{
+	return px->itls;
+}
+
+const char *
+proxy_server_ca_dir(const struct proxy *px)
+{
+	return px->ca_dir;
 }
 
 static void
@@ -384,6 +409,28 @@ server_resolve_routes(struct proxy *px)
 			ra->req = proxy_dns_resolve(px->dns, r->up_host,
 			    r->up_port, server_route_resolved, ra);
 	}
+}
+
+/* The interception CA and context (SPEC 4.12); warnings said at start. */
+static int
+server_intercept(struct proxy *px, struct errbuf *e)
+{
+	struct strv	warn = { 0 };
+	size_t		i;
+
+	px->itls = proxy_tls_intercept_tls_new(px->plan, &warn, e);
+	for (i = 0; i < warn.n; i++)
+		log_warnx("%s", warn.v[i]);
+	strv_free(&warn);
+	if (px->itls == NULL)
+		return errbuf_msg(e)[0] != '\0' ? -1 : 0;
+	px->ca_dir = proxy_tls_bundle_write(proxy_tls_intercept_root(px->itls),
+	    NULL, px->plan->upstream_ca, e);
+	if (px->ca_dir == NULL) {
+		errbuf_wrap(e, "TLS interception CA bundle");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -528,6 +575,8 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 	    (px->tls = proxy_upstream_tls_new(plan->upstream_ca, e)) == NULL)
 		goto fail;
 	px->pool = proxy_upstream_pool_new(base, plan->nroutes);
+	if (server_intercept(px, e) == -1)
+		goto fail;
 	if ((px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
 		goto fail;
 	if ((px->dns = proxy_dns_new(base, e)) == NULL)
@@ -593,6 +642,9 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 		}
 		strv_free(&aliases);
 	}
+	/* Clients of interception trust the run's CA (SPEC 4.12). */
+	if (px->ca_dir != NULL)
+		proxy_tls_bundle_env(px->ca_dir, env);
 	strbuf_freezero(&url);
 }
 
@@ -724,6 +776,9 @@ proxy_server_free(struct proxy *px)
 			policy_endpoint_free(px->rules[i]);
 	free(px->rules);
 	proxy_upstream_tls_free(px->tls);
+	proxy_tls_intercept_tls_free(px->itls);
+	proxy_tls_bundle_remove(px->ca_dir);
+	free(px->ca_dir);
 	free(px->raddrs);
 	free(px);
 }

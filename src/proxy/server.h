@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/errbuf.h"
 #include "util/strv.h"
@@ -100,6 +101,17 @@ void	 proxy_server_conn_gone(struct proxy *, struct conn *);
  */
 const char *proxy_server_cred_upstream(const struct proxy *,
 	    const char *host, uint16_t port);
+/* The same as an index into plan->routes; -1 when none. */
+ssize_t	 proxy_server_cred_route(const struct proxy *, const char *host,
+	    uint16_t port);
+struct intercept_tls;
+/* Interception's CA and TLS context, or NULL when nothing is intercepted. */
+struct intercept_tls *proxy_server_itls(const struct proxy *);
+/*
+ * The directory holding the CA bundle clients of interception trust
+ * (proxy/tls/bundle.h), or NULL; removed by proxy_server_free().
+ */
+const char *proxy_server_ca_dir(const struct proxy *);
 struct creds_store;
 struct endpoint_rules;
 struct upstream_tls;

@@ -177,7 +177,9 @@ proxy_splice_start(struct conn *c)
 	int			 ufd = bufferevent_getfd(c->up);
 	int			 i;
 
-	if (cfd == -1 || ufd == -1 || c->ssl != NULL)
+	/* Either side in TLS: the bytes must go through OpenSSL. */
+	if (cfd == -1 || ufd == -1 || c->ssl != NULL ||
+	    (c->flags & CONN_INTERCEPT))
 		return -1;
 	/* Our 200, early client bytes, early server bytes: in order. */
 	if (flush_buffer(bufferevent_get_output(c->client), cfd, NULL) ==

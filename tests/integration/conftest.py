@@ -52,6 +52,17 @@ REASONS = {
 }
 
 CRED_REASON_CONNECT = "credential upstream: CONNECT bypasses L7 filtering"
+# With interception (the default) a CONNECT to a credential host is
+# intercepted; the seed's 403 is what --tls-intercept off keeps (SPEC 4.12).
+TLS_OFF = ("--tls-intercept", "off")
+# The variables naming the interception CA bundle (SPEC 4.12).
+CA_VARS = {"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+    "GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "AWS_CA_BUNDLE",
+    "CARGO_HTTP_CAINFO", "DENO_CERT", "BUNDLE_SSL_CA_CERT",
+    "NPM_CONFIG_CAFILE", "npm_config_cafile",
+    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", "NIX_SSL_CERT_FILE",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "KEYHOLE_CA_BUNDLE",
+    "KEYHOLE_CA_CERT"}
 CRED_REASON_FORWARD = "credential upstream: forward bypasses L7 filtering"
 # --credential openai, and keep the proxy from asking DNS for its upstream.
 OPENAI = ("--credential", "openai",
@@ -355,7 +366,7 @@ def assert_audit_record(rec):
 	# would_deny: --report-only let it through (SPEC 4.11)
 	assert rec["decision"] in ("allow", "deny", "would_deny"), rec
 	assert rec["mode"] in ("connect", "forward", "reverse", "external",
-	    "direct"), rec
+	    "direct", "intercept"), rec
 
 
 def secrets_of(px):

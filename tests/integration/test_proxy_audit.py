@@ -4,7 +4,8 @@ import re
 import socket
 import time
 
-from conftest import (AUDIT_KEYS, OPENAI, assert_no_secrets, auth_header,
+from conftest import (AUDIT_KEYS, OPENAI, TLS_OFF, assert_no_secrets,
+    auth_header,
     connect_status, connect_tunnel, curl, read_response,
     recv_exact, recv_until_eof, wait_for)
 
@@ -117,7 +118,7 @@ def test_verbose_deny_line_escapes_control_bytes(proxy):
 def test_tokens_never_appear_in_audit_or_stderr(proxy, tcp_echo,
     http_upstream):
 	p, w = tcp_echo.port, http_upstream.port
-	px = proxy("-v", "-v", *OPENAI, "--credential", "anthropic",
+	px = proxy("-v", "-v", *OPENAI, *TLS_OFF, "--credential", "anthropic",
 	    "--resolve", "api.anthropic.com:443:127.0.0.1",
 	    "--allow-domain", "api.test:%d" % p,
 	    "--resolve", "api.test:%d:127.0.0.1" % p,

@@ -6,7 +6,8 @@ import signal
 import socket
 import time
 
-from conftest import (HEX64, OPENAI, connect_tunnel, free_port_number,
+from conftest import (CA_VARS, HEX64, OPENAI, connect_tunnel,
+    free_port_number,
     recv_exact, recv_until_eof, start_proxy_raw)
 
 PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
@@ -75,8 +76,10 @@ def test_env_has_every_proxy_variable_then_route_variables(proxy):
 	px = proxy(*OPENAI)
 	assert sorted(px.names[:8]) == sorted(PROXY_VARS), px.names
 	# CODEX_API_KEY: the same phantom where Codex looks (SPEC 6).
-	assert sorted(px.names[8:]) == ["CODEX_API_KEY", "OPENAI_API_KEY",
+	assert sorted(px.names[8:11]) == ["CODEX_API_KEY", "OPENAI_API_KEY",
 	    "OPENAI_BASE_URL"], px.names
+	# Then the interception CA's bundle (SPEC 4.12).
+	assert set(px.names[11:]) == CA_VARS, px.names
 	assert len(set(px.names)) == len(px.names), "duplicate variable"
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import (CRED_REASON_CONNECT, OPENAI, assert_proxy_answer,
+from conftest import (CRED_REASON_CONNECT, OPENAI, TLS_OFF, assert_proxy_answer,
     auth_header, connect_status, connect_tunnel, curl, recv_exact,
     recv_until_eof)
 
@@ -252,14 +252,14 @@ def test_empty_allow_list_with_credential_allows_any_host(proxy, tcp_echo):
 @pytest.mark.parametrize("authority", ["api.openai.com:443",
     "API.OPENAI.COM:443", "api.openai.com.:443", "api.openai.com"])
 def test_connect_to_cred_host_is_403(proxy, authority):
-	px = proxy(*OPENAI)
+	px = proxy(*OPENAI, *TLS_OFF)
 	rec = assert_denied(px, authority, CRED_REASON_CONNECT)
 	assert rec["reason"] == CRED_REASON_CONNECT
 	assert rec["port"] == 443
 
 
 def test_connect_to_cred_host_is_403_even_when_allowed(proxy):
-	px = proxy(*OPENAI, "--allow-domain", "api.openai.com")
+	px = proxy(*OPENAI, *TLS_OFF, "--allow-domain", "api.openai.com")
 	rec = assert_denied(px, "api.openai.com:443", CRED_REASON_CONNECT)
 	assert rec["reason"] == CRED_REASON_CONNECT
 
@@ -271,7 +271,7 @@ def test_connect_to_cred_upstream_ip_literal_is_403(proxy):
 
 
 def test_connect_to_cred_host_of_other_route_is_403(proxy):
-	px = proxy("--credential", "github",
+	px = proxy("--credential", "github", *TLS_OFF,
 	    "--resolve", "api.github.com:443:127.0.0.1",
 	    "--allow-domain", "github")
 	rec = assert_denied(px, "api.github.com:443", CRED_REASON_CONNECT)

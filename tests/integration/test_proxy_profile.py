@@ -8,12 +8,13 @@ import socket
 
 import pytest
 
-from conftest import (CRED_REASON_CONNECT, CRED_REASON_FORWARD, HEX64,
-    SANITIZER_MARKS, assert_proxy_answer, auth_header, connect_status,
+from conftest import (CA_VARS, CRED_REASON_CONNECT, CRED_REASON_FORWARD,
+    HEX64, TLS_OFF, SANITIZER_MARKS, assert_proxy_answer, auth_header, connect_status,
     connect_tunnel, read_response, recv_exact, start_proxy_raw)
 
 PROXY_VARS = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-    "NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY", "KEYHOLE_PROXY_TOKEN"}
+    "NO_PROXY", "no_proxy", "NODE_USE_ENV_PROXY", "KEYHOLE_PROXY_TOKEN"} | \
+    CA_VARS
 
 # Never contacted: keeps the proxy from asking DNS for the upstreams.
 NO_DNS = ("--resolve", "mysvc.example:443:192.0.2.1",
@@ -208,22 +209,22 @@ def test_invalid_profile_is_exit_1_with_no_listener(keyhole, cfg):
 def test_connect_to_custom_credential_upstream_is_403(start, cfg,
     authority):
 	"""No MYSVC_SECRET: the route counts without its secret."""
-	px = start(creds_profile(cfg))
+	px = start(creds_profile(cfg), *TLS_OFF)
 	assert_cred_denied(px, authority, "mysvc.example")
 
 
 def test_connect_to_custom_upstream_is_403_with_secret_loaded(start, cfg):
-	px = start(creds_profile(cfg), env={"MYSVC_SECRET": "s3cret-value"})
+	px = start(creds_profile(cfg), *TLS_OFF, env={"MYSVC_SECRET": "s3cret-value"})
 	assert_cred_denied(px, "mysvc.example:443", "mysvc.example")
 
 
 def test_connect_to_custom_upstream_is_403_even_when_allowed(start, cfg):
-	px = start(creds_profile(cfg, allow_domain=["mysvc.example"]))
+	px = start(creds_profile(cfg, allow_domain=["mysvc.example"]), *TLS_OFF)
 	assert_cred_denied(px, "mysvc.example:443", "mysvc.example")
 
 
 def test_connect_to_profile_builtin_credential_upstream_is_403(start, cfg):
-	px = start(creds_profile(cfg))
+	px = start(creds_profile(cfg), *TLS_OFF)
 	assert_cred_denied(px, "gitlab.com:443", "gitlab.com")
 
 
@@ -233,7 +234,7 @@ def test_connect_to_custom_upstream_with_port_is_403(start, cfg):
 	        "upstream": "https://mysvc.example:8443/v1",
 	        "credential_key": "env://MYSVC_SECRET",
 	        "env_var": "MYSVC_TOKEN"}}}})
-	px = start(p, "--resolve", "mysvc.example:8443:192.0.2.1")
+	px = start(p, *TLS_OFF, "--resolve", "mysvc.example:8443:192.0.2.1")
 	assert_cred_denied(px, "mysvc.example:8443", "mysvc.example", 8443)
 
 
@@ -359,7 +360,7 @@ def test_child_clearing_credentials_starts_with_no_routes(start, cfg):
 	px = start(prof)
 	assert route_vars(px) == [], px.names
 	assert not [n for n in px.names if n.endswith("_BASE_URL")]
-	assert set(px.names) == PROXY_VARS
+	assert set(px.names) == PROXY_VARS - CA_VARS  # no route: no CA
 
 
 def test_child_clearing_credentials_lifts_the_connect_block(start, cfg,
@@ -374,11 +375,11 @@ def test_child_clearing_credentials_lifts_the_connect_block(start, cfg,
 	        "credential_key": "env://ECHO_SECRET",
 	        "env_var": "ECHO_TOKEN"}}}})
 	res = ("--resolve", "echo.test:%d:127.0.0.1" % port)
-	px = start("echobase", *res)
+	px = start("echobase", *TLS_OFF, *res)
 	assert_cred_denied(px, "echo.test:%d" % port, "echo.test", port)
 	prof = cfg.file("child.json", {"extends": "echobase",
 	    "network": {"credentials": []}})
-	px = start(prof, *res)
+	px = start(prof, *TLS_OFF, *res)
 	assert route_vars(px) == [], px.names
 	echo_roundtrip(px, "echo.test:%d" % port)
 
@@ -387,7 +388,7 @@ def test_child_without_credentials_inherits_routes(start, cfg):
 	base_with_creds(cfg)
 	prof = cfg.file("child.json", {"extends": "credbase",
 	    "network": {"credentials": None}})
-	px = start(prof)
+	px = start(prof, *TLS_OFF)
 	assert {"GITLAB_BASE_URL", "MYSVC_BASE_URL"} <= set(px.env)
 	assert_cred_denied(px, "mysvc.example:443", "mysvc.example")
 

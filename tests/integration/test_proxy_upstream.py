@@ -3,7 +3,7 @@
 import json
 import os
 
-from conftest import (CRED_REASON_CONNECT, OPENAI, assert_proxy_answer,
+from conftest import (CRED_REASON_CONNECT, OPENAI, TLS_OFF, assert_proxy_answer,
     connect_status, connect_tunnel, curl, free_port_number,
     recv_exact)
 
@@ -92,7 +92,7 @@ def test_upstream_proxy_still_applies_allow_list(proxy, tcp_echo,
 
 def test_upstream_proxy_still_blocks_credential_upstream(proxy, corp_proxy):
 	px = proxy("--upstream-proxy", "127.0.0.1:%d" % corp_proxy.port,
-	    *OPENAI)
+	    *OPENAI, *TLS_OFF)
 	st, rs, h, body = connect_status(px, "api.openai.com:443")
 	assert_proxy_answer(st, rs, h, body, 403, CRED_REASON_CONNECT)
 	rec = px.wait_audit(decision="deny")[-1]

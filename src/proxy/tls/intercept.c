@@ -1,0 +1,452 @@
+/*
+ * TLS interception (SPEC §4.12).  The CONNECT is decided before anything
+ * is dialled (connect.c); here the client's TLS is terminated, SNI
+ * checked against the CONNECT host, and each request inside is held to
+ * the CONNECT host (Host, absolute form: else 421) and to the route's
+ * base path (else 403) before the reverse path's own code serves it.
+ */
+#include "proxy/tls/intercept.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "policy/allowlist.h"
+#include "policy/plan.h"
+#include "policy/route.h"
+#include "proxy/conn.h"
+#include "proxy/server.h"
+#include "proxy/tls/pki.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define INTERCEPT_UNTRUSTED \
+	"client does not trust keyhole's CA: is SSL_CERT_FILE honoured?"
+
+struct intercept_tls {
+	SSL_CTX		*ctx;		/* owned */
+	struct pki	*pki;		/* owned */
+};
+
+struct intercept {
+	SSL		*ssl;		/* borrowed: owned by c->client */
+	char		*host;		/* owned; the CONNECT host */
+	uint16_t	 port;
+	size_t		 route_i;
+	bool		 alpn_refused;	/* the client offered no http/1.1 */
+	char		*sni_bad;	/* owned; a server name not the host */
+};
+
+/*
+ * SNI must name the CONNECT host (SPEC 4.12, domain fronting): checked
+ * before our certificate goes out, answered with unrecognized_name.
+ */
+static int
+intercept_sni(SSL *ssl, int *alert, void *arg)
+{
+	struct intercept	*ic = SSL_get_app_data(ssl);
+	const char		*sni;
+	char			*canon;
+	struct errbuf		 e = { 0 };
+	bool			 ok;
+
+	(void)arg;
+	sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (ic == NULL || sni == NULL)
+		return SSL_TLSEXT_ERR_OK;
+	canon = policy_allowlist_canon_host(sni, strlen(sni), &e);
+	ok = canon != NULL && strcmp(canon, ic->host) == 0;
+	free(canon);
+	if (ok)
+		return SSL_TLSEXT_ERR_OK;
+	free(ic->sni_bad);
+	ic->sni_bad = xstrdup(sni);
+	*alert = SSL_AD_UNRECOGNIZED_NAME;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/*
+ * ALPN: http/1.1 or nothing.  A client that offers protocols but not
+ * http/1.1 (h2 only) gets a no_application_protocol alert (RFC 7301).
+ */
+static int
+intercept_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	struct intercept	*ic = SSL_get_app_data(ssl);
+	unsigned int		 i = 0;
+
+	(void)arg;
+	while (i < inlen) {
+		unsigned int n = in[i];
+
+		if (i + 1 + n > inlen)
+			break;
+		if (n == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+			*out = in + i + 1;
+			*outlen = 8;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + n;
+	}
+	if (ic != NULL)
+		ic->alpn_refused = true;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+/* The names a run's CA may sign for: what this plan intercepts. */
+static bool
+intercept_hosts(const struct plan *plan, struct strv *hosts)
+{
+	size_t	i;
+
+	for (i = 0; i < plan->nroutes; i++)
+		strv_push(hosts, plan->routes[i]->up_host);
+	if (plan->tls_intercept != TLS_INTERCEPT_ALL)
+		return true;
+	if (plan->allow.n == 0)
+		return false;		/* any host: no constraint can say it */
+	for (i = 0; i < plan->allow.n; i++) {
+		const struct allow_entry *a = &plan->allow.v[i];
+		char	*s;
+
+		if (a->kind == ALLOW_IP)
+			continue;
+		s = a->kind == ALLOW_SUFFIX ? xasprintf("*.%s", a->host) :
+		    xstrdup(a->host);
+		strv_push_owned(hosts, s);
+	}
+	return true;
+}
+
+struct intercept_tls *
+proxy_tls_intercept_tls_new(const struct plan *plan, struct strv *warnings,
+    struct errbuf *e)
+{
+	struct intercept_tls	*t;
+	struct strv		 hosts = { 0 };
+	bool			 constrain;
+
+	if (plan->tls_intercept == TLS_INTERCEPT_OFF ||
+	    (plan->tls_intercept == TLS_INTERCEPT_CREDENTIALS &&
+	    plan->nroutes == 0))
+		return NULL;
+	t = xcalloc(1, sizeof(*t));
+	constrain = intercept_hosts(plan, &hosts);
+	if (plan->tls_ca_cert != NULL)
+		t->pki = proxy_tls_pki_load(plan->tls_ca_cert,
+		    plan->tls_ca_key, PKI_DEFAULT_DAYS, e);
+	else
+		t->pki = proxy_tls_pki_new(&hosts, constrain,
+		    PKI_DEFAULT_DAYS, e);
+	strv_free(&hosts);
+	if (t->pki == NULL)
+		goto fail;
+	if (plan->tls_ca_cert == NULL && !proxy_tls_pki_constrained(t->pki) &&
+	    warnings != NULL)
+		strv_push(warnings, "TLS interception CA without name "
+		    "constraints: --tls-intercept all with an empty allow-list "
+		    "intercepts any host, so the run's CA may sign for any "
+		    "name (it lives in keyhole's memory only)");
+	if ((t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		errbuf_set(e, "cannot create the interception TLS context");
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_max_early_data(t->ctx, 0);
+	SSL_CTX_set_alpn_select_cb(t->ctx, intercept_alpn, NULL);
+	SSL_CTX_set_tlsext_servername_callback(t->ctx, intercept_sni);
+	/* Resumption across connections saves a handshake's signing. */
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_id_context(t->ctx, (const unsigned char *)"kh", 2);
+	if (SSL_CTX_use_PrivateKey(t->ctx, proxy_tls_pki_leaf_key(t->pki))
+	    != 1) {
+		errbuf_set(e, "cannot load the interception leaf key");
+		goto fail;
+	}
+	return t;
+fail:
+	ERR_clear_error();
+	proxy_tls_intercept_tls_free(t);
+	return NULL;
+}
+
+X509 *
+proxy_tls_intercept_root(const struct intercept_tls *t)
+{
+	return proxy_tls_pki_root(t->pki);
+}
+
+void
+proxy_tls_intercept_tls_free(struct intercept_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	proxy_tls_pki_free(t->pki);
+	free(t);
+}
+
+void
+proxy_tls_intercept_free(struct intercept *ic)
+{
+	if (ic == NULL)
+		return;
+	free(ic->host);
+	free(ic->sni_bad);
+	free(ic);
+}
+
+/* A TLS failure: one audit line with a reason a person can act on. */
+static void
+intercept_fail(struct conn *c, const char *reason)
+{
+	c->status = 0;
+	proxy_conn_audit(c, false, reason);
+	log_info("DENY intercept %s:%u %s", c->icpt->host, c->icpt->port,
+	    reason);
+	proxy_conn_flush_close(c, "interception failed");	/* the alert */
+}
+
+static void
+intercept_handshake_failed(struct conn *c, short what)
+{
+	unsigned long	 err;
+	int		 reason = 0, lib;
+	char		 buf[300];
+
+	while ((err = bufferevent_get_openssl_error(c->client)) != 0) {
+		lib = ERR_GET_LIB(err);
+		if (lib == ERR_LIB_SSL && reason == 0)
+			reason = ERR_GET_REASON(err);
+	}
+	if (c->icpt->sni_bad != NULL) {
+		snprintf(buf, sizeof(buf), "TLS SNI %s does not match CONNECT "
+		    "host %s", c->icpt->sni_bad, c->icpt->host);
+		intercept_fail(c, buf);
+		return;
+	}
+	if (c->icpt->alpn_refused) {
+		intercept_fail(c, "client offers no http/1.1 in ALPN (h2 "
+		    "only?); keyhole intercepts HTTP/1.1: sent "
+		    "no_application_protocol");
+		return;
+	}
+	switch (reason) {
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+		intercept_fail(c, INTERCEPT_UNTRUSTED);
+		return;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		intercept_fail(c, "client TLS version below 1.2, or not TLS");
+		return;
+	case 0:
+		break;
+	default:
+		snprintf(buf, sizeof(buf), "TLS handshake with the client "
+		    "failed: %s", ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL,
+		    0, reason)) != NULL ? ERR_reason_error_string(ERR_PACK(
+		    ERR_LIB_SSL, 0, reason)) : "unknown error");
+		intercept_fail(c, buf);
+		return;
+	}
+	/* Closed without an alert: most often a client that rejected us. */
+	intercept_fail(c, (what & BEV_EVENT_EOF) ? "client closed during "
+	    "the TLS handshake; " INTERCEPT_UNTRUSTED : "TLS handshake with "
+	    "the client failed");
+}
+
+/* The handshake is done (SNI checked in intercept_sni). */
+static void
+intercept_ready(struct conn *c)
+{
+	/* The tunnel's own record: intercepted, then one per request. */
+	c->status = 200;
+	proxy_conn_audit(c, true, "TLS intercepted");
+	proxy_conn_attach_client(c);
+	proxy_conn_next_request(c);
+}
+
+static void
+intercept_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (c->flags & CONN_DEAD)
+		return;
+	proxy_conn_timer_stop(c);
+	if (what & BEV_EVENT_CONNECTED) {
+		intercept_ready(c);
+		return;
+	}
+	intercept_handshake_failed(c, what);
+}
+
+void
+proxy_tls_intercept_timeout(struct conn *c)
+{
+	intercept_fail(c, "TLS handshake with the client timed out");
+}
+
+void
+proxy_tls_intercept_start(struct conn *c, size_t route_i)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	struct intercept_tls	*t = proxy_server_itls(c->px);
+	struct intercept	*ic;
+	struct bufferevent	*tls, *raw = c->client;
+	struct errbuf		 e = { 0 };
+	X509			*leaf;
+	SSL			*ssl;
+
+	if (t == NULL || (leaf = proxy_tls_pki_leaf(t->pki, c->host, &e)) ==
+	    NULL) {
+		/* Fail closed: a credential host is never tunnelled blind. */
+		proxy_conn_deny(c, 502, t == NULL ? "TLS interception is not "
+		    "set up" : errbuf_msg(&e));
+		return;
+	}
+	if ((ssl = SSL_new(t->ctx)) == NULL ||
+	    SSL_use_certificate(ssl, leaf) != 1 ||
+	    (proxy_tls_pki_chain(t->pki) != NULL &&
+	    SSL_add1_chain_cert(ssl, proxy_tls_pki_chain(t->pki)) != 1)) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		proxy_conn_deny(c, 502, "cannot set up TLS interception");
+		return;
+	}
+	ic = xcalloc(1, sizeof(*ic));
+	ic->ssl = ssl;
+	ic->host = xstrdup(c->host);
+	ic->port = c->port;
+	ic->route_i = route_i;
+	SSL_set_app_data(ssl, ic);
+	/* Our 200 goes out in clear before the first TLS record. */
+	evbuffer_add(bufferevent_get_output(raw),
+	    "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+	tls = bufferevent_openssl_filter_new(proxy_server_base(c->px), raw,
+	    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		proxy_tls_intercept_free(ic);
+		proxy_conn_deny(c, 502, "cannot set up TLS interception");
+		return;
+	}
+	c->client = tls;
+	c->icpt = ic;
+	c->flags |= CONN_INTERCEPT;
+	c->status = 200;
+	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	bufferevent_setcb(tls, NULL, NULL, intercept_on_event, c);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+	proxy_conn_set_state(c, CONN_TLS_ACCEPT);
+	proxy_conn_timer(c, plan->limits.tls_timeout_ms);
+	/* A ClientHello sent before our 200 is already buffered. */
+	if (evbuffer_get_length(bufferevent_get_input(raw)) > 0)
+		bufferevent_trigger(raw, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+}
+
+/* 0 when authority ("host[:port]") names the CONNECT host and port. */
+static int
+intercept_same_host(const struct intercept *ic, const char *authority,
+    size_t len)
+{
+	char		*a = xstrndup(authority, len), *raw = NULL, *canon;
+	uint16_t	 port;
+	struct errbuf	 e = { 0 };
+	int		 rc = -1;
+
+	if (proxy_http_parse_authority(a, &raw, &port, 443) == 0 &&
+	    (canon = policy_allowlist_canon_host(raw, strlen(raw), &e)) !=
+	    NULL) {
+		if (strcmp(canon, ic->host) == 0 && port == ic->port)
+			rc = 0;
+		free(canon);
+	}
+	free(raw);
+	free(a);
+	return rc;
+}
+
+void
+proxy_tls_intercept_request(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	struct intercept	*ic = c->icpt;
+	const struct route	*r = plan->routes[ic->route_i];
+	const char		*target = c->head->target, *path, *host, *end;
+	size_t			 n = strlen(r->up_path);
+	char			 reason[300];
+
+	c->mode = CONN_MODE_REVERSE;	/* JSON answers, the route's rules */
+	c->host = xstrdup(ic->host);
+	c->port = ic->port;
+	c->path = xstrdup("");
+	if (strcasecmp(c->head->method, "TRACE") == 0 ||
+	    strcasecmp(c->head->method, "TRACK") == 0) {
+		proxy_conn_deny_json(c, 405, NULL, "TRACE and TRACK are "
+		    "refused inside an intercepted tunnel");
+		return;
+	}
+	if (strcasecmp(c->head->method, "CONNECT") == 0) {
+		proxy_conn_deny_json(c, 405, NULL, "CONNECT inside an "
+		    "intercepted tunnel");
+		return;
+	}
+	if (proxy_http_header_has_token(c->head, "Upgrade", "h2c")) {
+		proxy_conn_deny_json(c, 400, "Upgrade: h2c refused",
+		    "Upgrade: h2c refused inside an intercepted tunnel");
+		return;
+	}
+	if (target[0] == '/')
+		path = target;
+	else if (strncasecmp(target, "https://", 8) == 0) {
+		host = target + 8;
+		end = host + strcspn(host, "/?#");
+		if (intercept_same_host(ic, host, (size_t)(end - host)) == -1) {
+			proxy_conn_deny_json(c, 421, NULL, "request target "
+			    "names another host than the CONNECT");
+			return;
+		}
+		path = *end == '/' ? end : *end == '?' ? end : "/";
+	} else {
+		proxy_conn_deny_json(c, 400, NULL, "bad request target");
+		return;
+	}
+	host = proxy_http_field(c->head, HF_HOST);
+	if (host == NULL || intercept_same_host(ic, host, strlen(host)) ==
+	    -1) {
+		proxy_conn_deny_json(c, 421, NULL, host == NULL ? "no Host "
+		    "header" : "Host names another host than the CONNECT");
+		return;
+	}
+	/* The route serves its base path only (SPEC 4.12). */
+	if (strncmp(path, r->up_path, n) != 0 || (path[n] != '\0' &&
+	    path[n] != '/' && path[n] != '?')) {
+		snprintf(reason, sizeof(reason), "path outside the route's "
+		    "base path %s", r->up_path);
+		proxy_conn_deny_json(c, 403, NULL, reason);
+		return;
+	}
+	c->route = r;
+	c->route_i = ic->route_i;
+	c->service = xstrdup(r->def->name);
+	c->rpath = path[n] == '/' ? xstrdup(path + n) :
+	    xasprintf("/%s", path + n);
+	proxy_reverse_serve(c);
+}

@@ -1,0 +1,48 @@
+#ifndef KEYHOLE_PROXY_TLS_INTERCEPT_H
+#define KEYHOLE_PROXY_TLS_INTERCEPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "util/errbuf.h"
+#include "util/strv.h"
+
+/*
+ * TLS interception (SPEC §4.12): a CONNECT to a credential route's host
+ * is answered 200 and its TLS terminated here with a leaf of the run's
+ * CA (proxy/tls/pki.c); each request inside then goes through the route
+ * exactly as on the reverse path (proxy_reverse_serve), upstream over
+ * verified TLS.  TLS 1.2 or later, no renegotiation, no early data, ALPN
+ * http/1.1 only.
+ */
+struct conn;
+struct plan;
+struct intercept;	/* per connection; opaque */
+struct intercept_tls;	/* per proxy: the CA and the server context */
+
+/*
+ * Set up interception for plan, or NULL (no error) when nothing would
+ * be intercepted.  Warnings for the user (an unconstrained CA) go to
+ * warnings.  NULL with e on failure (--tls-ca unreadable, OpenSSL).
+ */
+struct intercept_tls *proxy_tls_intercept_tls_new(const struct plan *,
+	    struct strv *warnings, struct errbuf *e);
+/* The certificate clients must trust (borrowed). */
+X509	*proxy_tls_intercept_root(const struct intercept_tls *);
+void	 proxy_tls_intercept_tls_free(struct intercept_tls *);
+
+/*
+ * Intercept c's CONNECT (authenticated, c->host/c->port canonical) for
+ * route plan->routes[route_i]: answer 200 and start our handshake.
+ */
+void	 proxy_tls_intercept_start(struct conn *, size_t route_i);
+/* A request head arrived inside the tunnel (c->head). */
+void	 proxy_tls_intercept_request(struct conn *);
+/* The handshake deadline passed. */
+void	 proxy_tls_intercept_timeout(struct conn *);
+void	 proxy_tls_intercept_free(struct intercept *);
+
+#endif

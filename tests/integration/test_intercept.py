@@ -1,0 +1,291 @@
+"""TLS interception of CONNECT to a credential route's host (SPEC 4.12):
+the client trusts the run's CA from the printed bundle, every request
+inside goes through the route (endpoint rules, phantom, injection), the
+upstream leg is verified TLS, and the CA is name-constrained."""
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from conftest import (CRED_REASON_CONNECT, SOCK_TIMEOUT, auth_header,
+    read_head, read_response)
+from reverse_fixtures import REAL_SECRET, header_dict, route
+
+BUNDLE_VARS = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+    "GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "AWS_CA_BUNDLE",
+    "CARGO_HTTP_CAINFO", "DENO_CERT", "BUNDLE_SSL_CA_CERT",
+    "NPM_CONFIG_CAFILE", "npm_config_cafile",
+    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", "NIX_SSL_CERT_FILE",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "KEYHOLE_CA_BUNDLE"]
+
+
+def tunnel(px, authority, alpn=("http/1.1",), cafile=None,
+    server_hostname=None):
+	"""CONNECT through the proxy, then TLS trusting the run's bundle:
+	returns the TLS socket."""
+	s = socket.create_connection(("127.0.0.1", px.port),
+	    timeout=SOCK_TIMEOUT)
+	s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+	    authority.encode(), authority.encode(), auth_header(px.token)))
+	st, _, _, rest = read_head(s)
+	assert st == 200, st
+	assert rest == b""
+	ctx = ssl.create_default_context(cafile=cafile or
+	    px.env["KEYHOLE_CA_BUNDLE"])
+	if alpn:
+		ctx.set_alpn_protocols(list(alpn))
+	host = server_hostname or authority.rsplit(":", 1)[0]
+	return ctx.wrap_socket(s, server_hostname=host)
+
+
+def request(ts, method, path, host, headers=(), body=b""):
+	req = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, host)
+	for k, v in headers:
+		req += "%s: %s\r\n" % (k, v)
+	if body:
+		req += "Content-Length: %d\r\n" % len(body)
+	ts.sendall(req.encode() + b"\r\n" + body)
+	st, rs, h, b, _ = read_response(ts)
+	return st, h, b
+
+
+def auth(r):
+	return [("Authorization", "Bearer " + r.phantom)]
+
+
+def test_intercept_injects_secret_over_keep_alive(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	ts = tunnel(r.px, host)
+	with ts:
+		assert ts.selected_alpn_protocol() == "http/1.1"
+		for i in range(3):
+			st, h, b = request(ts, "GET", "/v/%d" % i, host,
+			    auth(r) + [("x-api-key", "client-junk")])
+			assert st == 200, b
+			doc = json.loads(b)
+			assert doc["path"] == "/v/%d" % i
+	assert len(tls_upstream.requests) == 3
+	hd = header_dict(tls_upstream.requests[0])
+	assert hd["authorization"] == "Bearer " + REAL_SECRET
+	assert "x-api-key" not in hd
+	recs = r.px.wait_audit(mode="intercept", decision="allow")
+	paths = [x.get("path") for x in recs if x.get("method") == "GET"]
+	assert len(paths) == 3 and paths[0] == "/v/0", recs
+	assert all(x["status"] == 200 for x in recs), recs
+	assert any(x.get("reason") == "TLS intercepted" for x in recs), recs
+
+
+def test_intercept_without_phantom_is_401(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/x", host,
+		    [("Authorization", "Bearer wrong")])
+	assert st == 401, b
+	assert tls_upstream.requests == []
+
+
+def test_intercept_host_mismatch_is_421(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/x", "db.test:%d" %
+		    tls_upstream.port, auth(r))
+	assert st == 421, b
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "https://db.test:%d/x" %
+		    tls_upstream.port, host, auth(r))
+	assert st == 421, b
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "https://%s/abs" % host, host,
+		    auth(r))
+	assert st == 200, b
+	assert json.loads(b)["path"] == "/abs"
+	assert len(tls_upstream.requests) == 1
+
+
+def test_intercept_sni_mismatch_is_refused_and_audited(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with pytest.raises((ssl.SSLError, OSError)):
+		ts = tunnel(r.px, host, server_hostname="db.test")
+		request(ts, "GET", "/x", host, auth(r))
+	r.px.wait_audit(mode="intercept", decision="deny")
+	assert "does not match CONNECT host" in r.px.audit_text()
+
+
+def test_intercept_trace_is_405_and_h2c_refused(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "TRACE", "/x", host, auth(r))
+	assert st == 405, b
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/x", host, auth(r) + [
+		    ("Connection", "Upgrade, HTTP2-Settings"),
+		    ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAARAAAAA")])
+	assert st == 400, b
+	assert tls_upstream.requests == []
+
+
+def test_intercept_endpoint_rules_and_base_path(route, tls_upstream):
+	r = route(tls_upstream, upstream="https://api.test:%d/v1" %
+	    tls_upstream.port, endpoint_rules=[{"method": "GET",
+	    "path": "/models"}])
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/v1/models", host, auth(r))
+		assert st == 200, b
+		assert json.loads(b)["path"] == "/v1/models"
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "POST", "/v1/models", host, auth(r))
+		assert st == 403, b
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/v2/models", host, auth(r))
+		assert st == 403, b
+		assert b"base path" in b or b"Forbidden" in b
+	assert len(tls_upstream.requests) == 1
+	assert "outside the route's base path" in r.px.audit_text()
+
+
+def test_intercept_h2_only_client_gets_alert_and_audit(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with pytest.raises(ssl.SSLError) as ei:
+		tunnel(r.px, host, alpn=("h2",))
+	assert "NO APPLICATION PROTOCOL" in str(ei.value).upper().replace(
+	    "_", " ")
+	rec = r.px.wait_audit(mode="intercept", decision="deny")[-1]
+	assert "ALPN" in rec["reason"] and "h2" in rec["reason"], rec
+
+
+def test_intercept_untrusted_client_is_audited_with_hint(route,
+    tls_upstream, ca):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with pytest.raises(ssl.SSLError):
+		tunnel(r.px, host, cafile=os.path.join(ca, "ca.pem"))
+	rec = r.px.wait_audit(mode="intercept", decision="deny")[-1]
+	assert rec["reason"] == ("client does not trust keyhole's CA: is "
+	    "SSL_CERT_FILE honoured?"), rec
+
+
+def test_intercept_off_keeps_the_403(route, tls_upstream):
+	r = route(tls_upstream, args=("--tls-intercept", "off"))
+	s = socket.create_connection(("127.0.0.1", r.px.port),
+	    timeout=SOCK_TIMEOUT)
+	with s:
+		s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\n%s\r\n" % (
+		    tls_upstream.port, auth_header(r.px.token)))
+		st, _, _, _ = read_head(s)
+	assert st == 403
+	assert r.px.wait_audit(decision="deny")[-1]["reason"] == \
+	    CRED_REASON_CONNECT
+	assert "KEYHOLE_CA_BUNDLE" not in r.px.env
+
+
+def test_intercept_ip_literal_of_cred_upstream_stays_403(route,
+    tls_upstream):
+	r = route(tls_upstream)
+	s = socket.create_connection(("127.0.0.1", r.px.port),
+	    timeout=SOCK_TIMEOUT)
+	with s:
+		s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n%s\r\n" % (
+		    tls_upstream.port, auth_header(r.px.token)))
+		st, _, _, _ = read_head(s)
+	assert st == 403
+
+
+def test_intercept_needs_proxy_auth(route, tls_upstream):
+	r = route(tls_upstream)
+	s = socket.create_connection(("127.0.0.1", r.px.port),
+	    timeout=SOCK_TIMEOUT)
+	with s:
+		s.sendall(b"CONNECT api.test:%d HTTP/1.1\r\n\r\n" %
+		    tls_upstream.port)
+		st, _, _, _ = read_head(s)
+	assert st == 407
+
+
+def test_intercept_bundle_variables_and_files(route, tls_upstream):
+	r = route(tls_upstream)
+	env = r.px.env
+	paths = {env[v] for v in BUNDLE_VARS}
+	assert len(paths) == 1, paths
+	bundle = paths.pop()
+	root = env["KEYHOLE_CA_CERT"]
+	assert os.path.dirname(bundle) == os.path.dirname(root)
+	for p in (bundle, root):
+		assert os.stat(p).st_mode & 0o777 == 0o444
+		text = open(p).read()
+		assert "PRIVATE" not in text
+	assert os.stat(os.path.dirname(root)).st_mode & 0o777 == 0o700
+	assert open(root).read().count("BEGIN CERTIFICATE") == 1
+	# The bundle has the system roots, the --upstream-ca and our root.
+	assert open(bundle).read().count("BEGIN CERTIFICATE") > 2
+	d = os.path.dirname(root)
+	r.px.stop()
+	assert not os.path.exists(d)
+
+
+def _chain(px, host, tmp_path):
+	"""The certificates the proxy presents for host (leaf, intermediate)
+	through openssl s_client, saved as PEM files."""
+	p = subprocess.run(["openssl", "s_client", "-proxy",
+	    "127.0.0.1:%d" % px.port, "-proxy_user", "keyhole",
+	    "-proxy_pass", "pass:" + px.token, "-connect", host,
+	    "-servername", host.rsplit(":", 1)[0], "-showcerts",
+	    "-alpn", "http/1.1"], input=b"", capture_output=True, timeout=10)
+	out = p.stdout.decode()
+	certs = []
+	while "-----BEGIN CERTIFICATE-----" in out:
+		a = out.index("-----BEGIN CERTIFICATE-----")
+		b = out.index("-----END CERTIFICATE-----") + 25
+		certs.append(out[a:b] + "\n")
+		out = out[b:]
+	assert len(certs) == 2, p.stdout.decode() + p.stderr.decode()
+	files = []
+	for i, c in enumerate(certs):
+		f = tmp_path / ("c%d.pem" % i)
+		f.write_text(c)
+		files.append(str(f))
+	return files
+
+
+def _x509_text(path):
+	return subprocess.run(["openssl", "x509", "-noout", "-text", "-in",
+	    path], capture_output=True, timeout=10, check=True).stdout.decode()
+
+
+def test_intercept_chain_verifies_and_is_name_constrained(route,
+    tls_upstream, tmp_path):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	leaf, inter = _chain(r.px, host, tmp_path)
+	root = r.px.env["KEYHOLE_CA_CERT"]
+	v = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile",
+	    root, "-untrusted", inter, "-verify_hostname", "api.test", leaf],
+	    capture_output=True, timeout=10)
+	assert v.returncode == 0, v.stdout + v.stderr
+	# The intermediate alone as anchor (partial chain) works as well.
+	v = subprocess.run(["openssl", "verify", "-partial_chain", "-CAfile",
+	    inter, leaf], capture_output=True, timeout=10)
+	assert v.returncode == 0, v.stdout + v.stderr
+	it = _x509_text(inter)
+	assert "X509v3 Name Constraints: critical" in it, it
+	assert "DNS:api.test" in it
+	assert "IP:0.0.0.0/0.0.0.0" in it, it
+	assert "IP:0:0:0:0:0:0:0:0/0:0:0:0:0:0:0:0" in it, it
+	assert "X509v3 Subject Key Identifier" in it
+	assert "ASN1 OID: prime256v1" in it
+	lt = _x509_text(leaf)
+	assert "DNS:api.test" in lt
+	assert "X509v3 Authority Key Identifier" in lt
+	assert "X509v3 Subject Key Identifier" in lt
+	assert "CA:FALSE" in lt
+	assert "ASN1 OID: prime256v1" in lt
