@@ -65,9 +65,13 @@ auth_b64_canonical(const char *s, size_t n)
 	return pad;
 }
 
-/* Basic: base64(user:password), password compared with the token. */
+/*
+ * Basic: base64(user:password), password compared with the token; with
+ * either, the user too (git's "PHANTOM:x-oauth-basic").
+ */
 static bool
-auth_basic(const struct secret *token, const char *cred, size_t n)
+auth_basic(const struct secret *token, const char *cred, size_t n,
+    bool either)
 {
 	unsigned char	*dec;
 	const void	*colon;
@@ -88,6 +92,9 @@ auth_basic(const struct secret *token, const char *cred, size_t n)
 		goto out;
 	off = (size_t)((const unsigned char *)colon - dec) + 1;
 	ok = creds_secret_equal(token, dec + off, declen - off);
+	/* Both compared, so the time does not say which one matched. */
+	if (either)
+		ok = creds_secret_equal(token, dec, off - 1) | ok;
 out:
 	freezero(dec, n / 4 * 3 + 1);
 	return ok;
@@ -123,6 +130,43 @@ proxy_auth_check(const struct secret *token, const char *value, size_t len)
 	if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0)
 		return creds_secret_equal(token, cred, (size_t)(end - cred));
 	if (slen == 5 && strncasecmp(scheme, "Basic", 5) == 0)
-		return auth_basic(token, cred, (size_t)(end - cred));
+		return auth_basic(token, cred, (size_t)(end - cred), false);
+	return false;
+}
+
+bool
+proxy_auth_has_phantom(const struct secret *phantom, const char *value,
+    size_t len)
+{
+	const char	*p, *end, *scheme, *cred;
+	size_t		 slen, i;
+
+	if (phantom == NULL || value == NULL)
+		return false;
+	p = value;
+	end = value + len;
+	while (p < end && auth_ws(*p))
+		p++;
+	while (end > p && auth_ws(end[-1]))
+		end--;
+	if (p < end && creds_secret_equal(phantom, p, (size_t)(end - p)))
+		return true;		/* raw */
+	scheme = p;
+	while (p < end && !auth_ws(*p))
+		p++;
+	slen = (size_t)(p - scheme);
+	if (p == end)
+		return false;
+	while (p < end && auth_ws(*p))
+		p++;
+	cred = p;
+	for (i = 0; cred + i < end; i++)
+		if ((unsigned char)cred[i] <= 0x20 || cred[i] == 0x7f)
+			return false;
+	if ((slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0) ||
+	    (slen == 5 && strncasecmp(scheme, "token", 5) == 0))
+		return creds_secret_equal(phantom, cred, (size_t)(end - cred));
+	if (slen == 5 && strncasecmp(scheme, "Basic", 5) == 0)
+		return auth_basic(phantom, cred, (size_t)(end - cred), true);
 	return false;
 }

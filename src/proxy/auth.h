@@ -14,5 +14,14 @@ struct secret;
  */
 bool	 proxy_auth_check(const struct secret *token, const char *value,
 	    size_t len);
+/*
+ * Interception (SPEC §4.12): true when an Authorization-style value holds
+ * phantom wherever a client puts it: raw, "Bearer T", "token T" (the
+ * scheme case-insensitive), or "Basic base64(user:pass)" (strict base64)
+ * with T as the user or as the password (git's x-access-token:T and
+ * T:x-oauth-basic).  Constant-time compares; decoded bytes are wiped.
+ */
+bool	 proxy_auth_has_phantom(const struct secret *phantom,
+	    const char *value, size_t len);
 
 #endif

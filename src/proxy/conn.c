@@ -472,9 +472,9 @@ proxy_conn_reply(struct conn *c, int status, const char *reason,
 	strbuf_free(&body);
 }
 
-void
-proxy_conn_reply_json(struct conn *c, int status, const char *msg,
-    bool close)
+static void
+conn_reply_json(struct conn *c, int status, const char *msg,
+    const char *extra, bool close)
 {
 	struct strbuf	body = { 0 };
 	const char	*r = msg != NULL ? msg : proxy_http_reason(status);
@@ -483,7 +483,7 @@ proxy_conn_reply_json(struct conn *c, int status, const char *msg,
 	strbuf_append_json(&body, r, strlen(r));
 	strbuf_append(&body, "}");
 	conn_write_answer(c, status, "application/json", strbuf_str(&body),
-	    NULL, close);
+	    extra, close);
 	strbuf_free(&body);
 }
 
@@ -526,6 +526,22 @@ proxy_conn_deny_text(const struct conn *c, const char *reason,
 		strbuf_appendf(out, "; %s", d.hint);
 	strbuf_append(out, ". This is a policy decision, not a network "
 	    "error: do not retry it another way");
+}
+
+void
+proxy_conn_reply_json(struct conn *c, int status, const char *msg,
+    bool close)
+{
+	conn_reply_json(c, status, msg, NULL, close);
+}
+
+void
+proxy_conn_deny_json_extra(struct conn *c, int status, const char *msg,
+    const char *reason, const char *extra)
+{
+	c->status = status;
+	proxy_conn_audit(c, false, reason);
+	conn_reply_json(c, status, msg, extra, true);
 }
 
 void
@@ -845,6 +861,15 @@ conn_vet_and_connect(struct conn *c)
 	char	reason[256];
 
 	if (proxy_connect_vet(c, reason, sizeof(reason)) == -1) {
+		if (c->mode == CONN_MODE_REVERSE) {
+			char	msg[400];
+
+			/* Routes answer JSON naming the rule (SPEC 4.6). */
+			snprintf(msg, sizeof(msg), "upstream address denied by "
+			    "keyhole's address guard: %s", reason);
+			proxy_conn_deny_json(c, c->vet_status, msg, reason);
+			return;
+		}
 		proxy_conn_deny(c, c->vet_status, reason);
 		return;
 	}

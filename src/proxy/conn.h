@@ -168,6 +168,9 @@ void	 proxy_conn_reply_json(struct conn *, int status, const char *msg,
 /* Reverse deny: audit with reason, JSON answer, close. */
 void	 proxy_conn_deny_json(struct conn *, int status, const char *msg,
 	    const char *reason);
+/* The same with extra header lines ("Name: v\r\n..."). */
+void	 proxy_conn_deny_json_extra(struct conn *, int status,
+	    const char *msg, const char *reason, const char *extra);
 /* Write one audit line for the current request (once). */
 void	 proxy_conn_audit(struct conn *, bool allow, const char *reason);
 /*

@@ -17,6 +17,7 @@
  *    the client sent them (the body is relayed as it was framed).
  */
 #include "proxy/inject.h"
+#include "proxy/auth.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -236,6 +237,28 @@ proxy_inject_check_phantom(const struct route *r,
 		    &end) && creds_secret_equal(phantom, path + tok, toklen);
 	case INJECT_QUERY_PARAM:
 		return inject_check_query(r, phantom, path);
+	}
+	return false;
+}
+
+bool
+proxy_inject_find_phantom(const struct route *r,
+    const struct secret *phantom, const struct http_head *h,
+    const char *path)
+{
+	size_t	i;
+
+	if (proxy_inject_check_phantom(r, phantom, h, path))
+		return true;
+	if (phantom == NULL || h == NULL)
+		return false;
+	for (i = 0; i < h->nh; i++) {
+		const struct http_header *x = &h->h[i];
+
+		if ((x->field == HF_AUTHORIZATION || (r != NULL &&
+		    strcasecmp(x->name, r->def->inject_header) == 0)) &&
+		    proxy_auth_has_phantom(phantom, x->value, x->value_len))
+			return true;
 	}
 	return false;
 }

@@ -37,6 +37,14 @@ bool	 proxy_inject_check_phantom(const struct route *,
 	    const struct secret *phantom, const struct http_head *,
 	    const char *path);
 /*
+ * Interception (SPEC §4.12): proxy_inject_check_phantom, or the phantom
+ * in any Authorization header (or the route's inject header) as raw,
+ * Bearer, token, or Basic in either position (proxy_auth_has_phantom).
+ */
+bool	 proxy_inject_find_phantom(const struct route *,
+	    const struct secret *phantom, const struct http_head *,
+	    const char *path);
+/*
  * Append the upstream request head to out (nothing is appended on error):
  *   "METHOD <up_path><path'> HTTP/1.1", "Host: host[:port]" (port only if
  *   not the scheme default), the client's headers minus hop-by-hop ones,

@@ -29,6 +29,7 @@
 #include "proxy/inject.h"
 #include "proxy/scrub.h"
 #include "proxy/server.h"
+#include "proxy/tls/intercept.h"
 #include "proxy/upstream.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -117,8 +118,13 @@ proxy_reverse_serve(struct conn *c)
 		proxy_conn_deny_json(c, 403, NULL, reason);
 		return;
 	}
-	if (!proxy_inject_check_phantom(c->route, proxy_server_phantom_at(
+	if (!((c->flags & CONN_INTERCEPT) ? proxy_inject_find_phantom :
+	    proxy_inject_check_phantom)(c->route, proxy_server_phantom_at(
 	    c->px, c->route_i), c->head, c->rpath)) {
+		if (c->flags & CONN_INTERCEPT) {
+			proxy_tls_intercept_no_phantom(c);
+			return;
+		}
 		proxy_conn_deny_json(c, 401, NULL, "missing or wrong phantom "
 		    "token");
 		return;
@@ -393,6 +399,7 @@ reverse_upstream(struct conn *c)
 	}
 	if (policy_allowlist_is_ip(c->route->up_host))
 		c->flags |= CONN_EXPLICIT;
+	/* A guarded address is a policy denial, not a failure (SPEC 4.5). */
 	proxy_conn_resolve_connect(c, c->route->up_host, c->route->up_port,
-	    502, reverse_connected);
+	    403, reverse_connected);
 }

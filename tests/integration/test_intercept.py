@@ -289,3 +289,37 @@ def test_intercept_chain_verifies_and_is_name_constrained(route,
 	assert "X509v3 Subject Key Identifier" in lt
 	assert "CA:FALSE" in lt
 	assert "ASN1 OID: prime256v1" in lt
+
+
+def _basic(userpass):
+	import base64
+	return "Basic " + base64.b64encode(userpass.encode()).decode()
+
+
+@pytest.mark.parametrize("form", ["token %s", "%s", "basic-user",
+    "basic-password"])
+def test_intercept_recognises_phantom_wherever_the_client_puts_it(route,
+    tls_upstream, form):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	if form == "basic-user":
+		v = _basic(r.phantom + ":x-oauth-basic")
+	elif form == "basic-password":
+		v = _basic("x-access-token:" + r.phantom)
+	else:
+		v = form % r.phantom
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/p", host, [("Authorization", v)])
+	assert st == 200, b
+	hd = header_dict(tls_upstream.requests[0])
+	assert hd["authorization"] == "Bearer " + REAL_SECRET
+
+
+def test_intercept_missing_phantom_challenges_basic(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/p", host)
+	assert st == 401, b
+	assert h.get("www-authenticate") == 'Basic realm="keyhole"', h
+	assert tls_upstream.requests == []

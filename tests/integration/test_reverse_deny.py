@@ -398,3 +398,19 @@ def test_reverse_deny_keeps_or_closes_connection_cleanly(route,
 		    [("Authorization", "Bearer " + r.phantom)])
 		st, _, _, body, _ = read_response(s, buf=left)
 		assert st == 200
+
+
+def test_route_to_guarded_address_is_403_json_not_502(proxy, tmp_path):
+	"""A route whose upstream is cloud metadata (always guarded) is a
+	policy denial: 403 with a JSON reason naming the guard (SPEC 4.5)."""
+	from reverse_fixtures import ask, assert_json_error, write_profile
+	p = write_profile(tmp_path, {"meta": {
+	    "upstream": "https://169.254.169.254",
+	    "credential_key": "env://META_KEY", "env_var": "META_API_KEY"}})
+	px = proxy("--profile", p, env={"META_KEY": "s3cret-meta"})
+	st, rs, h, b = ask(px, "GET", "/meta/x", [("Authorization",
+	    "Bearer " + px.env["META_API_KEY"])])
+	doc = assert_json_error(st, h, b, 403)
+	assert "address guard" in doc["error"], doc
+	rec = px.wait_audit(mode="reverse", decision="deny")[-1]
+	assert rec["status"] == 403 and "metadata" in rec["reason"], rec

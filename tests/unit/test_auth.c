@@ -265,6 +265,65 @@ test_auth_rejects_overlong_basic(void **state)
 	free(big);
 }
 
+
+static bool
+phantom(void **state, const char *value)
+{
+	return proxy_auth_has_phantom(*state, value, strlen(value));
+}
+
+static bool
+phantom_basic(void **state, const char *userpass)
+{
+	char	*v = basic("Basic", userpass);
+	bool	 ok = phantom(state, v);
+
+	free(v);
+	return ok;
+}
+
+static void
+test_phantom_found_raw_bearer_and_token(void **state)
+{
+	assert_true(phantom(state, TOKEN));
+	assert_true(phantom(state, "  " TOKEN "\t"));
+	assert_true(phantom(state, "Bearer " TOKEN));
+	assert_true(phantom(state, "bearer  " TOKEN));
+	assert_true(phantom(state, "token " TOKEN));
+	assert_true(phantom(state, "TOKEN " TOKEN));
+	assert_false(phantom(state, "Bearer x" TOKEN));
+	assert_false(phantom(state, "Digest " TOKEN));
+	assert_false(phantom(state, "token"));
+	assert_false(phantom(state, ""));
+}
+
+static void
+test_phantom_found_in_basic_either_position(void **state)
+{
+	assert_true(phantom_basic(state, "x-access-token:" TOKEN));
+	assert_true(phantom_basic(state, TOKEN ":x-oauth-basic"));
+	assert_true(phantom_basic(state, "oauth2:" TOKEN));
+	assert_true(phantom_basic(state, TOKEN ":"));
+	assert_false(phantom_basic(state, "x-access-token:" TOKEN "x"));
+	assert_false(phantom_basic(state, "u" TOKEN ":x"));
+	assert_false(phantom_basic(state, TOKEN));	/* no colon */
+	/* Proxy auth keeps looking at the password only. */
+	assert_false(check_basic(state, TOKEN ":x-oauth-basic"));
+}
+
+static void
+test_phantom_basic_is_strict_base64(void **state)
+{
+	char	*v = basic("Basic", "x-access-token:" TOKEN);
+	size_t	 n = strlen(v);
+
+	/* Drop the padding: no longer canonical, not recognised. */
+	while (v[n - 1] == '=')
+		v[--n] = '\0';
+	assert_false(phantom(state, v));
+	free(v);
+}
+
 int
 main(void)
 {
@@ -288,6 +347,9 @@ main(void)
 		T(test_auth_basic_rejects_url_safe_alphabet),
 		T(test_auth_basic_rejects_non_base64),
 		T(test_auth_rejects_overlong_basic),
+		T(test_phantom_found_raw_bearer_and_token),
+		T(test_phantom_found_in_basic_either_position),
+		T(test_phantom_basic_is_strict_base64),
 	};
 #undef T
 

@@ -23,6 +23,7 @@
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "proxy/conn.h"
+#include "proxy/inject.h"
 #include "proxy/server.h"
 #include "proxy/tls/pki.h"
 #include "util/log.h"
@@ -449,4 +450,27 @@ proxy_tls_intercept_request(struct conn *c)
 	c->rpath = path[n] == '/' ? xstrdup(path + n) :
 	    xasprintf("/%s", path + n);
 	proxy_reverse_serve(c);
+}
+
+void
+proxy_tls_intercept_no_phantom(struct conn *c)
+{
+	const struct plan	*plan = proxy_server_plan(c->px);
+	char			 reason[400];
+	size_t			 i;
+
+	snprintf(reason, sizeof(reason), "missing or wrong phantom token");
+	for (i = 0; i < plan->nroutes; i++) {
+		if (i == c->route_i || !proxy_inject_find_phantom(
+		    plan->routes[i], proxy_server_phantom_at(c->px, i), c->head,
+		    c->rpath))
+			continue;
+		snprintf(reason, sizeof(reason), "phantom token of route '%s' "
+		    "sent to %s (route '%s'): not replaced",
+		    plan->routes[i]->def->name, c->icpt->host,
+		    c->route->def->name);
+		break;
+	}
+	proxy_conn_deny_json_extra(c, 401, NULL, reason,
+	    "WWW-Authenticate: Basic realm=\"keyhole\"\r\n");
 }

@@ -41,6 +41,12 @@ void	 proxy_tls_intercept_tls_free(struct intercept_tls *);
 void	 proxy_tls_intercept_start(struct conn *, size_t route_i);
 /* A request head arrived inside the tunnel (c->head). */
 void	 proxy_tls_intercept_request(struct conn *);
+/*
+ * The request carries no phantom of its route: 401 with a Basic
+ * challenge (git asks its credential helper then); a phantom of another
+ * route is named in the audit reason, and never replaced.
+ */
+void	 proxy_tls_intercept_no_phantom(struct conn *);
 /* The handshake deadline passed. */
 void	 proxy_tls_intercept_timeout(struct conn *);
 void	 proxy_tls_intercept_free(struct intercept *);
