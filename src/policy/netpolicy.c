@@ -203,6 +203,49 @@ np_cred_field(struct route_def *d, const char *key)
 	return NULL;
 }
 
+/* "hosts": [{"host", "inject_mode", "inject_header", "credential_format"}] */
+static int
+np_hosts(struct route_def *d, const char *path, json_t *v, struct errbuf *e)
+{
+	json_t		*item, *f;
+	const char	*s[4], *keys[4] = { "host", "inject_mode",
+			    "inject_header", "credential_format" };
+	size_t		 i, k;
+
+	if (!json_is_array(v)) {
+		errbuf_set(e, "network policy: %s: must be an array", path);
+		return -1;
+	}
+	json_array_foreach(v, i, item) {
+		if (!json_is_object(item) || json_object_size(item) > 4) {
+			errbuf_set(e, "network policy: %s[%zu]: must be an "
+			    "object of host, inject_mode, inject_header, "
+			    "credential_format", path, i);
+			return -1;
+		}
+		for (k = 0; k < 4; k++) {
+			f = json_object_get(item, keys[k]);
+			if (f != NULL && !json_is_string(f)) {
+				errbuf_set(e, "network policy: %s[%zu].%s: must "
+				    "be a string", path, i, keys[k]);
+				return -1;
+			}
+			s[k] = f != NULL ? json_string_value(f) : NULL;
+		}
+		if (s[0] == NULL) {
+			errbuf_set(e, "network policy: %s[%zu].host: required",
+			    path, i);
+			return -1;
+		}
+		if (policy_route_def_add_host(d, s[0], s[1], s[2], s[3], e) ==
+		    -1) {
+			errbuf_wrap(e, "network policy: %s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 np_credential(struct route_def *d, json_t *obj, struct errbuf *e)
 {
@@ -234,6 +277,9 @@ np_credential(struct route_def *d, json_t *obj, struct errbuf *e)
 				    "basic_auth)", path, mode);
 				goto out;
 			}
+		} else if (strcmp(key, "hosts") == 0) {
+			if (np_hosts(d, path, v, e) == -1)
+				goto out;
 		} else if (strcmp(key, "endpoint_rules") == 0) {
 			if (!json_is_array(v)) {
 				errbuf_set(e, "network policy: %s: must be an "

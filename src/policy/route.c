@@ -117,7 +117,40 @@ policy_route_def_copy(const struct route_def *s)
 	for (i = 0; i < s->nrules; i++)
 		policy_route_def_add_rule(d, s->rules[i].method,
 		    s->rules[i].path);
+	d->hosts = xcalloc(s->nhosts ? s->nhosts : 1, sizeof(*d->hosts));
+	for (i = 0; i < s->nhosts; i++) {
+		d->hosts[i].host = xstrdup(s->hosts[i].host);
+		d->hosts[i].inject_mode = s->hosts[i].inject_mode;
+		d->hosts[i].inject_header = route_strdup(
+		    s->hosts[i].inject_header);
+		d->hosts[i].credential_format = route_strdup(
+		    s->hosts[i].credential_format);
+	}
+	d->nhosts = s->nhosts;
 	return d;
+}
+
+int
+policy_route_def_add_host(struct route_def *d, const char *host,
+    const char *mode, const char *header, const char *format,
+    struct errbuf *e)
+{
+	struct route_host_def	*h;
+	enum inject_mode	 m = INJECT_HEADER;
+
+	if (mode != NULL && (policy_route_inject_mode(mode, &m) == -1 ||
+	    (m != INJECT_HEADER && m != INJECT_BASIC_AUTH))) {
+		errbuf_set(e, "hosts: inject_mode '%s': a host takes header "
+		    "or basic_auth", mode);
+		return -1;
+	}
+	d->hosts = xreallocarray(d->hosts, d->nhosts + 1, sizeof(*d->hosts));
+	h = &d->hosts[d->nhosts++];
+	h->host = xstrdup(host);
+	h->inject_mode = m;
+	h->inject_header = route_strdup(header);
+	h->credential_format = route_strdup(format);
+	return 0;
 }
 
 void
@@ -152,6 +185,12 @@ policy_route_def_free(struct route_def *d)
 		free(d->rules[i].path);
 	}
 	free(d->rules);
+	for (i = 0; i < d->nhosts; i++) {
+		free(d->hosts[i].host);
+		free(d->hosts[i].inject_header);
+		free(d->hosts[i].credential_format);
+	}
+	free(d->hosts);
 	free(d);
 }
 
@@ -359,6 +398,52 @@ route_check_inject(const struct route_def *d, struct errbuf *e)
 	return 0;
 }
 
+/* The def's hosts as routes of their own (struct route, extra). */
+static int
+route_extra(struct route *r, struct errbuf *e)
+{
+	const struct route_def	*d = r->def;
+	struct route		*x;
+	char			*url;
+	size_t			 i;
+
+	if (d->nhosts == 0)
+		return 0;
+	r->extra = xcalloc(d->nhosts, sizeof(*r->extra));
+	for (i = 0; i < d->nhosts; i++) {
+		const struct route_host_def *h = &d->hosts[i];
+
+		x = xcalloc(1, sizeof(*x));
+		x->is_host = true;
+		r->extra[r->nextra++] = x;
+		x->def = policy_route_def_new(d->name);
+		x->def->credential_key = route_strdup(d->credential_key);
+		x->def->inject_mode = h->inject_mode;
+		x->def->inject_header = xstrdup(h->inject_header != NULL ?
+		    h->inject_header : "Authorization");
+		x->def->credential_format = xstrdup(h->credential_format !=
+		    NULL ? h->credential_format : h->inject_mode ==
+		    INJECT_BASIC_AUTH ? "{}" : d->credential_format);
+		url = xasprintf("https://%s", h->host);
+		x->def->upstream = url;
+		if (strpbrk(x->def->credential_format, "\r\n") != NULL ||
+		    strstr(x->def->credential_format, "{}") == NULL) {
+			errbuf_set(e, "hosts: %s: credential_format needs {} "
+			    "and no CR or LF", h->host);
+			return -1;
+		}
+		if (policy_route_parse_url(url, &x->up_tls, &x->up_host,
+		    &x->up_port, &x->up_path, e) == -1 || x->up_path[0] !=
+		    '\0') {
+			if (x->up_path != NULL && x->up_path[0] != '\0')
+				errbuf_set(e, "a host takes no path");
+			errbuf_wrap(e, "hosts: %s", h->host);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct route *
 policy_route_new(const struct route_def *def, struct errbuf *e)
 {
@@ -392,6 +477,8 @@ policy_route_new(const struct route_def *def, struct errbuf *e)
 		    "loopback)", route_show(show, def->upstream));
 		goto fail;
 	}
+	if (route_extra(r, e) == -1)
+		goto fail;
 	if (def->base_url_var != NULL)
 		r->base_url_var = xstrdup(def->base_url_var);
 	else
@@ -412,8 +499,13 @@ fail:
 void
 policy_route_free(struct route *r)
 {
+	size_t	i;
+
 	if (r == NULL)
 		return;
+	for (i = 0; i < r->nextra; i++)
+		policy_route_free(r->extra[i]);
+	free(r->extra);
 	policy_route_def_free(r->def);
 	free(r->up_host);
 	free(r->up_path);

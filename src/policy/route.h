@@ -28,6 +28,19 @@ struct endpoint_rule {
 	char	*path;		/* owned; glob */
 };
 
+/*
+ * One more host a route serves through interception (SPEC §4.12, custom
+ * route key "hosts"), with its own injection: the built-in github route
+ * covers github.com for git (Basic, user x-access-token).
+ */
+struct route_host_def {
+	char			*host;		/* owned; "name[:port]" */
+	enum inject_mode	 inject_mode;
+	char			*inject_header;	/* owned or NULL: Authorization */
+	char			*credential_format; /* owned or NULL: the route's;
+						 * basic_auth: base64 of it */
+};
+
 struct route_def {
 	char			*name;			/* owned */
 	char			*upstream;		/* owned; URL */
@@ -48,6 +61,8 @@ struct route_def {
 	 * step 6).
 	 */
 	bool			 compressed_responses;
+	struct route_host_def	*hosts;			/* owned array */
+	size_t			 nhosts;
 };
 
 struct route {
@@ -58,6 +73,14 @@ struct route {
 	char			*up_path;	/* owned; base path, no trailing / */
 	char			*base_url_var;	/* owned; e.g. OPENAI_BASE_URL */
 	char			*phantom_var;	/* owned; e.g. OPENAI_API_KEY */
+	/*
+	 * The def's hosts as routes of their own (https, port 443 unless
+	 * named, base path "", the host's injection; no variables): what
+	 * interception serves for a CONNECT to one of them.
+	 */
+	struct route		**extra;	/* owned array of owned */
+	size_t			 nextra;
+	bool			 is_host;	/* one of another's extra */
 };
 
 /*
@@ -78,6 +101,13 @@ struct route_def *policy_route_def_copy(const struct route_def *);
 void	 policy_route_def_add_rule(struct route_def *, const char *method,
 	    const char *path);
 void	 policy_route_def_free(struct route_def *);
+/*
+ * Add a host to d: mode NULL (header) or an inject mode name, header and
+ * format NULL for the defaults.  -1 with e on an unknown mode.
+ */
+int	 policy_route_def_add_host(struct route_def *, const char *host,
+	    const char *mode, const char *header, const char *format,
+	    struct errbuf *e);
 /* "header" etc. to the enum; -1 when unknown. */
 int	 policy_route_inject_mode(const char *, enum inject_mode *);
 const char *policy_route_inject_mode_name(enum inject_mode);

@@ -627,7 +627,12 @@ static const struct field cred_fields[] = {
 	{ "credential_format", NULL }, { "path_pattern", NULL },
 	{ "path_replacement", NULL }, { "query_param_name", NULL },
 	{ "env_var", NULL }, { "endpoint_rules", NULL },
-	{ "compressed_responses", NULL }, { NULL, NULL }
+	{ "compressed_responses", NULL }, { "hosts", NULL }, { NULL, NULL }
+};
+
+static const struct field host_fields[] = {
+	{ "host", NULL }, { "inject_mode", NULL }, { "inject_header", NULL },
+	{ "credential_format", NULL }, { NULL, NULL }
 };
 
 static const struct field rule_fields[] = {
@@ -864,6 +869,51 @@ parse_rules(struct pctx *c, json_t *obj, struct route_def *d)
 	return 0;
 }
 
+/* "hosts": more hosts of the route, each with its injection (SPEC 4.12). */
+static int
+parse_hosts(struct pctx *c, json_t *obj, struct route_def *d)
+{
+	static const char *const keys[4] = { "host", "inject_mode",
+	    "inject_header", "credential_format" };
+	json_t		*v, *h, *f;
+	const char	*s[4];
+	struct errbuf	 sub;
+	size_t		 i, k;
+
+	if ((v = enter(c, obj, cred_fields, "hosts")) == NULL)
+		return 0;
+	if (want_type(c, v, JSON_ARRAY, "a list of {host, inject_mode, "
+	    "inject_header, credential_format}") == -1)
+		return -1;
+	json_array_foreach(v, i, h) {
+		push_idx(c, i);
+		if (want_type(c, h, JSON_OBJECT, "an object") == -1 ||
+		    check_keys(c, h, host_fields) == -1)
+			return -1;
+		for (k = 0; k < 4; k++) {
+			s[k] = NULL;
+			if ((f = json_object_get(h, keys[k])) == NULL)
+				continue;
+			push_key(c, keys[k]);
+			if (want_type(c, f, JSON_STRING, "a string") == -1)
+				return -1;
+			if (json_string_length(f) == 0)
+				return perr(c, "cannot be empty");
+			pop(c);
+			s[k] = json_string_value(f);
+		}
+		if (s[0] == NULL)
+			return perr(c, "missing field 'host'");
+		errbuf_clear(&sub);
+		if (policy_route_def_add_host(d, s[0], s[1], s[2], s[3],
+		    &sub) == -1)
+			return perr_from(c, &sub);
+		pop(c);
+	}
+	pop(c);
+	return 0;
+}
+
 static struct route_def *
 parse_custom_one(struct pctx *c, const char *name, json_t *v)
 {
@@ -912,7 +962,7 @@ parse_custom_one(struct pctx *c, const char *name, json_t *v)
 	    &nul) == -1 ||
 	    get_plain_bool(c, v, cred_fields, "compressed_responses",
 	    &d->compressed_responses) == -1 ||
-	    parse_rules(c, v, d) == -1)
+	    parse_rules(c, v, d) == -1 || parse_hosts(c, v, d) == -1)
 		goto fail;
 	if (mode != NULL && policy_route_inject_mode(mode,
 	    &d->inject_mode) == -1) {

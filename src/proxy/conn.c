@@ -595,7 +595,7 @@ proxy_conn_next_request(struct conn *c)
 	c->route = NULL;
 	c->mode = CONN_MODE_NONE;
 	c->flags &= ~(CONN_AUDITED | CONN_EXPLICIT | CONN_CLOSE_AFTER |
-	    CONN_WOULD_DENY);
+	    CONN_WOULD_DENY | CONN_ANON);
 	c->status = 0;
 	c->bytes_up = c->bytes_down = 0;
 	c->naddrs = c->addr_i = 0;

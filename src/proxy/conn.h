@@ -63,6 +63,7 @@ enum conn_mode {
 #define CONN_INTERCEPT		0x1000	/* client speaks TLS to us (§4.12) */
 #define CONN_RAW_WAIT		0x2000	/* waiting for TLS records to go out */
 #define CONN_FLUSH_CLOSE	0x4000	/* ... then close */
+#define CONN_ANON		0x8000	/* intercepted, no phantom: no secret */
 
 /* How a scrubbed response body reaches the client (forward.c). */
 #define CONN_FRAME_ASIS		0	/* no body, or relayed as received */
@@ -118,6 +119,7 @@ struct conn {
 	char			*service;	/* owned; route name */
 	const struct route	*route;		/* borrowed from the plan */
 	size_t			 route_i;	/* index in plan->routes */
+	size_t			 pool_i;	/* upstream pool slot */
 	void			*ssl;		/* borrowed: SSL of c->up */
 	char			*rpath;		/* owned; path after /service */
 

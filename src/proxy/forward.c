@@ -379,12 +379,13 @@ forward_to_client(struct conn *c, struct evbuffer *pend)
 static void
 forward_done(struct conn *c)
 {
-	proxy_conn_audit(c, true, NULL);
+	proxy_conn_audit(c, true, (c->flags & CONN_ANON) ? "no phantom: "
+	    "sent without a credential" : NULL);
 	if (!c->resp.keep_alive)
 		proxy_conn_drop_up(c);
 	else if (c->mode == CONN_MODE_REVERSE && c->up != NULL) {
 		/* Any client may use it next (SPEC 4.6). */
-		proxy_upstream_pool_put(proxy_server_pool(c->px), c->route_i,
+		proxy_upstream_pool_put(proxy_server_pool(c->px), c->pool_i,
 		    c->up, c->ssl);
 		c->up = NULL;
 		proxy_conn_drop_up(c);

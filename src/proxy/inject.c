@@ -277,7 +277,19 @@ inject_cred_line(struct strbuf *out, const struct route *r,
 	strbuf_append(out, r->def->inject_header);
 	strbuf_appendn(out, ": ", 2);
 	start = out->len;
-	if (r->def->inject_mode == INJECT_BASIC_AUTH)
+	if (r->def->inject_mode == INJECT_BASIC_AUTH && r->is_host &&
+	    strcmp(r->def->credential_format, "{}") != 0) {
+		/* A host's Basic user: base64("x-access-token:SECRET"). */
+		struct strbuf	 t = { .wipe = true };
+		struct secret	*up;
+
+		creds_secret_emit_strbuf(secret, &t, r->def->credential_format,
+		    SECRET_RAW);
+		up = creds_secret_new(t.s, t.len);
+		strbuf_freezero(&t);
+		creds_secret_emit_strbuf(up, out, "Basic {}", SECRET_BASE64);
+		creds_secret_free(up);
+	} else if (r->def->inject_mode == INJECT_BASIC_AUTH)
 		creds_secret_emit_strbuf(secret, out, "Basic {}",
 		    SECRET_BASE64);
 	else
@@ -449,7 +461,8 @@ inject_head_room(const struct route *r, const struct secret *secret,
 	size_t			 n = 128;
 
 	n += h->raw_len + strlen(path) + strlen(r->up_path) +
-	    strlen(r->up_host) + 3 * creds_secret_len(secret);
+	    strlen(r->up_host) + 3 * (secret != NULL ?
+	    creds_secret_len(secret) : 0);
 	if (d->inject_header != NULL)
 		n += strlen(d->inject_header);
 	if (d->credential_format != NULL)
@@ -468,7 +481,10 @@ proxy_inject_write_head(struct evbuffer *dst, const struct route *r,
 {
 	struct strbuf	out = { .wipe = true };
 
-	if (r == NULL || secret == NULL || h == NULL || path == NULL) {
+	/* No secret: header modes only, sent without a credential. */
+	if (r == NULL || h == NULL || path == NULL || (secret == NULL &&
+	    r->def->inject_mode != INJECT_HEADER &&
+	    r->def->inject_mode != INJECT_BASIC_AUTH)) {
 		errbuf_set(e, "no route, secret, head or path");
 		return -1;
 	}
@@ -540,7 +556,7 @@ inject_build_head(struct strbuf *out, const struct route *r,
 		strbuf_appendn(out, "\r\n", 2);
 	}
 	if ((d->inject_mode == INJECT_HEADER ||
-	    d->inject_mode == INJECT_BASIC_AUTH) &&
+	    d->inject_mode == INJECT_BASIC_AUTH) && secret != NULL &&
 	    inject_cred_line(out, r, secret, e) == -1)
 		return -1;
 	/*

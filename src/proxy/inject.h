@@ -69,6 +69,10 @@ bool	 proxy_inject_find_phantom(const struct route *,
  * or NUL.
  * Every intermediate buffer that held the secret is wiped.
  */
+/*
+ * secret NULL (header and basic_auth modes only): the same head without
+ * a credential line (an intercepted request that presented no phantom).
+ */
 int	 proxy_inject_write_head(struct evbuffer *out, const struct route *,
 	    const struct secret *secret, const struct http_head *,
 	    const char *path, bool upgrade, struct errbuf *e);

@@ -67,6 +67,7 @@ reverse_find_route(struct conn *c)
 		if (strcmp(plan->routes[i]->def->name, c->service) == 0) {
 			c->route = plan->routes[i];
 			c->route_i = i;
+			c->pool_i = i;
 			return true;
 		}
 	}
@@ -121,16 +122,18 @@ proxy_reverse_serve(struct conn *c)
 	if (!((c->flags & CONN_INTERCEPT) ? proxy_inject_find_phantom :
 	    proxy_inject_check_phantom)(c->route, proxy_server_phantom_at(
 	    c->px, c->route_i), c->head, c->rpath)) {
-		if (c->flags & CONN_INTERCEPT) {
-			proxy_tls_intercept_no_phantom(c);
+		if (!(c->flags & CONN_INTERCEPT)) {
+			proxy_conn_deny_json(c, 401, NULL, "missing or wrong "
+			    "phantom token");
 			return;
 		}
-		proxy_conn_deny_json(c, 401, NULL, "missing or wrong phantom "
-		    "token");
-		return;
+		/* Intercepted: sent without a credential (CONN_ANON), or
+		 * refused when another route's phantom came. */
+		if (proxy_tls_intercept_no_phantom(c) == -1)
+			return;
 	}
-	if (proxy_server_creds(c->px) == NULL ||
-	    creds_store_get(proxy_server_creds(c->px), c->service) == NULL) {
+	if (!(c->flags & CONN_ANON) && (proxy_server_creds(c->px) == NULL ||
+	    creds_store_get(proxy_server_creds(c->px), c->service) == NULL)) {
 		why = proxy_server_creds(c->px) == NULL ? "no store" :
 		    creds_store_reason(proxy_server_creds(c->px), c->service);
 		snprintf(reason, sizeof(reason), "credential unavailable: %s",
@@ -147,7 +150,7 @@ proxy_reverse_serve(struct conn *c)
 	}
 	/* An idle upstream connection of this route serves it (pool). */
 	proxy_conn_drop_up(c);
-	c->up = proxy_upstream_pool_get(proxy_server_pool(c->px), c->route_i,
+	c->up = proxy_upstream_pool_get(proxy_server_pool(c->px), c->pool_i,
 	    &c->ssl);
 	if (c->up != NULL) {
 		reverse_ready(c);
@@ -193,8 +196,9 @@ reverse_send(struct conn *c)
 	char			 reason[300];
 
 	/* Take the secret now: a rotated file may have replaced it. */
-	secret = creds_store_get(proxy_server_creds(c->px), c->service);
-	if (secret == NULL) {
+	secret = (c->flags & CONN_ANON) ? NULL :
+	    creds_store_get(proxy_server_creds(c->px), c->service);
+	if (secret == NULL && !(c->flags & CONN_ANON)) {
 		proxy_server_note_unavailable(c->px, c->route_i,
 		    creds_store_reason(proxy_server_creds(c->px), c->service));
 		proxy_conn_drop_up(c);

@@ -73,6 +73,8 @@ struct proxy {
 	struct upstream_tls	*tls;		/* owned; NULL without routes */
 	struct upstream_pool	*pool;		/* owned */
 	struct intercept_tls	*itls;		/* owned; NULL: no interception */
+	size_t			*pool_base;	/* owned; slot of routes[i]'s
+						 * first extra host */
 	char			*ca_dir;	/* owned; the clients' CA bundle */
 	struct endpoint_rules	**rules;	/* owned; one per route */
 	struct unavail		*unavail;	/* owned; one per route */
@@ -335,6 +337,10 @@ proxy_server_cred_route(const struct proxy *px, const char *host,
 
 		if (r->up_port == port && strcmp(r->up_host, host) == 0)
 			return (ssize_t)i;
+		for (j = 0; j < r->nextra; j++)
+			if (r->extra[j]->up_port == port &&
+			    strcmp(r->extra[j]->up_host, host) == 0)
+				return (ssize_t)i;
 		if (!is_lit)
 			continue;
 		for (j = 0; j < px->raddrs[i].n; j++)
@@ -358,6 +364,23 @@ struct intercept_tls *
 proxy_server_itls(const struct proxy *px)
 {
 	return px->itls;
+}
+
+const struct route *
+proxy_server_cred_view(const struct proxy *px, size_t i, const char *host,
+    uint16_t port, size_t *pool_i)
+{
+	const struct route	*r = px->plan->routes[i];
+	size_t			 j;
+
+	for (j = 0; j < r->nextra; j++)
+		if (r->extra[j]->up_port == port &&
+		    strcmp(r->extra[j]->up_host, host) == 0) {
+			*pool_i = px->pool_base[i] + j;
+			return r->extra[j];
+		}
+	*pool_i = i;
+	return r;
 }
 
 const char *
@@ -550,7 +573,7 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
     struct errbuf *e)
 {
 	struct proxy	*px = xcalloc(1, sizeof(*px));
-	size_t		 i;
+	size_t		 i, n;
 
 	px->plan = plan;
 	px->base = base;
@@ -574,7 +597,13 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 	if (plan->nroutes > 0 &&
 	    (px->tls = proxy_upstream_tls_new(plan->upstream_ca, e)) == NULL)
 		goto fail;
-	px->pool = proxy_upstream_pool_new(base, plan->nroutes);
+	px->pool_base = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	    sizeof(*px->pool_base));
+	for (i = 0, n = plan->nroutes; i < plan->nroutes; i++) {
+		px->pool_base[i] = n;
+		n += plan->routes[i]->nextra;
+	}
+	px->pool = proxy_upstream_pool_new(base, n);
 	if (server_intercept(px, e) == -1)
 		goto fail;
 	if ((px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
@@ -780,5 +809,6 @@ proxy_server_free(struct proxy *px)
 	proxy_tls_bundle_remove(px->ca_dir);
 	free(px->ca_dir);
 	free(px->raddrs);
+	free(px->pool_base);
 	free(px);
 }

@@ -104,6 +104,13 @@ const char *proxy_server_cred_upstream(const struct proxy *,
 /* The same as an index into plan->routes; -1 when none. */
 ssize_t	 proxy_server_cred_route(const struct proxy *, const char *host,
 	    uint16_t port);
+/*
+ * What serves host:port for plan->routes[i]: the route itself, or the
+ * extra host route (route key "hosts") naming it; *pool_i its upstream
+ * pool slot.
+ */
+const struct route *proxy_server_cred_view(const struct proxy *, size_t i,
+	    const char *host, uint16_t port, size_t *pool_i);
 struct intercept_tls;
 /* Interception's CA and TLS context, or NULL when nothing is intercepted. */
 struct intercept_tls *proxy_server_itls(const struct proxy *);

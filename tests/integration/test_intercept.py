@@ -80,14 +80,21 @@ def test_intercept_injects_secret_over_keep_alive(route, tls_upstream):
 	assert any(x.get("reason") == "TLS intercepted" for x in recs), recs
 
 
-def test_intercept_without_phantom_is_401(route, tls_upstream):
+def test_intercept_without_phantom_goes_out_without_credential(route,
+    tls_upstream):
+	"""No phantom: the request is sent bare (public resources work, the
+	server's 401 makes git ask its helper); what the client sent as a
+	credential is dropped, never forwarded."""
 	r = route(tls_upstream)
 	host = "api.test:%d" % tls_upstream.port
 	with tunnel(r.px, host) as ts:
 		st, h, b = request(ts, "GET", "/x", host,
-		    [("Authorization", "Bearer wrong")])
-	assert st == 401, b
-	assert tls_upstream.requests == []
+		    [("Authorization", "Bearer sk-found-somewhere")])
+	assert st == 200, b
+	hd = header_dict(tls_upstream.requests[0])
+	assert "authorization" not in hd, hd
+	rec = r.px.wait_audit(mode="intercept", method="GET")[-1]
+	assert rec["reason"] == "no phantom: sent without a credential", rec
 
 
 def test_intercept_host_mismatch_is_421(route, tls_upstream):
@@ -315,11 +322,18 @@ def test_intercept_recognises_phantom_wherever_the_client_puts_it(route,
 	assert hd["authorization"] == "Bearer " + REAL_SECRET
 
 
-def test_intercept_missing_phantom_challenges_basic(route, tls_upstream):
-	r = route(tls_upstream)
+def test_intercept_other_routes_phantom_is_never_replaced(route,
+    tls_upstream):
+	r = route(tls_upstream, args=("--credential", "openai", "--resolve",
+	    "api.openai.com:443:192.0.2.1"))
 	host = "api.test:%d" % tls_upstream.port
+	other = r.px.env["OPENAI_API_KEY"]
 	with tunnel(r.px, host) as ts:
-		st, h, b = request(ts, "GET", "/p", host)
+		st, h, b = request(ts, "GET", "/p", host,
+		    [("Authorization", "Bearer " + other)])
 	assert st == 401, b
 	assert h.get("www-authenticate") == 'Basic realm="keyhole"', h
 	assert tls_upstream.requests == []
+	rec = r.px.wait_audit(mode="intercept", decision="deny")[-1]
+	assert rec["reason"] == ("phantom token of route 'openai' sent to "
+	    "api.test (route 'svc'): not replaced"), rec

@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "creds/secret.h"
+#include "policy/netpolicy.h"
 #include "policy/route.h"
 #include "proxy/http.h"
 #include "proxy/inject.h"
@@ -795,12 +796,69 @@ test_inject_redact_path_hides_query_values_and_path_token(void **state)
 	policy_route_free(h);
 }
 
+/* SPEC 4.12: github covers github.com for git, Basic x-access-token. */
+static void
+test_inject_github_host_gets_basic_x_access_token(void **state)
+{
+	const struct route_def	*d;
+	struct route		*r;
+	struct errbuf		 e;
+	struct http_head	*h;
+	char			*out;
+
+	(void)state;
+	d = policy_netpolicy_credential(policy_netpolicy_builtin(), "github");
+	assert_non_null(d);
+	r = policy_route_new(d, &e);
+	assert_non_null(r);
+	assert_int_equal(r->nextra, 1);
+	assert_string_equal(r->extra[0]->up_host, "github.com");
+	assert_int_equal(r->extra[0]->up_port, 443);
+	assert_string_equal(r->extra[0]->up_path, "");
+	assert_true(r->extra[0]->is_host);
+	h = mkhead("GET", "/o/r.git/info/refs", "Authorization",
+	    "Basic eC1hY2Nlc3MtdG9rZW46cGhhbnRvbQ==", NULL);
+	out = head_of(r->extra[0], "s3cret", h, "/o/r.git/info/refs", false);
+	/* base64("x-access-token:s3cret"); the client's Basic is gone. */
+	assert_non_null(strstr(out, "\r\nAuthorization: Basic "
+	    "eC1hY2Nlc3MtdG9rZW46czNjcmV0\r\n"));
+	assert_null(strstr(out, "cGhhbnRvbQ"));
+	assert_non_null(strstr(out, "\r\nHost: github.com\r\n"));
+	free(out);
+	proxy_http_head_free(h);
+	policy_route_free(r);
+	/* gitlab: user oauth2. */
+	d = policy_netpolicy_credential(policy_netpolicy_builtin(), "gitlab");
+	r = policy_route_new(d, &e);
+	assert_non_null(r);
+	assert_string_equal(r->extra[0]->up_host, "gitlab.com");
+	assert_string_equal(r->extra[0]->def->credential_format, "oauth2:{}");
+	policy_route_free(r);
+}
+
+static void
+test_inject_host_mode_must_be_header_or_basic(void **state)
+{
+	struct route_def	*d = policy_route_def_new("x");
+	struct errbuf		 e;
+
+	(void)state;
+	errbuf_clear(&e);
+	assert_int_equal(policy_route_def_add_host(d, "a.example", "url_path",
+	    NULL, NULL, &e), -1);
+	assert_string_equal(errbuf_msg(&e), "hosts: inject_mode 'url_path': "
+	    "a host takes header or basic_auth");
+	policy_route_def_free(d);
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
 		T(test_inject_bearer_phantom_is_accepted_and_wrong_one_is_not),
+		T(test_inject_github_host_gets_basic_x_access_token),
+		T(test_inject_host_mode_must_be_header_or_basic),
 		T(test_inject_raw_phantom_is_accepted_in_api_key_headers),
 		T(test_inject_header_name_is_case_insensitive_and_required),
 		T(test_inject_bearer_scheme_any_case_one_or_more_spaces),

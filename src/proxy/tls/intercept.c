@@ -42,6 +42,8 @@ struct intercept {
 	char		*host;		/* owned; the CONNECT host */
 	uint16_t	 port;
 	size_t		 route_i;
+	size_t		 pool_i;
+	const struct route *route;	/* borrowed: the route or its host */
 	bool		 alpn_refused;	/* the client offered no http/1.1 */
 	char		*sni_bad;	/* owned; a server name not the host */
 };
@@ -107,10 +109,13 @@ intercept_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 static bool
 intercept_hosts(const struct plan *plan, struct strv *hosts)
 {
-	size_t	i;
+	size_t	i, j;
 
-	for (i = 0; i < plan->nroutes; i++)
+	for (i = 0; i < plan->nroutes; i++) {
 		strv_push(hosts, plan->routes[i]->up_host);
+		for (j = 0; j < plan->routes[i]->nextra; j++)
+			strv_push(hosts, plan->routes[i]->extra[j]->up_host);
+	}
 	if (plan->tls_intercept != TLS_INTERCEPT_ALL)
 		return true;
 	if (plan->allow.n == 0)
@@ -336,6 +341,8 @@ proxy_tls_intercept_start(struct conn *c, size_t route_i)
 	ic->host = xstrdup(c->host);
 	ic->port = c->port;
 	ic->route_i = route_i;
+	ic->route = proxy_server_cred_view(c->px, route_i, c->host, c->port,
+	    &ic->pool_i);
 	SSL_set_app_data(ssl, ic);
 	/* Our 200 goes out in clear before the first TLS record. */
 	evbuffer_add(bufferevent_get_output(raw),
@@ -387,9 +394,8 @@ intercept_same_host(const struct intercept *ic, const char *authority,
 void
 proxy_tls_intercept_request(struct conn *c)
 {
-	const struct plan	*plan = proxy_server_plan(c->px);
 	struct intercept	*ic = c->icpt;
-	const struct route	*r = plan->routes[ic->route_i];
+	const struct route	*r = ic->route;
 	const char		*target = c->head->target, *path, *host, *end;
 	size_t			 n = strlen(r->up_path);
 	char			 reason[300];
@@ -446,20 +452,20 @@ proxy_tls_intercept_request(struct conn *c)
 	}
 	c->route = r;
 	c->route_i = ic->route_i;
+	c->pool_i = ic->pool_i;
 	c->service = xstrdup(r->def->name);
 	c->rpath = path[n] == '/' ? xstrdup(path + n) :
 	    xasprintf("/%s", path + n);
 	proxy_reverse_serve(c);
 }
 
-void
+int
 proxy_tls_intercept_no_phantom(struct conn *c)
 {
 	const struct plan	*plan = proxy_server_plan(c->px);
 	char			 reason[400];
 	size_t			 i;
 
-	snprintf(reason, sizeof(reason), "missing or wrong phantom token");
 	for (i = 0; i < plan->nroutes; i++) {
 		if (i == c->route_i || !proxy_inject_find_phantom(
 		    plan->routes[i], proxy_server_phantom_at(c->px, i), c->head,
@@ -469,8 +475,22 @@ proxy_tls_intercept_no_phantom(struct conn *c)
 		    "sent to %s (route '%s'): not replaced",
 		    plan->routes[i]->def->name, c->icpt->host,
 		    c->route->def->name);
-		break;
+		proxy_conn_deny_json_extra(c, 401, NULL, reason,
+		    "WWW-Authenticate: Basic realm=\"keyhole\"\r\n");
+		return -1;
 	}
-	proxy_conn_deny_json_extra(c, 401, NULL, reason,
-	    "WWW-Authenticate: Basic realm=\"keyhole\"\r\n");
+	if (c->route->def->inject_mode != INJECT_HEADER &&
+	    c->route->def->inject_mode != INJECT_BASIC_AUTH) {
+		proxy_conn_deny_json(c, 401, NULL, "missing or wrong phantom "
+		    "token");
+		return -1;
+	}
+	/*
+	 * No phantom: the request goes out without any credential (the
+	 * client's credential headers are dropped as always), so public
+	 * resources work and the server's own 401 makes git ask its
+	 * credential helper, which has the phantom.
+	 */
+	c->flags |= CONN_ANON;
+	return 0;
 }

@@ -42,11 +42,12 @@ void	 proxy_tls_intercept_start(struct conn *, size_t route_i);
 /* A request head arrived inside the tunnel (c->head). */
 void	 proxy_tls_intercept_request(struct conn *);
 /*
- * The request carries no phantom of its route: 401 with a Basic
- * challenge (git asks its credential helper then); a phantom of another
- * route is named in the audit reason, and never replaced.
+ * The request carries no phantom of its route.  0: it goes out without a
+ * credential (CONN_ANON set).  -1: answered 401 -- a phantom of another
+ * route came (named in the audit reason, never replaced), or the route
+ * injects into the path or query, which cannot go out bare.
  */
-void	 proxy_tls_intercept_no_phantom(struct conn *);
+int	 proxy_tls_intercept_no_phantom(struct conn *);
 /* The handshake deadline passed. */
 void	 proxy_tls_intercept_timeout(struct conn *);
 void	 proxy_tls_intercept_free(struct intercept *);
