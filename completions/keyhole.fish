@@ -20,7 +20,7 @@ end
 # its index in the tokens is printed) or opt.
 function __keyhole_run_state
 	set -l words (commandline -opc)
-	set -l argopts --allow --allow-bind --allow-domain --allow-endpoint --allow-env --allow-file --allow-port --allow-proxy --allow-unix-socket --audit-log --bypass-protection --connect-timeout --credential --external-proxy --external-proxy-bypass --head-timeout --idle-timeout --listen-port --max-body --max-connections --network-profile --open-port --override-deny --profile --proxy-allow --proxy-credential --proxy-port --read --read-file --resolve --upstream-bypass --upstream-ca --upstream-proxy --workdir --write --write-file -a -p -r -w
+	set -l argopts --allow --allow-bind --allow-domain --allow-endpoint --allow-env --allow-file --allow-port --allow-proxy --allow-unix-socket --audit-log --bypass-protection --connect-timeout --credential --external-proxy --external-proxy-bypass --head-timeout --idle-timeout --listen-port --max-body --max-connections --network-profile --open-port --override-deny --profile --proxy-allow --proxy-credential --proxy-port --read --read-file --resolve --tls-intercept --tls-intercept-exclude --upstream-bypass --upstream-ca --upstream-proxy --workdir --write --write-file -a -p -r -w
 	set -l i 2
 	set -l seen 0
 	while test $i -le (count $words)
@@ -82,6 +82,8 @@ complete -c keyhole -n '__fish_seen_subcommand_from run' -l upstream-proxy -l ex
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l upstream-bypass -l external-proxy-bypass -x -d 'reach host or *.suffix without the upstream proxy (repeatable, comma-split)'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l resolve -x -d 'use ADDR for HOST:PORT, as curl does; ADDR counts as deliberately chosen (repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l upstream-ca -r -F -d 'extra trust anchors (PEM) for upstream TLS'
+complete -c keyhole -n '__fish_seen_subcommand_from run' -l tls-intercept -x -d 'TLS interception: credentials (default: the credential hosts), all (every allowed host) or off (CONNECT to a credential host is 403)'
+complete -c keyhole -n '__fish_seen_subcommand_from run' -l tls-intercept-exclude -x -d 'tunnel HOST untouched under --tls-intercept all (never a credential host; repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l audit-log -r -F -d 'append one JSON line per network decision to FILE'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l report-only -d 'proxy mode; allow what the allow-list would deny (audited would_deny; guard and credential hosts still apply), then print the allow-list that allows it'
 complete -c keyhole -n '__fish_seen_subcommand_from run' -l allow-degraded-network -d 'accept proxy mode without the connect mediator (kernels without seccomp user notification)'
@@ -122,6 +124,8 @@ complete -c keyhole -n '__fish_seen_subcommand_from shell' -l upstream-proxy -l 
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l upstream-bypass -l external-proxy-bypass -x -d 'reach host or *.suffix without the upstream proxy (repeatable, comma-split)'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l resolve -x -d 'use ADDR for HOST:PORT, as curl does; ADDR counts as deliberately chosen (repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l upstream-ca -r -F -d 'extra trust anchors (PEM) for upstream TLS'
+complete -c keyhole -n '__fish_seen_subcommand_from shell' -l tls-intercept -x -d 'TLS interception: credentials (default: the credential hosts), all (every allowed host) or off (CONNECT to a credential host is 403)'
+complete -c keyhole -n '__fish_seen_subcommand_from shell' -l tls-intercept-exclude -x -d 'tunnel HOST untouched under --tls-intercept all (never a credential host; repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l audit-log -r -F -d 'append one JSON line per network decision to FILE'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l report-only -d 'proxy mode; allow what the allow-list would deny (audited would_deny; guard and credential hosts still apply), then print the allow-list that allows it'
 complete -c keyhole -n '__fish_seen_subcommand_from shell' -l allow-degraded-network -d 'accept proxy mode without the connect mediator (kernels without seccomp user notification)'
@@ -150,6 +154,9 @@ complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l upstream-proxy -l 
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l upstream-bypass -l external-proxy-bypass -x -d 'reach host or *.suffix without the upstream proxy (repeatable, comma-split)'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l resolve -x -d 'use ADDR for HOST:PORT, as curl does; ADDR counts as deliberately chosen (repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l upstream-ca -r -F -d 'extra trust anchors (PEM) for upstream TLS'
+complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l tls-intercept -x -d 'TLS interception: credentials (default: the credential hosts), all (every allowed host) or off (CONNECT to a credential host is 403)'
+complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l tls-intercept-exclude -x -d 'tunnel HOST untouched under --tls-intercept all (never a credential host; repeatable)'
+complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l tls-ca -x -d 'sign intercepted hosts\' certificates with this CA (PEM files) instead of a per-run one'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l audit-log -r -F -d 'append one JSON line per network decision to FILE'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l report-only -d 'proxy mode; allow what the allow-list would deny (audited would_deny; guard and credential hosts still apply), then print the allow-list that allows it'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l allow-degraded-network -d 'accept proxy mode without the connect mediator (kernels without seccomp user notification)'
@@ -194,6 +201,8 @@ complete -c keyhole -n '__fish_seen_subcommand_from why' -l upstream-proxy -l ex
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l upstream-bypass -l external-proxy-bypass -x -d 'reach host or *.suffix without the upstream proxy (repeatable, comma-split)'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l resolve -x -d 'use ADDR for HOST:PORT, as curl does; ADDR counts as deliberately chosen (repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l upstream-ca -r -F -d 'extra trust anchors (PEM) for upstream TLS'
+complete -c keyhole -n '__fish_seen_subcommand_from why' -l tls-intercept -x -d 'TLS interception: credentials (default: the credential hosts), all (every allowed host) or off (CONNECT to a credential host is 403)'
+complete -c keyhole -n '__fish_seen_subcommand_from why' -l tls-intercept-exclude -x -d 'tunnel HOST untouched under --tls-intercept all (never a credential host; repeatable)'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l audit-log -r -F -d 'append one JSON line per network decision to FILE'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l report-only -d 'proxy mode; allow what the allow-list would deny (audited would_deny; guard and credential hosts still apply), then print the allow-list that allows it'
 complete -c keyhole -n '__fish_seen_subcommand_from why' -l allow-degraded-network -d 'accept proxy mode without the connect mediator (kernels without seccomp user notification)'

@@ -38,6 +38,39 @@ creds_secret_new(const void *p, size_t len)
 }
 
 struct secret *
+creds_secret_random_token(const char *prefix, size_t nchars,
+    struct errbuf *e)
+{
+	static const char	 an[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789";
+	struct secret		*s;
+	unsigned char		 raw[64];
+	size_t			 pl = strlen(prefix), got = 0, i;
+	ssize_t			 n;
+
+	s = xcalloc(1, sizeof(*s));
+	s->len = pl + nchars;
+	s->buf = xmalloc(s->len == 0 ? 1 : s->len);
+	memcpy(s->buf, prefix, pl);
+	while (got < nchars) {
+		if ((n = getrandom(raw, sizeof(raw), 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			errbuf_sys(e, "getrandom (%zu bytes)", sizeof(raw));
+			creds_secret_free(s);
+			explicit_bzero(raw, sizeof(raw));
+			return NULL;
+		}
+		/* 248 = 4 * 62: no bias towards the first letters. */
+		for (i = 0; i < (size_t)n && got < nchars; i++)
+			if (raw[i] < 248)
+				s->buf[pl + got++] = (unsigned char)an[raw[i] % 62];
+	}
+	explicit_bzero(raw, sizeof(raw));
+	return s;
+}
+
+struct secret *
 creds_secret_random_hex(size_t nbytes, struct errbuf *e)
 {
 	static const char	 hex[] = "0123456789abcdef";

@@ -26,6 +26,9 @@ enum secret_enc {
 struct secret *creds_secret_new(const void *, size_t);
 /* nbytes random bytes from getrandom, as 2*nbytes lower-case hex. */
 struct secret *creds_secret_random_hex(size_t nbytes, struct errbuf *e);
+/* prefix then nchars random [A-Za-z0-9] (a phantom shaped like a key). */
+struct secret *creds_secret_random_token(const char *prefix, size_t nchars,
+	    struct errbuf *e);
 size_t	 creds_secret_len(const struct secret *);
 /* Constant-time equality with len bytes (lengths compared first). */
 bool	 creds_secret_equal(const struct secret *, const void *, size_t);

@@ -434,6 +434,26 @@ server_resolve_routes(struct proxy *px)
 	}
 }
 
+/*
+ * A route's phantom (SPEC 4.12): shaped like the real key where clients
+ * check the prefix (ghp_ + 36 alphanumerics for GitHub, sk-... for
+ * OpenAI, sk-ant-... for Anthropic), else 64 hex; at least 214 random
+ * bits either way.
+ */
+static struct secret *
+server_phantom(const struct route *r, struct errbuf *e)
+{
+	const char	*n = r->def->name;
+
+	if (strcmp(n, "github") == 0)
+		return creds_secret_random_token("ghp_", 36, e);
+	if (strcmp(n, "openai") == 0)
+		return creds_secret_random_token("sk-proj-", 48, e);
+	if (strcmp(n, "anthropic") == 0)
+		return creds_secret_random_token("sk-ant-api03-", 48, e);
+	return creds_secret_random_hex(32, e);
+}
+
 /* The interception CA and context (SPEC 4.12); warnings said at start. */
 static int
 server_intercept(struct proxy *px, struct errbuf *e)
@@ -583,7 +603,8 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 	px->phantoms = xcalloc(plan->nroutes ? plan->nroutes : 1,
 	    sizeof(*px->phantoms));
 	for (i = 0; i < plan->nroutes; i++)
-		if ((px->phantoms[i] = creds_secret_random_hex(32, e)) == NULL)
+		if ((px->phantoms[i] = server_phantom(plan->routes[i], e)) ==
+		    NULL)
 			goto fail;
 	/* Bad endpoint rules fail at start, naming the rule (SPEC 4.6). */
 	px->unavail = xcalloc(plan->nroutes ? plan->nroutes : 1,

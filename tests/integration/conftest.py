@@ -34,6 +34,12 @@ SOCK_TIMEOUT = 3.0		# default for every test socket
 AUDIT_KEYS = {"ts", "mode", "decision", "host", "port", "service", "method",
     "path", "status", "reason", "bytes_up", "bytes_down", "ms"}
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Phantoms shaped like the real keys (SPEC 4.12), or 64 hex.
+GITHUB_PHANTOM = re.compile(r"^ghp_[A-Za-z0-9]{36}$")
+OPENAI_PHANTOM = re.compile(r"^sk-proj-[A-Za-z0-9]{48}$")
+ANTHROPIC_PHANTOM = re.compile(r"^sk-ant-api03-[A-Za-z0-9]{48}$")
+PHANTOM_RE = re.compile(r"^(ghp_[A-Za-z0-9]{36}|sk-proj-[A-Za-z0-9]{48}|"
+    r"sk-ant-api03-[A-Za-z0-9]{48}|[0-9a-f]{64})$")
 TS_RE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$")
 
@@ -374,7 +380,7 @@ def secrets_of(px):
 	value (phantom tokens), plus the Basic credential forms."""
 	out = set()
 	for v in px.env.values():
-		if HEX64.match(v):
+		if PHANTOM_RE.match(v):
 			out.add(v)
 	if px.token:
 		out.add(px.token)

@@ -6,7 +6,8 @@ import signal
 import socket
 import time
 
-from conftest import (CA_VARS, HEX64, OPENAI, connect_tunnel,
+from conftest import (ANTHROPIC_PHANTOM, CA_VARS, HEX64, OPENAI,
+    OPENAI_PHANTOM, connect_tunnel,
     free_port_number,
     recv_exact, recv_until_eof, start_proxy_raw)
 
@@ -121,7 +122,8 @@ def test_credential_route_prints_base_url_and_phantom(proxy):
 	assert px.env["OPENAI_BASE_URL"] == \
 	    "http://127.0.0.1:%d/openai" % px.port
 	phantom = px.env["OPENAI_API_KEY"]
-	assert HEX64.match(phantom), phantom
+	# Shaped like an OpenAI key: clients check the prefix (SPEC 4.12).
+	assert OPENAI_PHANTOM.match(phantom), phantom
 	assert phantom != px.token
 
 
@@ -131,7 +133,7 @@ def test_each_route_has_its_own_phantom(proxy):
 	assert px.env["ANTHROPIC_BASE_URL"] == \
 	    "http://127.0.0.1:%d/anthropic" % px.port
 	a, o = px.env["ANTHROPIC_API_KEY"], px.env["OPENAI_API_KEY"]
-	assert HEX64.match(a) and HEX64.match(o)
+	assert ANTHROPIC_PHANTOM.match(a) and OPENAI_PHANTOM.match(o)
 	assert len({a, o, px.token}) == 3
 
 

@@ -256,7 +256,8 @@ def test_reverse_builtin_openai_route_serves_phantom(proxy):
 	assert px.env["OPENAI_BASE_URL"] == \
 	    "http://127.0.0.1:%d/openai" % px.port
 	phantom = px.env["OPENAI_API_KEY"]
-	assert phantom != "sk-openai-real" and len(phantom) == 64
+	assert phantom != "sk-openai-real" and phantom.startswith("sk-proj-")
+	assert len(phantom) == 56
 	assert phantom != px.token
 	st, _, h, body = ask(px, "GET", "/openai/models",
 	    [("Authorization", "Bearer " + "1" * 64)])

@@ -4,7 +4,7 @@ keeps one with --allow-env; one stderr line says so and names the
 --credential that would route it.  The phantom is also exported under the
 names a route's clients read (CODEX_API_KEY, GH_TOKEN)."""
 
-from conftest import HEX64
+from conftest import GITHUB_PHANTOM, HEX64, OPENAI_PHANTOM
 from run_fixtures import assert_ok, box, try_bin  # noqa: F401
 
 REAL = "sk-ant-real-keyhole-test-0123456789"
@@ -94,7 +94,7 @@ def test_openai_phantom_also_under_codex_api_key(box):
 	res = box.run("run", "--credential", "openai", "--", "/usr/bin/env",
 	    env={"OPENAI_API_KEY": "sk-real-openai", "CODEX_API_KEY": "sk-c"})
 	env = child_env(res)
-	assert HEX64.match(env["OPENAI_API_KEY"]), env
+	assert OPENAI_PHANTOM.match(env["OPENAI_API_KEY"]), env
 	assert env.get("CODEX_API_KEY") == env["OPENAI_API_KEY"], env
 	assert "sk-real-openai" not in res.out and "sk-c" not in res.out
 	assert removal_lines(res) == [], res
@@ -104,7 +104,7 @@ def test_github_phantom_also_under_gh_token(box):
 	res = box.run("run", "--credential", "github", "--", "/usr/bin/env",
 	    env={"GITHUB_TOKEN": "ghp_real"})
 	env = child_env(res)
-	assert HEX64.match(env["GITHUB_TOKEN"]), env
+	assert GITHUB_PHANTOM.match(env["GITHUB_TOKEN"]), env
 	assert env.get("GH_TOKEN") == env["GITHUB_TOKEN"], env
 	assert "ghp_real" not in res.out
 

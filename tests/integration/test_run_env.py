@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import HEX64
+from conftest import HEX64, OPENAI_PHANTOM
 from run_fixtures import (EACCES, TRY, assert_errno, assert_ok,  # noqa
     box, try_bin)
 
@@ -42,7 +42,7 @@ def test_credential_child_gets_phantom_not_real_key(box):
 	    env={"OPENAI_API_KEY": REAL})
 	env = child_env(res)
 	phantom = env.get("OPENAI_API_KEY", "")
-	assert HEX64.match(phantom), "OPENAI_API_KEY=%r" % phantom
+	assert OPENAI_PHANTOM.match(phantom), "OPENAI_API_KEY=%r" % phantom
 	assert REAL not in res.out
 	assert REAL not in res.err
 
@@ -69,7 +69,7 @@ def test_profile_route_without_secret_still_sets_phantom(box):
 	    '{"network": {"credentials": ["openai"]}}')
 	env = child_env(box.run("run", "-p", prof, "--resolve",
 	    "api.openai.com:443:127.0.0.1", "--", "/usr/bin/env"))
-	assert HEX64.match(env.get("OPENAI_API_KEY", "")), env
+	assert OPENAI_PHANTOM.match(env.get("OPENAI_API_KEY", "")), env
 
 
 def test_variable_equal_to_secret_is_removed(box):
@@ -148,4 +148,4 @@ def test_child_env_has_no_real_key_via_try(box):
 	res = box.run_try(OPENAI, "env", "OPENAI_API_KEY",
 	    env={"OPENAI_API_KEY": REAL})
 	assert_ok(res)
-	assert HEX64.match(res.out.strip()), res.out
+	assert OPENAI_PHANTOM.match(res.out.strip()), res.out

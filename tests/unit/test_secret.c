@@ -370,6 +370,33 @@ test_secret_lend_gives_the_bytes_emit_puts_on_the_wire(void **state)
 	lent = NULL;
 	creds_secret_lend(NULL, SECRET_RAW, lend_copy, &lent);
 	assert_null(lent);
+/* Phantoms shaped like real keys (SPEC 4.12): prefix + alphanumerics. */
+static void
+test_secret_random_token_has_prefix_and_alphanumerics(void **state)
+{
+	struct errbuf	 e;
+	struct secret	*a, *b;
+	struct strbuf	 sa = { 0 }, sb = { 0 };
+	size_t		 i;
+
+	(void)state;
+	errbuf_clear(&e);
+	a = creds_secret_random_token("ghp_", 36, &e);
+	b = creds_secret_random_token("ghp_", 36, &e);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(creds_secret_len(a), 40);
+	creds_secret_emit_strbuf(a, &sa, NULL, SECRET_RAW);
+	creds_secret_emit_strbuf(b, &sb, NULL, SECRET_RAW);
+	assert_memory_equal(sa.s, "ghp_", 4);
+	for (i = 4; i < sa.len; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk"
+		    "lmnopqrstuvwxyz0123456789", sa.s[i]));
+	assert_int_not_equal(memcmp(sa.s, sb.s, sa.len), 0);
+	strbuf_free(&sa);
+	strbuf_free(&sb);
+	creds_secret_free(a);
+	creds_secret_free(b);
 }
 
 int
@@ -379,6 +406,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_secret_random_hex_32_bytes_is_64_chars),
 		T(test_secret_lend_gives_the_bytes_emit_puts_on_the_wire),
+		T(test_secret_random_token_has_prefix_and_alphanumerics),
 		T(test_secret_random_hex_is_lower_case_hex),
 		T(test_secret_random_hex_is_unique),
 		T(test_secret_random_hex_large_request_is_filled),
