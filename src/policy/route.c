@@ -418,6 +418,7 @@ route_extra(struct route *r, struct errbuf *e)
 		r->extra[r->nextra++] = x;
 		x->def = policy_route_def_new(d->name);
 		x->def->credential_key = route_strdup(d->credential_key);
+		x->def->compressed_responses = d->compressed_responses;
 		x->def->inject_mode = h->inject_mode;
 		x->def->inject_header = xstrdup(h->inject_header != NULL ?
 		    h->inject_header : "Authorization");

@@ -125,7 +125,7 @@ struct conn {
 
 	/* Responses of a route are scrubbed (SPEC §4.6 step 6, scrub.h). */
 	struct scrub		*scrub;		/* owned; kept across requests */
-	size_t			 scrub_route;	/* the route index scrub is for */
+	size_t			 scrub_route;	/* the pool slot scrub is for */
 	struct evbuffer		*sout;		/* owned; scrubbed bytes */
 	struct evbuffer		*shead;		/* owned; a head to scrub */
 	bool			 scrubbing;	/* this response is scrubbed */

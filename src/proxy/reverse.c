@@ -171,20 +171,22 @@ reverse_scrub(struct conn *c, const struct secret *secret)
 	const struct secret	*ph = proxy_server_phantom_at(c->px,
 				    c->route_i);
 
-	c->scrubbing = !c->route->def->compressed_responses;
+	/* Nothing injected (intercepted without a phantom): nothing to hide. */
+	c->scrubbing = !c->route->def->compressed_responses && secret != NULL;
 	if (!c->scrubbing)
 		return true;
 	if ((c->sout == NULL && (c->sout = evbuffer_new()) == NULL) ||
 	    (c->shead == NULL && (c->shead = evbuffer_new()) == NULL))
 		return false;
-	if (c->scrub != NULL && c->scrub_route == c->route_i &&
+	/* By pool slot: a route's extra host injects its own form. */
+	if (c->scrub != NULL && c->scrub_route == c->pool_i &&
 	    proxy_scrub_is_for(c->scrub, secret, ph)) {
 		proxy_scrub_reset(c->scrub);
 		return true;
 	}
 	proxy_scrub_free(c->scrub);
 	c->scrub = proxy_scrub_for_route(c->route, secret, ph);
-	c->scrub_route = c->route_i;
+	c->scrub_route = c->pool_i;
 	return true;
 }
 

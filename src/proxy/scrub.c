@@ -25,6 +25,7 @@
 
 #include "creds/secret.h"
 #include "policy/route.h"
+#include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 struct scrub_pat {
@@ -370,6 +371,18 @@ proxy_scrub_for_route(const struct route *r, const struct secret *secret,
 	switch (r->def->inject_mode) {
 	case INJECT_BASIC_AUTH:
 		(void)proxy_scrub_add(s, secret, SECRET_BASE64);
+		/* A route's host sends base64("x-access-token:SECRET"). */
+		if (r->is_host && strcmp(r->def->credential_format, "{}") != 0) {
+			struct strbuf	 t = { .wipe = true };
+			struct secret	*f;
+
+			creds_secret_emit_strbuf(secret, &t,
+			    r->def->credential_format, SECRET_RAW);
+			f = creds_secret_new(t.s, t.len);
+			strbuf_freezero(&t);
+			(void)proxy_scrub_add(s, f, SECRET_BASE64);
+			creds_secret_free(f);
+		}
 		break;
 	case INJECT_URL_PATH:
 	case INJECT_QUERY_PARAM:

@@ -337,3 +337,36 @@ def test_intercept_other_routes_phantom_is_never_replaced(route,
 	rec = r.px.wait_audit(mode="intercept", decision="deny")[-1]
 	assert rec["reason"] == ("phantom token of route 'openai' sent to "
 	    "api.test (route 'svc'): not replaced"), rec
+
+
+def test_intercept_response_never_carries_the_secret(route, tls_upstream):
+	"""The echo upstream reflects the headers it got: inside the tunnel
+	the response is scrubbed as on the reverse path (SPEC 4.6 step 6)."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/echo", host, auth(r))
+	assert st == 200, b
+	assert REAL_SECRET.encode() not in b
+	assert ("Bearer " + r.phantom).encode() in b
+	assert header_dict(tls_upstream.requests[0])["authorization"] == \
+	    "Bearer " + REAL_SECRET
+
+
+def test_intercept_extra_host_basic_form_is_scrubbed(route, tls_upstream):
+	import base64
+	port = tls_upstream.port
+	r = route(None, hosts=[{"host": "db.test:%d" % port,
+	    "inject_mode": "basic_auth",
+	    "credential_format": "x-access-token:{}"}],
+	    args=("--resolve", "db.test:%d:127.0.0.1" % port))
+	host = "db.test:%d" % port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/x", host, [("Authorization",
+		    _basic("x-access-token:" + r.phantom))])
+	assert st == 200, b
+	real = base64.b64encode(("x-access-token:" +
+	    REAL_SECRET).encode()).decode()
+	assert header_dict(tls_upstream.requests[0])["authorization"] == \
+	    "Basic " + real
+	assert real.encode() not in b and REAL_SECRET.encode() not in b

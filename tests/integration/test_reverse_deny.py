@@ -372,7 +372,7 @@ def test_reverse_builtin_route_without_secret_is_503(proxy, tmp_path):
 	px = proxy("--profile", str(prof),
 	    "--resolve", "api.openai.com:443:192.0.2.1")
 	phantom = px.env.get("OPENAI_API_KEY")
-	assert phantom and len(phantom) == 64, px.env
+	assert phantom and phantom.startswith("sk-proj-"), px.env
 	st, _, h, body = ask(px, "POST", "/openai/chat/completions",
 	    [("Authorization", "Bearer " + phantom)], b"{}")
 	assert_json_error(st, h, body, 503, "credential unavailable")

@@ -6,7 +6,7 @@ Codex's own sandbox off (keyhole is the sandbox)."""
 
 import os
 
-from conftest import HEX64
+from conftest import HEX64, OPENAI_PHANTOM
 from run_fixtures import assert_ok, box, try_bin  # noqa: F401
 
 SHOW = ('printf "%s\\n" "$CODEX_HOME" "$OPENAI_BASE_URL" "$CODEX_API_KEY" '
@@ -30,7 +30,7 @@ def test_codex_profile_routes_openai_and_turns_its_sandbox_off(box):
 	assert home.startswith("/") and home.endswith("/codex-home"), res
 	assert base.startswith("http://127.0.0.1:") and \
 	    base.endswith("/openai"), res
-	assert HEX64.match(codex_key) and codex_key == openai_key, res
+	assert OPENAI_PHANTOM.match(codex_key) and codex_key == openai_key, res
 	assert 'openai_base_url = "%s"' % base in cfg, cfg
 	assert 'sandbox_mode = "danger-full-access"' in cfg, cfg
 	# The user's settings follow; their copy of our keys is commented.

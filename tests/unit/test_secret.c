@@ -370,6 +370,8 @@ test_secret_lend_gives_the_bytes_emit_puts_on_the_wire(void **state)
 	lent = NULL;
 	creds_secret_lend(NULL, SECRET_RAW, lend_copy, &lent);
 	assert_null(lent);
+}
+
 /* Phantoms shaped like real keys (SPEC 4.12): prefix + alphanumerics. */
 static void
 test_secret_random_token_has_prefix_and_alphanumerics(void **state)
