@@ -370,3 +370,46 @@ def test_intercept_extra_host_basic_form_is_scrubbed(route, tls_upstream):
 	assert header_dict(tls_upstream.requests[0])["authorization"] == \
 	    "Basic " + real
 	assert real.encode() not in b and REAL_SECRET.encode() not in b
+
+
+def test_intercept_with_operator_ca(route, tls_upstream, ca):
+	"""--tls-ca CERT,KEY: leaves signed by the operator's CA, which the
+	bundle names; a client trusting only that CA gets through."""
+	r = route(tls_upstream, args=("--tls-ca", "%s,%s" % (
+	    os.path.join(ca, "ca.pem"), os.path.join(ca, "ca.key"))))
+	assert open(r.px.env["KEYHOLE_CA_CERT"]).read() == \
+	    open(os.path.join(ca, "ca.pem")).read()
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host, cafile=os.path.join(ca, "ca.pem")) as ts:
+		st, h, b = request(ts, "GET", "/op", host, auth(r))
+	assert st == 200, b
+
+
+def test_intercept_profile_key_off_keeps_the_403(proxy, tmp_path):
+	prof = tmp_path / "p.json"
+	prof.write_text(json.dumps({"network": {"credentials": ["openai"],
+	    "tls_intercept": "off"}}))
+	px = proxy("--profile", str(prof), "--resolve",
+	    "api.openai.com:443:192.0.2.1")
+	assert "KEYHOLE_CA_BUNDLE" not in px.env
+	s = socket.create_connection(("127.0.0.1", px.port),
+	    timeout=SOCK_TIMEOUT)
+	with s:
+		s.sendall(b"CONNECT api.openai.com:443 HTTP/1.1\r\n%s\r\n" %
+		    auth_header(px.token))
+		st, _, _, _ = read_head(s)
+	assert st == 403
+
+
+@pytest.mark.parametrize("args,msg", [
+    (("--tls-intercept", "bogus"), "invalid --tls-intercept 'bogus'"),
+    (("--tls-intercept", "all"), "--tls-intercept all is not available"),
+    (("--tls-ca", "only-one-file"), "invalid --tls-ca 'only-one-file'"),
+    (("--tls-ca", "/nonexistent.pem,/k.pem"),
+     "--tls-ca /nonexistent.pem: cannot read a PEM certificate")])
+def test_intercept_bad_options_are_refused(keyhole, args, msg):
+	from conftest import start_proxy_raw
+	rc, out, err = start_proxy_raw(keyhole, ["proxy", "--credential",
+	    "openai", "--resolve", "api.openai.com:443:192.0.2.1", *args])
+	assert rc != 0
+	assert msg in err, err

@@ -170,6 +170,8 @@ proxy_tls_intercept_tls_new(const struct plan *plan, struct strv *warnings,
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_max_early_data(t->ctx, 0);
+	/* Idle tunnels hold no 16 KiB record buffers (memory per conn). */
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(t->ctx, intercept_alpn, NULL);
 	SSL_CTX_set_tlsext_servername_callback(t->ctx, intercept_sni);
 	/* Resumption across connections saves a handshake's signing. */
