@@ -1106,6 +1106,14 @@ parse_network(struct pctx *c, json_t *root, struct profile *p)
 	    get_str(c, s, net_fields, "tls_intercept", true,
 	    &n->tls_intercept, NULL) == -1)
 		return -1;
+	if (n->tls_intercept != NULL &&
+	    strcmp(n->tls_intercept, "credentials") != 0 &&
+	    strcmp(n->tls_intercept, "all") != 0 &&
+	    strcmp(n->tls_intercept, "off") != 0) {
+		push_key(c, "tls_intercept");
+		return perr(c, "unknown variant '%s' (expected one of: "
+		    "credentials, all, off)", n->tls_intercept);
+	}
 	pop(c);
 	return 0;
 }

@@ -91,6 +91,21 @@ jcustom(const struct route_def *d)
 	json_object_set_new(o, "endpoint_rules", rules);
 	json_object_set_new(o, "compressed_responses",
 	    json_boolean(d->compressed_responses));
+	if (d->nhosts > 0) {
+		json_t	*hs = json_array(), *h;
+
+		for (i = 0; i < d->nhosts; i++) {
+			h = json_object();
+			set_str(h, "host", d->hosts[i].host);
+			set_str(h, "inject_mode", policy_route_inject_mode_name(
+			    d->hosts[i].inject_mode));
+			set_str(h, "inject_header", d->hosts[i].inject_header);
+			set_str(h, "credential_format",
+			    d->hosts[i].credential_format);
+			json_array_append_new(hs, h);
+		}
+		json_object_set_new(o, "hosts", hs);
+	}
 	return o;
 }
 
@@ -121,6 +136,7 @@ jnetwork(const struct profile_net *n)
 		set_str(o, "upstream_proxy", n->upstream_proxy);
 	json_object_set_new(o, "upstream_bypass", jlist(&n->upstream_bypass));
 	json_object_set_new(o, "no_proxy", jlist(&n->no_proxy));
+	set_str(o, "tls_intercept", n->tls_intercept);
 	return o;
 }
 

@@ -119,6 +119,8 @@ def schema_keys(schema):
 	    "cred_fields": set(cred["properties"]),
 	    "rule_fields": set(cred["properties"]["endpoint_rules"]["items"]
 		["properties"]),
+	    "host_fields": set(cred["properties"]["hosts"]["items"]
+		["properties"]),
 	    "env_fields": set(p["environment"]["properties"]),
 	    "workdir_fields": set(p["workdir"]["properties"]),
 	    "hook_fields": set(p["hooks"]["additionalProperties"]
@@ -170,6 +172,15 @@ CASES = [
 	"listen_port": [8080]}}, True),
     ({"network": {"proxy_allow": ["example.com"]}}, True),
     ({"network": {"custom_credentials": {"svc": CRED}}}, True),
+    ({"network": {"custom_credentials": {"svc": dict(CRED, hosts=[
+	{"host": "git.example", "inject_mode": "basic_auth",
+	"credential_format": "x-access-token:{}"}])}}}, True),
+    ({"network": {"custom_credentials": {"svc": dict(CRED, hosts=[
+	{"host": "git.example", "inject_mode": "url_path"}])}}}, False),
+    ({"network": {"custom_credentials": {"svc": dict(CRED, hosts=[
+	{"inject_mode": "header"}])}}}, False),
+    ({"network": {"tls_intercept": "off"}}, True),
+    ({"network": {"tls_intercept": "sometimes"}}, False),
     ({"network": {"custom_credentials": {"svc": dict(CRED,
 	credential_key="env://SVC_KEY", env_var="SVC_KEY",
 	endpoint_rules=[{"method": "GET", "path": "/v1/**"}])}}}, True),
