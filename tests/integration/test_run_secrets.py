@@ -104,7 +104,7 @@ def test_proxy_env_file_is_sourced_by_a_shell(keyhole, tmp_path):
 		assert re.fullmatch(r"http://127\.0\.0\.1:\d+/openai", base)
 		assert re.fullmatch(r"http://keyhole:[0-9a-f]{64}@127\.0\.0\.1:"
 		    r"\d+", proxy_url), proxy_url
-		assert re.fullmatch(r"[0-9a-f]{64}", phantom)
+		assert re.fullmatch(r"sk-proj-[A-Za-z0-9]{48}", phantom)
 		assert codex == phantom
 		assert "sk-real-env-file-test" not in open(envf).read()
 	finally:
