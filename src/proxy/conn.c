@@ -498,7 +498,8 @@ proxy_conn_deny_text(const struct conn *c, const char *reason,
     struct strbuf *out)
 {
 	struct deny_info	 d;
-	const char		*mode = conn_mode_name(c->mode);
+	const char		*mode = c->mode == CONN_MODE_REVERSE ? "reverse" :
+				    conn_mode_name(c);
 	bool			 v6 = c->host != NULL &&
 				    strchr(c->host, ':') != NULL;
 
