@@ -8,7 +8,8 @@
  *  2. the safe region, the starts that leave room for the longest pattern
  *     inside D: each pattern is looked for with memchr on its rarest byte
  *     (the anchor) and checked with memcmp, so a body without a match
- *     costs about one memchr pass per pattern;
+ *     costs about one memchr pass per pattern (memmem where the anchor
+ *     turns out to be common);
  *  3. the tail, the last (longest - 1) starts, position by position: the
  *     first one that may still begin a pattern is held back with what
  *     follows it.
@@ -150,14 +151,22 @@ scrub_at(const struct scrub *s, const unsigned char *p, size_t n, bool final,
 	return best > 0 ? AT_MATCH : AT_NONE;
 }
 
-/* First start of pattern j in d[from..safe), or SIZE_MAX. */
+/*
+ * First start of pattern j in d[from..safe), or SIZE_MAX.  memchr on the
+ * anchor is fastest while the anchor is rare (tens of GB/s); where it is
+ * not (a base64 blob holds any letter every 64 bytes) memchr stops too
+ * often, and after SCRUB_DENSE misses within SCRUB_DENSE * 256 bytes the
+ * rest is left to memmem (glibc's skips by up to the pattern's length).
+ */
+#define SCRUB_DENSE	8
+
 static size_t
 scrub_find(const struct scrub *s, size_t j, const unsigned char *d,
     size_t from, size_t safe)
 {
 	const struct scrub_pat	*q = &s->pat[j];
-	const unsigned char	*a, *end;
-	size_t			 start;
+	const unsigned char	*a, *end, *hit;
+	size_t			 start, miss = 0;
 
 	if (from >= safe)
 		return SIZE_MAX;
@@ -169,6 +178,13 @@ scrub_find(const struct scrub *s, size_t j, const unsigned char *d,
 		if (memcmp(d + start, q->b, q->len) == 0)
 			return start;
 		a++;
+		if (++miss == SCRUB_DENSE && start - from < SCRUB_DENSE * 256) {
+			/* Starts from start + 1 on, ending by safe - 1 + len. */
+			start++;
+			hit = memmem(d + start, safe - 1 + q->len - start, q->b,
+			    q->len);
+			return hit == NULL ? SIZE_MAX : (size_t)(hit - d);
+		}
 	}
 	return SIZE_MAX;
 }

@@ -447,6 +447,35 @@ test_scrub_random_inputs_agree_with_the_reference(void **state)
 	proxy_scrub_free(s);
 }
 
+static void
+test_scrub_finds_matches_where_the_anchor_byte_is_common(void **state)
+{
+	const char *const pats[] = { "abcdabcdaabbccdd", "ddcc", NULL };
+	size_t		 n = 64 * 1024, i, step, cuts[64], nc;
+	char		*in = xmalloc(n + 1), *want, *got;
+	struct scrub	*s = mk("<P>", pats);
+	unsigned	 seed = 7;
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		in[i] = "abcd"[rand_r(&seed) % 4];
+	for (i = 0; i < 50; i++)
+		memcpy(in + rand_r(&seed) % (n - 16), pats[0], 16);
+	in[n] = '\0';
+	want = reference(in, n, "<P>", pats);
+	for (step = 4096; step >= 1024; step /= 2) {
+		for (nc = 0; (nc + 1) * step < n && nc < 64; nc++)
+			cuts[nc] = (nc + 1) * step;
+		got = run_cuts(s, in, n, cuts, nc);
+		assert_string_equal(got, want);
+		free(got);
+	}
+	assert_true(proxy_scrub_count(s) > 50);
+	free(want);
+	free(in);
+	proxy_scrub_free(s);
+}
+
 int
 main(void)
 {
@@ -461,6 +490,7 @@ main(void)
 		T(test_scrub_for_route_covers_what_each_mode_injected),
 		T(test_scrub_skips_empty_and_duplicate_patterns),
 		T(test_scrub_random_inputs_agree_with_the_reference),
+		T(test_scrub_finds_matches_where_the_anchor_byte_is_common),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
