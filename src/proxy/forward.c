@@ -541,6 +541,23 @@ forward_scrub_head(struct conn *c, const struct http_head *h,
 	return 0;
 }
 
+/* "%zx\r\n" of n into buf (at least 20 bytes); returns its length. */
+static size_t
+forward_hex(char *buf, size_t n)
+{
+	char	tmp[16], *d = tmp + sizeof(tmp);
+	size_t	len;
+
+	do {
+		*--d = "0123456789abcdef"[n & 0xf];
+		n >>= 4;
+	} while (n != 0);
+	len = (size_t)(tmp + sizeof(tmp) - d);
+	memcpy(buf, d, len);
+	memcpy(buf + len, "\r\n", 2);
+	return len + 2;
+}
+
 /*
  * Hand this turn's scrubbed body bytes to pend, framed; at the end of the
  * body (end: also a body read until close), what the scrubber held and,
@@ -562,8 +579,7 @@ forward_scrub_flush(struct conn *c, struct evbuffer *pend, bool end)
 	n = evbuffer_get_length(c->sout);
 	if (c->out_frame == CONN_FRAME_CHUNKED) {
 		if (n > 0) {
-			snprintf(hex, sizeof(hex), "%zx\r\n", n);
-			if (evbuffer_add(pend, hex, strlen(hex)) == -1 ||
+			if (evbuffer_add(pend, hex, forward_hex(hex, n)) == -1 ||
 			    evbuffer_add_buffer(pend, c->sout) == -1 ||
 			    evbuffer_add(pend, "\r\n", 2) == -1)
 				rv = -1;

@@ -29,15 +29,22 @@
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
+#define SCRUB_ANCHORS	16
+
 struct scrub_pat {
 	unsigned char	*b;		/* owned; wiped */
 	size_t		 len;
 	size_t		 at;		/* offset of the anchor byte */
+	/* Offsets of distinct bytes, rarest first: anchors to try. */
+	size_t		 cand[SCRUB_ANCHORS];
+	size_t		 ncand;
+	size_t		 ci;		/* cand[ci] is at */
 };
 
 struct scrub {
 	struct scrub_pat pat[SCRUB_MAX_PATS];
 	size_t		 npat;
+	uint8_t		 first[256];	/* 1: some pattern starts with it */
 	size_t		 maxlen;
 	unsigned char	*repl;		/* owned; wiped */
 	size_t		 repl_len;
@@ -135,6 +142,8 @@ scrub_at(const struct scrub *s, const unsigned char *p, size_t n, bool final,
 	size_t			 i, best = 0;
 	bool			 partial = false;
 
+	if (!s->first[p[0]])
+		return AT_NONE;
 	for (i = 0; i < s->npat; i++) {
 		q = &s->pat[i];
 		if (q->b[0] != p[0])
@@ -155,16 +164,19 @@ scrub_at(const struct scrub *s, const unsigned char *p, size_t n, bool final,
  * First start of pattern j in d[from..safe), or SIZE_MAX.  memchr on the
  * anchor is fastest while the anchor is rare (tens of GB/s); where it is
  * not (a base64 blob holds any letter every 64 bytes) memchr stops too
- * often, and after SCRUB_DENSE misses within SCRUB_DENSE * 256 bytes the
- * rest is left to memmem (glibc's skips by up to the pattern's length).
+ * often.  After SCRUB_DENSE misses within SCRUB_DENSE * 256 bytes the
+ * rest of the piece is left to memmem (glibc's skips by up to the
+ * pattern's length) and the next piece tries the pattern's next anchor
+ * candidate: a stream settles on a byte that is rare in it, if the
+ * pattern has one ('-' in a base64 body).
  */
 #define SCRUB_DENSE	8
 
 static size_t
-scrub_find(const struct scrub *s, size_t j, const unsigned char *d,
+scrub_find(struct scrub *s, size_t j, const unsigned char *d,
     size_t from, size_t safe)
 {
-	const struct scrub_pat	*q = &s->pat[j];
+	struct scrub_pat	*q = &s->pat[j];
 	const unsigned char	*a, *end, *hit;
 	size_t			 start, miss = 0;
 
@@ -179,6 +191,8 @@ scrub_find(const struct scrub *s, size_t j, const unsigned char *d,
 			return start;
 		a++;
 		if (++miss == SCRUB_DENSE && start - from < SCRUB_DENSE * 256) {
+			q->ci = (q->ci + 1) % q->ncand;
+			q->at = q->cand[q->ci];
 			/* Starts from start + 1 on, ending by safe - 1 + len. */
 			start++;
 			hit = memmem(d + start, safe - 1 + q->len - start, q->b,
@@ -276,6 +290,10 @@ scrub_scan(struct scrub *s, const unsigned char *d, size_t n, struct sink *k)
 				nx[j] = scrub_find(s, j, d, pos, safe);
 	}
 	for (i = pos > safe ? pos : safe; i < n;) {
+		if (!s->first[d[i]]) {
+			i++;
+			continue;
+		}
 		r = scrub_at(s, d + i, n - i, false, &len);
 		if (r == AT_PARTIAL) {
 			sink_take(k, i - pos);
@@ -331,8 +349,8 @@ scrub_take_pattern(void *arg, const void *p, size_t n)
 	struct scrub_add	*a = arg;
 	struct scrub		*s = a->s;
 	struct scrub_pat	*q;
-	size_t			 i;
-	int			 best = -1, rk;
+	size_t			 i, k, t;
+	int			 rk;
 
 	if (n == 0)
 		return;
@@ -347,12 +365,28 @@ scrub_take_pattern(void *arg, const void *p, size_t n)
 	q->b = xmalloc(n);
 	memcpy(q->b, p, n);
 	q->len = n;
+	s->first[q->b[0]] = 1;
+	/*
+	 * The first offset of each distinct byte, rarest first (a stable
+	 * insertion sort), at most SCRUB_ANCHORS of them.
+	 */
 	for (i = 0; i < n; i++) {
-		if ((rk = scrub_rarity(q->b[i])) > best) {
-			best = rk;
-			q->at = i;
-		}
+		for (k = 0; k < q->ncand && q->b[q->cand[k]] != q->b[i]; k++)
+			;
+		if (k < q->ncand)
+			continue;
+		rk = scrub_rarity(q->b[i]);
+		for (k = q->ncand; k > 0 &&
+		    scrub_rarity(q->b[q->cand[k - 1]]) < rk; k--)
+			;
+		if (k == SCRUB_ANCHORS)
+			continue;
+		t = q->ncand < SCRUB_ANCHORS ? q->ncand++ : SCRUB_ANCHORS - 1;
+		memmove(&q->cand[k + 1], &q->cand[k], (t - k) * sizeof(size_t));
+		q->cand[k] = i;
 	}
+	q->ci = 0;
+	q->at = q->cand[0];
 	if (n > s->maxlen) {
 		freezero(s->hold, s->maxlen);
 		freezero(s->win, 2 * s->maxlen);
