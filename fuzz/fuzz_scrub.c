@@ -9,7 +9,9 @@
  * Invariants: fed in pieces (alternately copied from memory and taken
  * from an evbuffer of small chains), the output equals a whole-input
  * reference (leftmost match, longest on a tie, resume after it); fewer
- * bytes than the longest pattern are ever held back; finish leaves none.
+ * bytes than the longest pattern are ever held back; finish leaves none;
+ * proxy_scrub_contains() is true exactly when the reference replaced
+ * something.
  */
 #include <event2/buffer.h>
 
@@ -34,7 +36,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The reference result of body, as an evbuffer. */
 static struct evbuffer *
 reference(const char *body, size_t n, char *const *pat, const size_t *plen,
-    size_t npat, const char *repl, size_t rlen)
+    size_t npat, const char *repl, size_t rlen, size_t *nrep)
 {
 	struct evbuffer	*out = evbuffer_new();
 	size_t		 i = 0, j, best;
@@ -48,6 +50,7 @@ reference(const char *body, size_t n, char *const *pat, const size_t *plen,
 			    memcmp(body + i, pat[j], plen[j]) == 0)
 				best = plen[j];
 		if (best > 0) {
+			(*nrep)++;
 			evbuffer_add(out, repl, rlen);
 			i += best;
 		} else
@@ -66,6 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct scrub	*s;
 	struct evbuffer	*out, *want, *in, *t;
 	unsigned	 seed, k = 0;
+	size_t		 nrep = 0;
 	uint8_t		 b0;
 
 	b0 = fz_byte(&f);
@@ -121,7 +125,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FZ_ASSERT(proxy_scrub_finish(s, out) == 0, "finish");
 	FZ_ASSERT(proxy_scrub_held(s) == 0, "held after finish");
-	want = reference(body, n, pat, plen, npat, repl, rlen);
+	want = reference(body, n, pat, plen, npat, repl, rlen, &nrep);
+	FZ_ASSERT(proxy_scrub_contains(s, body, n) == (nrep > 0),
+	    "contains says %d, the reference replaced %zu",
+	    (int)proxy_scrub_contains(s, body, n), nrep);
 	FZ_ASSERT(evbuffer_get_length(out) == evbuffer_get_length(want) &&
 	    (evbuffer_get_length(out) == 0 ||
 	    memcmp(evbuffer_pullup(out, -1), evbuffer_pullup(want, -1),

@@ -432,9 +432,12 @@ forward_body(struct conn *c, struct evbuffer *in, struct evbuffer *pend)
 	struct evbuffer_iovec	 v;
 	size_t			 used;
 	enum http_result	 r;
+	/* A clean body whole in hand goes as received (CONN_FRAME_ASIS). */
+	bool			 scrub = c->scrubbing &&
+				    c->out_frame != CONN_FRAME_ASIS;
 
 	while (!c->resp.msg_done && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
-		if (c->scrubbing && c->resp.chunked) {
+		if (scrub && c->resp.chunked) {
 			c->resp.body_fn = forward_scrub_piece;
 			c->resp.body_arg = c;
 		}
@@ -446,7 +449,7 @@ forward_body(struct conn *c, struct evbuffer *in, struct evbuffer *pend)
 			proxy_conn_close(c, "malformed response body");
 			return -1;
 		}
-		if (!c->scrubbing)
+		if (!scrub)
 			evbuffer_remove_buffer(in, pend, used);
 		else if (c->resp.chunked)
 			evbuffer_drain(in, used);
@@ -464,6 +467,52 @@ forward_body(struct conn *c, struct evbuffer *in, struct evbuffer *pend)
 	return 0;
 }
 
+/* Decimal of n into buf (at least 20 bytes); returns its length. */
+static size_t
+forward_dec(char *buf, size_t n)
+{
+	char	tmp[24], *d = tmp + sizeof(tmp);
+	size_t	len;
+
+	do {
+		*--d = (char)('0' + n % 10);
+		n /= 10;
+	} while (n != 0);
+	len = (size_t)(tmp + sizeof(tmp) - d);
+	memcpy(buf, d, len);
+	return len;
+}
+
+/* True when a header name or value of h holds a pattern. */
+static bool
+forward_head_has(const struct conn *c, const struct http_head *h)
+{
+	size_t	i;
+
+	for (i = 0; i < h->nh; i++)
+		if (proxy_scrub_contains(c->scrub, h->h[i].name,
+		    h->h[i].name_len) || proxy_scrub_contains(c->scrub,
+		    h->h[i].value, h->h[i].value_len))
+			return true;
+	return false;
+}
+
+/*
+ * True when the whole Content-Length body is in in's first chain and
+ * holds no pattern: it can go as received, with its own length.
+ */
+static bool
+forward_clean_body(const struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec	v;
+
+	if (c->resp.length == 0)
+		return true;
+	return evbuffer_peek(in, (ev_ssize_t)c->resp.length, NULL, &v, 1) ==
+	    1 && v.iov_len >= c->resp.length &&
+	    !proxy_scrub_contains(c->scrub, v.iov_base, c->resp.length);
+}
+
 /*
  * Refuse what cannot be scrubbed, choose the body's framing, and write
  * the head, scrubbed, into pend (with the body when it is whole in hand).
@@ -475,6 +524,7 @@ forward_scrub_head(struct conn *c, const struct http_head *h,
 {
 	const char	*ce, *te, *extra = NULL;
 	char		 len[48], reason[256], show[64];
+	size_t		 n;
 	bool		 body;
 
 	c->out_frame = CONN_FRAME_ASIS;
@@ -503,7 +553,8 @@ forward_scrub_head(struct conn *c, const struct http_head *h,
 		if (c->resp.has_length && !c->resp.chunked &&
 		    c->resp.length <= FORWARD_WHOLE_MAX &&
 		    evbuffer_get_length(in) >= c->resp.length)
-			c->out_frame = CONN_FRAME_LENGTH;
+			c->out_frame = forward_clean_body(c, in) ?
+			    CONN_FRAME_ASIS : CONN_FRAME_LENGTH;
 		else if (!c->resp.has_length && !c->resp.chunked)
 			c->out_frame = CONN_FRAME_CLOSE;
 		else if (c->head->major == 1 && c->head->minor == 0) {
@@ -522,9 +573,23 @@ forward_scrub_head(struct conn *c, const struct http_head *h,
 			return -1;
 		}
 		c->scrub_ended = true;
-		snprintf(len, sizeof(len), "Content-Length: %zu\r\n",
-		    evbuffer_get_length(c->sout));
+		memcpy(len, "Content-Length: ", 16);
+		n = forward_dec(len + 16, evbuffer_get_length(c->sout));
+		memcpy(len + 16 + n, "\r\n", 3);
 		extra = len;
+	}
+	/* Most heads hold nothing to replace: written as they are. */
+	if (!forward_head_has(c, h)) {
+		forward_write_response_head(c, h, pend,
+		    c->out_frame != CONN_FRAME_ASIS, extra);
+		if (c->flags & CONN_DEAD)
+			return -1;
+		if (c->out_frame == CONN_FRAME_LENGTH &&
+		    evbuffer_add_buffer(pend, c->sout) == -1) {
+			proxy_conn_close(c, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	forward_write_response_head(c, h, c->shead,
 	    c->out_frame != CONN_FRAME_ASIS, extra);

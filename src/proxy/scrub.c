@@ -454,6 +454,29 @@ proxy_scrub_is_for(const struct scrub *s, const struct secret *secret,
 	    creds_secret_equal(phantom, s->repl, s->repl_len);
 }
 
+bool
+proxy_scrub_contains(const struct scrub *s, const void *p, size_t n)
+{
+	const unsigned char	*d = p, *a, *end;
+	const struct scrub_pat	*q;
+	size_t			 j;
+
+	for (j = 0; j < s->npat; j++) {
+		q = &s->pat[j];
+		if (n < q->len)
+			continue;
+		a = d + q->at;
+		end = d + n - q->len + 1 + q->at;
+		while (a < end && (a = memchr(a, q->b[q->at],
+		    (size_t)(end - a))) != NULL) {
+			if (memcmp(a - q->at, q->b, q->len) == 0)
+				return true;
+			a++;
+		}
+	}
+	return false;
+}
+
 int
 proxy_scrub_feed(struct scrub *s, const void *p, size_t n,
     struct evbuffer *out)

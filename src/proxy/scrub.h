@@ -59,6 +59,11 @@ struct scrub	*proxy_scrub_for_route(const struct route *,
 bool	 proxy_scrub_is_for(const struct scrub *, const struct secret *secret,
 	    const struct secret *phantom);
 /*
+ * True when p[0..n) holds a pattern (on its own: nothing held counts).
+ * For a quick look at what can be written unchanged when it holds none.
+ */
+bool	 proxy_scrub_contains(const struct scrub *, const void *p, size_t n);
+/*
  * Feed n bytes at p; what can be decided is appended to out (copied).
  * 0, or -1 when out refused bytes (the stream is then broken: reset).
  */

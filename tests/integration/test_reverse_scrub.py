@@ -45,6 +45,7 @@ class ReflectingUpstream:
 	  header    the Authorization value and request line in headers
 	  gzip      gzip-compressed when the request accepts gzip
 	  gzip-always  gzip-compressed whatever was asked
+	  plain     Content-Length "nothing to see", no reflection
 	  sse       events 150 ms apart, each reflecting the credential and
 	            the time it was sent (time.monotonic())
 	"""
@@ -155,6 +156,9 @@ class ReflectingUpstream:
 			else:
 				c.sendall(ok + b"Content-Length: %d\r\n\r\n" %
 				    len(body) + body)
+		elif kind == "plain":
+			c.sendall(ok + b"X-Plain: yes\r\nContent-Length: 14\r\n\r\n"
+			    b"nothing to see")
 		elif kind == "sse":
 			auth = hdrs.get("authorization", "").encode("latin-1")
 			c.sendall(ok + b"Content-Type: text/event-stream\r\n"
@@ -304,6 +308,14 @@ def test_compressed_responses_passes_gzip_through_untouched(route,
 	# The check is given up, as documented: the secret is in there.
 	assert FORMS[0] in gzip.decompress(body)
 	assert int(h["content-length"]) == len(body)
+
+
+def test_clean_small_response_keeps_its_framing(route, reflector):
+	r = route(reflector, tls=False)
+	st, _, h, body = ask(r, "header", "plain")
+	assert st == 200 and body == b"nothing to see", (st, body)
+	assert h.get("content-length") == "14" and h.get("x-plain") == "yes", h
+	assert "transfer-encoding" not in h, h
 
 
 def test_http10_client_gets_a_close_delimited_scrubbed_body(route,

@@ -476,6 +476,24 @@ test_scrub_finds_matches_where_the_anchor_byte_is_common(void **state)
 	proxy_scrub_free(s);
 }
 
+static void
+test_scrub_contains_finds_any_pattern_anywhere(void **state)
+{
+	const char *const pats[] = { "sk-42", "c2stNDI=", NULL };
+	struct scrub	*s = mk("P", pats);
+
+	(void)state;
+	assert_true(proxy_scrub_contains(s, "sk-42", 5));
+	assert_true(proxy_scrub_contains(s, "Bearer sk-42 x", 14));
+	assert_true(proxy_scrub_contains(s, "Basic c2stNDI=", 14));
+	assert_false(proxy_scrub_contains(s, "sk-4", 4));
+	assert_false(proxy_scrub_contains(s, "sk-4 2 sk_42", 12));
+	assert_false(proxy_scrub_contains(s, "", 0));
+	/* Nothing held counts, and nothing is held after. */
+	assert_int_equal(proxy_scrub_held(s), 0);
+	proxy_scrub_free(s);
+}
+
 int
 main(void)
 {
@@ -491,6 +509,7 @@ main(void)
 		T(test_scrub_skips_empty_and_duplicate_patterns),
 		T(test_scrub_random_inputs_agree_with_the_reference),
 		T(test_scrub_finds_matches_where_the_anchor_byte_is_common),
+		T(test_scrub_contains_finds_any_pattern_anywhere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
