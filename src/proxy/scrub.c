@@ -48,6 +48,8 @@ struct scrub {
 	size_t		 maxlen;
 	unsigned char	*repl;		/* owned; wiped */
 	size_t		 repl_len;
+	const void	*repl_from;	/* the secret repl was copied from;
+					   compared by address only */
 	unsigned char	*hold;		/* owned; maxlen bytes, wiped */
 	size_t		 nhold;
 	unsigned char	*win;		/* owned; 2 * maxlen, wiped */
@@ -334,6 +336,7 @@ proxy_scrub_new(const struct secret *repl)
 	s = xcalloc(1, sizeof(*s));
 	s->repl = xmalloc(1);
 	creds_secret_lend(repl, SECRET_RAW, scrub_take_repl, s);
+	s->repl_from = repl;
 	return s;
 }
 
@@ -450,8 +453,10 @@ proxy_scrub_is_for(const struct scrub *s, const struct secret *secret,
 {
 	if (s == NULL || s->npat == 0)
 		return false;
+	/* The same phantom object needs no compare (phantoms are fixed). */
 	return creds_secret_equal(secret, s->pat[0].b, s->pat[0].len) &&
-	    creds_secret_equal(phantom, s->repl, s->repl_len);
+	    (phantom == s->repl_from ||
+	    creds_secret_equal(phantom, s->repl, s->repl_len));
 }
 
 bool
