@@ -91,6 +91,7 @@ enum opt_id {
 	O_LOG_FORMAT,
 	O_ADMIN_LISTEN,
 	O_DRAIN_TIMEOUT,
+	O_LISTEN,
 	O_SHELL,
 	O_SHELL_CMD,
 	O_PATH,
@@ -291,6 +292,9 @@ static const struct opt opts[] = {
 	{ "env-file", 0, O_ENV_FILE, "FILE", C_PROXY, 0, S_GEN,
 	    "also write the NAME=value lines, shell-quoted,\n"
 	    "to FILE (mode 0640), for '. FILE' in a shell" },
+	{ "listen", 0, O_LISTEN, "ADDR:PORT", C_PROXY, OPT_MULTI, S_GEN,
+	    "listen there instead of 127.0.0.1 (repeatable;\n"
+	    "IP literal, [v6] in brackets, port 0: any)" },
 	{ "log-format", 0, O_LOG_FORMAT, "text|json", C_PROXY, 0, S_GEN,
 	    "stderr lines as text (default) or one JSON\n"
 	    "object per line (level, msg, audit fields)" },
@@ -779,6 +783,11 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 			return -1;
 		}
 		cli->log_json = strcmp(val, "json") == 0;
+		return 0;
+	case O_LISTEN:
+		if (check_nonempty_list(p, name, val) == -1)
+			return -1;
+		strv_push(&cli->listen, val);
 		return 0;
 	case O_ADMIN_LISTEN:
 		set_str(&cli->admin_listen, val);
@@ -1316,6 +1325,7 @@ cli_free(struct cli *cli)
 	strv_free(&cli->allow_env);
 	free(cli->env_file);
 	free(cli->admin_listen);
+	strv_free(&cli->listen);
 	strv_free(&cli->argv);
 	free(cli->shell);
 	free(cli->shell_command);

@@ -348,6 +348,7 @@ plan_network(struct plan *p, const struct cli *cli,
 	ports_merge(&p->open_ports, &cli->open_port);
 	ports_merge(&p->listen_ports, &cli->listen_port);
 	p->proxy_port = cli->proxy_port;
+	strv_copy(&p->listen, &cli->listen);
 	if (cli->upstream_proxy != NULL) {
 		p->upstream_proxy = xstrdup(cli->upstream_proxy);
 		strv_copy(&p->upstream_bypass, &cli->upstream_bypass);
@@ -471,6 +472,7 @@ policy_plan_free(struct plan *p)
 	ports_free(&p->listen_ports);
 	free(p->upstream_proxy);
 	strv_free(&p->upstream_bypass);
+	strv_free(&p->listen);
 	for (i = 0; i < p->nresolve; i++)
 		free(p->resolve[i].host);
 	free(p->resolve);

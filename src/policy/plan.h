@@ -96,6 +96,7 @@ struct plan {
 	struct ports		 open_ports;	/* loopback IPC, connect+bind */
 	struct ports		 listen_ports;	/* bind */
 	uint16_t		 proxy_port;	/* 0: kernel-chosen */
+	struct strv		 listen;	/* proxy --listen; empty: loopback */
 	char			*upstream_proxy; /* owned; HOST:PORT or NULL */
 	struct strv		 upstream_bypass;
 	struct resolve_entry	*resolve;	/* owned array */

@@ -193,15 +193,10 @@ proxy_admin_new(struct event_base *base, const char *addr, struct proxy *px,
 {
 	struct admin		*ad;
 	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	int			 sslen = (int)sizeof(ss);
+	socklen_t		 len = sizeof(ss), sslen;
 	evutil_socket_t		 fd;
 
-	memset(&ss, 0, sizeof(ss));
-	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
-	    &sslen) == -1 || (ss.ss_family == AF_INET &&
-	    ((struct sockaddr_in *)&ss)->sin_port == 0 &&
-	    strchr(addr, ':') == NULL)) {
+	if (proxy_server_parse_addr(addr, &ss, &sslen) == -1) {
 		errbuf_set(e, "--admin-listen %s: expected ADDR:PORT with an "
 		    "IP address (127.0.0.1:9090, [::1]:9090, 0.0.0.0:9090)",
 		    addr);
@@ -213,7 +208,7 @@ proxy_admin_new(struct event_base *base, const char *addr, struct proxy *px,
 	TAILQ_INIT(&ad->conns);
 	ad->listener = evconnlistener_new_bind(base, admin_on_accept, ad,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    LEV_OPT_REUSEABLE, 64, (struct sockaddr *)&ss, sslen);
+	    LEV_OPT_REUSEABLE, 64, (struct sockaddr *)&ss, (int)sslen);
 	if (ad->listener == NULL) {
 		errbuf_sys(e, "--admin-listen %s: cannot listen", addr);
 		free(ad);

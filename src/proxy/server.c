@@ -36,6 +36,7 @@
 #include "proxy/upstream.h"
 #include "util/log.h"
 #include "util/strbuf.h"
+#include "util/strnum.h"
 #include "util/xmalloc.h"
 
 #define PROXY_BACKLOG		1024
@@ -63,7 +64,10 @@ struct proxy {
 	struct event_base	*base;		/* borrowed */
 	struct evconnlistener	*listener;	/* owned */
 	struct event		*accept_pause;	/* owned */
-	struct sockaddr_in	 self;
+	struct sockaddr_storage	 self;		/* the first listener */
+	char			 url_host[INET6_ADDRSTRLEN + 2]; /* in URLs */
+	struct evconnlistener	**more;		/* owned; --listen 2nd.. */
+	size_t			 nmore;
 	struct secret		*token;		/* owned */
 	struct secret		**phantoms;	/* owned; one per route */
 	struct route_addrs	*raddrs;	/* owned; one per route */
@@ -179,7 +183,10 @@ proxy_server_next_id(struct proxy *px)
 uint16_t
 proxy_server_port(const struct proxy *px)
 {
-	return ntohs(px->self.sin_port);
+	if (px->self.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&px->self)->
+		    sin6_port);
+	return ntohs(((const struct sockaddr_in *)&px->self)->sin_port);
 }
 
 unsigned long
@@ -476,53 +483,199 @@ server_intercept(struct proxy *px, struct errbuf *e)
 	return 0;
 }
 
+/*
+ * Listen on ss (len bytes); text names it in errors.  The listener goes
+ * to *out.  When self, its bound address becomes px->self.
+ */
 static int
-server_listen(struct proxy *px, uint16_t port, struct errbuf *e)
+server_listen_on(struct proxy *px, struct sockaddr_storage *ss,
+    socklen_t len, const char *text, bool self, struct evconnlistener **out,
+    struct errbuf *e)
 {
-	socklen_t	len = sizeof(px->self);
+	socklen_t	blen = sizeof(*ss);
 	int		fd, one = 1;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
 	if (fd == -1) {
-		errbuf_sys(e, "proxy socket");
+		errbuf_sys(e, "proxy socket for %s", text);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&px->self, 0, sizeof(px->self));
-	px->self.sin_family = AF_INET;
-	px->self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	px->self.sin_port = htons(port);
-	if (bind(fd, (struct sockaddr *)&px->self, sizeof(px->self)) == -1) {
-		errbuf_sys(e, "bind 127.0.0.1:%u", port);
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)ss, len) == -1) {
+		errbuf_sys(e, "bind %s", text);
 		close(fd);
 		return -1;
 	}
-	if (listen(fd, PROXY_BACKLOG) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&px->self, &len) == -1) {
-		errbuf_sys(e, "listen 127.0.0.1:%u", port);
+	if (listen(fd, PROXY_BACKLOG) == -1 || (self && getsockname(fd,
+	    (struct sockaddr *)&px->self, &blen) == -1)) {
+		errbuf_sys(e, "listen %s", text);
 		close(fd);
 		return -1;
 	}
-	px->listener = evconnlistener_new(px->base, server_on_accept, px,
+	*out = evconnlistener_new(px->base, server_on_accept, px,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, PROXY_BACKLOG, fd);
-	if (px->listener == NULL) {
-		errbuf_set(e, "cannot listen on 127.0.0.1:%u", port);
+	if (*out == NULL) {
+		errbuf_set(e, "cannot listen on %s", text);
 		close(fd);
 		return -1;
 	}
-	evconnlistener_set_error_cb(px->listener, server_on_accept_error);
+	evconnlistener_set_error_cb(*out, server_on_accept_error);
 	return 0;
+}
+
+/*
+ * The host clients are told (SPEC 4.9): the first listener's address, or
+ * 127.0.0.1 / ::1 for the unspecified address (a sidecar's clients share
+ * the loopback interface).
+ */
+static void
+server_set_url_host(struct proxy *px)
+{
+	char	a[INET6_ADDRSTRLEN];
+
+	if (px->self.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)&px->self;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+			snprintf(px->url_host, sizeof(px->url_host), "[::1]");
+		else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+			snprintf(px->url_host, sizeof(px->url_host), "[%s]",
+			    a);
+		}
+		return;
+	}
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&px->self;
+
+	if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
+		snprintf(px->url_host, sizeof(px->url_host), "127.0.0.1");
+	else
+		inet_ntop(AF_INET, &s4->sin_addr, px->url_host,
+		    sizeof(px->url_host));
+}
+
+int
+proxy_server_parse_addr(const char *text, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+	const char		*colon;
+	char			 host[INET6_ADDRSTRLEN + 2];
+	uint64_t		 port;
+	size_t			 hl;
+
+	memset(ss, 0, sizeof(*ss));
+	if ((colon = strrchr(text, ':')) == NULL ||
+	    strnum_parse_str(colon + 1, 0, 65535, &port) == -1)
+		return -1;
+	hl = (size_t)(colon - text);
+	if (text[0] == '[') {
+		if (hl < 3 || text[hl - 1] != ']' || hl - 2 >= sizeof(host))
+			return -1;
+		memcpy(host, text + 1, hl - 2);
+		host[hl - 2] = '\0';
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return -1;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return -1;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	*len = sizeof(*s4);
+	return 0;
+}
+
+/*
+ * The listeners: 127.0.0.1:--proxy-port, or each --listen ADDR:PORT.
+ * Any address may be used: keyhole proxy has no unauthenticated client
+ * (SPEC 4.2, 4.10).  CONNECT and forward requests need the proxy token
+ * or a client token (407), route requests the route's phantom token
+ * (401); connections made by the mediator count as authenticated only
+ * from 127.0.0.1, which a remote peer cannot be.
+ */
+static int
+server_listen(struct proxy *px, uint16_t port, struct errbuf *e)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)&ss;
+	char			 text[64];
+	socklen_t		 len;
+	size_t			 i;
+
+	if (px->plan->listen.n == 0) {
+		memset(&ss, 0, sizeof(ss));
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s4->sin_port = htons(port);
+		snprintf(text, sizeof(text), "127.0.0.1:%u", port);
+		if (server_listen_on(px, &ss, sizeof(*s4), text, true,
+		    &px->listener, e) == -1)
+			return -1;
+		server_set_url_host(px);
+		return 0;
+	}
+	px->more = xcalloc(px->plan->listen.n, sizeof(*px->more));
+	for (i = 0; i < px->plan->listen.n; i++) {
+		const char *addr = px->plan->listen.v[i];
+
+		if (proxy_server_parse_addr(addr, &ss, &len) == -1) {
+			errbuf_set(e, "--listen %s: expected ADDR:PORT with an "
+			    "IP address (127.0.0.1:3128, [::1]:3128, "
+			    "0.0.0.0:3128)", addr);
+			return -1;
+		}
+		if (server_listen_on(px, &ss, len, addr, i == 0,
+		    i == 0 ? &px->listener : &px->more[px->nmore], e) == -1)
+			return -1;
+		if (i > 0)
+			px->nmore++;
+	}
+	server_set_url_host(px);
+	return 0;
+}
+
+/* Stop accepting on every listener. */
+static void
+server_close_listeners(struct proxy *px)
+{
+	size_t	i;
+
+	if (px->listener != NULL) {
+		evconnlistener_free(px->listener);
+		px->listener = NULL;
+	}
+	for (i = 0; i < px->nmore; i++)
+		evconnlistener_free(px->more[i]);
+	px->nmore = 0;
+	if (px->accept_pause != NULL)
+		evtimer_del(px->accept_pause);
 }
 
 static void
 server_resume_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy	*px = arg;
+	size_t		 i;
 
 	(void)fd;
 	(void)what;
 	if (px->listener != NULL)
 		evconnlistener_enable(px->listener);
+	for (i = 0; i < px->nmore; i++)
+		evconnlistener_enable(px->more[i]);
 }
 
 /* EMFILE and friends: pause accepting for a second, no busy loop. */
@@ -659,7 +812,7 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 
 	strbuf_append(&url, "http://keyhole:");
 	creds_secret_emit_strbuf(px->token, &url, NULL, SECRET_RAW);
-	strbuf_appendf(&url, "@127.0.0.1:%u", proxy_server_port(px));
+	strbuf_appendf(&url, "@%s:%u", px->url_host, proxy_server_port(px));
 	for (i = 0; i < 4; i++) {
 		strbuf_appendf(&b, "%s=%s", names[i], strbuf_str(&url));
 		strv_push_owned(env, strbuf_steal(&b));
@@ -676,8 +829,9 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	for (i = 0; i < plan->nroutes; i++) {
 		const struct route *r = plan->routes[i];
 
-		strv_push_owned(env, xasprintf("%s=http://127.0.0.1:%u/%s",
-		    r->base_url_var, proxy_server_port(px), r->def->name));
+		strv_push_owned(env, xasprintf("%s=http://%s:%u/%s",
+		    r->base_url_var, px->url_host, proxy_server_port(px),
+		    r->def->name));
 		strbuf_appendf(&b, "%s=", r->phantom_var);
 		creds_secret_emit_strbuf(px->phantoms[i], &b, NULL,
 		    SECRET_RAW);
@@ -761,12 +915,7 @@ proxy_server_drain(struct proxy *px)
 	struct conn	*c, *next;
 
 	px->draining = true;
-	if (px->listener != NULL) {
-		evconnlistener_free(px->listener);
-		px->listener = NULL;
-	}
-	if (px->accept_pause != NULL)
-		evtimer_del(px->accept_pause);
+	server_close_listeners(px);
 	/* Connections waiting for a request have nothing in flight. */
 	for (c = TAILQ_FIRST(&px->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -784,12 +933,7 @@ proxy_server_shutdown(struct proxy *px)
 	struct conn	*c, *next;
 	size_t		 i;
 
-	if (px->listener != NULL) {
-		evconnlistener_free(px->listener);
-		px->listener = NULL;
-	}
-	if (px->accept_pause != NULL)
-		evtimer_del(px->accept_pause);
+	server_close_listeners(px);
 	for (c = TAILQ_FIRST(&px->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		proxy_conn_close(c, "proxy shutting down");
@@ -829,6 +973,7 @@ proxy_server_free(struct proxy *px)
 	proxy_tls_intercept_tls_free(px->itls);
 	proxy_tls_bundle_remove(px->ca_dir);
 	free(px->ca_dir);
+	free(px->more);
 	free(px->raddrs);
 	free(px->pool_base);
 	free(px);

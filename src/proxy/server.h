@@ -50,6 +50,13 @@ struct sockaddr;
  */
 void	 proxy_server_sandbox_bound(struct proxy *, uint16_t);
 bool	 proxy_server_is_sandbox_bound(const struct proxy *, uint16_t);
+struct sockaddr_storage;
+/*
+ * Parse "A.B.C.D:PORT" or "[V6]:PORT" (port 0-65535; no names) into ss
+ * and *len.  -1 when text is not that.
+ */
+int	 proxy_server_parse_addr(const char *text, struct sockaddr_storage *ss,
+	    unsigned int *len);
 /* True when sa is on loopback (127/8, ::1, IPv4-mapped 127/8). */
 bool	 proxy_server_is_loopback(const struct sockaddr *sa);
 /*

@@ -270,3 +270,57 @@ def test_proxy_drain_timeout_cuts_what_does_not_finish(proxy):
 	assert 0.8 <= took < 3.0, took
 	s.close()
 	srv.close()
+
+
+# ---------------------------------------------------------------------------
+# --listen
+
+def test_proxy_listen_on_any_address_still_demands_the_token(proxy,
+    tcp_echo, http_upstream, tmp_path):
+	prof = write_profile(tmp_path, {"svc": {
+	    "upstream": "http://127.0.0.1:%d" % http_upstream.port,
+	    "credential_key": "env://SVC_KEY", "env_var": "SVC_API_KEY"}})
+	px = proxy("--listen", "0.0.0.0:0", "--profile", prof,
+	    *allow_args(tcp_echo.port), env={"SVC_KEY": "sk-listen-secret"})
+	# Clients are told the loopback address of the wildcard listener.
+	assert px.env["SVC_BASE_URL"] == "http://127.0.0.1:%d/svc" % px.port
+	st, _, h, _ = connect_status(px, "up.test:%d" % tcp_echo.port,
+	    token="")
+	assert st == 407
+	st, _, _, _ = connect_status(px, "up.test:%d" % tcp_echo.port,
+	    token="0" * 64)
+	assert st == 407
+	st, _, _, _ = connect_status(px, "up.test:%d" % tcp_echo.port)
+	assert st == 200
+	# A route request is authenticated by its phantom token.
+	st, _, _, _ = ask(px, "GET", "/svc/x", [])
+	assert st == 401
+	st, _, _, _ = ask(px, "GET", "/svc/x",
+	    [("Authorization", "Bearer " + px.env["SVC_API_KEY"])])
+	assert st == 200
+
+
+def test_proxy_listen_is_repeatable_and_every_listener_serves(proxy,
+    tcp_echo):
+	p1, p2 = free_port_number(), free_port_number()
+	px = proxy("--listen", "127.0.0.1:%d" % p1, "--listen",
+	    "127.0.0.2:%d" % p2, *allow_args(tcp_echo.port))
+	assert px.port == p1
+	for host, port in (("127.0.0.1", p1), ("127.0.0.2", p2)):
+		s = socket.create_connection((host, port), timeout=3)
+		with s:
+			s.sendall(("CONNECT up.test:%d HTTP/1.1\r\nHost: x\r\n"
+			    "Proxy-Authorization: Bearer %s\r\n\r\n" %
+			    (tcp_echo.port, px.token)).encode())
+			st, _, _, _ = read_head(s, 3)
+			assert st == 200, (host, port)
+
+
+def test_proxy_listen_rejects_what_is_not_an_address(keyhole):
+	import subprocess
+	for bad in ("localhost:3128", "3128", "1.2.3.4"):
+		p = subprocess.run([keyhole, "proxy", "--listen", bad],
+		    capture_output=True, timeout=10)
+		assert p.returncode == 1, bad
+		assert ("--listen %s: expected ADDR:PORT" % bad).encode() \
+		    in p.stderr, p.stderr
