@@ -6,6 +6,8 @@
  *
  *   try read PATH | write PATH | list DIR
  *   try connect HOST PORT | bind PORT | udp HOST PORT | fastopen HOST PORT
+ *   try mmsg unix PATH | mmsg udp HOST PORT   (sendmmsg of two datagrams;
+ *                                     fails with EIO when not both went)
  *   try socket FAMILY TYPE [PROTO]   (inet inet6 unix packet netlink N;
  *                                     stream dgram raw seqpacket N;
  *                                     tcp udp mptcp sctp N)
@@ -14,6 +16,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 
 #include <arpa/inet.h>
@@ -166,6 +169,48 @@ try_cat(const char *path)
 	return 0;
 }
 
+/* sendmmsg() of two datagrams to a unix path or a UDP address. */
+static int
+try_mmsg(int argc, char **argv)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&ss;
+	struct mmsghdr		 mm[2];
+	struct iovec		 iov[2];
+	socklen_t		 len;
+	char			 a = 'a', b = 'b';
+	int			 fd, i, n;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strcmp(argv[2], "unix") == 0 && argc == 4) {
+		sun->sun_family = AF_UNIX;
+		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", argv[3]);
+		len = sizeof(*sun);
+	} else if (strcmp(argv[2], "udp") == 0 && argc == 5)
+		len = addr(argv[3], argv[4], &ss);
+	else
+		return usage();
+	if ((fd = socket(ss.ss_family, SOCK_DGRAM, 0)) == -1)
+		return fail();
+	memset(mm, 0, sizeof(mm));
+	iov[0].iov_base = &a;
+	iov[1].iov_base = &b;
+	for (i = 0; i < 2; i++) {
+		iov[i].iov_len = 1;
+		mm[i].msg_hdr.msg_name = &ss;
+		mm[i].msg_hdr.msg_namelen = len;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	if ((n = sendmmsg(fd, mm, 2, 0)) == -1)
+		return fail();
+	if (n != 2 || mm[0].msg_len != 1 || mm[1].msg_len != 1) {
+		errno = EIO;
+		return fail();
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -214,6 +259,8 @@ main(int argc, char **argv)
 			return fail();
 		return 0;
 	}
+	if (strcmp(op, "mmsg") == 0 && (argc == 4 || argc == 5))
+		return try_mmsg(argc, argv);
 	if (strcmp(op, "fastopen") == 0 && argc == 4) {
 		len = addr(argv[2], argv[3], &ss);
 		if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1 ||

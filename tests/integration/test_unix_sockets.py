@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from run_fixtures import EACCES, box, try_bin  # noqa: F401
+from run_fixtures import (EACCES, assert_errno, assert_ok, box,  # noqa: F401
+    try_bin)
 
 MODES = {
 	"allow": (),
@@ -337,3 +338,36 @@ def test_dup2_race_during_sendto_never_reaches_outside(box):
 	finally:
 		out.close()
 		srv.close()
+
+
+def test_sendmmsg_to_outside_socket_is_refused_unless_named(box, try_bin):
+	path = os.path.join(box.granted, "mm.sock")
+	out = listener(path, socket.SOCK_DGRAM)
+	out.setblocking(False)
+	try:
+		res = box.run_try(("--allow", box.granted), "mmsg", "unix", path)
+		assert_errno(res, EACCES)
+		with pytest.raises(BlockingIOError):
+			out.recv(16)
+		res = box.run_try(("--allow", box.granted, "--allow-unix-socket",
+		    path), "mmsg", "unix", path)
+		assert_ok(res)
+		assert [out.recv(16), out.recv(16)] == [b"a", b"b"]
+	finally:
+		out.close()
+
+
+def test_sendmmsg_udp_in_allow_mode_still_works(box, try_bin):
+	"""glibc's resolver sends its A and AAAA queries with one sendmmsg:
+	in allow mode the supervisor performs it, both datagrams arrive and
+	each msg_len is written back."""
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("127.0.0.1", 0))
+	u.settimeout(5)
+	try:
+		res = box.run_try((), "mmsg", "udp", "127.0.0.1",
+		    u.getsockname()[1])
+		assert_ok(res)
+		assert [u.recv(16), u.recv(16)] == [b"a", b"b"]
+	finally:
+		u.close()
