@@ -65,6 +65,19 @@ def dgram_inside(d):
 	m3 = w.recv(16)
 	return "%s,%s,%s" % (m1.decode(), m2.decode(), m3.decode())
 
+def fds_inside(d):
+	r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	r.bind(os.path.join(d, "fr.sock"))
+	w = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	with open(os.path.join(d, "passed.txt"), "w") as f:
+		f.write("through")
+	fd = os.open(os.path.join(d, "passed.txt"), os.O_RDONLY)
+	w.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+	    array.array("i", [fd]))], 0, os.path.join(d, "fr.sock"))
+	os.close(fd)
+	msg, fds, _, _ = socket.recv_fds(r, 16, 4)
+	return "%s,%s" % (msg.decode(), os.read(fds[0], 16).decode())
+
 def connect(p):
 	c = socket.socket(socket.AF_UNIX)
 	c.connect(p)
@@ -189,8 +202,11 @@ def test_ssh_agent_outside_is_unreachable(box, ssh_agent, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_socket_bound_inside_workdir_is_reachable(box, mode):
 	res = run_py(box, MODES[mode], "stream_inside:" + box.granted,
-	    "dgram_inside:" + box.granted)
+	    "dgram_inside:" + box.granted, "fds_inside:" + box.granted)
 	r = results(res)
+	# SCM_RIGHTS between sockets bound inside: the supervisor sends its
+	# duplicates of the child's descriptors.
+	assert r.get("fds_inside") == "ok fd,through", res
 	assert r.get("stream_inside") == "ok ping", res
 	assert r.get("dgram_inside") == "ok one,two,back", res
 
