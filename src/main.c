@@ -758,6 +758,9 @@ cmd_why(const struct cli *cli, struct errbuf *e)
 			printf("  Suggested fix: %s\n", a.suggestion);
 		if (a.profile != NULL)
 			printf("  In a profile: %s\n", a.profile);
+		if (a.group != NULL)
+			printf("  Or its network-policy group: --allow-domain "
+			    "%s (allows every host of the group)\n", a.group);
 	}
 	policy_why_free(&a);
 	return 0;

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
+#include "policy/netpolicy.h"
 #include "proxy/guard.h"
 #include "util/strv.h"
 #include "util/xmalloc.h"
@@ -272,4 +274,110 @@ policy_deny_snippet(const struct strv *entries)
 	r = xstrdup(s != NULL ? s : "{}");
 	free(s);
 	return r;
+}
+
+/* True when the bare host entry ent is one of g's hosts or under a suffix. */
+static bool
+group_covers(const struct netgroup *g, const char *ent)
+{
+	size_t	i, n = strlen(ent), m;
+
+	if (n > 0 && ent[n - 1] == '.')
+		n--;
+	for (i = 0; i < g->hosts.n; i++)
+		if (strlen(g->hosts.v[i]) == n &&
+		    strncasecmp(g->hosts.v[i], ent, n) == 0)
+			return true;
+	for (i = 0; i < g->suffixes.n; i++) {
+		m = strlen(g->suffixes.v[i]);
+		if (n > m && strncasecmp(ent + n - m, g->suffixes.v[i],
+		    m) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A bare host entry (default ports): no port, not a bracketed literal. */
+static bool
+bare_host(const char *ent)
+{
+	return ent[0] != '[' && strchr(ent, ':') == NULL;
+}
+
+static size_t
+group_count(const struct netgroup *g, const struct strv *entries,
+    const bool *taken)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < entries->n; i++)
+		if (!taken[i] && bare_host(entries->v[i]) &&
+		    group_covers(g, entries->v[i]))
+			n++;
+	return n;
+}
+
+bool
+policy_deny_group_fits(const struct netgroup *g, size_t used)
+{
+	return used >= 2 && 2 * used >= g->hosts.n;
+}
+
+void
+policy_deny_suggest(const struct strv *entries, const struct netpolicy *np,
+    struct strv *out, struct strv *groups)
+{
+	const struct netgroup	*best;
+	bool			*taken;
+	char			**at;
+	size_t			 i, j, n, bestn;
+
+	taken = xcalloc(entries->n + 1, sizeof(*taken));
+	at = xcalloc(entries->n + 1, sizeof(*at));
+	for (;;) {
+		best = NULL;
+		bestn = 0;
+		for (j = 0; np != NULL && j < np->ngroups; j++) {
+			n = group_count(&np->groups[j], entries, taken);
+			if (n > bestn && policy_deny_group_fits(&np->groups[j],
+			    n)) {
+				best = &np->groups[j];
+				bestn = n;
+			}
+		}
+		if (best == NULL)
+			break;
+		/* The group takes the place of the first host it covers. */
+		for (i = 0, n = 0; i < entries->n; i++) {
+			if (taken[i] || !bare_host(entries->v[i]) ||
+			    !group_covers(best, entries->v[i]))
+				continue;
+			taken[i] = true;
+			if (n++ == 0)
+				at[i] = best->name;
+		}
+		if (groups != NULL)
+			strv_push(groups, best->name);
+	}
+	for (i = 0; i < entries->n; i++) {
+		if (at[i] != NULL)
+			strv_push(out, at[i]);
+		else if (!taken[i])
+			strv_push(out, entries->v[i]);
+	}
+	free(at);
+	free(taken);
+}
+
+const struct netgroup *
+policy_deny_group_of(const struct netpolicy *np, const char *ent)
+{
+	size_t	j;
+
+	if (np == NULL || !bare_host(ent))
+		return NULL;
+	for (j = 0; j < np->ngroups; j++)
+		if (group_covers(&np->groups[j], ent))
+			return &np->groups[j];
+	return NULL;
 }

@@ -45,4 +45,30 @@ char	*policy_deny_entry(const char *host, int port, bool forward);
 struct strv;
 char	*policy_deny_snippet(const struct strv *entries);
 
+/*
+ * The suggestion --report-only prints (SPEC 4.11): entries (as
+ * policy_deny_entry made them, in order) with a network-policy group's
+ * name in place of the bare hosts it covers when the group fits (below);
+ * the group stands where its first host stood.  Entries with a port or a
+ * bracketed literal stay as they are: a group allows its hosts on the
+ * default ports only.  Greedy: the group covering the most remaining
+ * hosts first, ties to the policy's order.  The entries go to out, the
+ * chosen group names (if groups is not NULL) to groups.
+ */
+struct netpolicy;
+struct netgroup;
+void	 policy_deny_suggest(const struct strv *entries,
+	    const struct netpolicy *np, struct strv *out, struct strv *groups);
+/*
+ * Whether a group whose used hosts number used is suggested in their
+ * place: at least two of them, and at least half of the group's listed
+ * hosts (a group of suffixes only: any two hosts under them).  The whole
+ * group used always fits; a large group is not suggested for a few of its
+ * hosts (llm_apis, 16 hosts, needs 8).
+ */
+bool	 policy_deny_group_fits(const struct netgroup *, size_t used);
+/* The first group that covers the bare host entry ent, or NULL. */
+const struct netgroup *policy_deny_group_of(const struct netpolicy *,
+	    const char *ent);
+
 #endif

@@ -18,6 +18,7 @@
 #include "policy/allowlist.h"
 #include "policy/deny.h"
 #include "policy/grants.h"
+#include "policy/netpolicy.h"
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "proxy/guard.h"
@@ -206,11 +207,15 @@ why_hostport(const char *host, uint16_t port)
 static void
 why_suggest(struct why_answer *a, const char *host, uint16_t port, bool http)
 {
-	struct strv	one = { 0 };
+	const struct netgroup	*g;
+	struct strv		 one = { 0 };
 
 	strv_push_owned(&one, policy_deny_entry(host, port, http));
 	a->suggestion = xasprintf("--allow-domain %s", one.v[0]);
 	a->profile = policy_deny_snippet(&one);
+	if ((g = policy_deny_group_of(policy_netpolicy_builtin(),
+	    one.v[0])) != NULL)
+		a->group = xstrdup(g->name);
 	strv_free(&one);
 }
 
@@ -335,6 +340,9 @@ policy_why_json(const struct why_answer *a)
 	if (a->profile != NULL)
 		json_object_set_new(o, "suggested_profile",
 		    json_loads(a->profile, 0, NULL));
+	if (a->group != NULL)
+		json_object_set_new(o, "suggested_group",
+		    json_string(a->group));
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	r = xstrdup(s != NULL ? s : "{}");
@@ -351,5 +359,6 @@ policy_why_free(struct why_answer *a)
 	free(a->source);
 	free(a->suggestion);
 	free(a->profile);
+	free(a->group);
 	memset(a, 0, sizeof(*a));
 }

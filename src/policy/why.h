@@ -20,6 +20,8 @@ struct why_answer {
 	char	*suggestion;	/* owned or NULL: a flag that would grant it */
 	char	*profile;	/* owned or NULL: the same as a profile
 				 * snippet (one line of JSON) */
+	char	*group;		/* owned or NULL: the network-policy group
+				 * the suggested host belongs to */
 };
 
 /* op: "read", "write" or "readwrite". */

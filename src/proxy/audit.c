@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "policy/deny.h"
+#include "policy/netpolicy.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/strv.h"
@@ -295,9 +296,11 @@ audit_would(struct audit *a, const struct audit_rec *r)
 void
 proxy_audit_report_only(const struct audit *a, struct strbuf *out)
 {
-	struct strbuf	 flags = { 0 };
+	const struct netgroup	*g;
+	struct strbuf	 flags = { 0 }, what = { 0 };
+	struct strv	 sugg = { 0 }, groups = { 0 };
 	char		*snippet, esc[AUDIT_VIOL_LINE_MAX * 4];
-	size_t		 i;
+	size_t		 i, j;
 
 	if (a == NULL)
 		return;
@@ -306,25 +309,44 @@ proxy_audit_report_only(const struct audit *a, struct strbuf *out)
 		    "allow-list was used\n");
 		return;
 	}
-	for (i = 0; i < a->would.n; i++)
+	policy_deny_suggest(&a->would, policy_netpolicy_builtin(), &sugg,
+	    &groups);
+	for (i = 0; i < sugg.n; i++)
 		strbuf_appendf(&flags, "%s--allow-domain %s", i > 0 ? " " : "",
-		    a->would.v[i]);
-	snippet = policy_deny_snippet(&a->would);
+		    sugg.v[i]);
+	snippet = policy_deny_snippet(&sugg);
 	strbuf_appendf(out, "keyhole: report-only: %zu destination%s outside "
-	    "the allow-list %s used; to allow exactly %s:\n", a->would.n,
+	    "the allow-list %s used; to allow %s:\n", a->would.n,
 	    a->would.n == 1 ? "" : "s", a->would.n == 1 ? "was" : "were",
-	    a->would.n == 1 ? "it" : "these");
+	    groups.n > 0 ? "them" : a->would.n == 1 ? "exactly it" :
+	    "exactly these");
 	/* Names come from the sandbox: escaped. */
 	log_escape(esc, sizeof(esc), flags.s, flags.len);
 	strbuf_appendf(out, "keyhole:   %s\n", esc);
 	log_escape(esc, sizeof(esc), snippet, strlen(snippet));
 	strbuf_appendf(out, "keyhole:   profile: %s\n", esc);
+	for (i = 0; i < groups.n; i++) {
+		g = policy_netpolicy_group(policy_netpolicy_builtin(),
+		    groups.v[i]);
+		strbuf_appendf(&what, "%zu host%s", g->hosts.n,
+		    g->hosts.n == 1 ? "" : "s");
+		for (j = 0; j < g->suffixes.n; j++)
+			strbuf_appendf(&what, "%s*%s", j == 0 ? (g->hosts.n > 0 ?
+			    " and " : "") : ", ", g->suffixes.v[j]);
+		strbuf_appendf(out, "keyhole:   (%s is a network-policy group: "
+		    "%s; list the hosts instead to allow only those used)\n",
+		    g->name, g->hosts.n == 0 ? strbuf_str(&what) +
+		    strlen("0 hosts") : strbuf_str(&what));
+		strbuf_free(&what);
+	}
 	if (a->would_other > 0)
 		strbuf_appendf(out, "keyhole:   (and %lu more, not listed: "
 		    "see the audit log's would_deny records)\n",
 		    a->would_other);
 	free(snippet);
 	strbuf_free(&flags);
+	strv_free(&sugg);
+	strv_free(&groups);
 }
 
 /* The -v line: "DENY CONNECT evil.example:443 not in allow-list". */

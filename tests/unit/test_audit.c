@@ -897,12 +897,49 @@ test_audit_report_only_is_bounded(void **state)
 	proxy_audit_free(a);
 }
 
+static void
+test_audit_report_only_names_a_group_half_of_whose_hosts_were_used(
+    void **state)
+{
+	struct errbuf		 e;
+	struct audit		*a;
+	struct audit_rec	 r = deny_rec;
+	struct strbuf		 b = { 0 };
+	static const char	*hosts[] = { "rekor.sigstore.dev",
+	    "api.github.com", "fulcio.sigstore.dev", "x.example" };
+	size_t			 i;
+
+	(void)state;
+	a = proxy_audit_open(NULL, &e);
+	assert_non_null(a);
+	r.allow = r.would_deny = true;
+	/* sigstore has 4 hosts: 2 used is half; github's one is kept. */
+	for (i = 0; i < 4; i++) {
+		r.host = hosts[i];
+		r.port = i == 1 ? 8443 : 443;
+		proxy_audit_write(a, &r);
+	}
+	proxy_audit_report_only(a, &b);
+	assert_string_equal(strbuf_str(&b),
+	    "keyhole: report-only: 4 destinations outside the allow-list "
+	    "were used; to allow them:\n"
+	    "keyhole:   --allow-domain sigstore --allow-domain "
+	    "api.github.com:8443 --allow-domain x.example\n"
+	    "keyhole:   profile: {\"network\": {\"allow_domain\": "
+	    "[\"sigstore\", \"api.github.com:8443\", \"x.example\"]}}\n"
+	    "keyhole:   (sigstore is a network-policy group: 4 hosts; list "
+	    "the hosts instead to allow only those used)\n");
+	strbuf_free(&b);
+	proxy_audit_free(a);
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_audit_redact_leaves_path_without_query),
+		T(test_audit_report_only_names_a_group_half_of_whose_hosts_were_used),
 		T(test_audit_redact_replaces_every_query_value),
 		T(test_audit_redact_keeps_flags_without_value),
 		T(test_audit_redact_handles_empty_query),

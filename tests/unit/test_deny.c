@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "policy/deny.h"
+#include "policy/netpolicy.h"
+#include "util/errbuf.h"
 #include "util/strv.h"
 
 /*
@@ -249,6 +251,157 @@ test_deny_snippet_is_a_profile_with_the_entries(void **state)
 	strv_free(&v);
 }
 
+/* A small policy: a group of four hosts, one of sixteen, one of suffixes. */
+static const char suggest_policy[] =
+    "{\"meta\": {\"version\": 1, \"schema_version\": \"1.0\"},"
+    " \"groups\": {"
+    "  \"four\": {\"description\": \"d\", \"hosts\": [\"a.four\", \"b.four\","
+    "   \"c.four\", \"d.four\"]},"
+    "  \"big\": {\"description\": \"d\", \"hosts\": [\"h1.big\", \"h2.big\","
+    "   \"h3.big\", \"h4.big\", \"h5.big\", \"h6.big\", \"h7.big\","
+    "   \"h8.big\", \"h9.big\", \"h10.big\", \"h11.big\", \"h12.big\","
+    "   \"h13.big\", \"h14.big\", \"h15.big\", \"a.four\"]},"
+    "  \"sfx\": {\"description\": \"d\", \"suffixes\": [\".cloud.test\"]}"
+    " },"
+    " \"profiles\": {}, \"credentials\": {}}";
+
+static struct netpolicy *
+suggest_np(void)
+{
+	struct errbuf		 e = { 0 };
+	struct netpolicy	*np;
+
+	np = policy_netpolicy_parse(suggest_policy, strlen(suggest_policy),
+	    &e);
+	if (np == NULL)
+		fail_msg("%s", errbuf_msg(&e));
+	return np;
+}
+
+/* entries, space-separated, through the builder; the result joined. */
+static char *
+suggest(const struct netpolicy *np, const char *entries, char **groups)
+{
+	struct strv	 in = { 0 }, out = { 0 }, g = { 0 };
+	char		*r;
+
+	strv_split_push(&in, entries, ' ');
+	policy_deny_suggest(&in, np, &out, &g);
+	r = strv_join(&out, " ");
+	*groups = strv_join(&g, " ");
+	strv_free(&in);
+	strv_free(&out);
+	strv_free(&g);
+	return r;
+}
+
+static void
+test_deny_suggest_names_a_group_half_of_whose_hosts_were_used(void **state)
+{
+	struct netpolicy	*np = suggest_np();
+	char			*s, *g;
+
+	(void)state;
+	/* Two of four: the group, where its first host stood. */
+	s = suggest(np, "x.test b.four y.test:8080 C.FOUR.", &g);
+	assert_string_equal(s, "x.test four y.test:8080");
+	assert_string_equal(g, "four");
+	free(s);
+	free(g);
+	/* The whole group. */
+	s = suggest(np, "a.four b.four c.four d.four", &g);
+	assert_string_equal(s, "four");
+	assert_string_equal(g, "four");
+	free(s);
+	free(g);
+	/* One of four is listed as itself. */
+	s = suggest(np, "b.four x.test", &g);
+	assert_string_equal(s, "b.four x.test");
+	assert_string_equal(g, "");
+	free(s);
+	free(g);
+	policy_netpolicy_free(np);
+}
+
+static void
+test_deny_suggest_keeps_ports_and_literals_and_few_of_a_big_group(
+    void **state)
+{
+	struct netpolicy	*np = suggest_np();
+	char			*s, *g;
+
+	(void)state;
+	/* A port is not the group's: host:PORT stays (and is a direct grant). */
+	s = suggest(np, "a.four:8443 b.four:8443 c.four", &g);
+	assert_string_equal(s, "a.four:8443 b.four:8443 c.four");
+	assert_string_equal(g, "");
+	free(s);
+	free(g);
+	/* Seven of sixteen is not enough; eight is. */
+	s = suggest(np, "h1.big h2.big h3.big h4.big h5.big h6.big h7.big",
+	    &g);
+	assert_string_equal(s, "h1.big h2.big h3.big h4.big h5.big h6.big "
+	    "h7.big");
+	free(s);
+	free(g);
+	s = suggest(np, "h1.big h2.big h3.big h4.big h5.big h6.big h7.big "
+	    "h8.big [::1]:443 10.0.0.1", &g);
+	assert_string_equal(s, "big [::1]:443 10.0.0.1");
+	assert_string_equal(g, "big");
+	free(s);
+	free(g);
+	policy_netpolicy_free(np);
+}
+
+static void
+test_deny_suggest_suffix_groups_and_overlaps(void **state)
+{
+	struct netpolicy	*np = suggest_np();
+	const struct netgroup	*grp;
+	char			*s, *g;
+
+	(void)state;
+	/* Two hosts under a suffix-only group's suffix; not the suffix. */
+	s = suggest(np, "cloud.test a.cloud.test b.x.cloud.test", &g);
+	assert_string_equal(s, "cloud.test sfx");
+	assert_string_equal(g, "sfx");
+	free(s);
+	free(g);
+	s = suggest(np, "a.cloud.test", &g);
+	assert_string_equal(s, "a.cloud.test");
+	free(s);
+	free(g);
+	/*
+	 * a.four is in both groups: the group covering more takes it first
+	 * (big: a.four and seven of its own, eight of sixteen), and the
+	 * other counts only what is left (b.four: one of four).
+	 */
+	s = suggest(np, "a.four b.four h1.big h2.big h3.big h4.big h5.big "
+	    "h6.big h7.big", &g);
+	assert_string_equal(s, "big b.four");
+	assert_string_equal(g, "big");
+	free(s);
+	free(g);
+	/* Nothing to suggest, no policy: unchanged. */
+	s = suggest(np, "", &g);
+	assert_string_equal(s, "");
+	free(s);
+	free(g);
+	s = suggest(NULL, "a.four b.four", &g);
+	assert_string_equal(s, "a.four b.four");
+	free(s);
+	free(g);
+	/* keyhole why: the first group a bare host is in. */
+	grp = policy_deny_group_of(np, "a.four");
+	assert_non_null(grp);
+	assert_string_equal(grp->name, "four");
+	assert_string_equal(policy_deny_group_of(np, "z.cloud.test")->name,
+	    "sfx");
+	assert_null(policy_deny_group_of(np, "a.four:8443"));
+	assert_null(policy_deny_group_of(np, "x.test"));
+	policy_netpolicy_free(np);
+}
+
 int
 main(void)
 {
@@ -272,6 +425,11 @@ main(void)
 		cmocka_unit_test(test_deny_entry_drops_only_the_default_port),
 		cmocka_unit_test(
 		    test_deny_snippet_is_a_profile_with_the_entries),
+		cmocka_unit_test(
+		    test_deny_suggest_names_a_group_half_of_whose_hosts_were_used),
+		cmocka_unit_test(
+		    test_deny_suggest_keeps_ports_and_literals_and_few_of_a_big_group),
+		cmocka_unit_test(test_deny_suggest_suffix_groups_and_overlaps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,133 @@
+"""--report-only in a private network namespace (report_world.py), where
+port 80 and a private address are ours: the suggestion names a
+network-policy group when half of its hosts were used (SPEC 4.11), and
+fed back as a profile it makes the same run pass; a direct connect the
+policy would deny is made, audited would_deny and suggested as host:PORT,
+while the address guard (metadata) still refuses."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import free_port_number
+from run_fixtures import SUMMARY_RE, box, try_bin  # noqa: F401
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD = os.path.join(HERE, "report_world.py")
+PY = "/usr/bin/python3"
+
+FLAGS_RE = re.compile(r"^keyhole:   (--allow-domain \S+(?: --allow-domain "
+    r"\S+)*)$", re.M)
+PROFILE_RE = re.compile(r"^keyhole:   profile: (\{.*\})$", re.M)
+
+
+def netns_ok():
+	try:
+		return subprocess.run(["unshare", "--net", "--", "ip", "link",
+		    "set", "lo", "up"], capture_output=True,
+		    timeout=10).returncode == 0
+	except (OSError, subprocess.TimeoutExpired):
+		return False
+
+
+pytestmark = pytest.mark.skipif(not netns_ok(),
+    reason="needs root: unshare --net and ip(8)")
+
+
+def world(box, listen, argv):
+	"""Run `keyhole ARGV` inside a private network; its result."""
+	cfg = {"dir": box.root, "env": box.env(), "listen": listen,
+	    "runs": [[box.keyhole] + argv]}
+	cfgpath = box.write(box.path("world.json"), json.dumps(cfg))
+	p = subprocess.run(["unshare", "--net", "--", PY, WORLD, cfgpath],
+	    capture_output=True, timeout=90)
+	assert p.returncode == 0, p
+	res = json.loads(p.stdout.decode().strip().splitlines()[-1])[0]
+	assert "Sanitizer" not in res["err"], res["err"]
+	assert "runtime error:" not in res["err"], res["err"]
+	return res
+
+
+def audit_lines(path):
+	with open(path) as f:
+		return [json.loads(l) for l in f if l.strip()]
+
+
+SIGSTORE = ("rekor.sigstore.dev", "fulcio.sigstore.dev")
+
+
+def curls():
+	return " ; ".join("curl -sS --noproxy '' -o /dev/null -w "
+	    "'%%{http_code} ' http://%s/x" % h for h in SIGSTORE)
+
+
+def resolves():
+	args = []
+	for h in SIGSTORE:
+		args += ["--resolve", "%s:80:127.0.0.1" % h]
+	return args
+
+
+def test_report_only_suggests_a_group_that_fed_back_passes(box):
+	audit = box.path("audit.jsonl")
+	res = world(box, [["127.0.0.1", 80]], ["run", "--report-only",
+	    "--audit-log", audit, *resolves(), "--", "sh", "-c", curls()])
+	assert res["rc"] == 0, res
+	assert res["out"] == "200 200 ", res
+	assert [s[2] for s in res["seen"]] == list(SIGSTORE), res
+	recs = [r for r in audit_lines(audit) if r["mode"] == "forward"]
+	assert [r["decision"] for r in recs] == ["would_deny"] * 2, recs
+	# Two of sigstore's four hosts: the group, not the hosts.
+	assert "keyhole: report-only: 2 destinations outside the allow-list " \
+	    "were used; to allow them:\n" in res["err"], res["err"]
+	m = FLAGS_RE.search(res["err"])
+	assert m and m.group(1) == "--allow-domain sigstore", res["err"]
+	m = PROFILE_RE.search(res["err"])
+	assert m, res["err"]
+	snippet = json.loads(m.group(1))
+	assert snippet == {"network": {"allow_domain": ["sigstore"]}}, snippet
+	assert "(sigstore is a network-policy group: 4 hosts; list the " \
+	    "hosts instead to allow only those used)" in res["err"], res["err"]
+
+	# Fed back as a profile, the same run passes with no denial.
+	prof = box.write(box.path("learnt.json"), json.dumps(snippet))
+	audit2 = box.path("audit2.jsonl")
+	res = world(box, [["127.0.0.1", 80]], ["run", "-p", prof,
+	    "--audit-log", audit2, *resolves(), "--", "sh", "-c", curls()])
+	assert res["rc"] == 0, res
+	assert res["out"] == "200 200 ", res
+	assert not SUMMARY_RE.search(res["err"]), res["err"]
+	assert "sandbox_violations" not in res["err"], res["err"]
+	recs = [r for r in audit_lines(audit2) if r["mode"] == "forward"]
+	assert [r["decision"] for r in recs] == ["allow"] * 2, recs
+
+
+def test_why_host_names_the_group_of_the_host(box):
+	res = box.run("why", "--allow-domain", "api.test", "--host",
+	    "rekor.sigstore.dev")
+	assert res.rc == 0, res
+	assert "  Suggested fix: --allow-domain rekor.sigstore.dev\n" in \
+	    res.out, res.out
+	assert "  Or its network-policy group: --allow-domain sigstore " \
+	    "(allows every host of the group)\n" in res.out, res.out
+	res = box.run("why", "--allow-domain", "api.test", "--json", "--host",
+	    "rekor.sigstore.dev")
+	assert res.rc == 0, res
+	j = json.loads(res.out)
+	assert j["suggested_group"] == "sigstore", j
+	assert j["suggested_profile"] == {"network": {"allow_domain":
+	    ["rekor.sigstore.dev"]}}, j
+	# A host in no group, or on another port: no group.
+	res = box.run("why", "--allow-domain", "api.test", "--json", "--host",
+	    "rekor.sigstore.dev:8443")
+	j = json.loads(res.out)
+	assert j["suggested_flag"] == "--allow-domain rekor.sigstore.dev:8443", j
+	assert "suggested_group" not in j, j
+	res = box.run("why", "--allow-domain", "api.test", "--json", "--host",
+	    "nowhere.test")
+	j = json.loads(res.out)
+	assert j["suggested_flag"] == "--allow-domain nowhere.test", j
+	assert "suggested_group" not in j, j
