@@ -387,3 +387,23 @@ def test_sendmmsg_udp_in_allow_mode_still_works(box, try_bin):
 		assert [u.recv(16), u.recv(16)] == [b"a", b"b"]
 	finally:
 		u.close()
+
+
+def test_sendmsg_to_a_closed_peer_still_raises_sigpipe(box):
+	"""The supervisor sends with MSG_NOSIGNAL and passes the SIGPIPE on
+	to the calling thread, as the kernel would have sent it."""
+	res = box.run("run", "--", PY, "-c",
+	    "import signal, socket\nsignal.signal(signal.SIGPIPE, "
+	    "signal.SIG_DFL)\na, b = socket.socketpair()\nb.close()\n"
+	    "a.sendmsg([b'x'])\nprint('survived')")
+	assert res.rc == 128 + 13, res
+	assert "survived" not in res.out
+
+
+def test_sendmsg_nosignal_to_a_closed_peer_is_epipe(box):
+	res = box.run("run", "--", PY, "-c",
+	    "import errno, signal, socket\nsignal.signal(signal.SIGPIPE, "
+	    "signal.SIG_DFL)\na, b = socket.socketpair()\nb.close()\n"
+	    "try:\n a.sendmsg([b'x'], [], socket.MSG_NOSIGNAL)\n"
+	    "except OSError as e: print(errno.errorcode[e.errno])")
+	assert res.rc == 0 and res.out.strip() == "EPIPE", res
