@@ -282,8 +282,14 @@ audit_would(struct audit *a, const struct audit_rec *r)
 {
 	char	*ent;
 
-	ent = policy_deny_entry(r->host, r->port, strcmp(r->mode,
-	    "forward") == 0);
+	/* A direct connect needs host:PORT, the direct grant (SPEC 4.3). */
+	if (strcmp(r->mode, "direct") == 0 && r->port >= 0)
+		ent = xasprintf("%s%s%s:%d", strchr(r->host, ':') != NULL ?
+		    "[" : "", r->host, strchr(r->host, ':') != NULL ? "]" : "",
+		    r->port);
+	else
+		ent = policy_deny_entry(r->host, r->port, strcmp(r->mode,
+		    "forward") == 0);
 	if (strv_contains(&a->would, ent))
 		free(ent);
 	else if (a->would.n >= AUDIT_WOULD_MAX) {

@@ -166,6 +166,7 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 	case MEDIATOR_PROXY:
 	case MEDIATOR_OPEN_PORT:
 	case MEDIATOR_GRANT:
+	case MEDIATOR_WOULD_DENY:
 		if (getsockopt(op->sfd, SOL_SOCKET, SO_PROTOCOL, &v, &sl) ==
 		    -1) {
 			sandbox_mediator_op_finish(op, errno == ENOTSOCK ?

@@ -98,6 +98,9 @@ inet_is_lo6(const struct sockaddr_storage *a)
 	    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
 }
 
+/* The guard's reason for a --report-only connect it refused. */
+static char	guard_reason[ERRBUF_MAX];
+
 enum mediator_verdict
 sandbox_mediator_decide_inet(const struct mediator_policy *pol,
     const struct sockaddr *sa, socklen_t len, const char **reason,
@@ -106,6 +109,7 @@ sandbox_mediator_decide_inet(const struct mediator_policy *pol,
 	struct sockaddr_storage	 a, ga;
 	const struct mediator_grant *g;
 	char			 text[INET6_ADDRSTRLEN];
+	struct errbuf		 e;
 	uint16_t		 port, gport;
 	size_t			 i, j;
 	bool			 cred_hit = false;
@@ -146,14 +150,34 @@ sandbox_mediator_decide_inet(const struct mediator_policy *pol,
 			return MEDIATOR_GRANT;
 		}
 	}
-	if (cred_hit)
+	if (cred_hit) {
 		*reason = "credential upstream: direct connect bypasses L7 "
 		    "filtering";
-	else if (pol->proxy_port != 0 && port == pol->proxy_port)
+		return MEDIATOR_DENY;
+	}
+	if (pol->proxy_port != 0 && port == pol->proxy_port)
 		*reason = "not the proxy's address";
 	else
 		*reason = "no direct grant for this address and port";
-	return MEDIATOR_DENY;
+	if (!pol->report_only)
+		return MEDIATOR_DENY;
+	/* --report-only: the guard still decides (SPEC 4.11). */
+	if (proxy_guard_check(sa, pol->self, false, &e) == -1) {
+		/* The mediator is one thread: the text lives until the next. */
+		snprintf(guard_reason, sizeof(guard_reason), "%s",
+		    errbuf_msg(&e));
+		*reason = guard_reason;
+		return MEDIATOR_DENY;
+	}
+	/* A credential upstream's address, on any port (SPEC 4.5). */
+	if (pol->cred != NULL && proxy_guard_ntop((const struct sockaddr *)&a,
+	    text, sizeof(text)) != NULL && pol->cred(pol->cred_arg, text,
+	    port)) {
+		*reason = "credential upstream: direct connect bypasses L7 "
+		    "filtering";
+		return MEDIATOR_DENY;
+	}
+	return MEDIATOR_WOULD_DENY;
 }
 
 void
@@ -421,6 +445,8 @@ sandbox_mediate_inet_init(struct mediator *m, const struct plan *p,
 		m->pol.cred = cred_upstream;
 		m->pol.cred_arg = m->proxy;
 	}
+	m->pol.report_only = p->report_only;
+	m->pol.self = (const struct sockaddr *)&m->self;
 	if (p->mode == NET_PROXY)
 		grants_build(m, p);
 	return grants_schedule(m, e);
@@ -478,6 +504,9 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediator_audit(m, false, host, port, reason);
 		sandbox_mediator_op_finish(op, -EACCES);
 		return;
+	case MEDIATOR_WOULD_DENY:
+		sandbox_mediator_audit_would(m, host, port, reason);
+		break;
 	case MEDIATOR_PROXY:
 		log_debug("%s: connect to the proxy", __func__);
 		break;

@@ -414,6 +414,23 @@ sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
 	proxy_audit_write(m->audit, &rec);
 }
 
+void
+sandbox_mediator_audit_would(struct mediator *m, const char *host, int port,
+    const char *reason)
+{
+	struct audit_rec	rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.mode = "direct";
+	rec.allow = true;
+	rec.would_deny = true;
+	rec.host = host;
+	rec.port = port;
+	rec.reason = reason;
+	rec.ms = -1;
+	proxy_audit_write(m->audit, &rec);
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 /* One notification, to its handler by syscall number. */

@@ -76,6 +76,8 @@ enum mediator_verdict {
 	MEDIATOR_PROXY,		/* 127.0.0.1:PROXY_PORT */
 	MEDIATOR_OPEN_PORT,	/* loopback on an --open-port port */
 	MEDIATOR_GRANT,		/* a direct grant's address */
+	MEDIATOR_WOULD_DENY,	/* denied but for --report-only: made,
+				 * audited would_deny (SPEC 4.11) */
 	MEDIATOR_UNIX,		/* pathname socket bound inside or named */
 	MEDIATOR_PASS,		/* AF_UNSPEC, unnamed AF_UNIX, netlink,
 				 * anything in NET_ALLOW but AF_UNIX */
@@ -119,13 +121,21 @@ struct mediator_policy {
 	size_t			 sweep_at;	/* sweep unlinked ones here */
 	mediator_cred_fn	*cred;		/* NULL: no routes */
 	void			*cred_arg;
+	bool			 report_only;	/* --report-only (SPEC 4.11) */
+	const struct sockaddr	*self;		/* borrowed: the proxy's
+						 * address, for the guard */
 };
 
 /*
  * Decide on an inet address (sa, len bytes, as copied from the child).
  * IPv4-mapped IPv6 addresses are decided as the IPv4 address.  Returns
  * the verdict; on MEDIATOR_DENY *reason says why (static text); on
- * MEDIATOR_GRANT *grant is the grant (borrowed from pol).
+ * MEDIATOR_GRANT *grant is the grant (borrowed from pol).  With
+ * report_only, what would be denied for want of a grant is
+ * MEDIATOR_WOULD_DENY (*reason: the denial it would have been) when the
+ * address guard lets the address through (not metadata; loopback and the
+ * other guarded ranges only when --open-port or a grant named them, which
+ * is decided before); a credential upstream's address stays denied.
  */
 enum mediator_verdict sandbox_mediator_decide_inet(
 	    const struct mediator_policy *pol, const struct sockaddr *sa,

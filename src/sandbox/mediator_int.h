@@ -135,6 +135,9 @@ int	 sandbox_mediator_dirfd(struct mediator *, pid_t tid, uint64_t id,
 /* Send signal sig to thread tid (a SIGPIPE the kernel would send). */
 void	 sandbox_mediator_kill(struct mediator *, pid_t tid, int sig);
 
+/* A --report-only direct connect: mode "direct", decision would_deny. */
+void	 sandbox_mediator_audit_would(struct mediator *, const char *host,
+	    int port, const char *reason);
 /* One audit record of mode "direct" (host may be a unix path). */
 void	 sandbox_mediator_audit(struct mediator *, bool allow,
 	    const char *host, int port, const char *reason);

@@ -131,3 +131,78 @@ def test_why_host_names_the_group_of_the_host(box):
 	j = json.loads(res.out)
 	assert j["suggested_flag"] == "--allow-domain nowhere.test", j
 	assert "suggested_group" not in j, j
+
+
+DIRECT = r"""
+import errno, socket
+s = socket.create_connection(("10.77.0.7", 8080), timeout=10)
+s.sendall(b"GET /direct HTTP/1.0\r\nHost: 10.77.0.7:8080\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode())
+s.close()
+try:
+	socket.create_connection(("169.254.169.254", 80), timeout=5)
+	print("metadata connected")
+except OSError as e:
+	print("metadata", errno.errorcode.get(e.errno, e.errno))
+"""
+
+
+def test_report_only_makes_a_direct_connect_and_suggests_it(box):
+	py = box.write(box.path("granted", "direct.py"), DIRECT)
+	audit = box.path("audit.jsonl")
+	res = world(box, [["10.77.0.7", 8080]], ["run", "--report-only",
+	    "--audit-log", audit, "--read-file", py, "--", PY, py])
+	assert res["rc"] == 0, res
+	# Made (the server saw it), metadata still refused by the guard.
+	assert res["out"] == "HTTP/1.0 200 OK\nmetadata EACCES\n", res
+	assert [s[3] for s in res["seen"]] == ["/direct"], res
+	recs = [r for r in audit_lines(audit) if r["mode"] == "direct"]
+	assert [(r["host"], r["port"], r["decision"], r["reason"])
+	    for r in recs] == [
+		("10.77.0.7", 8080, "would_deny",
+		    "no direct grant for this address and port"),
+		("169.254.169.254", 80, "deny",
+		    "address 169.254.169.254 is cloud metadata"),
+	], recs
+	# The suggestion: the direct grant host:PORT.
+	assert "keyhole: report-only: 1 destination outside the allow-list " \
+	    "was used; to allow exactly it:\n" in res["err"], res["err"]
+	m = FLAGS_RE.search(res["err"])
+	assert m and m.group(1) == "--allow-domain 10.77.0.7:8080", res["err"]
+	m = PROFILE_RE.search(res["err"])
+	snippet = json.loads(m.group(1))
+	assert snippet == {"network": {"allow_domain": ["10.77.0.7:8080"]}}
+	# The metadata denial is in the summary and the block, never allowed.
+	m = SUMMARY_RE.search(res["err"])
+	assert m and m.group(1) == "1", res["err"]
+	block = res["err"].split("<sandbox_violations>\n", 1)[1].split(
+	    "</sandbox_violations>", 1)[0]
+	lines = block.splitlines()
+	assert lines[0].startswith("direct 169.254.169.254:80: address "
+	    "169.254.169.254 is cloud metadata (1 time); nothing allows "
+	    "this"), block
+	assert len(lines) == 2 and lines[1].startswith("filesystem "), block
+
+	# Fed back as a profile, the same run passes: an allow record.
+	prof = box.write(box.path("learnt.json"), json.dumps(snippet))
+	audit2 = box.path("audit2.jsonl")
+	res = world(box, [["10.77.0.7", 8080]], ["run", "-p", prof,
+	    "--audit-log", audit2, "--read-file", py, "--", PY, py])
+	assert res["rc"] == 0, res
+	assert res["out"] == "HTTP/1.0 200 OK\nmetadata EACCES\n", res
+	recs = [r for r in audit_lines(audit2) if r["mode"] == "direct"]
+	assert [(r["host"], r["decision"]) for r in recs] == [
+	    ("10.77.0.7", "allow"), ("169.254.169.254", "deny")], recs
+	assert "report-only" not in res["err"], res["err"]
+
+
+def test_without_report_only_the_direct_connect_is_refused(box):
+	py = box.write(box.path("granted", "direct.py"), DIRECT)
+	res = world(box, [["10.77.0.7", 8080]], ["run", "--allow-domain",
+	    "api.test", "--read-file", py, "--", PY, "-c",
+	    "import errno, socket\ntry:\n\tsocket.create_connection(("
+	    "'10.77.0.7', 8080), timeout=5)\n\tprint('connected')\n"
+	    "except OSError as e:\n\tprint(errno.errorcode[e.errno])\n"])
+	assert res["rc"] == 0, res
+	assert res["out"] == "EACCES\n", res
+	assert res["seen"] == [], res

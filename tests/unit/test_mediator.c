@@ -250,6 +250,78 @@ test_mediator_denies_credential_upstream_by_address(void **state)
 }
 
 static void
+test_mediator_report_only_makes_what_no_grant_allows(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	f->pol.report_only = true;
+	assert_int_equal(decide(f, "203.0.113.5", 8080, &reason),
+	    MEDIATOR_WOULD_DENY);
+	assert_string_equal(reason, "no direct grant for this address and "
+	    "port");
+	/* a grant's address on another port; a private address; v6 */
+	assert_int_equal(decide(f, "10.1.2.3", 9999, NULL),
+	    MEDIATOR_WOULD_DENY);
+	assert_int_equal(decide(f, "10.77.0.7", 8080, NULL),
+	    MEDIATOR_WOULD_DENY);
+	assert_int_equal(decide(f, "2001:db8::9", 443, NULL),
+	    MEDIATOR_WOULD_DENY);
+	/* what is allowed stays what it was */
+	assert_int_equal(decide(f, "10.1.2.3", DB, NULL), MEDIATOR_GRANT);
+	assert_int_equal(decide(f, "127.0.0.1", OPEN, NULL),
+	    MEDIATOR_OPEN_PORT);
+	assert_int_equal(decide(f, "127.0.0.1", PROXY, NULL), MEDIATOR_PROXY);
+	/* without --report-only the same is denied */
+	f->pol.report_only = false;
+	assert_int_equal(decide(f, "203.0.113.5", 8080, NULL),
+	    MEDIATOR_DENY);
+}
+
+static void
+test_mediator_report_only_keeps_the_guard_and_credential_upstreams(
+    void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+	static const char *guarded[][2] = {
+		{ "169.254.169.254", "address 169.254.169.254 is cloud metadata" },
+		{ "100.100.100.200", "address 100.100.100.200 is cloud metadata" },
+		{ "fd00:ec2::254", "address fd00:ec2::254 is cloud metadata" },
+		{ "::ffff:169.254.169.254", "address ::ffff:169.254.169.254 is "
+		    "cloud metadata" },
+		{ "127.0.0.1", "address 127.0.0.1 is loopback" },
+		{ "127.0.0.2", "address 127.0.0.2 is loopback" },
+		{ "::1", "address ::1 is loopback" },
+		{ "0.0.0.0", "address 0.0.0.0 is unspecified" },
+		{ "169.254.1.1", "address 169.254.1.1 is link-local" },
+		{ "224.0.0.1", "address 224.0.0.1 is multicast" },
+	};
+	size_t		 i;
+
+	f->pol.report_only = true;
+	for (i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
+		assert_int_equal(decide(f, guarded[i][0], 8080, &reason),
+		    MEDIATOR_DENY);
+		assert_non_null(reason);
+		if (strncmp(reason, guarded[i][1], strlen(guarded[i][1])) != 0)
+			fail_msg("%s: %s", guarded[i][0], reason);
+	}
+	/* a credential upstream's address, granted or not */
+	cred_host = "192.0.2.7";
+	assert_int_equal(decide(f, "192.0.2.7", 443, &reason), MEDIATOR_DENY);
+	assert_string_equal(reason,
+	    "credential upstream: direct connect bypasses L7 filtering");
+	cred_host = "198.51.100.9";
+	assert_int_equal(decide(f, "198.51.100.9", 443, &reason),
+	    MEDIATOR_DENY);
+	assert_string_equal(reason,
+	    "credential upstream: direct connect bypasses L7 filtering");
+	/* the proxy's port on another address: only where the guard lets */
+	assert_int_equal(decide(f, "127.0.0.2", PROXY, NULL), MEDIATOR_DENY);
+}
+
+static void
 test_mediator_denies_short_address(void **state)
 {
 	struct fixture		*f = *state;
@@ -580,6 +652,8 @@ main(void)
 		T(test_mediator_denies_nat64_form_of_grant_address),
 		T(test_mediator_denies_credential_upstream_by_name),
 		T(test_mediator_denies_credential_upstream_by_address),
+		T(test_mediator_report_only_makes_what_no_grant_allows),
+		T(test_mediator_report_only_keeps_the_guard_and_credential_upstreams),
 		T(test_mediator_denies_short_address),
 		T(test_mediator_denies_non_inet_family),
 		T(test_mediator_allows_unix_socket_bound_inside),
