@@ -43,7 +43,8 @@ def test_metadata_403_suggests_nothing(proxy):
 
 
 def test_credential_upstream_403_points_at_the_route(proxy):
-	px = proxy("--credential", "openai",
+	# --tls-intercept off: the CONNECT is refused, not intercepted (4.12)
+	px = proxy("--credential", "openai", "--tls-intercept", "off",
 	    env={"OPENAI_API_KEY": "sk-test-real-key-0123456789"})
 	st, rs, h, body = connect_status(px, "api.openai.com:443")
 	assert_proxy_answer(st, rs, h, body, 403, CRED_REASON_CONNECT)
