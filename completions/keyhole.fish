@@ -171,6 +171,7 @@ complete -c keyhole -n '__fish_seen_subcommand_from proxy' -s v -l verbose -d 'm
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -s s -l silent -d 'print nothing but errors'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l env-file -r -F -d 'also write the NAME=value lines, shell-quoted, to FILE (mode 0640), for \'. FILE\' in a shell'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l listen -x -d 'listen there instead of 127.0.0.1 (repeatable; IP literal, [v6] in brackets, port 0: any)'
+complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l clients -r -F -d 'named clients with pinned tokens (JSON; see docs/clients-format.md); no token is printed'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l log-format -x -d 'stderr lines as text (default) or one JSON object per line (level, msg, audit fields)'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l admin-listen -x -d 'serve /healthz, /readyz and /metrics there (off by default)'
 complete -c keyhole -n '__fish_seen_subcommand_from proxy' -l drain-timeout -x -d 'on SIGTERM stop accepting and give open exchanges up to SECS (default 0: close now)'

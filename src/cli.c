@@ -92,6 +92,7 @@ enum opt_id {
 	O_ADMIN_LISTEN,
 	O_DRAIN_TIMEOUT,
 	O_LISTEN,
+	O_CLIENTS,
 	O_SHELL,
 	O_SHELL_CMD,
 	O_PATH,
@@ -295,6 +296,9 @@ static const struct opt opts[] = {
 	{ "listen", 0, O_LISTEN, "ADDR:PORT", C_PROXY, OPT_MULTI, S_GEN,
 	    "listen there instead of 127.0.0.1 (repeatable;\n"
 	    "IP literal, [v6] in brackets, port 0: any)" },
+	{ "clients", 0, O_CLIENTS, "FILE", C_PROXY, 0, S_GEN,
+	    "named clients with pinned tokens (JSON; see\n"
+	    "docs/clients-format.md); no token is printed" },
 	{ "log-format", 0, O_LOG_FORMAT, "text|json", C_PROXY, 0, S_GEN,
 	    "stderr lines as text (default) or one JSON\n"
 	    "object per line (level, msg, audit fields)" },
@@ -788,6 +792,9 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 		if (check_nonempty_list(p, name, val) == -1)
 			return -1;
 		strv_push(&cli->listen, val);
+		return 0;
+	case O_CLIENTS:
+		set_str(&cli->clients, val);
 		return 0;
 	case O_ADMIN_LISTEN:
 		set_str(&cli->admin_listen, val);
@@ -1325,6 +1332,7 @@ cli_free(struct cli *cli)
 	strv_free(&cli->allow_env);
 	free(cli->env_file);
 	free(cli->admin_listen);
+	free(cli->clients);
 	strv_free(&cli->listen);
 	strv_free(&cli->argv);
 	free(cli->shell);

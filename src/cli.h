@@ -93,6 +93,7 @@ struct cli {
 	char		*env_file;		/* owned; proxy --env-file */
 	bool		 log_json;		/* proxy --log-format json */
 	char		*admin_listen;		/* owned; proxy --admin-listen */
+	char		*clients;		/* owned; proxy --clients FILE */
 	struct strv	 listen;		/* proxy --listen ADDR:PORT */
 	uint64_t	 drain_timeout_ms;	/* proxy --drain-timeout */
 

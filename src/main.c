@@ -24,6 +24,7 @@
 #include "profile/profile.h"
 #include "proxy/admin.h"
 #include "proxy/audit.h"
+#include "proxy/clients.h"
 #include "proxy/evmem.h"
 #include "proxy/server.h"
 #include "sandbox/agents.h"
@@ -51,6 +52,7 @@ struct proxy_run {
 	struct event_base	*base;
 	struct proxy		*px;
 	struct admin		*admin;
+	struct proxy_clients	*clients;	/* owned; --clients */
 	struct event		*drain_tick;	/* owned; while draining */
 	uint64_t		 drain_timeout_ms;
 	struct timespec		 drain_start;
@@ -329,6 +331,12 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 	if ((pr.px = proxy_server_new(plan, pr.base, e)) == NULL)
 		goto out;
 	proxy_server_set_creds(pr.px, creds);
+	if (cli->clients != NULL) {
+		if ((pr.clients = proxy_clients_load(cli->clients, plan,
+		    e)) == NULL)
+			goto out;
+		proxy_server_set_clients(pr.px, pr.clients);
+	}
 	if (cli->admin_listen != NULL && (pr.admin = proxy_admin_new(pr.base,
 	    cli->admin_listen, pr.px, e)) == NULL)
 		goto out;
@@ -378,6 +386,7 @@ out:
 		event_free(pr.drain_tick);
 	proxy_admin_free(pr.admin);
 	proxy_server_free(pr.px);
+	proxy_clients_free(pr.clients);
 	creds_store_free(creds);
 	if (pr.base != NULL) {
 		drain_loop(pr.base);

@@ -19,6 +19,7 @@
 struct secret {
 	size_t		 len;
 	unsigned char	*buf;	/* owned; wiped on free */
+	bool		 sha256; /* buf is the SHA-256 of the value */
 };
 
 /* Where emitted bytes go: an evbuffer or a strbuf. */
@@ -113,11 +114,38 @@ creds_secret_len(const struct secret *s)
 	return s == NULL ? 0 : s->len;
 }
 
+struct secret *
+creds_secret_new_sha256(const unsigned char digest[32])
+{
+	struct secret	*s = creds_secret_new(digest, 32);
+
+	s->sha256 = true;
+	return s;
+}
+
+bool
+creds_secret_is_sha256(const struct secret *s)
+{
+	return s != NULL && s->sha256;
+}
+
 bool
 creds_secret_equal(const struct secret *s, const void *p, size_t len)
 {
+	unsigned char	md[32];
+	unsigned int	mdlen = 0;
+	bool		ok;
+
 	if (s == NULL)
 		return false;
+	if (s->sha256) {
+		if (EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+		    mdlen != sizeof(md))
+			return false;
+		ok = CRYPTO_memcmp(s->buf, md, sizeof(md)) == 0;
+		explicit_bzero(md, sizeof(md));
+		return ok;
+	}
 	/* The length is not secret (SPEC §4.2: tokens are always 64). */
 	if (s->len != len)
 		return false;
@@ -131,6 +159,9 @@ creds_secret_equal_secret(const struct secret *a, const struct secret *b)
 {
 	if (a == NULL || b == NULL)
 		return false;
+	if (b->sha256)
+		return a->sha256 && a->len == b->len &&
+		    CRYPTO_memcmp(a->buf, b->buf, b->len) == 0;
 	return creds_secret_equal(a, b->buf, b->len);
 }
 

@@ -29,6 +29,13 @@ struct secret *creds_secret_random_hex(size_t nbytes, struct errbuf *e);
 /* prefix then nchars random [A-Za-z0-9] (a phantom shaped like a key). */
 struct secret *creds_secret_random_token(const char *prefix, size_t nchars,
 	    struct errbuf *e);
+/*
+ * A secret known only by its SHA-256 (--clients "sha256:HEX"): equality
+ * hashes the candidate and compares the digests in constant time.  It
+ * cannot be emitted (its bytes are the digest).
+ */
+struct secret *creds_secret_new_sha256(const unsigned char digest[32]);
+bool	 creds_secret_is_sha256(const struct secret *);
 size_t	 creds_secret_len(const struct secret *);
 /* Constant-time equality with len bytes (lengths compared first). */
 bool	 creds_secret_equal(const struct secret *, const void *, size_t);

@@ -177,6 +177,21 @@ locate(const struct pctx *c, int *line, int *col)
 	*col = (int)(at - ls) + 1;
 }
 
+void
+profile_json_locate(const char *text, size_t len, const char *const *keys,
+    size_t nkeys, int *line, int *col)
+{
+	struct pctx	c = { 0 };
+	size_t		i;
+
+	c.text = text;
+	c.len = len;
+	for (i = 0; i < nkeys && i < PATH_DEPTH_MAX; i++)
+		c.path[i].key = keys[i];
+	c.depth = i;
+	locate(&c, line, col);
+}
+
 /* ---- errors ---- */
 
 static void

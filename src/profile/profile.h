@@ -445,4 +445,13 @@ char	*profile_show_text(const struct profile *);
 int	 profile_list(const struct profile_env *, struct strv *builtin,
 	    struct strv *user, struct errbuf *e);
 
+/*
+ * Line and column (1-based) in the JSON text of the deepest value of the
+ * object-key path keys[0..nkeys) that exists, read the way profiles are
+ * (jansson decodes every key and value on the way).  For other JSON files
+ * that report errors as profiles do (--clients).
+ */
+void	 profile_json_locate(const char *text, size_t len,
+	    const char *const *keys, size_t nkeys, int *line, int *col);
+
 #endif

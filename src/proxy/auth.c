@@ -170,3 +170,65 @@ proxy_auth_has_phantom(const struct secret *phantom, const char *value,
 		return auth_basic(phantom, cred, (size_t)(end - cred), true);
 	return false;
 }
+
+/* SHA-256 of p[0..n) into md. */
+static bool
+auth_sha256(const void *p, size_t n, unsigned char md[32])
+{
+	unsigned int	mdlen = 0;
+
+	return EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	    mdlen == 32;
+}
+
+bool
+proxy_auth_digest(const char *value, size_t len, unsigned char md[32])
+{
+	const char	*p, *end, *scheme, *cred;
+	unsigned char	*dec;
+	const void	*colon;
+	size_t		 slen, i, n, declen, off;
+	int		 pad, dlen;
+	bool		 ok = false;
+
+	if (value == NULL)
+		return false;
+	p = value;
+	end = value + len;
+	while (p < end && auth_ws(*p))
+		p++;
+	while (end > p && auth_ws(end[-1]))
+		end--;
+	scheme = p;
+	while (p < end && !auth_ws(*p))
+		p++;
+	slen = (size_t)(p - scheme);
+	if (p == end)
+		return false;
+	while (p < end && auth_ws(*p))
+		p++;
+	cred = p;
+	n = (size_t)(end - cred);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)cred[i] <= 0x20 || cred[i] == 0x7f)
+			return false;
+	if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0)
+		return auth_sha256(cred, n, md);
+	if (slen != 5 || strncasecmp(scheme, "Basic", 5) != 0)
+		return false;
+	if (n > AUTH_BASIC_MAX || (pad = auth_b64_canonical(cred, n)) == -1)
+		return false;
+	declen = n / 4 * 3;
+	dec = xmalloc(declen + 1);
+	dlen = EVP_DecodeBlock(dec, (const unsigned char *)cred, (int)n);
+	if (dlen < 0 || (size_t)dlen != declen)
+		goto out;
+	declen -= (size_t)pad;
+	if ((colon = memchr(dec, ':', declen)) == NULL)
+		goto out;
+	off = (size_t)((const unsigned char *)colon - dec) + 1;
+	ok = auth_sha256(dec + off, declen - off, md);
+out:
+	freezero(dec, n / 4 * 3 + 1);
+	return ok;
+}

@@ -24,4 +24,12 @@ bool	 proxy_auth_check(const struct secret *token, const char *value,
 bool	 proxy_auth_has_phantom(const struct secret *phantom,
 	    const char *value, size_t len);
 
+/*
+ * --clients (SPEC 4.10): the SHA-256 of the token a Proxy-Authorization
+ * value carries ("Bearer T", or the password of "Basic"), into md.
+ * False when the value holds none.
+ */
+bool	 proxy_auth_digest(const char *value, size_t len,
+	    unsigned char md[32]);
+
 #endif

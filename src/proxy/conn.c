@@ -17,6 +17,8 @@
 #include "policy/deny.h"
 #include "policy/plan.h"
 #include "proxy/auth.h"
+#include "proxy/clients.h"
+#include "proxy/inject.h"
 #include "proxy/scrub.h"
 #include "proxy/server.h"
 #include "proxy/splice.h"
@@ -331,6 +333,7 @@ proxy_conn_audit(struct conn *c, bool allow, const char *reason)
 		return;
 	c->flags |= CONN_AUDITED;
 	r.mode = conn_mode_name(c);
+	r.client = c->who != NULL ? c->who->name : NULL;
 	r.allow = allow;
 	r.would_deny = allow && (c->flags & CONN_WOULD_DENY);
 	r.host = c->host;
@@ -1156,11 +1159,57 @@ proxy_conn_attach_up(struct conn *c)
 	proxy_conn_bev_enable(c->up, EV_READ);
 }
 
+const struct secret *
+proxy_conn_phantom(const struct conn *c, size_t i)
+{
+	const struct proxy_clients	*cs = proxy_server_clients(c->px);
+
+	if (cs == NULL)
+		return proxy_server_phantom_at(c->px, i);
+	if (c->who == NULL || i >= cs->nroutes)
+		return NULL;
+	return c->who->phantoms[i];
+}
+
+bool
+proxy_conn_check_phantom(struct conn *c, size_t i)
+{
+	const struct proxy_clients	*cs = proxy_server_clients(c->px);
+	const struct route		*r = proxy_server_plan(c->px)->routes[i];
+	size_t				 k;
+
+	if (cs == NULL || c->who != NULL)
+		return proxy_inject_check_phantom(r, proxy_conn_phantom(c, i),
+		    c->head, c->rpath);
+	for (k = 0; k < cs->n; k++)
+		if (cs->v[k].phantoms[i] != NULL &&
+		    proxy_inject_check_phantom(r, cs->v[k].phantoms[i],
+		    c->head, c->rpath)) {
+			c->who = &cs->v[k];
+			return true;
+		}
+	return false;
+}
+
 bool
 proxy_conn_authorized(struct conn *c)
 {
-	const char	*v;
+	const struct proxy_clients	*cs = proxy_server_clients(c->px);
+	const struct proxy_client	*cl;
+	const char			*v;
 
+	if (cs != NULL) {
+		/* A client's token names the client (SPEC 4.10). */
+		v = proxy_http_field(c->head, HF_PROXY_AUTHORIZATION);
+		if (v == NULL)
+			return (c->flags & CONN_AUTHED) != 0;
+		cl = proxy_clients_by_auth(cs, v, strlen(v));
+		if (cl == NULL || (c->who != NULL && c->who != cl))
+			return false;
+		c->who = cl;
+		c->flags |= CONN_AUTHED;
+		return true;
+	}
 	if (c->flags & CONN_AUTHED)
 		return true;
 	v = proxy_http_field(c->head, HF_PROXY_AUTHORIZATION);

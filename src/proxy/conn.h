@@ -133,6 +133,9 @@ struct conn {
 	bool			 scrub_ended;	/* the body's end is framed */
 	uint8_t			 out_frame;	/* CONN_FRAME_* */
 
+	/* --clients: the client this connection authenticated as. */
+	const struct proxy_client *who;		/* borrowed */
+
 	struct splice_relay	*splice;	/* owned; zero-copy tunnel */
 	struct intercept	*icpt;		/* owned; TLS interception */
 	char			*chain_target;	/* owned; CONNECT to corp proxy */
@@ -142,6 +145,20 @@ struct conn {
 };
 
 TAILQ_HEAD(conn_list, conn);
+
+struct secret;
+/*
+ * The phantom token of route i for this connection: the proxy's, or with
+ * --clients the connection's client's (NULL: none, so nothing matches).
+ */
+const struct secret *proxy_conn_phantom(const struct conn *, size_t i);
+/*
+ * With --clients, find the client whose phantom for route i the request
+ * carries and bind the connection to it; a connection already bound
+ * checks only its own client's.  Without --clients, the proxy's phantom.
+ * True when the request carries the right phantom.
+ */
+bool	 proxy_conn_check_phantom(struct conn *, size_t i);
 
 /* Take an accepted socket.  NULL only if libevent cannot. */
 struct conn *proxy_conn_new(struct proxy *, int fd,

@@ -119,9 +119,9 @@ proxy_reverse_serve(struct conn *c)
 		proxy_conn_deny_json(c, 403, NULL, reason);
 		return;
 	}
-	if (!((c->flags & CONN_INTERCEPT) ? proxy_inject_find_phantom :
-	    proxy_inject_check_phantom)(c->route, proxy_server_phantom_at(
-	    c->px, c->route_i), c->head, c->rpath)) {
+	if (!((c->flags & CONN_INTERCEPT) ? proxy_inject_find_phantom(
+	    c->route, proxy_conn_phantom(c, c->route_i), c->head, c->rpath) :
+	    proxy_conn_check_phantom(c, c->route_i))) {
 		if (!(c->flags & CONN_INTERCEPT)) {
 			proxy_conn_deny_json(c, 401, NULL, "missing or wrong "
 			    "phantom token");

@@ -87,6 +87,7 @@ struct proxy {
 	uint64_t		 accepted;	/* connections, for /metrics */
 	uint64_t		 unavail_total;	/* 503s: secret missing */
 	bool			 draining;	/* SIGTERM with a drain timeout */
+	const struct proxy_clients *clients;	/* borrowed; --clients */
 	uint64_t		 next_id;
 	/* Mediated client ports: a count, as a port can be reused before
 	 * the close of its previous connection has been seen. */
@@ -810,9 +811,14 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	char			*noproxy;
 	size_t			 i, j;
 
-	strbuf_append(&url, "http://keyhole:");
-	creds_secret_emit_strbuf(px->token, &url, NULL, SECRET_RAW);
-	strbuf_appendf(&url, "@%s:%u", px->url_host, proxy_server_port(px));
+	/* With --clients each client has its own tokens: none printed. */
+	strbuf_append(&url, "http://");
+	if (px->clients == NULL) {
+		strbuf_append(&url, "keyhole:");
+		creds_secret_emit_strbuf(px->token, &url, NULL, SECRET_RAW);
+		strbuf_append(&url, "@");
+	}
+	strbuf_appendf(&url, "%s:%u", px->url_host, proxy_server_port(px));
 	for (i = 0; i < 4; i++) {
 		strbuf_appendf(&b, "%s=%s", names[i], strbuf_str(&url));
 		strv_push_owned(env, strbuf_steal(&b));
@@ -823,15 +829,19 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	strv_push_owned(env, xasprintf("no_proxy=%s", noproxy));
 	free(noproxy);
 	strv_push(env, "NODE_USE_ENV_PROXY=1");
-	strbuf_append(&b, "KEYHOLE_PROXY_TOKEN=");
-	creds_secret_emit_strbuf(px->token, &b, NULL, SECRET_RAW);
-	strv_push_owned(env, strbuf_steal(&b));
+	if (px->clients == NULL) {
+		strbuf_append(&b, "KEYHOLE_PROXY_TOKEN=");
+		creds_secret_emit_strbuf(px->token, &b, NULL, SECRET_RAW);
+		strv_push_owned(env, strbuf_steal(&b));
+	}
 	for (i = 0; i < plan->nroutes; i++) {
 		const struct route *r = plan->routes[i];
 
 		strv_push_owned(env, xasprintf("%s=http://%s:%u/%s",
 		    r->base_url_var, px->url_host, proxy_server_port(px),
 		    r->def->name));
+		if (px->clients != NULL)
+			continue;
 		strbuf_appendf(&b, "%s=", r->phantom_var);
 		creds_secret_emit_strbuf(px->phantoms[i], &b, NULL,
 		    SECRET_RAW);
@@ -850,6 +860,18 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	if (px->ca_dir != NULL)
 		proxy_tls_bundle_env(px->ca_dir, env);
 	strbuf_freezero(&url);
+}
+
+void
+proxy_server_set_clients(struct proxy *px, const struct proxy_clients *cs)
+{
+	px->clients = cs;
+}
+
+const struct proxy_clients *
+proxy_server_clients(const struct proxy *px)
+{
+	return px->clients;
 }
 
 bool

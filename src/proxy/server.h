@@ -79,6 +79,14 @@ void	 proxy_server_shutdown(struct proxy *);
  * proxy_server_shutdown().
  */
 size_t	 proxy_server_drain(struct proxy *);
+struct proxy_clients;
+/*
+ * --clients (borrowed; NULL: none): only client tokens and client
+ * phantoms are accepted, and proxy_server_env() prints no token.
+ */
+void	 proxy_server_set_clients(struct proxy *,
+	    const struct proxy_clients *);
+const struct proxy_clients *proxy_server_clients(const struct proxy *);
 /* /readyz: listening, not draining, every route's secret loaded. */
 bool	 proxy_server_ready(const struct proxy *);
 struct strbuf;

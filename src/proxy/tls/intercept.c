@@ -470,7 +470,7 @@ proxy_tls_intercept_no_phantom(struct conn *c)
 
 	for (i = 0; i < plan->nroutes; i++) {
 		if (i == c->route_i || !proxy_inject_find_phantom(
-		    plan->routes[i], proxy_server_phantom_at(c->px, i), c->head,
+		    plan->routes[i], proxy_conn_phantom(c, i), c->head,
 		    c->rpath))
 			continue;
 		snprintf(reason, sizeof(reason), "phantom token of route '%s' "

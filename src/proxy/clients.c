@@ -1,0 +1,386 @@
+/*
+ * --clients FILE (SPEC 4.10): named clients with pinned tokens.
+ */
+#include "proxy/clients.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "creds/secret.h"
+#include "policy/plan.h"
+#include "policy/route.h"
+#include "profile/profile.h"
+#include "proxy/auth.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#define CLIENTS_FILE_MAX	(64u << 20)
+#define CLIENTS_NAME_MAX	64
+#define CLIENTS_TOKEN_MIN	32
+#define CLIENTS_TOKEN_MAX	512
+
+struct cctx {
+	const char	*path;
+	const char	*text;
+	size_t		 len;
+	struct errbuf	*e;
+};
+
+static int	cerr(struct cctx *, const char *const *, size_t,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+/* "clients PATH: line L column C: KEY.PATH: msg"; returns -1. */
+static int
+cerr(struct cctx *c, const char *const *keys, size_t nkeys, const char *fmt,
+    ...)
+{
+	struct strbuf	b = { 0 };
+	char		msg[ERRBUF_MAX];
+	va_list		ap;
+	int		line = 0, col = 0;
+	size_t		i;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	profile_json_locate(c->text, c->len, keys, nkeys, &line, &col);
+	strbuf_appendf(&b, "clients %s: ", c->path);
+	if (line > 0)
+		strbuf_appendf(&b, "line %d column %d: ", line, col);
+	for (i = 0; i < nkeys; i++)
+		strbuf_appendf(&b, "%s%s", i > 0 ? "." : "", keys[i]);
+	if (nkeys > 0)
+		strbuf_append(&b, ": ");
+	strbuf_append(&b, msg);
+	errbuf_set(c->e, "%s", strbuf_str(&b));
+	strbuf_free(&b);
+	return -1;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A token value: the token, or "sha256:HEX".  *out gets a secret (plain
+ * or digest) and md its SHA-256.  -1 with the reason in why.
+ */
+static int
+parse_token(const char *v, struct secret **out, unsigned char md[32],
+    const char **why)
+{
+	unsigned int	mdlen = 0;
+	size_t		n = strlen(v), i;
+	int		hi, lo;
+
+	if (strncmp(v, "sha256:", 7) == 0) {
+		if (n != 7 + 64) {
+			*why = "a sha256: token needs 64 hex digits";
+			return -1;
+		}
+		for (i = 0; i < 32; i++) {
+			if ((hi = hexval(v[7 + 2 * i])) == -1 ||
+			    (lo = hexval(v[8 + 2 * i])) == -1) {
+				*why = "a sha256: token needs 64 hex digits";
+				return -1;
+			}
+			md[i] = (unsigned char)(hi << 4 | lo);
+		}
+		*out = creds_secret_new_sha256(md);
+		return 0;
+	}
+	if (n < CLIENTS_TOKEN_MIN || n > CLIENTS_TOKEN_MAX) {
+		*why = "a token is 32 to 512 characters (or sha256:HEX)";
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' &&
+		    v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
+		    strchr("._~+/=-", v[i]) != NULL)) {
+			*why = "a token may hold only letters, digits and "
+			    "._~+/=-";
+			return -1;
+		}
+	if (EVP_Digest(v, n, md, &mdlen, EVP_sha256(), NULL) != 1) {
+		*why = "SHA-256 failed";
+		return -1;
+	}
+	*out = creds_secret_new(v, n);
+	return 0;
+}
+
+static bool
+good_name(const char *n)
+{
+	size_t	i, len = strlen(n);
+
+	if (len == 0 || len > CLIENTS_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' &&
+		    n[i] <= 'Z') || (n[i] >= '0' && n[i] <= '9') ||
+		    n[i] == '.' || n[i] == '_' || n[i] == '-'))
+			return false;
+	return true;
+}
+
+static int
+cmp_client(const void *a, const void *b)
+{
+	return memcmp(((const struct proxy_client *)a)->digest,
+	    ((const struct proxy_client *)b)->digest, 32);
+}
+
+static char *
+read_file(const char *path, size_t *len, struct errbuf *e)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		errbuf_sys(e, "clients %s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		errbuf_sys(e, "clients %s", path);
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > CLIENTS_FILE_MAX) {
+		errbuf_set(e, "clients %s: not a regular file of at most "
+		    "64 MiB", path);
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*len = off;
+	return buf;
+}
+
+static int
+load_client(struct cctx *c, const struct plan *plan, const char *name,
+    json_t *obj, struct proxy_client *cl)
+{
+	const char	*keys[5] = { "clients", name, NULL, NULL, NULL };
+	const char	*k, *why;
+	json_t		*v, *ph;
+	struct secret	*tok = NULL;
+	size_t		 i;
+
+	if (!good_name(name))
+		return cerr(c, keys, 2, "a client name is 1-64 letters, "
+		    "digits, '.', '_' or '-'");
+	if (!json_is_object(obj))
+		return cerr(c, keys, 2, "expected an object");
+	cl->name = xstrdup(name);
+	cl->phantoms = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	    sizeof(*cl->phantoms));
+	json_object_foreach(obj, k, v) {
+		keys[2] = k;
+		if (strcmp(k, "token") == 0) {
+			if (!json_is_string(v))
+				return cerr(c, keys, 3, "expected a string");
+			if (parse_token(json_string_value(v), &tok,
+			    cl->digest, &why) == -1)
+				return cerr(c, keys, 3, "%s", why);
+			creds_secret_free(tok);
+			tok = NULL;
+		} else if (strcmp(k, "phantoms") == 0) {
+			if (!json_is_object(v))
+				return cerr(c, keys, 3, "expected an object "
+				    "of route names to phantom tokens");
+			json_object_foreach(v, k, ph) {
+				unsigned char	md[32];
+
+				keys[3] = k;
+				for (i = 0; i < plan->nroutes; i++)
+					if (strcmp(plan->routes[i]->def->name,
+					    k) == 0)
+						break;
+				if (i == plan->nroutes)
+					return cerr(c, keys, 4, "no such "
+					    "credential route (declare it with "
+					    "--credential or the profile)");
+				if (!json_is_string(ph))
+					return cerr(c, keys, 4, "expected a "
+					    "string");
+				if (parse_token(json_string_value(ph),
+				    &cl->phantoms[i], md, &why) == -1)
+					return cerr(c, keys, 4, "%s", why);
+				explicit_bzero(md, sizeof(md));
+			}
+		} else if (strcmp(k, "profile") == 0) {
+			return cerr(c, keys, 3, "per-client profiles are not "
+			    "supported yet: run one keyhole proxy per "
+			    "profile");
+		} else
+			return cerr(c, keys, 3, "unknown key (expected token, "
+			    "phantoms)");
+	}
+	keys[2] = NULL;
+	if (json_object_get(obj, "token") == NULL)
+		return cerr(c, keys, 2, "missing \"token\"");
+	return 0;
+}
+
+struct proxy_clients *
+proxy_clients_load(const char *path, const struct plan *plan,
+    struct errbuf *e)
+{
+	struct proxy_clients	*cs = NULL;
+	struct cctx		 c = { .path = path, .e = e };
+	const char		*keys[2] = { "clients", NULL };
+	const char		*k, *name;
+	json_error_t		 je;
+	json_t			*root = NULL, *all, *v;
+	char			*text;
+	size_t			 len, i, j, r;
+
+	if ((text = read_file(path, &len, e)) == NULL)
+		return NULL;
+	c.text = text;
+	c.len = len;
+	if (memchr(text, '\0', len) != NULL) {
+		errbuf_set(e, "clients %s: a NUL byte (JSON text cannot "
+		    "contain one)", path);
+		goto fail;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL) {
+		errbuf_set(e, "clients %s: line %d column %d: %s", path,
+		    je.line, je.column, je.text);
+		goto fail;
+	}
+	if (!json_is_object(root)) {
+		cerr(&c, NULL, 0, "expected an object with \"clients\"");
+		goto fail;
+	}
+	json_object_foreach(root, k, v)
+		if (strcmp(k, "clients") != 0) {
+			keys[0] = k;
+			cerr(&c, keys, 1, "unknown key (expected clients)");
+			goto fail;
+		}
+	all = json_object_get(root, "clients");
+	if (!json_is_object(all)) {
+		cerr(&c, keys, all == NULL ? 0 : 1, all == NULL ?
+		    "missing \"clients\"" : "expected an object of client "
+		    "names");
+		goto fail;
+	}
+	cs = xcalloc(1, sizeof(*cs));
+	cs->nroutes = plan->nroutes;
+	cs->v = xcalloc(json_object_size(all) ? json_object_size(all) : 1,
+	    sizeof(*cs->v));
+	json_object_foreach(all, name, v) {
+		if (load_client(&c, plan, name, v, &cs->v[cs->n++]) == -1)
+			goto fail;
+	}
+	qsort(cs->v, cs->n, sizeof(*cs->v), cmp_client);
+	for (i = 1; i < cs->n; i++)
+		if (memcmp(cs->v[i - 1].digest, cs->v[i].digest, 32) == 0) {
+			const char *kk[3] = { "clients", cs->v[i].name,
+			    "token" };
+
+			cerr(&c, kk, 3, "the same token as client %s",
+			    cs->v[i - 1].name);
+			goto fail;
+		}
+	/* One phantom names one client: the same one twice is refused. */
+	for (r = 0; r < plan->nroutes; r++)
+		for (i = 0; i < cs->n; i++)
+			for (j = i + 1; j < cs->n && cs->v[i].phantoms[r] !=
+			    NULL; j++)
+				if (cs->v[j].phantoms[r] != NULL &&
+				    creds_secret_equal_secret(
+				    cs->v[i].phantoms[r],
+				    cs->v[j].phantoms[r])) {
+					const char *kk[4] = { "clients",
+					    cs->v[j].name, "phantoms",
+					    plan->routes[r]->def->name };
+
+					cerr(&c, kk, 4, "the same phantom as "
+					    "client %s", cs->v[i].name);
+					goto fail;
+				}
+	json_decref(root);
+	freezero(text, len + 1);
+	return cs;
+fail:
+	proxy_clients_free(cs);
+	json_decref(root);
+	freezero(text, len + 1);
+	return NULL;
+}
+
+static int
+cmp_digest(const void *key, const void *el)
+{
+	return memcmp(key, ((const struct proxy_client *)el)->digest, 32);
+}
+
+const struct proxy_client *
+proxy_clients_by_auth(const struct proxy_clients *cs, const char *value,
+    size_t len)
+{
+	const struct proxy_client	*cl;
+	unsigned char			 md[32];
+
+	if (cs == NULL || !proxy_auth_digest(value, len, md))
+		return NULL;
+	cl = bsearch(md, cs->v, cs->n, sizeof(*cs->v), cmp_digest);
+	if (cl != NULL && CRYPTO_memcmp(cl->digest, md, 32) != 0)
+		cl = NULL;
+	explicit_bzero(md, sizeof(md));
+	return cl;
+}
+
+void
+proxy_clients_free(struct proxy_clients *cs)
+{
+	size_t	i, r;
+
+	if (cs == NULL)
+		return;
+	for (i = 0; i < cs->n; i++) {
+		free(cs->v[i].name);
+		if (cs->v[i].phantoms != NULL)
+			for (r = 0; r < cs->nroutes; r++)
+				creds_secret_free(cs->v[i].phantoms[r]);
+		free(cs->v[i].phantoms);
+	}
+	free(cs->v);
+	free(cs);
+}
