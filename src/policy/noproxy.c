@@ -128,7 +128,7 @@ static void
 noproxy_add(struct strv *out, const char *entry, struct route *const *routes,
     size_t nroutes, struct strv *warnings)
 {
-	size_t	i;
+	size_t	i, j;
 
 	if (*entry == '\0' || strv_contains_icase(out, entry))
 		return;
@@ -145,11 +145,17 @@ noproxy_add(struct strv *out, const char *entry, struct route *const *routes,
 	for (i = 0; i < nroutes; i++) {
 		if (routes[i] == NULL || routes[i]->up_host == NULL)
 			continue;
-		if (noproxy_covers(entry, routes[i]->up_host)) {
+		/* The route's own host, then its extra hosts (SPEC 4.12). */
+		for (j = 0; j <= routes[i]->nextra; j++) {
+			const char *h = j == 0 ? routes[i]->up_host :
+			    routes[i]->extra[j - 1]->up_host;
+
+			if (!noproxy_covers(entry, h))
+				continue;
 			if (warnings != NULL)
 				strv_push_owned(warnings, xasprintf("NO_PROXY: "
 				    "dropping '%s': it covers credential "
-				    "upstream %s", entry, routes[i]->up_host));
+				    "upstream %s", entry, h));
 			return;
 		}
 	}

@@ -70,7 +70,8 @@ struct proxy {
 	size_t			 nmore;
 	struct secret		*token;		/* owned */
 	struct secret		**phantoms;	/* owned; one per route */
-	struct route_addrs	*raddrs;	/* owned; one per route */
+	struct route_addrs	*raddrs;	/* owned; one per pool slot */
+	size_t			 nraddrs;
 	struct dns		*dns;		/* owned */
 	struct audit		*audit;		/* owned */
 	struct creds_store	*creds;		/* borrowed */
@@ -330,6 +331,18 @@ server_literal(const char *host, struct sockaddr_storage *ss)
 	return false;
 }
 
+static bool
+server_addr_in(const struct route_addrs *ra, const struct sockaddr_storage *a)
+{
+	size_t	j;
+
+	for (j = 0; j < ra->n; j++)
+		if (proxy_guard_same_addr((const struct sockaddr *)a,
+		    (const struct sockaddr *)&ra->a[j]))
+			return true;
+	return false;
+}
+
 ssize_t
 proxy_server_cred_route(const struct proxy *px, const char *host,
     uint16_t port)
@@ -351,9 +364,11 @@ proxy_server_cred_route(const struct proxy *px, const char *host,
 				return (ssize_t)i;
 		if (!is_lit)
 			continue;
-		for (j = 0; j < px->raddrs[i].n; j++)
-			if (proxy_guard_same_addr((struct sockaddr *)&lit,
-			    (struct sockaddr *)&px->raddrs[i].a[j]))
+		if (server_addr_in(&px->raddrs[i], &lit))
+			return (ssize_t)i;
+		for (j = 0; j < r->nextra; j++)
+			if (server_addr_in(&px->raddrs[px->pool_base[i] + j],
+			    &lit))
 				return (ssize_t)i;
 	}
 	return -1;
@@ -421,10 +436,32 @@ server_resolve_routes(struct proxy *px)
 {
 	const struct plan		*plan = px->plan;
 	const struct resolve_entry	*re;
-	size_t				 i;
+	size_t				 i, j;
 
-	px->raddrs = xcalloc(plan->nroutes ? plan->nroutes : 1,
+	px->nraddrs = plan->nroutes;
+	for (i = 0; i < plan->nroutes; i++)
+		px->nraddrs += plan->routes[i]->nextra;
+	px->raddrs = xcalloc(px->nraddrs ? px->nraddrs : 1,
 	    sizeof(*px->raddrs));
+	/*
+	 * A route's extra hosts (github.com) by --resolve or literal only:
+	 * looking them up would send every run's DNS for hosts it may never
+	 * use.  XXX(issue 17): resolve them too.
+	 */
+	for (i = 0; i < plan->nroutes; i++)
+		for (j = 0; j < plan->routes[i]->nextra; j++) {
+			const struct route *x = plan->routes[i]->extra[j];
+			struct route_addrs *ra = &px->raddrs[px->pool_base[i] +
+			    j];
+
+			ra->px = px;
+			if ((re = policy_plan_resolve(plan, x->up_host,
+			    x->up_port)) != NULL) {
+				memcpy(&ra->a[0], &re->addr, sizeof(re->addr));
+				ra->n = 1;
+			} else if (server_literal(x->up_host, &ra->a[0]))
+				ra->n = 1;
+		}
 	for (i = 0; i < plan->nroutes; i++) {
 		const struct route	*r = plan->routes[i];
 		struct route_addrs	*ra = &px->raddrs[i];
@@ -961,7 +998,7 @@ proxy_server_shutdown(struct proxy *px)
 		proxy_conn_close(c, "proxy shutting down");
 	}
 	if (px->raddrs != NULL)
-		for (i = 0; i < px->plan->nroutes; i++) {
+		for (i = 0; i < px->nraddrs; i++) {
 			proxy_dns_cancel(px->raddrs[i].req);
 			px->raddrs[i].req = NULL;
 		}

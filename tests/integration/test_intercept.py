@@ -413,3 +413,20 @@ def test_intercept_bad_options_are_refused(keyhole, args, msg):
 	    "openai", "--resolve", "api.openai.com:443:192.0.2.1", *args])
 	assert rc != 0
 	assert msg in err, err
+
+
+def test_intercept_ip_literal_of_an_extra_host_stays_403(route):
+	r = route(None, upstream="https://api.test:1", tls=False,
+	    hosts=[{"host": "db.test:4443", "inject_mode": "basic_auth",
+	    "credential_format": "x-access-token:{}"}],
+	    args=("--resolve", "api.test:1:192.0.2.1", "--resolve",
+	    "db.test:4443:127.0.0.3"))
+	s = socket.create_connection(("127.0.0.1", r.px.port),
+	    timeout=SOCK_TIMEOUT)
+	with s:
+		s.sendall(b"CONNECT 127.0.0.3:4443 HTTP/1.1\r\n%s\r\n" %
+		    auth_header(r.px.token))
+		st, _, _, _ = read_head(s)
+	assert st == 403
+	assert r.px.wait_audit(decision="deny")[-1]["reason"] == \
+	    CRED_REASON_CONNECT

@@ -302,12 +302,35 @@ test_noproxy_warnings_may_be_null(void **state)
 	free(s);
 }
 
+/* SPEC 4.12: a route's extra host is a credential upstream too. */
+static void
+test_noproxy_drops_a_routes_extra_host(void **state)
+{
+	struct fixture		*f = *state;
+	struct route_def	*d = policy_route_def_new("svc");
+	struct errbuf		 e;
+
+	d->upstream = xstrdup("https://api.example.com");
+	assert_int_equal(policy_route_def_add_host(d, "git.example.org",
+	    "basic_auth", NULL, "x-access-token:{}", &e), 0);
+	f->routes[f->nroutes] = policy_route_new(d, &e);
+	assert_non_null(f->routes[f->nroutes]);
+	f->nroutes++;
+	policy_route_def_free(d);
+	strv_push(&f->extra, "git.example.org");
+	strv_push(&f->extra, "example.org");
+	strv_push(&f->extra, "other.example.org");
+	assert_noproxy(f, "localhost,127.0.0.1,::1,other.example.org");
+	assert_int_equal(f->warnings.n, 2);
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_noproxy_starts_with_loopback_names),
+		T(test_noproxy_drops_a_routes_extra_host),
 		T(test_noproxy_null_inputs_give_the_fixed_list),
 		T(test_noproxy_lists_direct_grants_without_port),
 		T(test_noproxy_skips_proxied_entries),
