@@ -13,7 +13,8 @@ import pytest
 
 from conftest import (CRED_REASON_CONNECT, SOCK_TIMEOUT, auth_header,
     read_head, read_response)
-from reverse_fixtures import REAL_SECRET, header_dict, route
+from reverse_fixtures import (REAL_SECRET, header_dict, route,
+    upgrade_upstream_tls)
 
 BUNDLE_VARS = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
     "GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "AWS_CA_BUNDLE",
@@ -430,3 +431,70 @@ def test_intercept_ip_literal_of_an_extra_host_stays_403(route):
 	assert st == 403
 	assert r.px.wait_audit(decision="deny")[-1]["reason"] == \
 	    CRED_REASON_CONNECT
+
+
+def test_intercept_upstream_leg_goes_through_the_upstream_proxy(route,
+    tls_upstream, corp_proxy):
+	r = route(tls_upstream, args=("--upstream-proxy", "127.0.0.1:%d" %
+	    corp_proxy.port))
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/via", host, auth(r))
+	assert st == 200, b
+	assert any(l.startswith("CONNECT api.test:%d " % tls_upstream.port)
+	    for l in corp_proxy.lines), corp_proxy.lines
+	assert header_dict(tls_upstream.requests[0])["authorization"] == \
+	    "Bearer " + REAL_SECRET
+
+
+def test_intercept_is_503_while_the_secret_is_unavailable(route,
+    tls_upstream, tmp_path):
+	missing = tmp_path / "not-yet"
+	r = route(tls_upstream, secret=None, source="file://%s" % missing)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/x", host, auth(r))
+	assert st == 503, b
+	assert json.loads(b) == {"error": "credential unavailable"}
+	assert tls_upstream.requests == []
+
+
+def test_intercept_streams_bodies_both_ways(route, tls_upstream):
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		body = b"x" * 200000
+		st, h, b = request(ts, "POST", "/up", host, auth(r), body)
+		assert st == 200, b[:200]
+		assert len(json.loads(b)["body"]) == len(body)
+		# Chunked upload, then an SSE response on the same tunnel.
+		ts.sendall(("POST /chunked HTTP/1.1\r\nHost: %s\r\nAuthorization: "
+		    "Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"
+		    "\r\n0\r\n\r\n" % (host, r.phantom)).encode())
+		st, rs, hh, bb, _ = read_response(ts)
+		assert st == 200 and json.loads(bb)["body"] == "hello", bb
+		st, h, b = request(ts, "GET", "/sse", host, auth(r))
+		assert st == 200
+		assert b.count(b"data: event") == 3, b
+
+
+def test_intercept_websocket_relays_after_101(route, upgrade_upstream_tls):
+	from conftest import recv_exact
+	r = route(upgrade_upstream_tls)
+	host = "api.test:%d" % upgrade_upstream_tls.port
+	with tunnel(r.px, host) as ts:
+		ts.sendall(("GET /ws HTTP/1.1\r\nHost: %s\r\nAuthorization: "
+		    "Bearer %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+		    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		    "Sec-WebSocket-Version: 13\r\n\r\n" % (host,
+		    r.phantom)).encode())
+		st, _, h, left = read_head(ts)
+		assert st == 101, (st, h)
+		ts.sendall(b"hello")
+		got, left = recv_exact(ts, 5, left)
+		assert got == b"hello"
+		blob = bytes(range(256)) * 64
+		ts.sendall(blob)
+		got, left = recv_exact(ts, len(blob), left)
+		assert got == blob
+	assert "Bearer " + REAL_SECRET in upgrade_upstream_tls.heads[0]
