@@ -213,7 +213,8 @@ static const struct opt opts[] = {
 	    OPT_MULTI, S_NET,
 	    "allow only matching requests through\n"
 	    "SERVICE's route (* one path segment, ** any;\n"
-	    "repeatable)" },
+	    "repeatable); a SERVICE with a dot is a plain\n"
+	    "host, intercepted so that its rules apply" },
 	{ "open-port", 0, O_OPEN_PORT, "PORT", C_NET, OPT_MULTI, S_NET,
 	    "localhost IPC port: allow connect and bind\n(repeatable)" },
 	{ "allow-port", 0, O_OPEN_PORT, "PORT", C_NET, OPT_MULTI | OPT_ALIAS,

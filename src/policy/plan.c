@@ -170,6 +170,37 @@ plan_add_route(struct plan *p, const struct netpolicy *np,
 
 /* SERVICE:METHOD:PATH, attached to an active route. */
 static int
+plan_add_plain_rule(struct plan *p, const char *host, const char *method,
+    const char *path, struct errbuf *e)
+{
+	char	*canon;
+	size_t	 i;
+
+	if ((canon = policy_allowlist_canon_host(host, strlen(host), e)) ==
+	    NULL) {
+		errbuf_wrap(e, "--allow-endpoint %s", host);
+		return -1;
+	}
+	if (path[0] != '/') {
+		errbuf_set(e, "--allow-endpoint %s: the path must start with "
+		    "'/'", host);
+		free(canon);
+		return -1;
+	}
+	for (i = 0; i < p->nplain; i++)
+		if (strcmp(p->plain[i]->name, canon) == 0)
+			break;
+	if (i == p->nplain) {
+		p->plain = xreallocarray(p->plain, p->nplain + 1,
+		    sizeof(*p->plain));
+		p->plain[p->nplain++] = policy_route_def_new(canon);
+	}
+	policy_route_def_add_rule(p->plain[i], method, path);
+	free(canon);
+	return 0;
+}
+
+static int
 plan_add_endpoint(struct plan *p, const char *spec, struct errbuf *e)
 {
 	const char	*c1 = strchr(spec, ':'), *c2;
@@ -187,6 +218,17 @@ plan_add_endpoint(struct plan *p, const char *spec, struct errbuf *e)
 	for (i = 0; i < p->nroutes; i++)
 		if (strcmp(p->routes[i]->def->name, svc) == 0)
 			break;
+	if (i == p->nroutes && strchr(svc, '.') != NULL) {
+		/* A plain host: intercepted, these rules apply (SPEC 4.12). */
+		if (plan_add_plain_rule(p, svc, method, c2 + 1, e) == -1) {
+			free(svc);
+			free(method);
+			return -1;
+		}
+		free(svc);
+		free(method);
+		return 0;
+	}
 	if (i == p->nroutes) {
 		errbuf_set(e, "--allow-endpoint references unknown service "
 		    "'%s'; add it with --credential %s first", svc, svc);
@@ -248,12 +290,8 @@ plan_tls_intercept(struct plan *p, const struct cli *cli,
 		m = prof->net.tls_intercept;
 	if (m == NULL || strcmp(m, "credentials") == 0)
 		p->tls_intercept = TLS_INTERCEPT_CREDENTIALS;
-	else if (strcmp(m, "all") == 0) {
-		/* XXX(issue 17): every allowed host; the CA is ready for it. */
-		errbuf_set(e, "--tls-intercept all is not available in this "
-		    "build yet (credentials and off are)");
-		return -1;
-	}
+	else if (strcmp(m, "all") == 0)
+		p->tls_intercept = TLS_INTERCEPT_ALL;
 	else if (strcmp(m, "off") == 0)
 		p->tls_intercept = TLS_INTERCEPT_OFF;
 	else {
@@ -262,12 +300,7 @@ plan_tls_intercept(struct plan *p, const struct cli *cli,
 		return -1;
 	}
 	strv_copy(&p->tls_intercept_exclude, &cli->tls_intercept_exclude);
-	/* Only "all" intercepts plain hosts: nothing else to exclude, and a
-	 * credential host is never tunnelled blind (SPEC 4.12). */
-	if (p->tls_intercept_exclude.n > 0)
-		strv_push(&p->warnings, "--tls-intercept-exclude has no effect "
-		    "without --tls-intercept all: only credential hosts are "
-		    "intercepted, and they never tunnel untouched");
+
 	if (cli->tls_ca != NULL) {
 		comma = strchr(cli->tls_ca, ',');
 		p->tls_ca_cert = xstrndup(cli->tls_ca,
@@ -478,6 +511,9 @@ policy_plan_free(struct plan *p)
 	free(p->resolve);
 	free(p->upstream_ca);
 	strv_free(&p->tls_intercept_exclude);
+	for (i = 0; i < p->nplain; i++)
+		policy_route_def_free(p->plain[i]);
+	free(p->plain);
 	free(p->tls_ca_cert);
 	free(p->tls_ca_key);
 	free(p->audit_log);

@@ -446,6 +446,24 @@ route_extra(struct route *r, struct errbuf *e)
 }
 
 struct route *
+policy_route_passthrough_new(const char *host, uint16_t port)
+{
+	struct route	*r = xcalloc(1, sizeof(*r));
+
+	r->def = policy_route_def_new("-");
+	r->def->inject_header = xstrdup("Authorization");
+	r->def->credential_format = xstrdup("{}");
+	r->def->compressed_responses = true;
+	r->up_tls = true;
+	r->up_host = xstrdup(host);
+	r->up_port = port;
+	r->up_path = xstrdup("");
+	r->is_host = true;
+	r->passthrough = true;
+	return r;
+}
+
+struct route *
 policy_route_new(const struct route_def *def, struct errbuf *e)
 {
 	char		 show[ROUTE_SHOW_MAX];

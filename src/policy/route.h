@@ -81,6 +81,8 @@ struct route {
 	struct route		**extra;	/* owned array of owned */
 	size_t			 nextra;
 	bool			 is_host;	/* one of another's extra */
+	bool			 passthrough;	/* a plain intercepted host: no
+						 * credential, the client's kept */
 };
 
 /*
@@ -124,6 +126,12 @@ const char *policy_route_inject_mode_name(enum inject_mode);
  */
 struct route *policy_route_new(const struct route_def *, struct errbuf *e);
 void	 policy_route_free(struct route *);
+/*
+ * A plain host intercepted (SPEC 4.12: endpoint rules for a plain host,
+ * or --tls-intercept all): https://host:port, no credential injected,
+ * the client's own credential headers kept, compressed responses passed.
+ */
+struct route *policy_route_passthrough_new(const char *host, uint16_t port);
 
 /*
  * Append to out the other variables the clients of route r's service read

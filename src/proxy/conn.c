@@ -432,6 +432,8 @@ conn_linger(struct conn *c)
 	 * turn into a reset that destroys the answer in flight. */
 	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
 	bufferevent_enable(c->client, EV_READ);
+	if (c->flags & CONN_DEAD)
+		return;		/* a TLS client's read ran at once, closed c */
 	proxy_conn_timer(c, CONN_LINGER_MS);
 }
 
@@ -608,6 +610,13 @@ proxy_conn_next_request(struct conn *c)
 	proxy_conn_set_state(c, CONN_READ_HEAD);
 	now_mono(&c->started);
 	proxy_conn_bev_enable(c->client, EV_READ);
+	/*
+	 * On a TLS client (interception) enabling reads tries SSL_read at
+	 * once: its callbacks may have read a head, or closed c.
+	 */
+	if ((c->flags & CONN_DEAD) || c->state != CONN_READ_HEAD ||
+	    c->head != NULL)
+		return;
 	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0) {
 		proxy_conn_timer(c, plan->limits.head_timeout_ms);
 		conn_read_head(c);
@@ -779,7 +788,11 @@ proxy_conn_relay(struct conn *c)
 	bufferevent_setwatermark(c->client, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
 	bufferevent_setwatermark(c->up, EV_WRITE, CONN_RELAY_HIGH / 2, 0);
 	bufferevent_enable(c->client, EV_READ);
+	if (c->flags & CONN_DEAD)
+		return;		/* a TLS client's read ran at once */
 	bufferevent_enable(c->up, EV_READ);
+	if (c->flags & CONN_DEAD)
+		return;
 	proxy_conn_touch(c);
 	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
 	/* Early bytes (sent before our 200) go first. */

@@ -57,6 +57,7 @@ proxy_connect_start(struct conn *c)
 	char			*raw = NULL, reason[512];
 	struct errbuf		 e = { 0 };
 	ssize_t			 cred_i;
+	const struct endpoint_rules *rules;
 	uint16_t		 port;
 
 	c->mode = CONN_MODE_CONNECT;
@@ -104,6 +105,11 @@ proxy_connect_start(struct conn *c)
 			return;
 		}
 		c->flags |= CONN_WOULD_DENY;
+	}
+	/* A plain host with endpoint rules, or all: intercepted too. */
+	if (proxy_server_plain_intercepted(c->px, c->host, &rules)) {
+		proxy_tls_intercept_start_plain(c, rules);
+		return;
 	}
 	if (plan->upstream_proxy != NULL &&
 	    !proxy_connect_bypassed(plan, c->host)) {

@@ -383,7 +383,8 @@ forward_done(struct conn *c)
 	    "sent without a credential" : NULL);
 	if (!c->resp.keep_alive)
 		proxy_conn_drop_up(c);
-	else if (c->mode == CONN_MODE_REVERSE && c->up != NULL) {
+	else if (c->mode == CONN_MODE_REVERSE && c->up != NULL &&
+	    c->pool_i != SIZE_MAX) {
 		/* Any client may use it next (SPEC 4.6). */
 		proxy_upstream_pool_put(proxy_server_pool(c->px), c->pool_i,
 		    c->up, c->ssl);

@@ -58,9 +58,14 @@ inject_show(char *buf, const char *s)
  * as the client framed it, so the upstream must see the same framing.
  */
 static bool
-inject_dropped(const char *ih, size_t ihl, bool compressed,
+inject_dropped(const char *ih, size_t ihl, bool compressed, bool keep_creds,
     const struct http_header *x)
 {
+	/* A plain intercepted host gets the client's own credentials. */
+	if (keep_creds && (x->field == HF_AUTHORIZATION ||
+	    x->field == HF_X_API_KEY || x->field == HF_X_GOOG_API_KEY ||
+	    x->field == HF_PRIVATE_TOKEN))
+		return false;
 	switch (x->field) {
 	case HF_CONNECTION:
 	case HF_KEEP_ALIVE:
@@ -543,12 +548,14 @@ inject_build_head(struct strbuf *out, const struct route *r,
 	}
 	strbuf_appendn(out, " HTTP/1.1\r\n", 11);
 	inject_add_host(out, r);
-	ih = d->inject_header != NULL ? d->inject_header : "";
+	ih = d->inject_header != NULL && !r->passthrough ? d->inject_header :
+	    "";
 	ihl = strlen(ih);
 	for (i = 0; i < h->nh; i++) {
 		const struct http_header *x = &h->h[i];
 
-		if (inject_dropped(ih, ihl, d->compressed_responses, x))
+		if (inject_dropped(ih, ihl, d->compressed_responses,
+		    r->passthrough, x))
 			continue;
 		strbuf_appendn(out, x->name, x->name_len);
 		strbuf_appendn(out, ": ", 2);

@@ -112,14 +112,18 @@ proxy_reverse_serve(struct conn *c)
 		proxy_conn_deny_json(c, 400, NULL, reason);
 		return;
 	}
-	if (!policy_endpoint_allows(proxy_server_rules(c->px, c->route_i),
-	    c->head->method, c->rpath)) {
+	if (!policy_endpoint_allows((c->flags & CONN_INTERCEPT) ?
+	    proxy_tls_intercept_rules(c) : proxy_server_rules(c->px,
+	    c->route_i), c->head->method, c->rpath)) {
 		snprintf(reason, sizeof(reason), "endpoint denied: %s %s",
 		    c->head->method, c->path);
 		proxy_conn_deny_json(c, 403, NULL, reason);
 		return;
 	}
-	if (!((c->flags & CONN_INTERCEPT) ? proxy_inject_find_phantom(
+	/* A plain intercepted host: the client's own credentials go. */
+	if (c->route->passthrough)
+		c->flags |= CONN_ANON;
+	else if (!((c->flags & CONN_INTERCEPT) ? proxy_inject_find_phantom(
 	    c->route, proxy_conn_phantom(c, c->route_i), c->head, c->rpath) :
 	    proxy_conn_check_phantom(c, c->route_i))) {
 		if (!(c->flags & CONN_INTERCEPT)) {
@@ -148,6 +152,14 @@ proxy_reverse_serve(struct conn *c)
 		    "limit");
 		return;
 	}
+	/* A plain host's tunnel keeps its one upstream connection. */
+	if (c->pool_i == SIZE_MAX) {
+		if (c->up != NULL)
+			reverse_ready(c);
+		else
+			reverse_upstream(c);
+		return;
+	}
 	/* An idle upstream connection of this route serves it (pool). */
 	proxy_conn_drop_up(c);
 	c->up = proxy_upstream_pool_get(proxy_server_pool(c->px), c->pool_i,
@@ -168,13 +180,14 @@ proxy_reverse_serve(struct conn *c)
 static bool
 reverse_scrub(struct conn *c, const struct secret *secret)
 {
-	const struct secret	*ph = proxy_server_phantom_at(c->px,
-				    c->route_i);
+	const struct secret	*ph;
 
-	/* Nothing injected (intercepted without a phantom): nothing to hide. */
+	/* Nothing injected (intercepted without a phantom, or a plain
+	 * host): nothing to hide. */
 	c->scrubbing = !c->route->def->compressed_responses && secret != NULL;
 	if (!c->scrubbing)
 		return true;
+	ph = proxy_server_phantom_at(c->px, c->route_i);
 	if ((c->sout == NULL && (c->sout = evbuffer_new()) == NULL) ||
 	    (c->shead == NULL && (c->shead = evbuffer_new()) == NULL))
 		return false;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <event2/listener.h>
 
 #include "creds/secret.h"
+#include "policy/allowlist.h"
 #include "creds/store.h"
 #include "policy/endpoint.h"
 #include "policy/noproxy.h"
@@ -82,6 +84,7 @@ struct proxy {
 						 * first extra host */
 	char			*ca_dir;	/* owned; the clients' CA bundle */
 	struct endpoint_rules	**rules;	/* owned; one per route */
+	struct endpoint_rules	**plain_rules;	/* owned; plan->plain's */
 	struct unavail		*unavail;	/* owned; one per route */
 	struct conn_list	 conns;
 	size_t			 nconns;
@@ -404,6 +407,34 @@ proxy_server_cred_view(const struct proxy *px, size_t i, const char *host,
 		}
 	*pool_i = i;
 	return r;
+}
+
+bool
+proxy_server_plain_intercepted(const struct proxy *px, const char *host,
+    const struct endpoint_rules **rules)
+{
+	const struct plan	*plan = px->plan;
+	size_t			 i;
+
+	*rules = NULL;
+	if (px->itls == NULL || policy_allowlist_is_ip(host))
+		return false;
+	for (i = 0; i < plan->nplain; i++)
+		if (strcmp(plan->plain[i]->name, host) == 0) {
+			*rules = px->plain_rules[i];
+			return true;
+		}
+	if (plan->tls_intercept != TLS_INTERCEPT_ALL)
+		return false;
+	for (i = 0; i < plan->tls_intercept_exclude.n; i++) {
+		const char *x = plan->tls_intercept_exclude.v[i];
+
+		if (strncmp(x, "*.", 2) == 0 ?
+		    policy_allowlist_suffix_match(host, x + 2) :
+		    strcasecmp(x, host) == 0)
+			return false;
+	}
+	return true;
 }
 
 const char *
@@ -806,7 +837,15 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 		if ((px->rules[i] = policy_endpoint_compile(
 		    plan->routes[i]->def, e)) == NULL)
 			goto fail;
-	if (plan->nroutes > 0 &&
+	px->plain_rules = xcalloc(plan->nplain ? plan->nplain : 1,
+	    sizeof(*px->plain_rules));
+	for (i = 0; i < plan->nplain; i++)
+		if ((px->plain_rules[i] = policy_endpoint_compile(
+		    plan->plain[i], e)) == NULL)
+			goto fail;
+	/* Routes, and plain hosts intercepted, go out over our TLS. */
+	if ((plan->nroutes > 0 || plan->nplain > 0 ||
+	    plan->tls_intercept == TLS_INTERCEPT_ALL) &&
 	    (px->tls = proxy_upstream_tls_new(plan->upstream_ca, e)) == NULL)
 		goto fail;
 	px->pool_base = xcalloc(plan->nroutes ? plan->nroutes : 1,
@@ -1028,6 +1067,10 @@ proxy_server_free(struct proxy *px)
 		for (i = 0; i < px->plan->nroutes; i++)
 			policy_endpoint_free(px->rules[i]);
 	free(px->rules);
+	if (px->plain_rules != NULL)
+		for (i = 0; i < px->plan->nplain; i++)
+			policy_endpoint_free(px->plain_rules[i]);
+	free(px->plain_rules);
 	proxy_upstream_tls_free(px->tls);
 	proxy_tls_intercept_tls_free(px->itls);
 	proxy_tls_bundle_remove(px->ca_dir);

@@ -130,6 +130,14 @@ struct intercept_tls;
 /* Interception's CA and TLS context, or NULL when nothing is intercepted. */
 struct intercept_tls *proxy_server_itls(const struct proxy *);
 /*
+ * A plain (non-credential) host whose CONNECT is intercepted (SPEC
+ * 4.12): it has endpoint rules (*rules set), or --tls-intercept all and
+ * it is not excluded (*rules NULL).  Never an IP literal.
+ */
+struct endpoint_rules;
+bool	 proxy_server_plain_intercepted(const struct proxy *,
+	    const char *host, const struct endpoint_rules **rules);
+/*
  * The directory holding the CA bundle clients of interception trust
  * (proxy/tls/bundle.h), or NULL; removed by proxy_server_free().
  */

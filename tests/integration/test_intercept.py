@@ -404,7 +404,6 @@ def test_intercept_profile_key_off_keeps_the_403(proxy, tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (("--tls-intercept", "bogus"), "invalid --tls-intercept 'bogus'"),
-    (("--tls-intercept", "all"), "--tls-intercept all is not available"),
     (("--tls-ca", "only-one-file"), "invalid --tls-ca 'only-one-file'"),
     (("--tls-ca", "/nonexistent.pem,/k.pem"),
      "--tls-ca /nonexistent.pem: cannot read a PEM certificate")])
@@ -498,3 +497,59 @@ def test_intercept_websocket_relays_after_101(route, upgrade_upstream_tls):
 		got, left = recv_exact(ts, len(blob), left)
 		assert got == blob
 	assert "Bearer " + REAL_SECRET in upgrade_upstream_tls.heads[0]
+
+
+def _plain(proxy, ca, up, *args):
+	host = "db.test:%d" % up.port
+	px = proxy("--allow-domain", host, "--resolve", "%s:127.0.0.1" %
+	    host, "--upstream-ca", os.path.join(ca, "ca.pem"), *args)
+	return px, host
+
+
+def test_plain_host_with_endpoint_rules_is_intercepted(proxy, ca,
+    tls_upstream):
+	"""--allow-endpoint HOST:METHOD:PATH (HOST with a dot): the plain
+	host's CONNECT is intercepted, its rules apply, and the client's own
+	credentials go through untouched (no route, nothing injected)."""
+	px, host = _plain(proxy, ca, tls_upstream, "--allow-endpoint",
+	    "db.test:GET:/ok/**")
+	with tunnel(px, host) as ts:
+		st, h, b = request(ts, "GET", "/ok/1", host,
+		    [("Authorization", "Bearer my-own")])
+		assert st == 200, b
+		st, h, b = request(ts, "GET", "/ok/2?q=1", host)
+		assert st == 200, b
+	with tunnel(px, host) as ts:
+		st, h, b = request(ts, "POST", "/ok/1", host)
+		assert st == 403, b
+	with tunnel(px, host) as ts:
+		st, h, b = request(ts, "GET", "/other", host)
+		assert st == 403, b
+	assert [q["path"] for q in tls_upstream.requests] == ["/ok/1",
+	    "/ok/2?q=1"]
+	assert header_dict(tls_upstream.requests[0])["authorization"] == \
+	    "Bearer my-own"
+	recs = px.wait_audit(mode="intercept", method="GET")
+	assert any(r.get("path") == "/ok/2?q=REDACTED" for r in recs), recs
+
+
+def test_all_mode_intercepts_every_allowed_host_and_audits(proxy, ca,
+    tls_upstream):
+	px, host = _plain(proxy, ca, tls_upstream, "--tls-intercept", "all")
+	with tunnel(px, host) as ts:
+		for p in ("/a", "/b"):
+			st, h, b = request(ts, "GET", p, host)
+			assert st == 200, b
+	recs = px.wait_audit(mode="intercept", method="GET")
+	assert [r["path"] for r in recs] == ["/a", "/b"], recs
+
+
+def test_all_mode_exclude_tunnels_untouched(proxy, ca, tls_upstream):
+	px, host = _plain(proxy, ca, tls_upstream, "--tls-intercept", "all",
+	    "--tls-intercept-exclude", "db.test")
+	# The upstream's own certificate: only a real tunnel passes this.
+	with tunnel(px, host, cafile=os.path.join(ca, "ca.pem")) as ts:
+		st, h, b = request(ts, "GET", "/direct", host)
+	assert st == 200, b
+	rec = px.wait_audit(mode="connect")[-1]
+	assert rec["decision"] == "allow", rec

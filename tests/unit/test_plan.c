@@ -675,6 +675,34 @@ test_plan_allow_endpoint_for_unrequested_service_fails(void **state)
 	    "--credential github");
 }
 
+/* SPEC 4.12: a HOST with a dot is a plain host with endpoint rules. */
+static void
+test_plan_allow_endpoint_for_a_plain_host(void **state)
+{
+	struct plan	*p;
+	F;
+
+	PARSE(f, "proxy", "--allow-domain", "db.test", "--allow-endpoint",
+	    "DB.test.:GET:/ok/**", "--allow-endpoint", "db.test:POST:/x",
+	    "--tls-intercept", "all", "--tls-intercept-exclude", "*.pin.test");
+	p = build(f);
+	assert_int_equal(p->nplain, 1);
+	assert_string_equal(p->plain[0]->name, "db.test");
+	assert_int_equal(p->plain[0]->nrules, 2);
+	assert_string_equal(p->plain[0]->rules[1].method, "POST");
+	assert_int_equal(p->tls_intercept, TLS_INTERCEPT_ALL);
+	assert_int_equal(p->tls_intercept_exclude.n, 1);
+}
+
+static void
+test_plan_tls_intercept_defaults_to_credentials(void **state)
+{
+	F;
+
+	PARSE(f, "proxy", "--credential", "openai");
+	assert_int_equal(build(f)->tls_intercept, TLS_INTERCEPT_CREDENTIALS);
+}
+
 /* ---- upstream proxy (SPEC 4.7) ---- */
 
 static void
@@ -987,6 +1015,8 @@ main(void)
 		T(test_plan_allow_endpoint_attaches_a_rule_to_the_route),
 		T(test_plan_allow_endpoint_leaves_the_builtin_alone),
 		T(test_plan_allow_endpoint_for_unrequested_service_fails),
+		T(test_plan_allow_endpoint_for_a_plain_host),
+		T(test_plan_tls_intercept_defaults_to_credentials),
 		T(test_plan_upstream_bypass_needs_upstream_proxy),
 		T(test_plan_cli_upstream_proxy_and_bypass),
 		T(test_plan_profile_upstream_proxy_used_without_cli_one),

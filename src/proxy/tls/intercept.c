@@ -41,9 +41,11 @@ struct intercept {
 	SSL		*ssl;		/* borrowed: owned by c->client */
 	char		*host;		/* owned; the CONNECT host */
 	uint16_t	 port;
-	size_t		 route_i;
-	size_t		 pool_i;
+	size_t		 route_i;	/* SIZE_MAX: a plain host */
+	size_t		 pool_i;	/* SIZE_MAX: no pooling */
 	const struct route *route;	/* borrowed: the route or its host */
+	struct route	*own;		/* owned: a plain host's route */
+	const struct endpoint_rules *rules; /* borrowed: a plain host's */
 	bool		 alpn_refused;	/* the client offered no http/1.1 */
 	char		*sni_bad;	/* owned; a server name not the host */
 };
@@ -116,6 +118,8 @@ intercept_hosts(const struct plan *plan, struct strv *hosts)
 		for (j = 0; j < plan->routes[i]->nextra; j++)
 			strv_push(hosts, plan->routes[i]->extra[j]->up_host);
 	}
+	for (i = 0; i < plan->nplain; i++)
+		strv_push(hosts, plan->plain[i]->name);
 	if (plan->tls_intercept != TLS_INTERCEPT_ALL)
 		return true;
 	if (plan->allow.n == 0)
@@ -143,7 +147,7 @@ proxy_tls_intercept_tls_new(const struct plan *plan, struct strv *warnings,
 
 	if (plan->tls_intercept == TLS_INTERCEPT_OFF ||
 	    (plan->tls_intercept == TLS_INTERCEPT_CREDENTIALS &&
-	    plan->nroutes == 0))
+	    plan->nroutes == 0 && plan->nplain == 0))
 		return NULL;
 	t = xcalloc(1, sizeof(*t));
 	constrain = intercept_hosts(plan, &hosts);
@@ -212,6 +216,7 @@ proxy_tls_intercept_free(struct intercept *ic)
 		return;
 	free(ic->host);
 	free(ic->sni_bad);
+	policy_route_free(ic->own);
 	free(ic);
 }
 
@@ -311,19 +316,56 @@ proxy_tls_intercept_timeout(struct conn *c)
 	intercept_fail(c, "TLS handshake with the client timed out");
 }
 
+static void	intercept_begin(struct conn *, struct intercept *);
+
+void
+proxy_tls_intercept_start_plain(struct conn *c,
+    const struct endpoint_rules *rules)
+{
+	struct intercept	*ic = xcalloc(1, sizeof(*ic));
+
+	ic->route_i = SIZE_MAX;
+	ic->pool_i = SIZE_MAX;
+	ic->own = policy_route_passthrough_new(c->host, c->port);
+	ic->route = ic->own;
+	ic->rules = rules;
+	intercept_begin(c, ic);
+}
+
+const struct endpoint_rules *
+proxy_tls_intercept_rules(const struct conn *c)
+{
+	if (c->icpt == NULL || c->icpt->route_i != SIZE_MAX)
+		return proxy_server_rules(c->px, c->route_i);
+	return c->icpt->rules;
+}
+
 void
 proxy_tls_intercept_start(struct conn *c, size_t route_i)
 {
+	struct intercept	*ic = xcalloc(1, sizeof(*ic));
+
+	ic->route_i = route_i;
+	ic->route = proxy_server_cred_view(c->px, route_i, c->host, c->port,
+	    &ic->pool_i);
+	intercept_begin(c, ic);
+}
+
+static void
+intercept_begin(struct conn *c, struct intercept *ic)
+{
 	const struct plan	*plan = proxy_server_plan(c->px);
 	struct intercept_tls	*t = proxy_server_itls(c->px);
-	struct intercept	*ic;
 	struct bufferevent	*tls, *raw = c->client;
 	struct errbuf		 e = { 0 };
 	X509			*leaf;
 	SSL			*ssl;
 
+	ic->host = xstrdup(c->host);
+	ic->port = c->port;
 	if (t == NULL || (leaf = proxy_tls_pki_leaf(t->pki, c->host, &e)) ==
 	    NULL) {
+		proxy_tls_intercept_free(ic);
 		/* Fail closed: a credential host is never tunnelled blind. */
 		proxy_conn_deny(c, 502, t == NULL ? "TLS interception is not "
 		    "set up" : errbuf_msg(&e));
@@ -335,16 +377,10 @@ proxy_tls_intercept_start(struct conn *c, size_t route_i)
 	    SSL_add1_chain_cert(ssl, proxy_tls_pki_chain(t->pki)) != 1)) {
 		SSL_free(ssl);
 		ERR_clear_error();
+		proxy_tls_intercept_free(ic);
 		proxy_conn_deny(c, 502, "cannot set up TLS interception");
 		return;
 	}
-	ic = xcalloc(1, sizeof(*ic));
-	ic->ssl = ssl;
-	ic->host = xstrdup(c->host);
-	ic->port = c->port;
-	ic->route_i = route_i;
-	ic->route = proxy_server_cred_view(c->px, route_i, c->host, c->port,
-	    &ic->pool_i);
 	SSL_set_app_data(ssl, ic);
 	/* Our 200 goes out in clear before the first TLS record. */
 	evbuffer_add(bufferevent_get_output(raw),
@@ -357,6 +393,7 @@ proxy_tls_intercept_start(struct conn *c, size_t route_i)
 		proxy_conn_deny(c, 502, "cannot set up TLS interception");
 		return;
 	}
+	ic->ssl = ssl;
 	c->client = tls;
 	c->icpt = ic;
 	c->flags |= CONN_INTERCEPT;
@@ -455,7 +492,7 @@ proxy_tls_intercept_request(struct conn *c)
 	c->route = r;
 	c->route_i = ic->route_i;
 	c->pool_i = ic->pool_i;
-	c->service = xstrdup(r->def->name);
+	c->service = r->passthrough ? NULL : xstrdup(r->def->name);
 	c->rpath = path[n] == '/' ? xstrdup(path + n) :
 	    xasprintf("/%s", path + n);
 	proxy_reverse_serve(c);

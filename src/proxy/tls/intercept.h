@@ -39,6 +39,16 @@ void	 proxy_tls_intercept_tls_free(struct intercept_tls *);
  * route plan->routes[route_i]: answer 200 and start our handshake.
  */
 void	 proxy_tls_intercept_start(struct conn *, size_t route_i);
+struct endpoint_rules;
+/*
+ * Intercept c's CONNECT to a plain host (proxy_server_plain_intercepted):
+ * rules (borrowed, or NULL: all allowed) apply to each request, which
+ * goes out with the client's own headers and no credential.
+ */
+void	 proxy_tls_intercept_start_plain(struct conn *,
+	    const struct endpoint_rules *rules);
+/* The endpoint rules for c's current request (route's or plain host's). */
+const struct endpoint_rules *proxy_tls_intercept_rules(const struct conn *);
 /* A request head arrived inside the tunnel (c->head). */
 void	 proxy_tls_intercept_request(struct conn *);
 /*
