@@ -195,6 +195,8 @@ PYTHON	?= /usr/bin/python3
 MANPAGES := build/man/keyhole.1 build/man/keyhole-profile.5
 EXAMPLES := $(sort $(wildcard examples/*.json))
 GUIDE	 := $(sort $(wildcard docs/guide/*.md))
+# The user pages of docs/ (HACKING.md is for developers).
+USERDOCS := $(filter-out docs/HACKING.md,$(sort $(wildcard docs/*.md)))
 COMPLETIONS := completions/keyhole.bash completions/_keyhole \
 	   completions/keyhole.fish
 
@@ -239,8 +241,7 @@ install: build/keyhole man
 	$(INSTALL) -m 0644 completions/keyhole.fish \
 	    $(DESTDIR)$(FISHCOMPDIR)/keyhole.fish
 	$(INSTALL) -m 0644 $(EXAMPLES) $(DESTDIR)$(EXAMPLEDIR)/
-	$(INSTALL) -m 0644 README.md docs/profile-format.md docs/security.md \
-	    $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 README.md $(USERDOCS) $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 0644 $(GUIDE) $(DESTDIR)$(DOCDIR)/guide/
 
 # Removes what install wrote, and the directories that are keyhole's own.
@@ -251,8 +252,8 @@ uninstall:
 	    $(DESTDIR)$(BASHCOMPDIR)/keyhole $(DESTDIR)$(ZSHCOMPDIR)/_keyhole \
 	    $(DESTDIR)$(FISHCOMPDIR)/keyhole.fish
 	rm -f $(addprefix $(DESTDIR)$(EXAMPLEDIR)/,$(notdir $(EXAMPLES)))
-	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/profile-format.md \
-	    $(DESTDIR)$(DOCDIR)/security.md
+	rm -f $(DESTDIR)$(DOCDIR)/README.md \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(USERDOCS)))
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/guide/,$(notdir $(GUIDE)))
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DATADIR)/keyhole \
 	    $(DESTDIR)$(DOCDIR)/guide $(DESTDIR)$(DOCDIR) 2>/dev/null

@@ -14,6 +14,8 @@ EXAMPLES = sorted(f for f in os.listdir(os.path.join(REPO, "examples"))
     if f.endswith(".json"))
 GUIDE = sorted(f for f in os.listdir(os.path.join(REPO, "docs", "guide"))
     if f.endswith(".md"))
+USERDOCS = sorted(f for f in os.listdir(os.path.join(REPO, "docs"))
+    if f.endswith(".md") and f != "HACKING.md")
 
 
 def make(*args):
@@ -42,9 +44,8 @@ def expected(prefix):
 	    p + "/share/zsh/site-functions/_keyhole",
 	    p + "/share/fish/vendor_completions.d/keyhole.fish",
 	    p + "/share/doc/keyhole/README.md",
-	    p + "/share/doc/keyhole/profile-format.md",
-	    p + "/share/doc/keyhole/security.md",
 	}
+	files |= {p + "/share/doc/keyhole/" + d for d in USERDOCS}
 	files |= {p + "/share/keyhole/examples/" + e for e in EXAMPLES}
 	files |= {p + "/share/doc/keyhole/guide/" + g for g in GUIDE}
 	return files
