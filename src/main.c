@@ -677,6 +677,7 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 		errbuf_wrap(e, "connect mediator");
 		goto out;
 	}
+	plan->dns_trap = sandbox_mediator_dns(med);
 	print_banner(plan, px);
 	rc = sandbox_supervise_run_mediated(plan, base, px,
 	    med != NULL ? sandbox_mediator_start : NULL, med, argv, envp.v, e);

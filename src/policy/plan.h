@@ -144,6 +144,9 @@ struct plan {
 	int			 verbose;
 	bool			 silent;
 	bool			 dry_run;
+	/* Set by main when the mediator answers DNS (SPEC §3.1): the filter
+	 * traps socket(AF_INET/AF_INET6, SOCK_DGRAM, 0). */
+	bool			 dns_trap;
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <linux/netlink.h>
 
 #include "proxy/server.h"
+#include "sandbox/dnsd.h"
 #include "util/xmalloc.h"
 
 /*
@@ -176,6 +177,16 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 		if (v != IPPROTO_TCP) {
 			sandbox_mediator_audit(m, false, what, port,
 			    "not a TCP socket");
+			sandbox_mediator_op_finish(op, -EACCES);
+			return;
+		}
+		break;
+	case MEDIATOR_DNS:
+		/* Only a datagram socket made in the DNS namespace. */
+		if (getsockopt(op->sfd, SOL_SOCKET, SO_TYPE, &v, &sl) == -1 ||
+		    v != SOCK_DGRAM || !sandbox_dnsd_owns(m->dns, op->sfd)) {
+			sandbox_mediator_audit(m, false, what, port,
+			    "not a DNS socket of the sandbox");
 			sandbox_mediator_op_finish(op, -EACCES);
 			return;
 		}

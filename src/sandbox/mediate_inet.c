@@ -335,11 +335,22 @@ grants_build(struct mediator *m, const struct plan *p)
 	}
 }
 
+static time_t
+inet_now(void)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* Re-resolve g in secs seconds. */
 static void
 grant_schedule(struct mediator_grant *g, uint32_t secs)
 {
 	struct timeval	tv = { (time_t)secs, 0 };
+
+	g->expires = inet_now() + (time_t)secs;
 
 	if (evtimer_add(g->timer, &tv) == -1)
 		log_warnx("direct grant %s:%u: cannot schedule its refresh; "
@@ -494,6 +505,8 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediate_connect_start(op, fd, "inet", port);
 		return;
 	}
+	if (sandbox_mediate_dns_connect(op, fd, &n, port))
+		return;
 	if (proxy_guard_ntop((struct sockaddr *)&op->addr, host,
 	    sizeof(host)) == NULL)
 		snprintf(host, sizeof(host), "?");
@@ -554,4 +567,67 @@ sandbox_mediate_inet_bind(struct med_op *op, int fd)
 	    op->len, &n, &port) && port != 0)
 		proxy_server_sandbox_bound(m->proxy, port);
 	sandbox_mediate_bind_start(op, fd);
+}
+
+/*
+ * The child's DNS (SPEC §3.1): a direct grant's host answers with exactly
+ * its pinned addresses (every port's grant), for no longer than the pin
+ * holds; "localhost" as the system has it; every other name NXDOMAIN,
+ * audited.  glibc and Go read /etc/hosts before they ask.
+ */
+int
+sandbox_mediate_inet_lookup(void *arg, const char *name, uint16_t qtype,
+    struct sockaddr_storage *addrs, size_t max, size_t *n, uint32_t *ttl)
+{
+	struct mediator		*m = arg;
+	struct mediator_grant	*g;
+	struct sockaddr_in	*s4;
+	struct sockaddr_in6	*s6;
+	size_t			 i, j, k;
+	time_t			 now = inet_now(), left;
+	bool			 found = false;
+
+	(void)qtype;
+	*n = 0;
+	*ttl = MEDIATOR_REFRESH_S;
+	if (strcmp(name, "localhost") == 0 ||
+	    (strlen(name) > 10 && strcmp(name + strlen(name) - 10,
+	    ".localhost") == 0)) {
+		memset(addrs, 0, 2 * sizeof(*addrs));
+		s4 = (struct sockaddr_in *)&addrs[0];
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s6 = (struct sockaddr_in6 *)&addrs[1];
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		*n = 2;
+		return 0;
+	}
+	for (i = 0; name[0] != '\0' && i < m->pol.ngrants; i++) {
+		g = &m->pol.grants[i];
+		if (strcmp(g->host, name) != 0)
+			continue;
+		found = true;
+		if (g->expires != 0) {
+			left = g->expires > now ? g->expires - now : 0;
+			if ((uint32_t)left < *ttl)
+				*ttl = (uint32_t)left;
+		}
+		for (j = 0; j < g->naddrs && *n < max; j++) {
+			for (k = 0; k < *n; k++)
+				if (inet_same(&addrs[k], &g->addrs[j]))
+					break;
+			if (k == *n) {
+				addrs[*n] = g->addrs[j];
+				(*n)++;
+			}
+		}
+	}
+	if (found)
+		return 0;
+	m->audit_mode = "dns";
+	sandbox_mediator_audit(m, false, name[0] != '\0' ? name :
+	    "(malformed name)", 53, "not a direct grant: NXDOMAIN");
+	m->audit_mode = NULL;
+	return -1;
 }

@@ -25,6 +25,7 @@
 #include "policy/plan.h"
 #include "proxy/audit.h"
 #include "proxy/server.h"
+#include "sandbox/dnsd.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -100,6 +101,7 @@ static const struct {
 #endif
 	{ __NR_openat,		sandbox_mediate_pty_open }, /* O_NOCTTY only */
 	{ __NR_bind,		sandbox_mediate_bind },
+	{ __NR_socket,		sandbox_mediate_socket }, /* DNS only */
 	{ __NR_sendto,		sandbox_mediate_sendto },
 	{ __NR_sendmsg,		sandbox_mediate_sendmsg },
 	{ __NR_sendmmsg,	sandbox_mediate_sendmmsg },
@@ -113,6 +115,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 {
 	struct mediator		*m;
 	struct seccomp_notif_sizes sizes;
+	struct errbuf		 de;
 
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
 		errbuf_sys(e, "seccomp notification sizes");
@@ -160,6 +163,14 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	if (sandbox_mediate_inet_init(m, p, e) == -1) {
 		sandbox_mediator_free(m);
 		return NULL;
+	}
+	if (p->mode == NET_PROXY) {
+		m->dns = sandbox_dnsd_new(base, NULL,
+		    sandbox_mediate_inet_lookup, m, &de);
+		if (m->dns == NULL)
+			log_warnx("the sandbox's DNS cannot be answered (%s): "
+			    "direct grants work by address only, lookups "
+			    "fail at once", errbuf_msg(&de));
 	}
 	return m;
 }
@@ -398,6 +409,12 @@ sandbox_mediator_audit_log(const struct mediator *m)
 	return m->audit;
 }
 
+bool
+sandbox_mediator_dns(const struct mediator *m)
+{
+	return m != NULL && m->dns != NULL;
+}
+
 void
 sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
     int port, const char *reason)
@@ -405,7 +422,7 @@ sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
 	struct audit_rec	rec;
 
 	memset(&rec, 0, sizeof(rec));
-	rec.mode = "direct";
+	rec.mode = m->audit_mode != NULL ? m->audit_mode : "direct";
 	rec.allow = allow;
 	rec.host = host;
 	rec.port = port;
@@ -569,6 +586,8 @@ sandbox_mediator_free(struct mediator *m)
 		return;
 	while ((op = TAILQ_FIRST(&m->pending)) != NULL)
 		sandbox_mediator_op_free(op);	/* restores socket flags */
+	sandbox_dnsd_free(m->dns);
+	m->dns = NULL;
 	if (m->lev != NULL)
 		event_free(m->lev);
 	if (m->listener != -1)

@@ -79,6 +79,7 @@ enum mediator_verdict {
 	MEDIATOR_WOULD_DENY,	/* denied but for --report-only: made,
 				 * audited would_deny (SPEC 4.11) */
 	MEDIATOR_UNIX,		/* pathname socket bound inside or named */
+	MEDIATOR_DNS,		/* a UDP socket of the DNS namespace */
 	MEDIATOR_PASS,		/* AF_UNSPEC, unnamed AF_UNIX, netlink,
 				 * anything in NET_ALLOW but AF_UNIX */
 };
@@ -93,6 +94,7 @@ struct mediator_grant {
 	struct dns_req		*req;		/* pending refresh or NULL */
 	struct event		*timer;		/* owned: next refresh, or NULL */
 	struct mediator		*m;		/* borrowed, for refresh */
+	time_t			 expires;	/* monotonic s; 0: never */
 };
 
 /* True when host:port (host canonical or an address's text) is a
@@ -233,6 +235,12 @@ const struct mediator_policy *sandbox_mediator_policy(
  * a run.
  */
 struct audit *sandbox_mediator_audit_log(const struct mediator *);
+
+/*
+ * True when the mediator answers the child's DNS (SPEC §3.1): the filter
+ * must then trap socket(AF_INET/AF_INET6, SOCK_DGRAM, 0) (plan dns_trap).
+ */
+bool	 sandbox_mediator_dns(const struct mediator *);
 
 /* Number of notifications answered so far (tests, -vv). */
 unsigned long sandbox_mediator_answered(const struct mediator *);

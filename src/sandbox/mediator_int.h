@@ -34,6 +34,7 @@
 
 #include "sandbox/mediator.h"
 
+struct dnsd;
 struct event;
 struct med_send;
 
@@ -83,6 +84,8 @@ struct mediator {
 	bool			 sync_ok;	/* kernel has sync wake-ups */
 	bool			 sync;		/* and they are on */
 	unsigned		 singles;	/* wakes with one notification */
+	struct dnsd		*dns;		/* owned or NULL: §3.1 */
+	const char		*audit_mode;	/* NULL: "direct" */
 	bool			 meta_drop;	/* we have effective caps */
 	struct __user_cap_data_struct meta_caps[2]; /* ours, to restore */
 	uid_t			 meta_uid;	/* our effective uid */
@@ -264,5 +267,23 @@ int	 sandbox_mediate_unix_resolve(struct med_op *);
 
 /* An AF_UNIX bind: a pathname is bound here, in a write grant only. */
 void	 sandbox_mediate_unix_bind(struct med_op *, int fd);
+
+/* ---- mediate_dns.c ----------------------------------------------------- */
+
+/* socket(AF_INET/AF_INET6, SOCK_DGRAM, 0): made in the DNS namespace. */
+void	 sandbox_mediate_socket(struct mediator *,
+	    const struct seccomp_notif *);
+
+/*
+ * An inet connect (n: normalised address) that is DNS: a UDP socket of
+ * ours, or TCP to a nameserver on port 53.  true when op was taken.
+ */
+bool	 sandbox_mediate_dns_connect(struct med_op *, int fd,
+	    const struct sockaddr_storage *n, uint16_t port);
+
+/* The answerer's lookup (dnsd_lookup_fn) over m's direct grants. */
+int	 sandbox_mediate_inet_lookup(void *m, const char *name,
+	    uint16_t qtype, struct sockaddr_storage *addrs, size_t max,
+	    size_t *n, uint32_t *ttl);
 
 #endif

@@ -137,7 +137,7 @@ seccomp_key_rules(scmp_filter_ctx ctx, struct errbuf *e)
  * which can only refuse more than the kernel would, never less.
  */
 static int
-seccomp_socket_rules(scmp_filter_ctx ctx, struct errbuf *e)
+seccomp_socket_rules(scmp_filter_ctx ctx, bool dns, struct errbuf *e)
 {
 	static const int	inet[] = { AF_INET, AF_INET6 };
 	struct scmp_arg_cmp	cmp[2];
@@ -161,7 +161,7 @@ seccomp_socket_rules(scmp_filter_ctx ctx, struct errbuf *e)
 		    (uint64_t)inet[i]);
 		/* type & 0xf is the socket type; the rest are flags. */
 		for (v = 0; v <= 0xf; v++) {
-			if (v == SOCK_STREAM)
+			if (v == SOCK_STREAM || (dns && v == SOCK_DGRAM))
 				continue;
 			cmp[1] = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, v);
 			if (rule(ctx, deny, SCMP_SYS(socket), "socket", 2,
@@ -177,6 +177,22 @@ seccomp_socket_rules(scmp_filter_ctx ctx, struct errbuf *e)
 			cmp[1] = SCMP_A2(SCMP_CMP_EQ, v, 0);
 			if (rule(ctx, deny, SCMP_SYS(socket), "socket", 2,
 			    cmp, e) == -1)
+				return -1;
+		}
+		/*
+		 * DNS (SPEC §3.1): a UDP socket with protocol 0 is made by
+		 * the mediator in its DNS namespace (sandbox/mediate_dns.c).
+		 * Disjoint from the rules above (protocol 0, type DGRAM), so
+		 * no precedence between actions is relied on.
+		 */
+		if (dns) {
+			struct scmp_arg_cmp	d[3];
+
+			d[0] = cmp[0];
+			d[1] = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM);
+			d[2] = SCMP_A2(SCMP_CMP_MASKED_EQ, INT_MASK, 0);
+			if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(socket),
+			    "socket", 3, d, e) == -1)
 				return -1;
 		}
 	}
@@ -528,7 +544,8 @@ seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
 	    seccomp_setid_rules(ctx, e) == -1)
 		goto fail;
 	if (p->mode != NET_ALLOW) {
-		if (seccomp_socket_rules(ctx, e) == -1 ||
+		if (seccomp_socket_rules(ctx, p->dns_trap && handoff >= 0 &&
+		    p->mode == NET_PROXY, e) == -1 ||
 		    seccomp_send_rules(ctx, e) == -1)
 			goto fail;
 	}
