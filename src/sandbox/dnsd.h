@@ -28,7 +28,7 @@ struct event_base;
 struct dnsd;
 
 #define DNSD_MAX_SERVERS	8	/* nameserver lines used */
-#define DNSD_MAX_ADDRS		32	/* addresses in one answer */
+#define DNSD_MAX_ADDRS		128	/* addresses in one answer */
 #define DNSD_TCP_MAX		32	/* TCP connections served at once */
 #define DNSD_TCP_IDLE_S		10	/* an idle TCP connection is closed */
 #define DNSD_HELPER_WAIT_MS	2000	/* the helper's answer, at most */

