@@ -172,8 +172,25 @@ def test_proxy_mode_direct_tcp_to_other_loopback_port_is_eacces(box,
 	assert listener.accepted == 0
 
 
-def test_proxy_mode_udp_is_eacces(box, listener):
-	res = box.run_try(PROXY, "udp", "127.0.0.1", listener.port)
+def test_proxy_mode_udp_never_reaches_a_host_socket(box):
+	# A UDP socket is made in the supervisor's DNS namespace (SPEC 3.1),
+	# where only its answerer listens: a datagram to a socket of the
+	# machine never arrives, and other addresses are unreachable.
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("127.0.0.1", 0))
+	u.settimeout(0.5)
+	try:
+		box.run_try(PROXY, "udp", "127.0.0.1", u.getsockname()[1])
+		with pytest.raises(socket.timeout):
+			u.recvfrom(16)
+	finally:
+		u.close()
+	res = box.run_try(PROXY, "udp", "192.0.2.1", 9)
+	assert res.rc != 0, res
+
+
+def test_proxy_mode_udp_with_explicit_protocol_is_eacces(box):
+	res = box.run_try(PROXY, "socket", "inet", "dgram", "udp")
 	assert_errno(res, EACCES)
 
 
