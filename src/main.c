@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,17 @@ static char **environ_at_start;
 #define EXIT_KEYHOLE	1
 #define EXIT_USAGE	2
 
+struct proxy_gen;
+
 struct proxy_run {
+	const struct cli	*cli;		/* borrowed */
 	struct event_base	*base;
-	struct proxy		*px;
+	struct proxy		*px;		/* the current configuration */
+	struct plan		*plan;		/* owned */
+	struct creds_store	*creds;		/* owned */
+	LIST_HEAD(, proxy_gen)	 retired;	/* replaced by SIGHUP */
+	uint64_t		 reloads, reload_failures;
+	ino_t			 env_ino;
 	struct admin		*admin;
 	struct proxy_clients	*clients;	/* owned; --clients */
 	struct event		*drain_tick;	/* owned; while draining */
@@ -68,6 +77,8 @@ elapsed_ms(const struct timespec *since)
 	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
 }
 
+static size_t	proxy_run_drain_retired(struct proxy_run *);
+
 /* Every 100 ms of a drain: done when nothing is open or time is up. */
 static void
 on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -79,6 +90,7 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	open = proxy_server_drain(pr->px);
+	open += proxy_run_drain_retired(pr);
 	if (open > 0 && elapsed_ms(&pr->drain_start) < pr->drain_timeout_ms) {
 		evtimer_add(pr->drain_tick, &tv);
 		return;
@@ -287,38 +299,199 @@ remove_env_file(const char *path, ino_t ino)
 /* keyhole proxy (SPEC §4.9): print the variables, serve until a signal. */
 static void	report_only(const struct audit *);
 
+/* A configuration replaced by SIGHUP, serving its open connections. */
+struct proxy_gen {
+	struct proxy		*px;		/* owned */
+	struct plan		*plan;		/* owned */
+	struct creds_store	*creds;		/* owned */
+	struct proxy_clients	*clients;	/* owned */
+	struct proxy_run	*pr;		/* borrowed */
+	LIST_ENTRY(proxy_gen)	 entry;
+};
+
+static void
+proxy_gen_free(struct proxy_gen *g)
+{
+	LIST_REMOVE(g, entry);
+	proxy_server_free(g->px);
+	proxy_clients_free(g->clients);
+	creds_store_free(g->creds);
+	policy_plan_free(g->plan);
+	free(g);
+}
+
+/* Drain the retired configurations too; their open connections. */
+static size_t
+proxy_run_drain_retired(struct proxy_run *pr)
+{
+	struct proxy_gen	*g;
+	size_t			 n = 0;
+
+	LIST_FOREACH(g, &pr->retired, entry)
+		n += proxy_server_drain(g->px);
+	return n;
+}
+
+/* The last connection of a retired configuration closed. */
+static void
+proxy_gen_gone(void *arg)
+{
+	struct proxy_gen	*g = arg;
+
+	log_debug("a configuration replaced by a reload has no connection "
+	    "left: freed");
+	proxy_gen_free(g);
+}
+
+/* /metrics lines of main's own counters. */
+static void
+proxy_run_metrics(struct strbuf *out, void *arg)
+{
+	struct proxy_run	*pr = arg;
+	struct proxy_gen	*g;
+	size_t			 n = 0;
+
+	LIST_FOREACH(g, &pr->retired, entry)
+		n++;
+	strbuf_appendf(out, "# HELP keyhole_reloads_total Configurations "
+	    "loaded by SIGHUP.\n"
+	    "# TYPE keyhole_reloads_total counter\n"
+	    "keyhole_reloads_total %llu\n"
+	    "# HELP keyhole_reload_failures_total SIGHUPs refused: the new "
+	    "configuration was invalid.\n"
+	    "# TYPE keyhole_reload_failures_total counter\n"
+	    "keyhole_reload_failures_total %llu\n"
+	    "# HELP keyhole_retired_configurations Replaced configurations "
+	    "still serving open connections.\n"
+	    "# TYPE keyhole_retired_configurations gauge\n"
+	    "keyhole_retired_configurations %zu\n",
+	    (unsigned long long)pr->reloads,
+	    (unsigned long long)pr->reload_failures, n);
+}
+
+/* Print (first time) and write --env-file: the variables clients need. */
+static int
+proxy_run_publish(struct proxy_run *pr, bool print, struct errbuf *e)
+{
+	struct strv	env = { 0 }, warnings = { 0 };
+	size_t		i;
+	int		rc = 0;
+
+	proxy_server_env(pr->px, &env, &warnings);
+	print_warnings(&warnings);
+	strv_free(&warnings);
+	if (pr->cli->env_file != NULL && write_env_file(pr->cli->env_file,
+	    &env, &pr->env_ino, e) == -1)
+		rc = -1;
+	else if (print) {
+		for (i = 0; i < env.n; i++)
+			printf("%s\n", env.v[i]);
+		printf("\n");
+		fflush(stdout);
+	}
+	for (i = 0; i < env.n; i++)
+		freezero_str(env.v[i]);
+	free(env.v);
+	return rc;
+}
+
+/*
+ * SIGHUP (SPEC 4.10): read the profile, the clients file and the
+ * credential sources again.  New connections get the new configuration;
+ * open ones finish on the old, which is freed after its last one.  An
+ * invalid configuration changes nothing and is reported in one line.
+ */
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy_run	*pr = arg;
+	struct errbuf		 e = { 0 };
+	struct profile		*prof;
+	struct plan		*plan = NULL;
+	struct creds_store	*creds = NULL;
+	struct proxy_clients	*clients = NULL;
+	struct proxy		*px;
+	struct proxy_gen	*g;
+
+	(void)sig;
+	(void)what;
+	if (pr->drain_tick != NULL)
+		return;		/* draining: nothing new will be served */
+	if (load_profile(pr->cli, &prof, &e) == -1)
+		goto bad;
+	plan = policy_plan_build(pr->cli, prof, &e);
+	profile_free(prof);
+	if (plan == NULL)
+		goto bad;
+	if (pr->cli->clients != NULL && (clients = proxy_clients_load(
+	    pr->cli->clients, plan, &e)) == NULL)
+		goto bad;
+	if ((creds = load_creds(plan, pr->cli, &e)) == NULL)
+		goto bad;
+	if ((px = proxy_server_renew(plan, pr->px, &e)) == NULL)
+		goto bad;
+	print_warnings(&plan->warnings);
+	proxy_server_set_creds(px, creds);
+	proxy_server_set_clients(px, clients);
+	g = xcalloc(1, sizeof(*g));
+	g->px = pr->px;
+	g->plan = pr->plan;
+	g->creds = pr->creds;
+	g->clients = pr->clients;
+	g->pr = pr;
+	LIST_INSERT_HEAD(&pr->retired, g, entry);
+	pr->px = px;
+	pr->plan = plan;
+	pr->creds = creds;
+	pr->clients = clients;
+	if (pr->admin != NULL)
+		proxy_admin_set_proxy(pr->admin, px);
+	proxy_server_retire(g->px, proxy_gen_gone, g);
+	pr->reloads++;
+	if (proxy_run_publish(pr, false, &e) == -1)
+		log_warnx("reload: %s", errbuf_msg(&e));
+	log_info("reloaded the configuration (%zu route%s%s)",
+	    plan->nroutes, plan->nroutes == 1 ? "" : "s",
+	    clients != NULL ? ", clients file" : "");
+	return;
+bad:
+	pr->reload_failures++;
+	log_warnx("reload refused, the running configuration stays: %s",
+	    errbuf_msg(&e));
+	proxy_clients_free(clients);
+	creds_store_free(creds);
+	policy_plan_free(plan);
+}
+
 static int
 cmd_proxy(const struct cli *cli, struct errbuf *e)
 {
 	struct proxy_run	 pr = { 0 };
-	struct plan		*plan;
 	struct event		*sigint = NULL, *sigterm = NULL, *sighup = NULL;
-	struct strv		 env = { 0 }, warnings = { 0 };
 	struct profile		*prof;
-	struct creds_store	*creds = NULL;
-	size_t			 i;
-	ino_t			 env_ino = 0;
 	int			 rc = -1;
 
 	log_set_json(cli->log_json);
+	pr.cli = cli;
+	LIST_INIT(&pr.retired);
 	pr.drain_timeout_ms = cli->drain_timeout_ms;
 	if (load_profile(cli, &prof, e) == -1)
 		return -1;
-	plan = policy_plan_build(cli, prof, e);
+	pr.plan = policy_plan_build(cli, prof, e);
 	profile_free(prof);
-	if (plan == NULL)
+	if (pr.plan == NULL)
 		return -1;
-	print_warnings(&plan->warnings);
+	print_warnings(&pr.plan->warnings);
 	/* A stale file would look ready before we are. */
-	if (cli->env_file != NULL && !plan->dry_run &&
+	if (cli->env_file != NULL && !pr.plan->dry_run &&
 	    unlink(cli->env_file) == -1 && errno != ENOENT) {
 		errbuf_sys(e, "--env-file %s", cli->env_file);
-		policy_plan_free(plan);
+		policy_plan_free(pr.plan);
 		return -1;
 	}
-	if (plan->dry_run) {
-		print_dry_run(plan, NULL);
-		policy_plan_free(plan);
+	if (pr.plan->dry_run) {
+		print_dry_run(pr.plan, NULL);
+		policy_plan_free(pr.plan);
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -326,24 +499,24 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		errbuf_set(e, "cannot create the event loop");
 		goto out;
 	}
-	if ((creds = load_creds(plan, cli, e)) == NULL)
+	if (cli->clients != NULL && (pr.clients = proxy_clients_load(
+	    cli->clients, pr.plan, e)) == NULL)
 		goto out;
-	if ((pr.px = proxy_server_new(plan, pr.base, e)) == NULL)
+	if ((pr.creds = load_creds(pr.plan, cli, e)) == NULL)
 		goto out;
-	proxy_server_set_creds(pr.px, creds);
-	if (cli->clients != NULL) {
-		if ((pr.clients = proxy_clients_load(cli->clients, plan,
-		    e)) == NULL)
+	if ((pr.px = proxy_server_new(pr.plan, pr.base, e)) == NULL)
+		goto out;
+	proxy_server_set_creds(pr.px, pr.creds);
+	proxy_server_set_clients(pr.px, pr.clients);
+	if (cli->admin_listen != NULL) {
+		if ((pr.admin = proxy_admin_new(pr.base, cli->admin_listen,
+		    pr.px, e)) == NULL)
 			goto out;
-		proxy_server_set_clients(pr.px, pr.clients);
+		proxy_admin_set_extra(pr.admin, proxy_run_metrics, &pr);
 	}
-	if (cli->admin_listen != NULL && (pr.admin = proxy_admin_new(pr.base,
-	    cli->admin_listen, pr.px, e)) == NULL)
-		goto out;
 	sigint = evsignal_new(pr.base, SIGINT, on_stop_signal, &pr);
 	sigterm = evsignal_new(pr.base, SIGTERM, on_stop_signal, &pr);
-	/* A closed terminal or a sidecar's reload ends it cleanly too. */
-	sighup = evsignal_new(pr.base, SIGHUP, on_stop_signal, &pr);
+	sighup = evsignal_new(pr.base, SIGHUP, on_reload_signal, &pr);
 	if (sigint == NULL || sigterm == NULL || sighup == NULL ||
 	    evsignal_add(sigint, NULL) == -1 ||
 	    evsignal_add(sigterm, NULL) == -1 ||
@@ -351,31 +524,18 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		errbuf_set(e, "cannot install signal handlers");
 		goto out;
 	}
-	proxy_server_env(pr.px, &env, &warnings);
-	print_warnings(&warnings);
-	if (cli->env_file != NULL && write_env_file(cli->env_file, &env,
-	    &env_ino, e) == -1) {
-		sandbox_env_free(&env);
+	if (proxy_run_publish(&pr, true, e) == -1)
 		goto out;
-	}
-	for (i = 0; i < env.n; i++)
-		printf("%s\n", env.v[i]);
-	printf("\n");
-	fflush(stdout);
-	for (i = 0; i < env.n; i++)
-		freezero_str(env.v[i]);
-	free(env.v);
-	env.v = NULL;
-	env.n = 0;
 	event_base_dispatch(pr.base);
+	while (!LIST_EMPTY(&pr.retired))
+		proxy_gen_free(LIST_FIRST(&pr.retired));
 	proxy_server_shutdown(pr.px);
 	drain_loop(pr.base);
-	if (plan->report_only && !plan->silent)
+	if (pr.plan->report_only && !pr.plan->silent)
 		report_only(proxy_server_audit(pr.px));
 	rc = 0;
 out:
-	remove_env_file(cli->env_file, env_ino);
-	strv_free(&warnings);
+	remove_env_file(cli->env_file, pr.env_ino);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sigterm != NULL)
@@ -385,14 +545,17 @@ out:
 	if (pr.drain_tick != NULL)
 		event_free(pr.drain_tick);
 	proxy_admin_free(pr.admin);
+	/* Retired configurations borrow the newest one's audit log. */
+	while (!LIST_EMPTY(&pr.retired))
+		proxy_gen_free(LIST_FIRST(&pr.retired));
 	proxy_server_free(pr.px);
 	proxy_clients_free(pr.clients);
-	creds_store_free(creds);
+	creds_store_free(pr.creds);
 	if (pr.base != NULL) {
 		drain_loop(pr.base);
 		event_base_free(pr.base);
 	}
-	policy_plan_free(plan);
+	policy_plan_free(pr.plan);
 	return rc;
 }
 

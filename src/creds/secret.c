@@ -115,6 +115,15 @@ creds_secret_len(const struct secret *s)
 }
 
 struct secret *
+creds_secret_dup(const struct secret *s)
+{
+	struct secret	*d = creds_secret_new(s->buf, s->len);
+
+	d->sha256 = s->sha256;
+	return d;
+}
+
+struct secret *
 creds_secret_new_sha256(const unsigned char digest[32])
 {
 	struct secret	*s = creds_secret_new(digest, 32);

@@ -34,6 +34,8 @@ struct secret *creds_secret_random_token(const char *prefix, size_t nchars,
  * hashes the candidate and compares the digests in constant time.  It
  * cannot be emitted (its bytes are the digest).
  */
+/* A copy of s (wiped on free like any secret). */
+struct secret *creds_secret_dup(const struct secret *);
 struct secret *creds_secret_new_sha256(const unsigned char digest[32]);
 bool	 creds_secret_is_sha256(const struct secret *);
 size_t	 creds_secret_len(const struct secret *);

@@ -263,7 +263,7 @@ proxy_forward_exchange(struct conn *c)
 {
 	const struct plan	*plan = proxy_server_plan(c->px);
 
-	if (!c->req.keep_alive)
+	if (!c->req.keep_alive || proxy_server_closing(c->px))
 		c->flags |= CONN_CLOSE_AFTER;
 	proxy_conn_set_state(c, CONN_FWD_BODY);
 	proxy_http_msg_reset(&c->resp);

@@ -92,6 +92,16 @@ struct proxy {
 	uint64_t		 unavail_total;	/* 503s: secret missing */
 	bool			 draining;	/* SIGTERM with a drain timeout */
 	const struct proxy_clients *clients;	/* borrowed; --clients */
+	/*
+	 * SIGHUP (SPEC 4.10): a new proxy takes over the listeners, the
+	 * token, the phantoms of routes kept, the audit log and the
+	 * interception CA; the old one serves its open connections and
+	 * is freed once they are gone.  The newest owns what was moved.
+	 */
+	bool			 borrowed;	/* audit, itls, ca_dir not ours */
+	bool			 retired;
+	void			(*gone)(void *);
+	void			*gone_arg;
 	uint64_t		 next_id;
 	/* Mediated client ports: a count, as a port can be reused before
 	 * the close of its previous connection has been seen. */
@@ -261,11 +271,57 @@ proxy_server_port_registered(const struct proxy *px, uint16_t port)
 	return port != 0 && px->registered[port] > 0;
 }
 
+static void
+server_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy	*px = arg;
+
+	(void)fd;
+	(void)what;
+	px->gone(px->gone_arg);
+}
+
+/* A retired proxy with nothing open: its owner frees it, next turn. */
+static void
+server_maybe_gone(struct proxy *px)
+{
+	struct timeval	zero = { 0, 0 };
+
+	if (!px->retired || px->nconns > 0 || px->gone == NULL)
+		return;
+	px->retired = false;	/* once */
+	if (event_base_once(px->base, -1, EV_TIMEOUT, server_gone_cb, px,
+	    &zero) == -1)
+		log_fatalx("cannot schedule the end of a retired proxy");
+}
+
+void
+proxy_server_retire(struct proxy *px, void (*gone)(void *), void *arg)
+{
+	px->retired = true;
+	px->gone = gone;
+	px->gone_arg = arg;
+	server_maybe_gone(px);
+}
+
+bool
+proxy_server_closing(const struct proxy *px)
+{
+	return px->draining || px->gone != NULL;
+}
+
+size_t
+proxy_server_nconns(const struct proxy *px)
+{
+	return px->nconns;
+}
+
 void
 proxy_server_conn_gone(struct proxy *px, struct conn *c)
 {
 	TAILQ_REMOVE(&px->conns, c, entry);
 	px->nconns--;
+	server_maybe_gone(px);
 }
 
 void
@@ -810,24 +866,74 @@ server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	px->accepted++;
 }
 
-struct proxy *
-proxy_server_new(const struct plan *plan, struct event_base *base,
-    struct errbuf *e)
+/* The phantom old gave route name, or NULL. */
+static const struct secret *
+server_old_phantom(const struct proxy *old, const char *name)
 {
-	struct proxy	*px = xcalloc(1, sizeof(*px));
-	size_t		 i, n;
+	size_t	i;
+
+	if (old == NULL)
+		return NULL;
+	for (i = 0; i < old->plan->nroutes; i++)
+		if (strcmp(old->plan->routes[i]->def->name, name) == 0)
+			return old->phantoms[i];
+	return NULL;
+}
+
+/* Move old's listeners, audit log and interception CA to px. */
+static void
+server_take_over(struct proxy *px, struct proxy *old)
+{
+	size_t	i;
+
+	px->self = old->self;
+	memcpy(px->url_host, old->url_host, sizeof(px->url_host));
+	px->listener = old->listener;
+	px->more = old->more;
+	px->nmore = old->nmore;
+	old->listener = NULL;
+	old->more = NULL;
+	old->nmore = 0;
+	if (px->listener != NULL)
+		evconnlistener_set_cb(px->listener, server_on_accept, px);
+	for (i = 0; i < px->nmore; i++)
+		evconnlistener_set_cb(px->more[i], server_on_accept, px);
+	if (old->accept_pause != NULL)
+		evtimer_del(old->accept_pause);
+	px->audit = old->audit;
+	px->itls = old->itls;
+	px->ca_dir = old->ca_dir;
+	old->borrowed = true;
+	px->accepted = old->accepted;
+	px->unavail_total = old->unavail_total;
+}
+
+static struct proxy *
+server_build(const struct plan *plan, struct event_base *base,
+    struct proxy *old, struct errbuf *e)
+{
+	struct proxy		*px = xcalloc(1, sizeof(*px));
+	const struct secret	*ph;
+	size_t			 i, n;
 
 	px->plan = plan;
 	px->base = base;
 	TAILQ_INIT(&px->conns);
-	if ((px->token = creds_secret_random_hex(32, e)) == NULL)
+	if (old != NULL)
+		px->token = creds_secret_dup(old->token);
+	else if ((px->token = creds_secret_random_hex(32, e)) == NULL)
 		goto fail;
 	px->phantoms = xcalloc(plan->nroutes ? plan->nroutes : 1,
 	    sizeof(*px->phantoms));
-	for (i = 0; i < plan->nroutes; i++)
-		if ((px->phantoms[i] = server_phantom(plan->routes[i], e)) ==
-		    NULL)
+	for (i = 0; i < plan->nroutes; i++) {
+		/* A route kept across a reload keeps its phantom. */
+		if ((ph = server_old_phantom(old, plan->routes[i]->def->name))
+		    != NULL)
+			px->phantoms[i] = creds_secret_dup(ph);
+		else if ((px->phantoms[i] = server_phantom(plan->routes[i],
+		    e)) == NULL)
 			goto fail;
+	}
 	/* Bad endpoint rules fail at start, naming the rule (SPEC 4.6). */
 	px->unavail = xcalloc(plan->nroutes ? plan->nroutes : 1,
 	    sizeof(*px->unavail));
@@ -855,9 +961,10 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 		n += plan->routes[i]->nextra;
 	}
 	px->pool = proxy_upstream_pool_new(base, n);
-	if (server_intercept(px, e) == -1)
+	if (old == NULL && server_intercept(px, e) == -1)
 		goto fail;
-	if ((px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
+	if (old == NULL &&
+	    (px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
 		goto fail;
 	if ((px->dns = proxy_dns_new(base, e)) == NULL)
 		goto fail;
@@ -866,13 +973,29 @@ proxy_server_new(const struct plan *plan, struct event_base *base,
 		errbuf_set(e, "cannot create the accept timer");
 		goto fail;
 	}
-	if (server_listen(px, plan->proxy_port, e) == -1)
+	if (old != NULL)
+		server_take_over(px, old);
+	else if (server_listen(px, plan->proxy_port, e) == -1)
 		goto fail;
 	server_resolve_routes(px);
 	return px;
 fail:
 	proxy_server_free(px);
 	return NULL;
+}
+
+struct proxy *
+proxy_server_new(const struct plan *plan, struct event_base *base,
+    struct errbuf *e)
+{
+	return server_build(plan, base, NULL, e);
+}
+
+struct proxy *
+proxy_server_renew(const struct plan *plan, struct proxy *old,
+    struct errbuf *e)
+{
+	return server_build(plan, old->base, old, e);
 }
 
 void
@@ -1052,11 +1175,15 @@ proxy_server_free(struct proxy *px)
 
 	if (px == NULL)
 		return;
+	/* Freed by its owner now: no "gone" callback for it any more. */
+	px->retired = false;
+	px->gone = NULL;
 	proxy_server_shutdown(px);
 	if (px->accept_pause != NULL)
 		event_free(px->accept_pause);
 	proxy_dns_free(px->dns);
-	proxy_audit_free(px->audit);
+	if (!px->borrowed)
+		proxy_audit_free(px->audit);
 	creds_secret_free(px->token);
 	if (px->phantoms != NULL)
 		for (i = 0; i < px->plan->nroutes; i++)
@@ -1072,9 +1199,11 @@ proxy_server_free(struct proxy *px)
 			policy_endpoint_free(px->plain_rules[i]);
 	free(px->plain_rules);
 	proxy_upstream_tls_free(px->tls);
-	proxy_tls_intercept_tls_free(px->itls);
-	proxy_tls_bundle_remove(px->ca_dir);
-	free(px->ca_dir);
+	if (!px->borrowed) {
+		proxy_tls_intercept_tls_free(px->itls);
+		proxy_tls_bundle_remove(px->ca_dir);
+		free(px->ca_dir);
+	}
 	free(px->more);
 	free(px->raddrs);
 	free(px->pool_base);

@@ -23,6 +23,27 @@ struct proxy;
 /* NULL with e on failure (e.g. "bind 127.0.0.1:8080: Address in use"). */
 struct proxy *proxy_server_new(const struct plan *, struct event_base *,
 	    struct errbuf *e);
+/*
+ * SIGHUP (SPEC 4.10): a proxy for the new plan that takes over old's
+ * listeners, audit log and interception CA and keeps old's token and
+ * the phantoms of routes of the same name; old keeps serving its open
+ * connections (retire it).  Old must be freed before the new one.  NULL
+ * with e (old untouched) on failure.
+ */
+struct proxy *proxy_server_renew(const struct plan *, struct proxy *old,
+	    struct errbuf *e);
+/*
+ * After a renew: close old's idle connections and call gone(arg) (on a
+ * later loop turn) once its last connection closed; gone frees it.
+ */
+void	 proxy_server_retire(struct proxy *, void (*gone)(void *), void *arg);
+size_t	 proxy_server_nconns(const struct proxy *);
+/*
+ * True while draining or retired: each exchange's answer then says
+ * "Connection: close" and the connection ends after it, so a keep-alive
+ * client moves to a new connection (and the new policy) without a race.
+ */
+bool	 proxy_server_closing(const struct proxy *);
 uint16_t proxy_server_port(const struct proxy *);
 /*
  * Append to env, as "NAME=value" strings, every variable a client needs
