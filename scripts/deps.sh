@@ -8,7 +8,8 @@ libssl-dev openssl libevent-dev libhttp-parser-dev libjansson-dev
 libseccomp-dev libcmocka-dev libclang-rt-14-dev
 python3 python3-pytest python3-jsonschema curl ca-certificates iproute2
 scdoc groff-base zsh fish debhelper dpkg-dev lintian
-valgrind keyutils tmux openssh-client git wget nodejs"
+valgrind keyutils tmux openssh-client git wget nodejs nftables python3-yaml
+systemd"
 
 missing=""
 for p in $PKGS; do
