@@ -164,6 +164,13 @@ creds_secret_equal(const struct secret *s, const void *p, size_t len)
 }
 
 bool
+creds_secret_same(const struct secret *s, const void *p, size_t len)
+{
+	return s != NULL && s->len == len &&
+	    (len == 0 || memcmp(s->buf, p, len) == 0);
+}
+
+bool
 creds_secret_equal_secret(const struct secret *a, const struct secret *b)
 {
 	if (a == NULL || b == NULL)

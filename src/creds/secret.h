@@ -44,6 +44,11 @@ bool	 creds_secret_equal(const struct secret *, const void *, size_t);
 bool	 creds_secret_equal_secret(const struct secret *,
 	    const struct secret *);
 /*
+ * The same, not in constant time: only for comparing with a copy of our
+ * own secret (a cache's key), never with bytes from the wire.
+ */
+bool	 creds_secret_same(const struct secret *, const void *, size_t);
+/*
  * Append format with each "{}" replaced by the secret (encoded as enc);
  * format NULL means "{}".  0, or -1 if the evbuffer refused.
  */

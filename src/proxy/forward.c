@@ -484,18 +484,43 @@ forward_dec(char *buf, size_t n)
 	return len;
 }
 
-/* True when a header name or value of h holds a pattern. */
+/*
+ * One pass over h's headers: the first Content-Encoding value (*ce) and
+ * how many there are; true when a name or value holds a pattern.
+ */
 static bool
-forward_head_has(const struct conn *c, const struct http_head *h)
+forward_head_has(const struct conn *c, const struct http_head *h,
+    const char **ce, size_t *nce)
 {
-	size_t	i;
+	const struct http_header	*x;
+	const char			*t = h->text, *te = t + h->text_len;
+	size_t				 i;
+	bool				 has;
 
-	for (i = 0; i < h->nh; i++)
-		if (proxy_scrub_contains(c->scrub, h->h[i].name,
-		    h->h[i].name_len) || proxy_scrub_contains(c->scrub,
-		    h->h[i].value, h->h[i].value_len))
-			return true;
-	return false;
+	*ce = NULL;
+	*nce = 0;
+	/*
+	 * Names and values read from the wire lie in the head's text: one
+	 * look at it covers them (a match across a separator only sends
+	 * the head the slow way).  Any other is looked at on its own.
+	 */
+	has = proxy_scrub_contains(c->scrub, t, h->text_len);
+	for (i = 0; i < h->nh; i++) {
+		x = &h->h[i];
+		if (x->name_len == 16 &&
+		    proxy_http_name_eq(x->name, "Content-Encoding", 16) &&
+		    (*nce)++ == 0)
+			*ce = x->value;
+		if (has)
+			continue;
+		if ((x->name < t || x->name + x->name_len > te) &&
+		    proxy_scrub_contains(c->scrub, x->name, x->name_len))
+			has = true;
+		if ((x->value < t || x->value + x->value_len > te) &&
+		    proxy_scrub_contains(c->scrub, x->value, x->value_len))
+			has = true;
+	}
+	return has;
 }
 
 /*
@@ -525,17 +550,17 @@ forward_scrub_head(struct conn *c, const struct http_head *h,
 {
 	const char	*ce, *te, *extra = NULL;
 	char		 len[48], reason[256], show[64];
-	size_t		 n;
-	bool		 body;
+	size_t		 n, nce;
+	bool		 body, has;
 
 	c->out_frame = CONN_FRAME_ASIS;
 	c->scrub_ended = false;
 	body = !c->resp.no_body && h->status >= 200 && h->status != 204 &&
 	    h->status != 304;
-	ce = proxy_http_header(h, "Content-Encoding");
+	has = forward_head_has(c, h, &ce, &nce);
 	te = proxy_http_field(h, HF_TRANSFER_ENCODING);
 	if (body && ((ce != NULL && (strcasecmp(ce, "identity") != 0 ||
-	    proxy_http_header_count(h, "Content-Encoding") > 1)) ||
+	    nce > 1)) ||
 	    (te != NULL && (h->nfield[HF_TRANSFER_ENCODING] > 1 ||
 	    strcasecmp(te, "chunked") != 0)))) {
 		log_escape(show, sizeof(show), ce != NULL ? ce : te,
@@ -580,7 +605,7 @@ forward_scrub_head(struct conn *c, const struct http_head *h,
 		extra = len;
 	}
 	/* Most heads hold nothing to replace: written as they are. */
-	if (!forward_head_has(c, h)) {
+	if (!has) {
 		forward_write_response_head(c, h, pend,
 		    c->out_frame != CONN_FRAME_ASIS, extra);
 		if (c->flags & CONN_DEAD)
