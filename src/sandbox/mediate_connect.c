@@ -180,6 +180,8 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 			sandbox_mediator_op_finish(op, -EACCES);
 			return;
 		}
+		if (op->verdict == MEDIATOR_WOULD_DENY)
+			sandbox_mediator_audit_would(m, what, port, op->would);
 		break;
 	case MEDIATOR_DNS:
 		/* Only a datagram socket made in the DNS namespace. */

@@ -518,7 +518,9 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediator_op_finish(op, -EACCES);
 		return;
 	case MEDIATOR_WOULD_DENY:
-		sandbox_mediator_audit_would(m, host, port, reason);
+		/* Audited once the socket is known to be TCP (a grant could
+		 * not allow anything else). */
+		op->would = reason;
 		break;
 	case MEDIATOR_PROXY:
 		log_debug("%s: connect to the proxy", __func__);

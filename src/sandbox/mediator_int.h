@@ -54,6 +54,9 @@ struct med_op {
 	struct event		*ev;		/* owned: write wait or retry */
 	bool			 retry;		/* ev is the retry timer */
 	struct med_send		*send;		/* owned or NULL: a send */
+	const char		*would;		/* MEDIATOR_WOULD_DENY: the
+						 * denial it would have been
+						 * (static text) */
 };
 TAILQ_HEAD(med_ops, med_op);
 

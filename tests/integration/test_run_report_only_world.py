@@ -206,3 +206,22 @@ def test_without_report_only_the_direct_connect_is_refused(box):
 	assert res["rc"] == 0, res
 	assert res["out"] == "EACCES\n", res
 	assert res["seen"] == [], res
+
+
+def test_report_only_does_not_suggest_a_udp_connect_it_refuses(box):
+	"""A direct grant allows TCP only, so a UDP connect is not made nor
+	suggested under --report-only (refused at socket() in proxy mode
+	today; by the mediator's TCP check where UDP sockets are allowed)."""
+	audit = box.path("audit.jsonl")
+	res = world(box, [["10.77.0.7", 8080]], ["run", "--report-only",
+	    "--audit-log", audit, "--", PY, "-c",
+	    "import errno, socket\ntry:\n\ts = socket.socket(socket.AF_INET, "
+	    "socket.SOCK_DGRAM)\n\ts.connect(('10.77.0.7', 5353))\n"
+	    "\tprint('connected')\nexcept OSError as e:\n"
+	    "\tprint(errno.errorcode[e.errno])\n"])
+	assert res["rc"] == 0, res
+	assert res["out"] == "EACCES\n", res
+	recs = [r for r in audit_lines(audit) if r["mode"] == "direct"]
+	assert all(r["decision"] == "deny" for r in recs), recs
+	assert "keyhole: report-only: nothing outside the allow-list was " \
+	    "used\n" in res["err"], res["err"]
