@@ -485,14 +485,36 @@ sandbox_mediate_inet_register(struct med_op *op)
 	op->reg_port = port;
 }
 
+/*
+ * The name the child's DNS answers with address a (normalised): the host
+ * of a direct grant holding it, or NULL.
+ */
+static const char *
+inet_known_name(const struct mediator_policy *pol,
+    const struct sockaddr_storage *a)
+{
+	struct sockaddr_storage	 ga;
+	uint16_t		 gport;
+	size_t			 i, j;
+
+	for (i = 0; i < pol->ngrants; i++)
+		for (j = 0; j < pol->grants[i].naddrs; j++)
+			if (inet_norm((const struct sockaddr *)
+			    &pol->grants[i].addrs[j],
+			    sizeof(pol->grants[i].addrs[j]), &ga, &gport) &&
+			    inet_same(a, &ga))
+				return pol->grants[i].host;
+	return NULL;
+}
+
 void
 sandbox_mediate_inet_connect(struct med_op *op, int fd)
 {
 	struct mediator			*m = op->m;
 	const struct mediator_grant	*g = NULL;
 	struct sockaddr_storage		 n;
-	const char			*reason;
-	char				 host[INET6_ADDRSTRLEN];
+	const char			*reason, *name;
+	char				 host[256];
 	uint16_t			 port;
 
 	if (!inet_norm((struct sockaddr *)&op->addr, op->len, &n, &port)) {
@@ -518,9 +540,16 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediator_op_finish(op, -EACCES);
 		return;
 	case MEDIATOR_WOULD_DENY:
-		/* Audited once the socket is known to be TCP (a grant could
-		 * not allow anything else). */
+		/*
+		 * Audited once the socket is known to be TCP (a grant could
+		 * not allow anything else), by the name the child's DNS
+		 * answered with this address, if any: the suggestion is then
+		 * that name with this port.
+		 */
 		op->would = reason;
+		if (m->dns != NULL && (name = inet_known_name(&m->pol,
+		    &n)) != NULL)
+			snprintf(host, sizeof(host), "%s", name);
 		break;
 	case MEDIATOR_PROXY:
 		log_debug("%s: connect to the proxy", __func__);

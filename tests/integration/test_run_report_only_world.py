@@ -210,8 +210,9 @@ def test_without_report_only_the_direct_connect_is_refused(box):
 
 def test_report_only_does_not_suggest_a_udp_connect_it_refuses(box):
 	"""A direct grant allows TCP only, so a UDP connect is not made nor
-	suggested under --report-only (refused at socket() in proxy mode
-	today; by the mediator's TCP check where UDP sockets are allowed)."""
+	suggested under --report-only: proxy mode's UDP sockets live in the
+	DNS answerer's namespace (SPEC 3.1), where nothing else is reachable,
+	and the mediator's TCP check refuses any other it sees."""
 	audit = box.path("audit.jsonl")
 	res = world(box, [["10.77.0.7", 8080]], ["run", "--report-only",
 	    "--audit-log", audit, "--", PY, "-c",
@@ -220,8 +221,38 @@ def test_report_only_does_not_suggest_a_udp_connect_it_refuses(box):
 	    "\tprint('connected')\nexcept OSError as e:\n"
 	    "\tprint(errno.errorcode[e.errno])\n"])
 	assert res["rc"] == 0, res
-	assert res["out"] == "EACCES\n", res
+	assert res["out"] in ("EACCES\n", "ENETUNREACH\n"), res
+	assert res["seen"] == [], res
 	recs = [r for r in audit_lines(audit) if r["mode"] == "direct"]
 	assert all(r["decision"] == "deny" for r in recs), recs
 	assert "keyhole: report-only: nothing outside the allow-list was " \
 	    "used\n" in res["err"], res["err"]
+
+
+BY_NAME = r"""
+import socket
+a = socket.getaddrinfo("db.test", 8081, socket.AF_INET,
+    socket.SOCK_STREAM)[0][4][0]
+s = socket.create_connection((a, 8081), timeout=10)
+s.sendall(b"GET /by-name HTTP/1.0\r\nHost: db.test:8081\r\n\r\n")
+print(a, s.recv(100).split(b"\r\n")[0].decode())
+"""
+
+
+def test_report_only_suggests_the_name_the_childs_dns_answered(box):
+	"""db.test:8080 is granted; the child resolves db.test (the sandbox's
+	DNS answers with the grant's address) and connects on 8081: made,
+	audited and suggested as db.test:8081, not as the address."""
+	py = box.write(box.path("granted", "byname.py"), BY_NAME)
+	audit = box.path("audit.jsonl")
+	res = world(box, [["10.77.0.7", 8081]], ["run", "--report-only",
+	    "--allow-domain", "db.test:8080", "--resolve",
+	    "db.test:8080:10.77.0.7", "--audit-log", audit, "--read-file",
+	    py, "--", PY, py])
+	assert res["rc"] == 0, res
+	assert res["out"] == "10.77.0.7 HTTP/1.0 200 OK\n", res
+	recs = [r for r in audit_lines(audit) if r["mode"] == "direct"]
+	assert [(r["host"], r["port"], r["decision"]) for r in recs] == [
+	    ("db.test", 8081, "would_deny")], recs
+	m = FLAGS_RE.search(res["err"])
+	assert m and m.group(1) == "--allow-domain db.test:8081", res["err"]
