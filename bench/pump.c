@@ -8,12 +8,16 @@
  *	  U  read SIZE bytes, then answer one byte 'K'   (upload sink)
  *	  D  write SIZE bytes, then wait for EOF        (download source)
  *	  H  echo everything until EOF                  (idle tunnel holder)
+ *	A second listener, its port on PORTFILE's second line, speaks first
+ *	(as SSH, SMTP or MySQL servers do): it sends one byte 'G' on accept,
+ *	then serves the connection the same way.
  *
- *   pump up|down SIZE HOST PORT [PROXYHOST:PROXYPORT TARGET [AUTH]]
+ *   pump up|down|sfup|sfdown SIZE HOST PORT [PROXYHOST:PROXYPORT TARGET [AUTH]]
  *	Connect (through an HTTP CONNECT proxy to TARGET when given, with
  *	"Proxy-Authorization: AUTH" when AUTH is given), move SIZE bytes and
  *	print "<bytes> <seconds>" for the data phase only (tunnel set-up is
  *	not timed).  up ends when the server has acknowledged the last byte.
+ *	sfup and sfdown first read the server-first listener's 'G'.
  *
  *   pump hold N HOST PORT [PROXYHOST:PROXYPORT TARGET [AUTH]]
  *	Open N connections (tunnels), check each with an echoed byte, print
@@ -114,13 +118,17 @@ nodelay(int fd)
 static void *
 serve(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
+	int fd = (int)((intptr_t)arg >> 1), greet = (int)((intptr_t)arg & 1);
 	unsigned char hdr[9];
 	uint64_t size = 0;
 	char *buf;
 	int i;
 
 	nodelay(fd);
+	if (greet && writen(fd, "G", 1) == -1) {
+		close(fd);
+		return NULL;
+	}
 	buf = malloc(BUFSZ);
 	if (buf == NULL || readn(fd, hdr, sizeof(hdr)) == -1)
 		goto out;
@@ -161,13 +169,42 @@ out:
 	return NULL;
 }
 
+struct listener {
+	int	lfd;
+	int	greet;
+};
+
+static void *
+accept_loop(void *arg)
+{
+	struct listener *l = arg;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		pthread_t t;
+		int fd = accept(l->lfd, NULL, NULL);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE)
+				continue;
+			die("accept");
+		}
+		if (pthread_create(&t, &attr, serve,
+		    (void *)((intptr_t)fd << 1 | l->greet)) != 0) {
+			close(fd);
+			continue;
+		}
+	}
+	return NULL;
+}
+
 static int
-cmd_server(const char *portfile)
+listen_any(void)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	pthread_attr_t attr;
-	FILE *f;
 	int lfd, one = 1;
 
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -181,32 +218,38 @@ cmd_server(const char *portfile)
 		die("bind");
 	if (listen(lfd, 4096) == -1)
 		die("listen");
+	return lfd;
+}
+
+static unsigned
+port_of(int lfd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
 	if (getsockname(lfd, (struct sockaddr *)&sin, &len) == -1)
 		die("getsockname");
+	return ntohs(sin.sin_port);
+}
+
+static int
+cmd_server(const char *portfile)
+{
+	static struct listener plain, first;
+	pthread_t t;
+	FILE *f;
+
+	plain.lfd = listen_any();
+	first.lfd = listen_any();
+	first.greet = 1;
 	f = fopen(portfile, "w");
 	if (f == NULL)
 		die(portfile);
-	fprintf(f, "%u\n", ntohs(sin.sin_port));
+	fprintf(f, "%u\n%u\n", port_of(plain.lfd), port_of(first.lfd));
 	fclose(f);
-
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (;;) {
-		pthread_t t;
-		int fd = accept(lfd, NULL, NULL);
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE)
-				continue;
-			die("accept");
-		}
-		if (pthread_create(&t, &attr, serve,
-		    (void *)(intptr_t)fd) != 0) {
-			close(fd);
-			continue;
-		}
-	}
+	if (pthread_create(&t, NULL, accept_loop, &first) != 0)
+		dief("pthread_create");
+	accept_loop(&plain);
 	return 0;
 }
 
@@ -306,7 +349,7 @@ send_header(int fd, char op, uint64_t size)
 }
 
 static int
-cmd_transfer(int up, uint64_t size, const struct target *t)
+cmd_transfer(int up, int greeted, uint64_t size, const struct target *t)
 {
 	char *buf = malloc(BUFSZ);
 	uint64_t left = size;
@@ -318,6 +361,8 @@ cmd_transfer(int up, uint64_t size, const struct target *t)
 		die("malloc");
 	memset(buf, 'u', BUFSZ);
 	fd = open_target(t);
+	if (greeted && (readn(fd, &ack, 1) == -1 || ack != 'G'))
+		dief("no greeting from the server-first listener");
 	t0 = now();
 	send_header(fd, up ? 'U' : 'D', size);
 	if (up) {
@@ -385,7 +430,8 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: pump server PORTFILE\n"
-	    "       pump up|down SIZE HOST PORT [PROXY TARGET [AUTH]]\n"
+	    "       pump up|down|sfup|sfdown SIZE HOST PORT [PROXY TARGET "
+	    "[AUTH]]\n"
 	    "       pump hold N HOST PORT [PROXY TARGET [AUTH]]\n");
 	exit(2);
 }
@@ -410,7 +456,10 @@ main(int argc, char *argv[])
 	if (argc == 8)
 		t.auth = argv[7];
 	if (strcmp(argv[1], "up") == 0 || strcmp(argv[1], "down") == 0)
-		return cmd_transfer(argv[1][0] == 'u',
+		return cmd_transfer(argv[1][0] == 'u', 0,
+		    strtoull(argv[2], NULL, 10), &t);
+	if (strcmp(argv[1], "sfup") == 0 || strcmp(argv[1], "sfdown") == 0)
+		return cmd_transfer(argv[1][2] == 'u', 1,
 		    strtoull(argv[2], NULL, 10), &t);
 	if (strcmp(argv[1], "hold") == 0)
 		return cmd_hold(atoi(argv[2]), &t);

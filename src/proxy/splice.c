@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +29,13 @@ struct splice_dir {
 	size_t			 in_pipe;
 	struct event		*rev;		/* owned; readable from */
 	struct event		*wev;		/* owned; writable to */
+	struct evbuffer		*pending;	/* owned; bytes buffered
+						   before the splice, to
+						   write first */
+	size_t			 uncounted;	/* leading pending bytes
+						   that are ours (the 200) */
+	uint64_t		 spliced;	/* bytes moved by splice */
+	uint64_t		 copied;	/* bytes written from pending */
 	bool			 eof;		/* from sent FIN */
 	bool			 done;		/* FIN passed on */
 	bool			 upward;	/* client -> upstream */
@@ -39,6 +47,7 @@ struct splice_relay {
 };
 
 static void	dir_pump(struct splice_dir *);
+static int	dir_flush(struct splice_dir *);
 
 static void
 dir_on_read(evutil_socket_t fd, short what, void *arg)
@@ -98,12 +107,16 @@ dir_pump(struct splice_dir *d)
 
 	if (c->flags & CONN_DEAD)
 		return;
+	/* Bytes buffered before the splice go first, then the pipe. */
+	if (evbuffer_get_length(d->pending) > 0 && dir_flush(d) != 0)
+		return;
 	for (round = 0; round < SPLICE_ROUNDS; round++) {
 		if (d->in_pipe > 0) {
 			n = splice(d->pipe[0], NULL, d->to, NULL, d->in_pipe,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				d->in_pipe -= (size_t)n;
+				d->spliced += (uint64_t)n;
 				if (d->upward)
 					c->bytes_up += (uint64_t)n;
 				else
@@ -153,18 +166,66 @@ dir_pump(struct splice_dir *d)
 		event_add(d->rev, NULL);
 }
 
-/* Write what a bufferevent still holds, without blocking; count it. */
+/*
+ * Write d->pending to d->to without blocking; count what is not ours.
+ * 0 when it is empty; 1 when the peer is slow (we wait for it to be
+ * writable, not reading meanwhile); -1 when the conn was closed.
+ */
 static int
-flush_buffer(struct evbuffer *buf, int fd, uint64_t *count)
+dir_flush(struct splice_dir *d)
 {
-	int	n;
+	struct conn	*c = d->sr->c;
+	size_t		 ours;
+	int		 n;
 
-	while (evbuffer_get_length(buf) > 0) {
-		if ((n = evbuffer_write(buf, fd)) <= 0)
+	while (evbuffer_get_length(d->pending) > 0) {
+		n = evbuffer_write(d->pending, d->to);
+		if (n <= 0) {
+			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				event_del(d->rev);
+				event_add(d->wev, NULL);
+				return 1;
+			}
+			dir_fail(d, "tunnel write failed");
 			return -1;
-		if (count != NULL)
-			*count += (uint64_t)n;
+		}
+		ours = (size_t)n < d->uncounted ? (size_t)n : d->uncounted;
+		d->uncounted -= ours;
+		d->copied += (uint64_t)n - ours;
+		if (d->upward)
+			c->bytes_up += (uint64_t)n - ours;
+		else
+			c->bytes_down += (uint64_t)n - ours;
+		proxy_conn_touch(c);
 	}
+	return 0;
+}
+
+/*
+ * Move what a bufferevent still holds into d->pending: first what it was
+ * writing to d->to (our 200, ours), then what it read from d->from (early
+ * peer bytes).  A bufferevent freezes the start of its output buffer
+ * between its own writes; we take the buffer over, so thaw it for the
+ * move.  Nothing is written here: a write that would block must not
+ * cost the tunnel its splice (server-first protocols: the greeting
+ * arrives together with the connect).
+ */
+static int
+dir_take(struct splice_dir *d, struct bufferevent *to_bev,
+    struct bufferevent *from_bev)
+{
+	struct evbuffer	*out = bufferevent_get_output(to_bev);
+	struct evbuffer	*in = bufferevent_get_input(from_bev);
+	int		 rc;
+
+	if ((d->pending = evbuffer_new()) == NULL)
+		return -1;
+	d->uncounted = evbuffer_get_length(out);
+	evbuffer_unfreeze(out, 1);
+	rc = evbuffer_add_buffer(d->pending, out);
+	evbuffer_freeze(out, 1);
+	if (rc == -1 || evbuffer_add_buffer(d->pending, in) == -1)
+		return -1;
 	return 0;
 }
 
@@ -181,17 +242,16 @@ proxy_splice_start(struct conn *c)
 	if (cfd == -1 || ufd == -1 || c->ssl != NULL ||
 	    (c->flags & CONN_INTERCEPT))
 		return -1;
-	/* Our 200, early client bytes, early server bytes: in order. */
-	if (flush_buffer(bufferevent_get_output(c->client), cfd, NULL) ==
-	    -1 || flush_buffer(bufferevent_get_output(c->up), ufd, NULL) ==
-	    -1 || flush_buffer(bufferevent_get_input(c->client), ufd,
-	    &c->bytes_up) == -1 || flush_buffer(bufferevent_get_input(c->up),
-	    cfd, &c->bytes_down) == -1)
-		return -1;
 	bufferevent_disable(c->client, EV_READ | EV_WRITE);
 	bufferevent_disable(c->up, EV_READ | EV_WRITE);
 	sr = xcalloc(1, sizeof(*sr));
 	sr->c = c;
+	sr->d[0].pipe[0] = sr->d[0].pipe[1] = -1;
+	sr->d[1].pipe[0] = sr->d[1].pipe[1] = -1;
+	/* Our 200 and early server bytes down, early client bytes up. */
+	if (dir_take(&sr->d[0], c->up, c->client) == -1 ||
+	    dir_take(&sr->d[1], c->client, c->up) == -1)
+		log_fatalx("cannot take over the tunnel's buffers");
 	for (i = 0; i < 2; i++) {
 		struct splice_dir *d = &sr->d[i];
 
@@ -199,7 +259,6 @@ proxy_splice_start(struct conn *c)
 		d->upward = i == 0;
 		d->from = d->upward ? cfd : ufd;
 		d->to = d->upward ? ufd : cfd;
-		d->pipe[0] = d->pipe[1] = -1;
 		d->rev = event_new(base, d->from, EV_READ | EV_PERSIST,
 		    dir_on_read, d);
 		d->wev = event_new(base, d->to, EV_WRITE | EV_PERSIST,
@@ -211,8 +270,9 @@ proxy_splice_start(struct conn *c)
 			d->eof = true;
 	}
 	c->splice = sr;
+	log_debug("conn %llu: tunnel spliced", (unsigned long long)c->id);
 	for (i = 0; i < 2; i++) {
-		if (sr->d[i].eof)
+		if (sr->d[i].eof || evbuffer_get_length(sr->d[i].pending) > 0)
 			dir_pump(&sr->d[i]);
 		else
 			event_add(sr->d[i].rev, NULL);
@@ -229,7 +289,15 @@ proxy_splice_free(struct splice_relay *sr)
 
 	if (sr == NULL)
 		return;
+	log_debug("conn %llu: spliced %llu bytes up, %llu down; copied "
+	    "%llu up, %llu down", (unsigned long long)sr->c->id,
+	    (unsigned long long)sr->d[0].spliced,
+	    (unsigned long long)sr->d[1].spliced,
+	    (unsigned long long)sr->d[0].copied,
+	    (unsigned long long)sr->d[1].copied);
 	for (i = 0; i < 2; i++) {
+		if (sr->d[i].pending != NULL)
+			evbuffer_free(sr->d[i].pending);
 		event_free(sr->d[i].rev);
 		event_free(sr->d[i].wev);
 		for (j = 0; j < 2; j++)

@@ -15,9 +15,11 @@ struct splice_relay;
 
 /*
  * Take over c->client and c->up (both plain sockets; their bufferevents
- * are disabled, not freed).  Bytes still buffered in them are written out
- * first.  -1 when that cannot be done without blocking or splice is not
- * available: the caller relays with bufferevents instead.
+ * are disabled, not freed).  Bytes still buffered in them (our 200, early
+ * bytes of either peer) move to the relay and are written out first, as
+ * the peer accepts them; then the direction splices.  -1 only when a side
+ * is TLS (intercepted): the caller relays with bufferevents instead.
+ * With -vv the close logs the bytes spliced and copied per direction.
  */
 int	 proxy_splice_start(struct conn *);
 void	 proxy_splice_free(struct splice_relay *);

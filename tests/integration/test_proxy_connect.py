@@ -3,6 +3,7 @@ block (PR #518), relaying, SNI check (SPEC 4.5)."""
 
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -276,3 +277,68 @@ def test_connect_to_cred_host_of_other_route_is_403(proxy):
 	    "--allow-domain", "github")
 	rec = assert_denied(px, "api.github.com:443", CRED_REASON_CONNECT)
 	assert rec["reason"] == CRED_REASON_CONNECT
+
+
+def _server_first(greeting, size):
+	"""A listener that, on accept, sends greeting then size bytes of a
+	pattern at once (as SSH, SMTP or MySQL servers speak first), then
+	half-closes and waits for the client's FIN.  Returns (port, thread,
+	listener)."""
+	srv = socket.socket()
+	srv.bind(("127.0.0.1", 0))
+	srv.listen(1)
+	srv.settimeout(10)
+
+	def serve():
+		c, _ = srv.accept()
+		with c:
+			c.settimeout(10)
+			c.sendall(greeting)
+			chunk = bytes(range(256)) * 1024
+			for _ in range(size // len(chunk)):
+				c.sendall(chunk)
+			c.shutdown(socket.SHUT_WR)
+			c.recv(1)
+	t = threading.Thread(target=serve, daemon=True)
+	t.start()
+	return srv.getsockname()[1], t, srv
+
+
+def test_server_first_tunnel_is_spliced_not_copied(proxy):
+	size = 64 << 20
+	port, t, srv = _server_first(b"220 bench ESMTP\r\n", size)
+	with srv:
+		px = proxy("-vv", *allow("smtp.test", port))
+		s = socket.create_connection(("127.0.0.1", px.port), timeout=10)
+		with s:
+			s.sendall(b"CONNECT smtp.test:%d HTTP/1.1\r\nHost: x\r\n%s"
+			    b"\r\n" % (port, auth_header(px.token)))
+			# The greeting and the 200 wait in the proxy while we
+			# are not reading: the case that lost the splice.
+			time.sleep(0.3)
+			got, n = b"", 0
+			while b"\r\n\r\n" not in got:
+				d = s.recv(65536)
+				assert d, got
+				got += d
+			head, rest = got.split(b"\r\n\r\n", 1)
+			assert head.startswith(b"HTTP/1.1 200"), head
+			while len(rest) < 17:
+				rest += s.recv(65536)
+			assert rest.startswith(b"220 bench ESMTP\r\n"), rest[:40]
+			n = len(rest) - 17
+			while True:
+				d = s.recv(1 << 20)
+				if not d:
+					break
+				n += len(d)
+		t.join(10)
+	assert n == size
+	px.wait_stderr("spliced 0 bytes up,", timeout=5)
+	m = re.search(r"spliced 0 bytes up, (\d+) down; copied 0 up, (\d+) "
+	    r"down", px.stderr())
+	assert m, px.stderr()
+	spliced, copied = int(m.group(1)), int(m.group(2))
+	assert spliced + copied == size + 17
+	# Only what was buffered before the splice went through user space.
+	assert copied < 1 << 20, (spliced, copied)
