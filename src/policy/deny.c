@@ -224,10 +224,18 @@ policy_deny_explain(const char *mode, const char *host, int port,
 		return;
 	}
 	if (strcmp(mode, "dns") == 0) {
+		/*
+		 * The child's DNS answers direct grants' names only (SPEC
+		 * 3.1): the entry needs the port the program connects to.
+		 */
 		out->kind = "dns";
-		if (host != NULL)
+		if (host != NULL && proxy_guard_metadata_name(host))
+			never(out, "cloud metadata is always denied");
+		else if (host != NULL && host[0] != '(')
 			snprintf(out->hint, sizeof(out->hint), "--allow-domain "
-			    "%s (profile: network.allow_domain)", host);
+			    "%s:PORT with the port the program connects to (a "
+			    "direct grant, whose name the sandbox's DNS answers; "
+			    "profile: network.allow_domain)", host);
 		return;
 	}
 	if (strcmp(mode, "reverse") == 0) {

@@ -402,6 +402,27 @@ test_deny_suggest_suffix_groups_and_overlaps(void **state)
 	policy_netpolicy_free(np);
 }
 
+static void
+test_deny_dns_names_a_direct_grant_never_metadata(void **state)
+{
+	struct deny_info	d;
+
+	(void)state;
+	d = explain("dns", "db.test", 53, "not a direct grant: NXDOMAIN");
+	assert_string_equal(d.kind, "dns");
+	assert_false(d.never);
+	assert_string_equal(d.hint, "--allow-domain db.test:PORT with the "
+	    "port the program connects to (a direct grant, whose name the "
+	    "sandbox's DNS answers; profile: network.allow_domain)");
+	d = explain("dns", "metadata.google.internal", 53,
+	    "not a direct grant: NXDOMAIN");
+	assert_true(d.never);
+	assert_null(strstr(d.hint, "--allow-domain"));
+	d = explain("dns", "(malformed name)", 53,
+	    "not a direct grant: NXDOMAIN");
+	assert_string_equal(d.hint, "");
+}
+
 int
 main(void)
 {
@@ -430,6 +451,8 @@ main(void)
 		cmocka_unit_test(
 		    test_deny_suggest_keeps_ports_and_literals_and_few_of_a_big_group),
 		cmocka_unit_test(test_deny_suggest_suffix_groups_and_overlaps),
+		cmocka_unit_test(
+		    test_deny_dns_names_a_direct_grant_never_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
