@@ -116,8 +116,13 @@ proxy_conn_new(struct proxy *px, int fd, const struct sockaddr *peer)
 	    htonl(INADDR_LOOPBACK)) {
 		c->peer_port = ntohs(((const struct sockaddr_in *)peer)->
 		    sin_port);
-		if (proxy_server_port_registered(px, c->peer_port))
+		if (proxy_server_port_registered(px, c->peer_port)) {
 			c->flags |= CONN_AUTHED | CONN_MEDIATED;
+			c->t_host = proxy_server_take_transparent(px,
+			    c->peer_port, &c->t_port);
+			if (c->t_host != NULL)
+				c->flags |= CONN_TRANSPARENT;
+		}
 	}
 	conn_nodelay(fd);
 	c->client = bufferevent_socket_new(proxy_server_base(px), fd,
@@ -298,6 +303,9 @@ proxy_conn_close(struct conn *c, const char *why)
 	freezero_str(c->rpath);
 	free(c->chain_target);
 	c->host = c->path = c->service = c->rpath = c->chain_target = NULL;
+	free(c->t_host);
+	free(c->t_target);
+	c->t_host = c->t_target = NULL;
 	proxy_server_conn_gone(c->px, c);
 	/* Callbacks already queued this turn see CONN_DEAD, not freed memory. */
 	if (event_base_once(proxy_server_base(c->px), -1, EV_TIMEOUT,
@@ -308,6 +316,8 @@ proxy_conn_close(struct conn *c, const char *why)
 static const char *
 conn_mode_name(const struct conn *c)
 {
+	if (c->flags & CONN_TRANSPARENT)
+		return "transparent";
 	if (c->flags & CONN_INTERCEPT)
 		return "intercept";
 	switch (c->mode) {
@@ -641,11 +651,79 @@ conn_origin_form(struct evbuffer *in)
 	return ch == '/';
 }
 
+/*
+ * Transparent plain HTTP (SPEC 4.13): the origin-form request of a client
+ * that believes it talks to t_host becomes a forward to http://t_host,
+ * provided its Host names that host.  -1: answered (c may be closed).
+ */
+static int
+conn_transparent_target(struct conn *c)
+{
+	const char	*host = proxy_http_header(c->head, "Host");
+	size_t		 hl = strlen(c->t_host);
+	char		 want[300];
+
+	c->mode = CONN_MODE_FORWARD;
+	if (c->head->target[0] != '/') {
+		c->status = 400;
+		proxy_conn_reply(c, 400, "bad request target", NULL, true);
+		return -1;
+	}
+	snprintf(want, sizeof(want), "%s:%u", c->t_host, c->t_port);
+	if (host == NULL || !((strncasecmp(host, c->t_host, hl) == 0 &&
+	    host[hl] == '\0') || strcasecmp(host, want) == 0)) {
+		proxy_conn_deny(c, 403, "Host does not match the name the "
+		    "address was resolved for");
+		return -1;
+	}
+	free(c->t_target);
+	if (asprintf(&c->t_target, "http://%s:%u%s", c->t_host, c->t_port,
+	    c->head->target) == -1)
+		log_fatalx("out of memory");
+	c->head->target = c->t_target;
+	return 0;
+}
+
+/*
+ * Transparent egress to a port other than 80: the client speaks (TLS) as
+ * to the host itself, so the connection is served as if it had asked
+ * CONNECT host:port first, without the 200 line (SPEC 4.13): that head is
+ * made here, on the first bytes, and goes the way of every CONNECT.
+ */
+static void
+conn_transparent_connect(struct conn *c)
+{
+	struct evbuffer		*tmp;
+	enum http_result	 r = HTTP_BAD;
+
+	if ((tmp = evbuffer_new()) != NULL) {
+		evbuffer_add_printf(tmp, "CONNECT %s:%u HTTP/1.1\r\n"
+		    "Host: %s:%u\r\n\r\n", c->t_host, c->t_port, c->t_host,
+		    c->t_port);
+		r = proxy_http_read_head(&c->req, tmp);
+		evbuffer_free(tmp);
+	}
+	if (r != HTTP_DONE) {
+		proxy_conn_close(c, "cannot make the transparent CONNECT");
+		return;
+	}
+	proxy_conn_timer_stop(c);
+	c->head = proxy_http_take_head(&c->req);
+	now_mono(&c->started);
+	proxy_connect_start(c);
+}
+
 static void
 conn_read_head(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->client);
 	const struct plan	*plan = conn_plan(c);
+
+	if ((c->flags & CONN_TRANSPARENT) && c->t_port != 80 &&
+	    c->mode == CONN_MODE_NONE) {
+		conn_transparent_connect(c);
+		return;		/* may have closed c */
+	}
 
 	/* Between keep-alive requests the head clock starts at the first byte. */
 	if ((c->flags & CONN_KA_WAIT) && evbuffer_get_length(in) > 0) {
@@ -672,6 +750,9 @@ conn_read_head(struct conn *c)
 		proxy_tls_intercept_request(c);
 		return;		/* may have closed c */
 	}
+	if ((c->flags & CONN_TRANSPARENT) && c->t_port == 80 &&
+	    conn_transparent_target(c) == -1)
+		return;
 	switch (proxy_http_request_kind(c->head)) {
 	case HTTP_KIND_CONNECT:
 		proxy_connect_start(c);

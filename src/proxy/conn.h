@@ -64,6 +64,7 @@ enum conn_mode {
 #define CONN_RAW_WAIT		0x2000	/* waiting for TLS records to go out */
 #define CONN_FLUSH_CLOSE	0x4000	/* ... then close */
 #define CONN_ANON		0x8000	/* intercepted, no phantom: no secret */
+#define CONN_TRANSPARENT	0x10000	/* transparent egress (SPEC 4.13) */
 
 /* How a scrubbed response body reaches the client (forward.c). */
 #define CONN_FRAME_ASIS		0	/* no body, or relayed as received */
@@ -81,6 +82,9 @@ struct conn {
 	enum conn_mode		 mode;
 	int			 flags;
 	uint16_t		 peer_port;	/* client's source port */
+	char			*t_host;	/* owned: transparent egress */
+	uint16_t		 t_port;
+	char			*t_target;	/* owned: its absolute target */
 
 	struct bufferevent	*client;	/* owned */
 	struct bufferevent	*up;		/* owned; upstream */

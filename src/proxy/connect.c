@@ -129,7 +129,9 @@ connect_established(struct conn *c)
 	struct evbuffer	*out = bufferevent_get_output(c->client);
 
 	c->status = 200;
-	evbuffer_add(out, "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+	if (!(c->flags & CONN_TRANSPARENT))	/* no CONNECT was sent */
+		evbuffer_add(out,
+		    "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
 	proxy_conn_set_state(c, CONN_SNI_PEEK);
 	proxy_conn_attach_up(c);
 	bufferevent_setwatermark(c->client, EV_READ, 0, SNI_PEEK_MAX);

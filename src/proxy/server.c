@@ -108,6 +108,13 @@ struct proxy {
 	uint8_t			 registered[65536];
 	/* Inet ports a sandboxed process bound (a bit each). */
 	uint8_t			 sandbox_bound[65536 / 8];
+	/* Transparent egress (SPEC 4.13): mediated source port -> host. */
+	struct {
+		uint16_t	 port;
+		uint16_t	 dport;
+		char		*host;		/* owned */
+	}			 transp[PROXY_TRANSPARENT_MAX];
+	size_t			 ntransp;
 };
 
 static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
@@ -222,6 +229,52 @@ proxy_server_unregister_port(struct proxy *px, uint16_t port)
 {
 	if (px->registered[port] > 0)
 		px->registered[port]--;
+}
+
+void
+proxy_server_register_transparent(struct proxy *px, uint16_t port,
+    const char *host, uint16_t dport)
+{
+	size_t	i;
+
+	for (i = 0; i < px->ntransp; i++)
+		if (px->transp[i].port == port)
+			break;
+	if (i == px->ntransp) {
+		if (px->ntransp == PROXY_TRANSPARENT_MAX) {
+			/* Never accepted (the child gave up): the oldest. */
+			free(px->transp[0].host);
+			memmove(&px->transp[0], &px->transp[1],
+			    (px->ntransp - 1) * sizeof(px->transp[0]));
+			px->ntransp--;
+			i = px->ntransp;
+		}
+		px->ntransp++;
+	} else
+		free(px->transp[i].host);
+	px->transp[i].port = port;
+	px->transp[i].dport = dport;
+	px->transp[i].host = xstrdup(host);
+}
+
+char *
+proxy_server_take_transparent(struct proxy *px, uint16_t port,
+    uint16_t *dport)
+{
+	char	*h;
+	size_t	 i;
+
+	for (i = 0; i < px->ntransp; i++) {
+		if (px->transp[i].port != port)
+			continue;
+		h = px->transp[i].host;
+		*dport = px->transp[i].dport;
+		memmove(&px->transp[i], &px->transp[i + 1],
+		    (px->ntransp - i - 1) * sizeof(px->transp[0]));
+		px->ntransp--;
+		return h;
+	}
+	return NULL;
 }
 
 void
@@ -1179,6 +1232,9 @@ proxy_server_free(struct proxy *px)
 	px->retired = false;
 	px->gone = NULL;
 	proxy_server_shutdown(px);
+	for (i = 0; i < px->ntransp; i++)
+		free(px->transp[i].host);
+	px->ntransp = 0;
 	if (px->accept_pause != NULL)
 		event_free(px->accept_pause);
 	proxy_dns_free(px->dns);

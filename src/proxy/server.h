@@ -61,6 +61,18 @@ void	 proxy_server_env(const struct proxy *, struct strv *env,
  */
 void	 proxy_server_register_port(struct proxy *, uint16_t);
 void	 proxy_server_unregister_port(struct proxy *, uint16_t);
+/*
+ * Transparent egress (SPEC 4.13): the mediator connected a child's connect
+ * to host:dport to us from local port port.  The connection accepted from
+ * that port is served as a CONNECT to host:dport (as a plain-HTTP forward
+ * when dport is 80).  take: the host (owned by the caller) and *dport of
+ * port's registration, removed; NULL when there is none.
+ */
+#define PROXY_TRANSPARENT_MAX	256
+void	 proxy_server_register_transparent(struct proxy *, uint16_t port,
+	    const char *host, uint16_t dport);
+char	*proxy_server_take_transparent(struct proxy *, uint16_t port,
+	    uint16_t *dport);
 struct sockaddr;
 /*
  * Record an inet port a sandboxed process binds (the mediator calls this

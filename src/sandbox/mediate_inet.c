@@ -18,6 +18,7 @@
 #include "proxy/dns.h"
 #include "proxy/guard.h"
 #include "proxy/server.h"
+#include "util/dnsmsg.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -26,6 +27,9 @@
  * (resolved, then refreshed as their DNS TTLs run out), and the
  * registration of connects made to the proxy.
  */
+
+static bool	synth_connect(struct med_op *, int,
+		    const struct sockaddr_storage *, uint16_t);
 
 /* ---- the decision table (pure) ---------------------------------------- */
 
@@ -483,6 +487,9 @@ sandbox_mediate_inet_register(struct med_op *op)
 		return;
 	proxy_server_register_port(op->m->proxy, port);
 	op->reg_port = port;
+	if (op->thost != NULL)
+		proxy_server_register_transparent(op->m->proxy, port,
+		    op->thost, op->tport);
 }
 
 /*
@@ -527,7 +534,8 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediate_connect_start(op, fd, "inet", port);
 		return;
 	}
-	if (sandbox_mediate_dns_connect(op, fd, &n, port))
+	if (sandbox_mediate_dns_connect(op, fd, &n, port) ||
+	    synth_connect(op, fd, &n, port))
 		return;
 	if (proxy_guard_ntop((struct sockaddr *)&op->addr, host,
 	    sizeof(host)) == NULL)
@@ -600,6 +608,108 @@ sandbox_mediate_inet_bind(struct med_op *op, int fd)
 	sandbox_mediate_bind_start(op, fd);
 }
 
+/* ---- transparent egress (SPEC §4.13) ------------------------------------ */
+
+/*
+ * Allow-listed hosts are answered with synthetic addresses from
+ * 198.18.0.0/15 (RFC 2544's benchmarking range, never routed on the
+ * internet), one per name, for the whole run: the address alone then names
+ * the host unambiguously (real addresses are shared by CDNs and change),
+ * the answer needs no upstream query (nothing the child asks leaves the
+ * machine), and a connect to it can only mean "this host, through the
+ * proxy", which resolves and guards the real addresses itself.
+ */
+#define SYNTH_BASE	0xc6120000u	/* 198.18.0.0 */
+#define SYNTH_MAX	131070u
+
+static bool
+synth_index(const struct sockaddr_storage *a, size_t *i)
+{
+	uint32_t	v;
+
+	if (a->ss_family != AF_INET)
+		return false;
+	v = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+	if ((v & 0xfffe0000u) != SYNTH_BASE || v == SYNTH_BASE)
+		return false;
+	*i = v - SYNTH_BASE - 1;
+	return true;
+}
+
+/* The entry of the proxy's allow-list for host on port, or NULL. */
+static const struct allow_entry *
+synth_entry(const struct mediator *m, const char *host, uint16_t port)
+{
+	const struct allow_entry *ae;
+
+	ae = policy_allowlist_match(&m->plan->allow, host, port,
+	    port == 80 ? ALLOW_USE_FORWARD : ALLOW_USE_CONNECT);
+	return ae != NULL && !ae->direct ? ae : NULL;
+}
+
+/* The synthetic address of an allow-listed host, made on first use. */
+static bool
+synth_addr(struct mediator *m, const char *host, struct sockaddr_storage *a)
+{
+	size_t	i;
+
+	if (m->proxy == NULL || proxy_guard_metadata_name(host) ||
+	    (synth_entry(m, host, 443) == NULL &&
+	    synth_entry(m, host, 80) == NULL))
+		return false;
+	for (i = 0; i < m->nsynth; i++)
+		if (strcmp(m->synth[i], host) == 0)
+			break;
+	if (i == m->nsynth) {
+		if (m->nsynth == SYNTH_MAX)
+			return false;
+		m->synth = xreallocarray(m->synth, m->nsynth + 1,
+		    sizeof(*m->synth));
+		m->synth[m->nsynth++] = xstrdup(host);
+	}
+	memset(a, 0, sizeof(*a));
+	a->ss_family = AF_INET;
+	((struct sockaddr_in *)a)->sin_addr.s_addr =
+	    htonl(SYNTH_BASE + 1 + (uint32_t)i);
+	return true;
+}
+
+/*
+ * A connect to a synthetic address: to the proxy, for the host it
+ * stands for, when the host's allow-list entry covers the port.  true
+ * when op was taken.
+ */
+static bool
+synth_connect(struct med_op *op, int fd, const struct sockaddr_storage *n,
+    uint16_t port)
+{
+	struct mediator	*m = op->m;
+	char		 text[INET6_ADDRSTRLEN];
+	size_t		 i;
+
+	if (m->proxy == NULL || !synth_index(n, &i))
+		return false;
+	if (i >= m->nsynth || synth_entry(m, m->synth[i], port) == NULL) {
+		if (proxy_guard_ntop((const struct sockaddr *)n, text,
+		    sizeof(text)) == NULL)
+			snprintf(text, sizeof(text), "?");
+		sandbox_mediator_audit(m, false, i < m->nsynth ?
+		    m->synth[i] : text, port, i < m->nsynth ?
+		    "allow-listed host, not on this port" :
+		    "no host has this address");
+		sandbox_mediator_op_finish(op, -EACCES);
+		return true;
+	}
+	op->thost = xstrdup(m->synth[i]);
+	op->tport = port;
+	memset(&op->addr, 0, sizeof(op->addr));
+	memcpy(&op->addr, &m->self, sizeof(m->self));
+	op->len = sizeof(m->self);
+	op->verdict = MEDIATOR_PROXY;
+	sandbox_mediate_connect_start(op, fd, op->thost, port);
+	return true;
+}
+
 /*
  * The child's DNS (SPEC §3.1): a direct grant's host answers with exactly
  * its pinned addresses (every port's grant), for no longer than the pin
@@ -656,6 +766,12 @@ sandbox_mediate_inet_lookup(void *arg, const char *name, uint16_t qtype,
 	}
 	if (found)
 		return 0;
+	if (synth_addr(m, name, &addrs[0])) {
+		/* IPv4 only: AAAA gets no data, the client uses A. */
+		*n = qtype == DNSMSG_T_AAAA ? 0 : 1;
+		*ttl = MEDIATOR_REFRESH_S;
+		return 0;
+	}
 	m->audit_mode = "dns";
 	sandbox_mediator_audit(m, false, name[0] != '\0' ? name :
 	    "(malformed name)", 53, "not a direct grant: NXDOMAIN");

@@ -386,6 +386,7 @@ sandbox_mediator_op_free(struct med_op *op)
 	if (op->pathfd != -1)
 		close(op->pathfd);
 	sandbox_mediate_send_free(op->send);
+	free(op->thost);
 	free(op);
 }
 
@@ -588,6 +589,10 @@ sandbox_mediator_free(struct mediator *m)
 		sandbox_mediator_op_free(op);	/* restores socket flags */
 	sandbox_dnsd_free(m->dns);
 	m->dns = NULL;
+	while (m->nsynth > 0)
+		free(m->synth[--m->nsynth]);
+	free(m->synth);
+	m->synth = NULL;
 	if (m->lev != NULL)
 		event_free(m->lev);
 	if (m->listener != -1)

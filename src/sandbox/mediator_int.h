@@ -57,6 +57,8 @@ struct med_op {
 	const char		*would;		/* MEDIATOR_WOULD_DENY: the
 						 * denial it would have been
 						 * (static text) */
+	char			*thost;		/* owned: transparent egress */
+	uint16_t		 tport;
 };
 TAILQ_HEAD(med_ops, med_op);
 
@@ -89,6 +91,8 @@ struct mediator {
 	unsigned		 singles;	/* wakes with one notification */
 	struct dnsd		*dns;		/* owned or NULL: §3.1 */
 	const char		*audit_mode;	/* NULL: "direct" */
+	char			**synth;	/* owned: host of 198.18.0.1+i */
+	size_t			 nsynth;
 	bool			 meta_drop;	/* we have effective caps */
 	struct __user_cap_data_struct meta_caps[2]; /* ours, to restore */
 	uid_t			 meta_uid;	/* our effective uid */

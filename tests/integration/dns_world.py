@@ -17,9 +17,11 @@ JSON line: each run's rc, stdout, stderr and seconds, the names the fake
 server saw, and how many connections each listener accepted.
 """
 
+import http.server
 import json
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -32,7 +34,8 @@ def sh(*argv):
 
 
 class Dns:
-	def __init__(self, addrs):
+	def __init__(self, addrs, names):
+		self.names = names
 		self.seen = {}
 		self.lock = threading.Lock()
 		for a in addrs:
@@ -70,14 +73,14 @@ class Dns:
 		with self.lock:
 			self.seen[name] = self.seen.get(name, 0) + 1
 		rd = flags & 0x0100
-		if name != "db.test":
+		if name not in self.names:
 			return struct.pack("!HHHHHH", qid, 0x8180 | rd | 3, 1, 0,
 			    0, 0) + question
 		if qtype != 1:
 			return struct.pack("!HHHHHH", qid, 0x8180 | rd, 1, 0, 0,
 			    0) + question
 		rr = struct.pack("!HHHIH", 0xc00c, 1, 1, 300, 4) + \
-		    socket.inet_aton("10.77.0.7")
+		    socket.inet_aton(self.names[name])
 		return struct.pack("!HHHHHH", qid, 0x8180 | rd, 1, 1, 0, 0) + \
 		    question + rr
 
@@ -105,6 +108,34 @@ class Listener:
 			c.close()
 
 
+class Handler(http.server.BaseHTTPRequestHandler):
+	protocol_version = "HTTP/1.1"
+
+	def log_message(self, fmt, *args):
+		pass
+
+	def do_GET(self):
+		self.server.served.append(self.headers.get("Host", ""))
+		body = ("served %s %s\n" % (self.headers.get("Host", ""),
+		    self.path)).encode()
+		self.send_response(200)
+		self.send_header("Content-Length", str(len(body)))
+		self.end_headers()
+		self.wfile.write(body)
+
+
+def web(w):
+	"""An HTTP(S) server on w["addr"]:w["port"] (TLS with cert/key)."""
+	srv = http.server.ThreadingHTTPServer((w["addr"], w["port"]), Handler)
+	srv.served = []
+	if w.get("cert"):
+		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		ctx.load_cert_chain(w["cert"], w["key"])
+		srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+	threading.Thread(target=srv.serve_forever, daemon=True).start()
+	return srv
+
+
 def main():
 	with open(sys.argv[1]) as f:
 		cfg = json.load(f)
@@ -116,8 +147,10 @@ def main():
 		f.write(cfg.get("resolv", "nameserver 10.53.0.1\n"
 		    "nameserver 127.0.0.53\noptions timeout:2 attempts:1\n"))
 	sh("mount", "--bind", rc, "/etc/resolv.conf")
-	dns = Dns(["10.53.0.1", "127.0.0.53"])
+	dns = Dns(["10.53.0.1", "127.0.0.53"], cfg.get("names",
+	    {"db.test": "10.77.0.7"}))
 	listeners = [Listener(a, p) for a, p in cfg.get("listeners", [])]
+	webs = [web(w) for w in cfg.get("web", [])]
 	runs = []
 	for r in cfg["runs"]:
 		t0 = time.monotonic()
@@ -130,7 +163,8 @@ def main():
 	with dns.lock:
 		seen = dict(dns.seen)
 	print(json.dumps({"runs": runs, "seen": seen,
-	    "accepted": [l.accepted for l in listeners]}))
+	    "accepted": [l.accepted for l in listeners],
+	    "served": [w.served for w in webs]}))
 
 
 if __name__ == "__main__":

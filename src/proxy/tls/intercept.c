@@ -388,8 +388,9 @@ intercept_begin(struct conn *c, struct intercept *ic)
 	}
 	SSL_set_app_data(ssl, ic);
 	/* Our 200 goes out in clear before the first TLS record. */
-	evbuffer_add(bufferevent_get_output(raw),
-	    "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+	if (!(c->flags & CONN_TRANSPARENT))	/* no CONNECT was sent */
+		evbuffer_add(bufferevent_get_output(raw),
+		    "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
 	tls = bufferevent_openssl_filter_new(proxy_server_base(c->px), raw,
 	    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
