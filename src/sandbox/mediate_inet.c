@@ -702,9 +702,22 @@ synth_connect(struct med_op *op, int fd, const struct sockaddr_storage *n,
 	}
 	op->thost = xstrdup(m->synth[i]);
 	op->tport = port;
-	memset(&op->addr, 0, sizeof(op->addr));
-	memcpy(&op->addr, &m->self, sizeof(m->self));
-	op->len = sizeof(m->self);
+	if (op->addr.ss_family == AF_INET6) {
+		/* A dual-stack socket (Java): the proxy as ::ffff:127.0.0.1. */
+		struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&op->addr;
+
+		memset(&op->addr, 0, sizeof(op->addr));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = m->self.sin_port;
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &m->self.sin_addr, 4);
+		op->len = sizeof(*s6);
+	} else {
+		memset(&op->addr, 0, sizeof(op->addr));
+		memcpy(&op->addr, &m->self, sizeof(m->self));
+		op->len = sizeof(m->self);
+	}
 	op->verdict = MEDIATOR_PROXY;
 	sandbox_mediate_connect_start(op, fd, op->thost, port);
 	return true;

@@ -11,6 +11,7 @@ HTTPS (the test CA) on 443 and HTTP on 80.  Every child runs with every
 proxy variable removed.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -131,7 +132,14 @@ def world(keyhole, ca):
 		"unlisted": run + [PY, "get.py", "https://db.test/"],
 	}
 	if java_skip is None:
-		runs["java"] = run + ["java", "-Djavax.net.ssl.trustStore="
+		# The JDK reads its security settings from /etc/java-N-openjdk,
+		# which the default grants do not name.
+		jconf = sorted(glob.glob("/etc/java-*-openjdk"))
+		jrun = [keyhole, "run", "--allow-cwd", "--audit-log", audit,
+		    "--allow-domain", "api.test"]
+		for j in jconf:
+			jrun += ["--read", j]
+		runs["java"] = jrun + ["--"] + NOPROXY + ["java", "-Djavax.net.ssl.trustStore="
 		    "trust.p12", "-Djavax.net.ssl.trustStorePassword=changeit",
 		    "-cp", ".", "Get", "https://api.test/java"]
 	cfg = {"dir": d, "names": {"api.test": "10.77.0.7",
@@ -186,7 +194,7 @@ def test_java_httpclient_reaches_allowed_host(world):
 	if world["java_skip"] is not None:
 		pytest.skip(world["java_skip"])
 	r = world["runs"]["java"]
-	assert r.out.strip() == "served api.test /java", r
+	assert r.out.strip() == "served api.test /java", (r, r.err[-2000:])
 
 
 def test_synthetic_address_other_port_sni_and_host_are_refused(world):
