@@ -406,7 +406,6 @@ dnsd_helper(int sp, pid_t parent, const struct sockaddr_storage *srv,
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
-	(void)prctl(PR_SET_DUMPABLE, 0);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)signal(sig, SIG_DFL);
@@ -422,8 +421,17 @@ dnsd_helper(int sp, pid_t parent, const struct sockaddr_storage *srv,
 		(void)close_range(3, (unsigned)sp - 1, 0);
 	(void)close_range((unsigned)sp + 1, ~0U, 0);
 	memset(&rep, 0, sizeof(rep));
-	if (dnsd_unshare(rep.why, sizeof(rep.why)) == -1)
+	/*
+	 * A non-dumpable process's /proc/self files belong to root: its own
+	 * uid_map cannot be written.  Dumpable just for that, before the
+	 * child exists (the mediator is made before it), then never again.
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 1);
+	if (dnsd_unshare(rep.why, sizeof(rep.why)) == -1) {
+		(void)prctl(PR_SET_DUMPABLE, 0);
 		goto fail;
+	}
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	if (dnsd_lo_up() == -1) {
 		snprintf(rep.why, sizeof(rep.why), "cannot bring lo up in "
 		    "our network namespace: %s", strerror(errno));

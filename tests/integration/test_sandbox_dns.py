@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -233,3 +234,33 @@ def test_blocked_mode_lookup_fails_at_once_but_hosts_names_resolve(world):
 	assert float(lines[1].split()[1]) < 1000, r
 	h = world["runs"]["blocked_hosts"]
 	assert h.out.splitlines()[0].startswith("OK 127.0.0.1"), h
+
+
+def test_unprivileged_user_gets_answers_through_a_user_namespace(keyhole):
+	"""As an ordinary user the helper makes its network namespace inside
+	a user namespace (where the kernel allows it)."""
+	if os.geteuid() != 0 or shutil.which("setpriv") is None:
+		pytest.skip("needs root and setpriv to become nobody")
+	userns = "/proc/sys/user/max_user_namespaces"
+	if os.path.exists(userns) and open(userns).read().strip() == "0":
+		pytest.skip("user namespaces are off on this kernel")
+	d = tempfile.mkdtemp(prefix="dns-nobody-")
+	try:
+		os.chmod(d, 0o777)
+		work = os.path.join(d, "w")
+		os.mkdir(work)
+		os.chmod(work, 0o777)
+		p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+		    "--clear-groups", "env", "HOME=" + d, "PATH=/usr/bin:/bin",
+		    keyhole, "run", "--allow-cwd", "--allow-domain",
+		    "db.test:5432", "--resolve", "db.test:5432:127.0.0.1", "--",
+		    "getent", "hosts", "db.test"], capture_output=True,
+		    cwd=work, timeout=60)
+		err = p.stderr.decode()
+		res = Result(p.args, p.returncode, p.stdout.decode(), err, 0)
+		assert_no_sanitizer(res)
+		assert "cannot be answered" not in err, res
+		assert p.returncode == 0 and res.out.split() == ["127.0.0.1",
+		    "db.test"], res
+	finally:
+		shutil.rmtree(d, ignore_errors=True)
