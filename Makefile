@@ -168,6 +168,7 @@ bench: deps
 	bench/connect_throughput
 	bench/startup
 	bench/reverse_rate
+	bench/proxy_ops
 
 # libFuzzer targets, FUZZ_SECONDS each (default 60): the long run.
 fuzz: deps

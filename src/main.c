@@ -349,10 +349,12 @@ proxy_run_metrics(struct strbuf *out, void *arg)
 {
 	struct proxy_run	*pr = arg;
 	struct proxy_gen	*g;
-	size_t			 n = 0;
+	size_t			 n = 0, conns = 0;
 
-	LIST_FOREACH(g, &pr->retired, entry)
+	LIST_FOREACH(g, &pr->retired, entry) {
 		n++;
+		conns += proxy_server_nconns(g->px);
+	}
 	strbuf_appendf(out, "# HELP keyhole_reloads_total Configurations "
 	    "loaded by SIGHUP.\n"
 	    "# TYPE keyhole_reloads_total counter\n"
@@ -364,9 +366,13 @@ proxy_run_metrics(struct strbuf *out, void *arg)
 	    "# HELP keyhole_retired_configurations Replaced configurations "
 	    "still serving open connections.\n"
 	    "# TYPE keyhole_retired_configurations gauge\n"
-	    "keyhole_retired_configurations %zu\n",
+	    "keyhole_retired_configurations %zu\n"
+	    "# HELP keyhole_retired_connections Open connections still "
+	    "served by a replaced configuration (not in keyhole_connections).\n"
+	    "# TYPE keyhole_retired_connections gauge\n"
+	    "keyhole_retired_connections %zu\n",
 	    (unsigned long long)pr->reloads,
-	    (unsigned long long)pr->reload_failures, n);
+	    (unsigned long long)pr->reload_failures, n, conns);
 }
 
 /* Print (first time) and write --env-file: the variables clients need. */

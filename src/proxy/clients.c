@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -337,6 +338,8 @@ proxy_clients_load(const char *path, const struct plan *plan,
 				}
 	json_decref(root);
 	freezero(text, len + 1);
+	/* The parse tree of a large file is gone: give its pages back. */
+	malloc_trim(0);
 	return cs;
 fail:
 	proxy_clients_free(cs);

@@ -154,8 +154,9 @@ def test_reload_keep_alive_connection_finishes_on_the_old_policy(proxy,
 def test_reload_open_tunnel_survives_ten_reloads(proxy, tcp_echo, tmp_path):
 	prof = str(tmp_path / "p.json")
 	write_json(prof, profile(["up.test:%d" % tcp_echo.port]))
+	aport = free_port_number()
 	px = proxy("--profile", prof, "--resolve", "up.test:%d:127.0.0.1" %
-	    tcp_echo.port)
+	    tcp_echo.port, "--admin-listen", "127.0.0.1:%d" % aport)
 	s, st, _, _, left = connect_tunnel(px, "up.test:%d" % tcp_echo.port)
 	with s:
 		assert st == 200
@@ -166,7 +167,14 @@ def test_reload_open_tunnel_survives_ten_reloads(proxy, tcp_echo, tmp_path):
 			s.sendall(msg)
 			got, left = recv_exact(s, len(msg), left)
 			assert got == msg
+		m = parse_metrics(admin_get(aport, "/metrics")[1])
+		# The tunnel is served by the first configuration, retired.
+		assert m[("keyhole_retired_connections", frozenset())] == 1
+		assert m[("keyhole_retired_configurations", frozenset())] == 1
+		assert m[("keyhole_reloads_total", frozenset())] == 10
 	assert px.running()
+	assert wait_for(lambda: parse_metrics(admin_get(aport, "/metrics")[1])[
+	    ("keyhole_retired_configurations", frozenset())] == 0)
 
 
 def test_reload_invalid_configuration_changes_nothing(proxy, http_upstream,
