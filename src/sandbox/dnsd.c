@@ -57,6 +57,7 @@ struct dnsd_req {
 	int			 op;
 	int			 family;
 	int			 type;
+	int			 count;		/* DNSD_OP_SOCKET: how many */
 	struct sockaddr_storage	 addr;
 };
 
@@ -88,6 +89,10 @@ struct dnsd {
 	int			 tcp[DNSD_MAX_SERVERS];	/* owned listeners */
 	struct event		*ev[2 * DNSD_MAX_SERVERS]; /* owned */
 	struct dnsd_tcp		*conns[DNSD_TCP_MAX];	/* owned */
+	/* UDP sockets made ahead, [0] inet, [1] inet6: one helper round
+	 * trip per DNSD_POOL sockets instead of one each. */
+	int			 pool[2][DNSD_POOL];	/* owned */
+	size_t			 npool[2];
 };
 
 /* ---- resolv.conf ------------------------------------------------------- */
@@ -350,7 +355,7 @@ dnsd_serve(int sp, const struct dnsd_req *rq)
 {
 	struct dnsd_rep		 rep;
 	struct sockaddr_storage	 a;
-	int			 s = -1, fl;
+	int			 s = -1, fl, v[DNSD_POOL], n = 0;
 
 	memset(&rep, 0, sizeof(rep));
 	if (rq->family != AF_INET && rq->family != AF_INET6) {
@@ -358,8 +363,15 @@ dnsd_serve(int sp, const struct dnsd_req *rq)
 		goto out;
 	}
 	if (rq->op == DNSD_OP_SOCKET) {
-		s = socket(rq->family, SOCK_DGRAM | (rq->type &
-		    (SOCK_NONBLOCK | SOCK_CLOEXEC)), 0);
+		while (n < rq->count && n < DNSD_POOL && (v[n] =
+		    socket(rq->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) != -1)
+			n++;
+		rep.err = n == 0 ? errno : 0;
+		rep.nfds = n;
+		(void)dnsd_send_fds(sp, &rep, v, n);
+		while (n > 0)
+			close(v[--n]);
+		return;
 	} else if (rq->op == DNSD_OP_TCP) {
 		a = rq->addr;
 		if (a.ss_family != rq->family) {
@@ -536,45 +548,66 @@ dnsd_recv(struct dnsd *d, struct dnsd_rep *rep, int *fds, int max)
 	return n;
 }
 
+/* Ask the helper; up to max descriptors into fds.  Their number, -errno. */
 static int
 dnsd_call(struct dnsd *d, int op, int family, int type,
-    const struct sockaddr_storage *a)
+    const struct sockaddr_storage *a, int *fds, int max)
 {
 	struct dnsd_req	 rq;
 	struct dnsd_rep	 rep;
-	int		 fd, n;
+	int		 n;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.op = op;
 	rq.family = family;
 	rq.type = type;
+	rq.count = max;
 	if (a != NULL)
 		rq.addr = *a;
 	if (send(d->sp, &rq, sizeof(rq), MSG_NOSIGNAL | MSG_DONTWAIT) !=
 	    (ssize_t)sizeof(rq))
 		return -EAGAIN;
-	if ((n = dnsd_recv(d, &rep, &fd, 1)) < 0)
+	if ((n = dnsd_recv(d, &rep, fds, max)) < 0)
 		return n;
-	if (rep.err != 0 || n != 1) {
-		if (n == 1)
-			close(fd);
+	if (rep.err != 0 || n == 0) {
+		while (n > 0)
+			close(fds[--n]);
 		return rep.err != 0 ? -rep.err : -EIO;
 	}
-	return fd;
+	return n;
 }
 
 int
 sandbox_dnsd_socket(struct dnsd *d, int family, int type)
 {
-	return dnsd_call(d, DNSD_OP_SOCKET, family, type, NULL);
+	size_t	 k = family == AF_INET6 ? 1 : 0;
+	int	 n, fd, fl;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (d->npool[k] == 0) {
+		n = dnsd_call(d, DNSD_OP_SOCKET, family, 0, NULL, d->pool[k],
+		    DNSD_POOL);
+		if (n < 0)
+			return n;
+		d->npool[k] = (size_t)n;
+	}
+	fd = d->pool[k][--d->npool[k]];
+	/* A fresh socket of ours: its file flags are the child's to ask. */
+	if ((type & SOCK_NONBLOCK) && (fl = fcntl(fd, F_GETFL)) != -1)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return fd;
 }
 
 int
 sandbox_dnsd_tcp(struct dnsd *d, const struct sockaddr_storage *a,
     bool nonblock)
 {
-	return dnsd_call(d, DNSD_OP_TCP, a->ss_family,
-	    nonblock ? SOCK_NONBLOCK : 0, a);
+	int	fd, n;
+
+	n = dnsd_call(d, DNSD_OP_TCP, a->ss_family,
+	    nonblock ? SOCK_NONBLOCK : 0, a, &fd, 1);
+	return n < 0 ? n : fd;
 }
 
 bool
@@ -869,6 +902,9 @@ sandbox_dnsd_free(struct dnsd *d)
 		if (d->tcp[i] != -1)
 			close(d->tcp[i]);
 	}
+	for (i = 0; i < 2; i++)
+		while (d->npool[i] > 0)
+			close(d->pool[i][--d->npool[i]]);
 	if (d->sp != -1)
 		close(d->sp);
 	if (d->pid > 0) {

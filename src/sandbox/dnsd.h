@@ -32,6 +32,7 @@ struct dnsd;
 #define DNSD_TCP_MAX		32	/* TCP connections served at once */
 #define DNSD_TCP_IDLE_S		10	/* an idle TCP connection is closed */
 #define DNSD_HELPER_WAIT_MS	2000	/* the helper's answer, at most */
+#define DNSD_POOL		16	/* UDP sockets made per helper call */
 
 /*
  * The answer for name (lower case, no final dot): 0 with *n addresses
