@@ -479,6 +479,19 @@ proxy_conn_reply(struct conn *c, int status, const char *reason,
 	struct strbuf	body = { 0 };
 	char		esc[2048];
 
+	/*
+	 * A transparent TLS client (SPEC 4.13) asked no proxy anything: an
+	 * HTTP answer would only read as a broken handshake.  It gets the
+	 * connection closed; the audit record says why.
+	 */
+	if ((c->flags & CONN_TRANSPARENT) && c->t_port != 80 &&
+	    !(c->flags & CONN_INTERCEPT)) {
+		c->status = status;
+		if (!(c->flags & CONN_AUDITED))
+			proxy_conn_audit(c, false, reason);
+		proxy_conn_close(c, reason);
+		return;
+	}
 	/* The reason may hold a host name from the wire: escape it. */
 	log_escape(esc, sizeof(esc), reason, strlen(reason));
 	strbuf_appendf(&body, "%s\n", esc);

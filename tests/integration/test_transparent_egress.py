@@ -61,6 +61,19 @@ try:
 	print("sni", t.recv(100)[:12])
 except (OSError, ssl.SSLError) as e:
 	print("sni refused")
+# An allowed name the proxy cannot resolve: the TLS client sees the
+# connection closed, not HTTP bytes it would take for a broken handshake.
+g = socket.getaddrinfo("gone.test", 443, socket.AF_INET)[0][4][0]
+try:
+	t = ctx.wrap_socket(socket.create_connection((g, 443), timeout=5),
+	    server_hostname="gone.test")
+	print("gone", "handshake")
+except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError):
+	print("gone", "closed")
+except ssl.SSLError as e:
+	print("gone", "ssl", e.reason)
+except OSError as e:
+	print("gone", "closed")
 # Host naming another host: 403.
 h = socket.create_connection((a, 80), timeout=5)
 h.sendall(b"GET / HTTP/1.1\r\nHost: evil.test\r\nConnection: close\r\n\r\n")
@@ -121,7 +134,8 @@ def world(keyhole, ca):
 	java_skip = build_java(d, os.path.join(d, "ca.pem"))
 	audit = box.path("audit.log")
 	run = [keyhole, "run", "--allow-cwd", "--audit-log", audit,
-	    "--allow-domain", "api.test", "--"] + NOPROXY
+	    "--allow-domain", "api.test", "--allow-domain", "gone.test",
+	    "--"] + NOPROXY
 	runs = {
 		"https": run + [PY, "get.py", "https://api.test/tls"],
 		"http": run + [PY, "get.py", "http://api.test/plain"],
@@ -204,6 +218,7 @@ def test_synthetic_address_other_port_sni_and_host_are_refused(world):
 	assert "8443 EACCES" in lines, r
 	assert "sni refused" in lines, r
 	assert any(l.startswith("host HTTP/1.1 403") for l in lines), r
+	assert "gone closed" in lines, r
 
 
 def test_host_not_allowed_stays_unresolvable(world):
