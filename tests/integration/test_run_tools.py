@@ -4,13 +4,18 @@
 (created when missing), and the agent profiles' state files are created
 before the run.  Every server here is a local one on 127.0.0.1."""
 
+import base64
 import functools
 import hashlib
+import io
+import json
 import os
 import shutil
 import stat
 import subprocess
+import tarfile
 import threading
+import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -229,3 +234,193 @@ def test_language_profile_cache_is_writable(box, prof, path):
 	    % (path, path), cwd=box.granted)
 	assert_ok(res)
 	assert res.out.strip() == "ok"
+
+
+# --- package managers against local stand-ins ------------------------------
+
+class _Files(_Quiet):
+	"""Serves server.files {path: bytes}, cacheable for ten minutes (pip
+	caches only such answers); every request path is recorded."""
+
+	def do_GET(self):
+		self.server.seen.append(self.path)
+		body = self.server.files.get(self.path.split("?")[0])
+		if body is None:
+			self.send_error(404)
+			return
+		self.send_response(200)
+		ctype = {b"{": "application/json", b"<": "text/html"}.get(
+		    body[:1], "application/octet-stream")
+		self.send_header("Content-Type", ctype)
+		self.send_header("Content-Length", str(len(body)))
+		self.send_header("Cache-Control", "max-age=600")
+		self.end_headers()
+		self.wfile.write(body)
+
+
+def _tgz(files):
+	"""A gzipped tar of {name: text} under package/, as npm packs."""
+	buf = io.BytesIO()
+	with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+		for name, text in files.items():
+			data = text.encode()
+			ti = tarfile.TarInfo("package/" + name)
+			ti.size = len(data)
+			ti.mode = 0o644
+			ti.mtime = 0
+			tf.addfile(ti, io.BytesIO(data))
+	return buf.getvalue()
+
+
+@pytest.fixture
+def file_server():
+	"""(files dict to fill, seen paths, port): a server on 127.0.0.1."""
+	srv = ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+	srv.daemon_threads = True
+	srv.files = {}
+	srv.seen = []
+	t = threading.Thread(target=srv.serve_forever, daemon=True)
+	t.start()
+	yield srv.files, srv.seen, srv.server_address[1]
+	srv.shutdown()
+	srv.server_close()
+
+
+def _npm_registry(files, port):
+	"""The registry's answers for kh-demo 1.0.0: packument and tarball."""
+	tgz = _tgz({"package.json": '{"name": "kh-demo", "version": "1.0.0", '
+	    '"main": "index.js"}\n',
+	    "index.js": 'module.exports = "kh-demo-ok"\n'})
+	integrity = "sha512-" + base64.b64encode(
+	    hashlib.sha512(tgz).digest()).decode()
+	packument = {"name": "kh-demo", "dist-tags": {"latest": "1.0.0"},
+	    "versions": {"1.0.0": {"name": "kh-demo", "version": "1.0.0",
+	    "main": "index.js", "dist": {
+	    "tarball": "http://127.0.0.1:%d/kh-demo.tgz" % port,
+	    "shasum": hashlib.sha1(tgz).hexdigest(),
+	    "integrity": integrity}}}}
+	files["/kh-demo"] = json.dumps(packument).encode()
+	files["/kh-demo.tgz"] = tgz
+
+
+@pytest.mark.parametrize("net", [
+	pytest.param(["--open-port", "%(port)d"], id="direct"),
+	pytest.param(["--allow-domain", "127.0.0.1:%(port)d"], id="proxy"),
+])
+def test_npm_install_from_a_local_registry_under_node_dev(box,
+    file_server, net):
+	need("npm", "node")
+	files, seen, port = file_server
+	_npm_registry(files, port)
+	net = [a % {"port": port} for a in net]
+	app = box.granted
+	box.write(os.path.join(app, "package.json"),
+	    '{"name": "app", "version": "1.0.0"}\n')
+	assert not os.path.exists(os.path.join(box.home, ".npm"))
+	script = ("npm install --registry http://127.0.0.1:%d/ --no-audit "
+	    "--no-fund kh-demo && "
+	    "node -e 'console.log(require(\"kh-demo\"))'" % port)
+	res = box.run("run", "-p", "node-dev", "--allow-cwd", *net, "--",
+	    "/bin/sh", "-c", script, cwd=app, timeout=90,
+	    env={"npm_config_update_notifier": "false"})
+	assert_ok(res)
+	assert res.out.strip().endswith("kh-demo-ok"), res
+	assert "/kh-demo" in seen and "/kh-demo.tgz" in seen, seen
+	assert os.path.isfile(os.path.join(app, "node_modules", "kh-demo",
+	    "index.js"))
+	npm = os.path.join(box.home, ".npm")
+	assert stat.S_IMODE(os.stat(npm).st_mode) == 0o700
+	# The packument and the tarball went through the writable cache.
+	assert os.path.isdir(os.path.join(npm, "_cacache", "content-v2")), res
+
+
+def test_go_build_uses_the_default_caches_under_go_dev(box):
+	need("go")
+	mod = box.granted
+	box.write(os.path.join(mod, "go.mod"), "module example.invalid/khdemo"
+	    "\n\ngo 1.18\n")
+	box.write(os.path.join(mod, "main.go"), 'package main\n\nimport '
+	    '"fmt"\n\nfunc main() { fmt.Println("go-ok") }\n')
+	# Flags on the command line: keyhole drops GOFLAGS (it can name a
+	# -toolexec).  -buildvcs=false: the test's directory lies inside this
+	# checkout, whose .git the sandbox rightly does not grant.
+	env = {"GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0",
+	    "GOTELEMETRY": "off"}
+	res = box.run("run", "-p", "go-dev", "--allow-cwd", "--", "/bin/sh",
+	    "-c", "go build -mod=mod -buildvcs=false -o khdemo . && ./khdemo "
+	    "&& go env GOCACHE GOPATH",
+	    cwd=mod, timeout=180, env=env)
+	assert_ok(res)
+	lines = res.out.split()
+	assert lines[0] == "go-ok", res
+	cache = os.path.join(box.home, ".cache", "go-build")
+	assert lines[1:3] == [cache, os.path.join(box.home, "go")], res
+	assert os.path.isfile(os.path.join(cache, "README")) or any(
+	    len(d) == 2 for d in os.listdir(cache)), res
+	assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+
+
+def _wheel(dirpath):
+	"""A pure-python wheel kh_demo-1.0-py3-none-any.whl made with zipfile."""
+	name = "kh_demo-1.0-py3-none-any.whl"
+	files = {
+	    "kh_demo/__init__.py": 'VALUE = "pip-ok"\n',
+	    "kh_demo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\n"
+	    "Name: kh-demo\nVersion: 1.0\n",
+	    "kh_demo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: "
+	    "keyhole-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+	}
+	rec = []
+	for n, text in files.items():
+		d = base64.urlsafe_b64encode(hashlib.sha256(
+		    text.encode()).digest()).rstrip(b"=").decode()
+		rec.append("%s,sha256=%s,%d" % (n, d, len(text.encode())))
+	rec.append("kh_demo-1.0.dist-info/RECORD,,")
+	files["kh_demo-1.0.dist-info/RECORD"] = "\n".join(rec) + "\n"
+	with zipfile.ZipFile(os.path.join(dirpath, name), "w") as z:
+		for n, text in files.items():
+			z.writestr(n, text)
+	return name
+
+
+def _python_with_pip():
+	for py in ("/usr/bin/python3",):
+		r = subprocess.run([py, "-m", "pip", "--version"],
+		    capture_output=True)
+		if r.returncode == 0:
+			return py
+	pytest.skip("no python under /usr has pip (python3-pip)")
+
+
+def test_pip_download_and_install_from_a_local_index_under_python_dev(box,
+    file_server, tmp_path):
+	py = _python_with_pip()
+	files, seen, port = file_server
+	whl = _wheel(str(tmp_path))
+	files["/" + whl] = (tmp_path / whl).read_bytes()
+	files["/simple/kh-demo/"] = ('<a href="../../%s">%s</a>\n'
+	    % (whl, whl)).encode()
+	# Only our index: the host's PIP_FIND_LINKS is not granted.  pip
+	# caches plain-http answers only from a --trusted-host.
+	index = "http://127.0.0.1:%d/simple/" % port
+	script = ('unset PIP_FIND_LINKS PIP_CONFIG_FILE PIP_NO_CACHE_DIR; '
+	    '%s -m pip download -q --disable-pip-version-check '
+	    '--index-url %s --trusted-host 127.0.0.1 -d dl kh-demo && '
+	    '%s -m pip install -q --disable-pip-version-check --no-index '
+	    '--find-links dl --target site kh-demo && '
+	    'PYTHONPATH=site %s -c "import kh_demo; print(kh_demo.VALUE)" && '
+	    '%s -m pip cache dir' % (py, index, py, py, py))
+	res = box.run("run", "-p", "python-dev", "--allow-cwd", "--open-port",
+	    str(port), "--", "/bin/sh", "-c", script, cwd=box.granted,
+	    timeout=90, env={"PIP_NO_INPUT": "1"})
+	assert_ok(res)
+	lines = res.out.split()
+	assert lines[0] == "pip-ok", res
+	cache = os.path.join(box.home, ".cache", "pip")
+	assert lines[1] == cache, res
+	assert os.path.isfile(os.path.join(box.granted, "dl", whl))
+	assert os.path.isfile(os.path.join(box.granted, "site", "kh_demo",
+	    "__init__.py"))
+	assert "/" + whl in seen, seen
+	# pip kept the index page and the wheel in its HTTP cache.
+	assert any(files for _, _, files in os.walk(cache)), (res.out, res.err)
