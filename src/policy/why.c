@@ -276,6 +276,24 @@ policy_why_host(const struct plan *p, const char *target,
 		if (strcmp(r->up_host, host) != 0 ||
 		    (!http && r->up_port != port))
 			continue;
+		/*
+		 * Unless --tls-intercept off, a CONNECT to the upstream is
+		 * intercepted: keyhole terminates TLS and serves each request
+		 * through the route (SPEC 4.12).  Plain-http forwarding stays
+		 * refused.
+		 */
+		if (!http && p->tls_intercept != TLS_INTERCEPT_OFF) {
+			why_set(a, true, "credential_intercepted", xasprintf(
+			    "%s is the upstream of credential route '%s': a "
+			    "CONNECT is intercepted (keyhole terminates TLS, "
+			    "applies the route's rules and injects its "
+			    "credential); clients must trust keyhole's CA "
+			    "(SSL_CERT_FILE); the reverse path "
+			    "http://127.0.0.1:PORT/%s (%s) needs no CA", hp,
+			    r->def->name, r->def->name, r->base_url_var));
+			a->granted_by = xstrdup(r->def->name);
+			goto out;
+		}
 		why_set(a, false, "credential_route", xasprintf("%s is the "
 		    "upstream of credential route '%s': %s is refused, use "
 		    "the reverse path http://127.0.0.1:PORT/%s (%s)", hp,

@@ -240,7 +240,7 @@ def test_why_with_host_and_path_is_usage_error(keyhole, cfg):
 
 def test_why_host_credential_upstream_is_credential_route(keyhole, cfg):
 	st, f = why_text(keyhole, cfg, "api.openai.com",
-	    "--credential", "openai")
+	    "--credential", "openai", "--tls-intercept", "off")
 	assert st == "DENIED"
 	assert f["Reason"] == "credential_route"
 	assert "CONNECT is refused" in f["Details"]
@@ -250,25 +250,56 @@ def test_why_host_credential_upstream_is_credential_route(keyhole, cfg):
 	assert "Suggested fix" not in f
 
 
+def test_why_host_credential_upstream_is_intercepted_by_default(keyhole,
+    cfg):
+	st, f = why_text(keyhole, cfg, "api.openai.com",
+	    "--credential", "openai")
+	assert st == "ALLOWED"
+	assert f["Reason"] == "credential_intercepted"
+	assert "CONNECT is intercepted" in f["Details"]
+	assert "SSL_CERT_FILE" in f["Details"]
+	assert "OPENAI_BASE_URL" in f["Details"]
+
+
+def test_why_host_credential_upstream_forward_is_refused_when_intercepting(
+    keyhole, cfg):
+	d = why_json(keyhole, cfg, "http://api.openai.com/v1/models",
+	    "--credential", "openai")
+	assert d["status"] == "denied"
+	assert d["reason"] == "credential_route"
+	assert "forwarding is refused" in d["details"]
+
+
 def test_why_host_credential_upstream_json(keyhole, cfg):
 	d = why_json(keyhole, cfg, "https://api.openai.com/v1/chat/completions",
-	    "--credential", "openai")
+	    "--credential", "openai", "--tls-intercept", "off")
 	assert d["status"] == "denied"
 	assert d["reason"] == "credential_route"
 	assert d["granted_by"] == "openai"
 	assert "reverse path" in d["details"]
 
 
+def test_why_host_credential_upstream_json_intercepted(keyhole, cfg):
+	d = why_json(keyhole, cfg, "https://api.openai.com/v1/chat/completions",
+	    "--credential", "openai")
+	assert d["status"] == "allowed"
+	assert d["reason"] == "credential_intercepted"
+	assert d["granted_by"] == "openai"
+
+
 def test_why_host_credential_upstream_denied_even_when_allowed(keyhole,
     cfg):
 	d = why_json(keyhole, cfg, "api.openai.com", "--credential", "openai",
-	    "--allow-domain", "api.openai.com")
+	    "--allow-domain", "api.openai.com", "--tls-intercept", "off")
 	assert d["status"] == "denied"
 	assert d["reason"] == "credential_route"
 
 
 def test_why_host_credential_upstream_case_and_dot(keyhole, cfg):
 	d = why_json(keyhole, cfg, "API.OPENAI.COM.", "--credential", "openai")
+	assert d["reason"] == "credential_intercepted"
+	d = why_json(keyhole, cfg, "API.OPENAI.COM.", "--credential", "openai",
+	    "--tls-intercept", "off")
 	assert d["reason"] == "credential_route"
 
 
@@ -370,8 +401,8 @@ def test_why_host_uses_profile_custom_credential(keyhole, cfg):
 	        "credential_key": "MYSVC_KEY"}}}})
 	d = why_json(keyhole, cfg, "https://mysvc.example/api/x",
 	    "--profile", p)
-	assert d["status"] == "denied"
-	assert d["reason"] == "credential_route"
+	assert d["status"] == "allowed"
+	assert d["reason"] == "credential_intercepted"
 	assert d["granted_by"] == "my-svc"
 	assert "MY_SVC_BASE_URL" in d["details"]
 
@@ -391,7 +422,7 @@ def test_why_host_child_clearing_credentials_has_no_route(keyhole, cfg):
 	assert d["reason"] == "not_in_allow_list", d
 	# and the base alone has the route
 	d = why_json(keyhole, cfg, "gitlab.com", "--profile", "cbase")
-	assert d["reason"] == "credential_route", d
+	assert d["reason"] == "credential_intercepted", d
 
 
 def test_why_host_profile_block_is_network_blocked(keyhole, cfg):
