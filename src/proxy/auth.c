@@ -22,6 +22,43 @@ auth_ws(char c)
 }
 
 /* Value of one base64 symbol, or -1. */
+/* Trim optional whitespace from both ends of [*p, *end). */
+static void
+auth_trim(const char **p, const char **end)
+{
+	while (*p < *end && auth_ws(**p))
+		(*p)++;
+	while (*end > *p && auth_ws((*end)[-1]))
+		(*end)--;
+}
+
+/*
+ * Split a trimmed credentials value [p, end) into its scheme and one
+ * credential token.  False when no credential follows the scheme or the
+ * credential holds whitespace or control bytes.
+ */
+static bool
+auth_split(const char *p, const char *end, const char **scheme,
+    size_t *slen, const char **cred, size_t *clen)
+{
+	size_t		 i;
+
+	*scheme = p;
+	while (p < end && !auth_ws(*p))
+		p++;
+	*slen = (size_t)(p - *scheme);
+	if (p == end)
+		return false;		/* no credential after the scheme */
+	while (p < end && auth_ws(*p))
+		p++;
+	*cred = p;
+	*clen = (size_t)(end - p);
+	for (i = 0; i < *clen; i++)
+		if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static int
 auth_b64_value(unsigned char c)
 {
@@ -104,33 +141,19 @@ bool
 proxy_auth_check(const struct secret *token, const char *value, size_t len)
 {
 	const char	*p, *end, *scheme, *cred;
-	size_t		 slen, i;
+	size_t		 slen, clen;
 
 	if (token == NULL || value == NULL)
 		return false;
 	p = value;
 	end = value + len;
-	while (p < end && auth_ws(*p))
-		p++;
-	while (end > p && auth_ws(end[-1]))
-		end--;
-	scheme = p;
-	while (p < end && !auth_ws(*p))
-		p++;
-	slen = (size_t)(p - scheme);
-	if (p == end)
-		return false;		/* no credential after the scheme */
-	while (p < end && auth_ws(*p))
-		p++;
-	cred = p;
-	/* One credential token: no whitespace or control bytes inside. */
-	for (i = 0; cred + i < end; i++)
-		if ((unsigned char)cred[i] <= 0x20 || cred[i] == 0x7f)
-			return false;
+	auth_trim(&p, &end);
+	if (!auth_split(p, end, &scheme, &slen, &cred, &clen))
+		return false;
 	if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0)
-		return creds_secret_equal(token, cred, (size_t)(end - cred));
+		return creds_secret_equal(token, cred, clen);
 	if (slen == 5 && strncasecmp(scheme, "Basic", 5) == 0)
-		return auth_basic(token, cred, (size_t)(end - cred), false);
+		return auth_basic(token, cred, clen, false);
 	return false;
 }
 
@@ -139,35 +162,22 @@ proxy_auth_has_phantom(const struct secret *phantom, const char *value,
     size_t len)
 {
 	const char	*p, *end, *scheme, *cred;
-	size_t		 slen, i;
+	size_t		 slen, clen;
 
 	if (phantom == NULL || value == NULL)
 		return false;
 	p = value;
 	end = value + len;
-	while (p < end && auth_ws(*p))
-		p++;
-	while (end > p && auth_ws(end[-1]))
-		end--;
+	auth_trim(&p, &end);
 	if (p < end && creds_secret_equal(phantom, p, (size_t)(end - p)))
 		return true;		/* raw */
-	scheme = p;
-	while (p < end && !auth_ws(*p))
-		p++;
-	slen = (size_t)(p - scheme);
-	if (p == end)
+	if (!auth_split(p, end, &scheme, &slen, &cred, &clen))
 		return false;
-	while (p < end && auth_ws(*p))
-		p++;
-	cred = p;
-	for (i = 0; cred + i < end; i++)
-		if ((unsigned char)cred[i] <= 0x20 || cred[i] == 0x7f)
-			return false;
 	if ((slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0) ||
 	    (slen == 5 && strncasecmp(scheme, "token", 5) == 0))
-		return creds_secret_equal(phantom, cred, (size_t)(end - cred));
+		return creds_secret_equal(phantom, cred, clen);
 	if (slen == 5 && strncasecmp(scheme, "Basic", 5) == 0)
-		return auth_basic(phantom, cred, (size_t)(end - cred), true);
+		return auth_basic(phantom, cred, clen, true);
 	return false;
 }
 
@@ -187,7 +197,7 @@ proxy_auth_digest(const char *value, size_t len, unsigned char md[32])
 	const char	*p, *end, *scheme, *cred;
 	unsigned char	*dec;
 	const void	*colon;
-	size_t		 slen, i, n, declen, off;
+	size_t		 slen, n, declen, off;
 	int		 pad, dlen;
 	bool		 ok = false;
 
@@ -195,23 +205,9 @@ proxy_auth_digest(const char *value, size_t len, unsigned char md[32])
 		return false;
 	p = value;
 	end = value + len;
-	while (p < end && auth_ws(*p))
-		p++;
-	while (end > p && auth_ws(end[-1]))
-		end--;
-	scheme = p;
-	while (p < end && !auth_ws(*p))
-		p++;
-	slen = (size_t)(p - scheme);
-	if (p == end)
+	auth_trim(&p, &end);
+	if (!auth_split(p, end, &scheme, &slen, &cred, &n))
 		return false;
-	while (p < end && auth_ws(*p))
-		p++;
-	cred = p;
-	n = (size_t)(end - cred);
-	for (i = 0; i < n; i++)
-		if ((unsigned char)cred[i] <= 0x20 || cred[i] == 0x7f)
-			return false;
 	if (slen == 6 && strncasecmp(scheme, "Bearer", 6) == 0)
 		return auth_sha256(cred, n, md);
 	if (slen != 5 || strncasecmp(scheme, "Basic", 5) != 0)
