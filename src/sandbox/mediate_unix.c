@@ -385,21 +385,9 @@ unix_vfs(struct mediator *m, int sfd, dev_t *dev, uint32_t *ino)
 static int
 unix_umask(pid_t tid)
 {
-	char		 path[64], buf[1024], *s;
-	ssize_t		 n;
-	int		 fd;
+	long	v = sandbox_mediator_proc_status(tid, "Umask:", 8);
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)tid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((s = strstr(buf, "\nUmask:")) == NULL)
-		return -1;
-	return (int)(strtol(s + 7, NULL, 8) & 0777);
+	return v == -1 ? -1 : (int)(v & 0777);
 }
 
 /*

@@ -234,11 +234,10 @@ sandbox_mediator_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
-/* The thread group id of tid from /proc, or -1. */
-static pid_t
-read_tgid(pid_t tid)
+long
+sandbox_mediator_proc_status(pid_t tid, const char *field, int base)
 {
-	char		 path[64], buf[512], *s;
+	char		 path[64], buf[1024], *s;
 	ssize_t		 n;
 	long		 v;
 	int		 fd;
@@ -251,9 +250,22 @@ read_tgid(pid_t tid)
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
-	if ((s = strstr(buf, "\nTgid:")) == NULL)
+	/* Fields start a line; Name (the first) is the child's to choose. */
+	for (s = buf; (s = strchr(s, '\n')) != NULL; s++)
+		if (strncmp(s + 1, field, strlen(field)) == 0)
+			break;
+	if (s == NULL)
 		return -1;
-	v = strtol(s + 6, NULL, 10);
+	v = strtol(s + 1 + strlen(field), NULL, base);
+	return v >= 0 ? v : -1;
+}
+
+/* The thread group id of tid from /proc, or -1. */
+static pid_t
+read_tgid(pid_t tid)
+{
+	long	v = sandbox_mediator_proc_status(tid, "Tgid:", 10);
+
 	return v > 0 ? (pid_t)v : -1;
 }
 

@@ -121,6 +121,12 @@ void	 sandbox_mediator_answer(struct mediator *, uint64_t id, int err);
 void	 sandbox_mediator_answer_val(struct mediator *, uint64_t id,
 	    int64_t val);
 
+/*
+ * The number after "field" (e.g. "Tgid:", "Umask:") in /proc/TID/status,
+ * read in base (10 or 8).  -1 when the process or the field is gone.
+ */
+long	 sandbox_mediator_proc_status(pid_t tid, const char *field, int base);
+
 /* Read len bytes at the child's addr, once.  0, or -1 with errno. */
 int	 sandbox_mediator_read(pid_t tid, uint64_t addr, void *buf,
 	    size_t len);
