@@ -368,15 +368,7 @@ send_wait(struct med_op *op)
 	    (tv.tv_sec != 0 || tv.tv_usec != 0))
 		tvp = &tv;
 	op->ev = event_new(m->base, op->sfd, EV_WRITE, on_send_event, op);
-	if (op->ev == NULL || event_add(op->ev, tvp) == -1) {
-		if (op->ev != NULL)
-			event_free(op->ev);
-		op->ev = NULL;
-		sandbox_mediator_op_finish(op, -ENOMEM);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&m->pending, op, entry);
-	m->npending++;
+	sandbox_mediator_op_park(op, tvp);
 }
 
 /* Answer op after an error err (-errno) of the current message. */

@@ -416,6 +416,22 @@ sandbox_mediator_op_finish(struct med_op *op, int err)
 	sandbox_mediator_op_free(op);
 }
 
+void
+sandbox_mediator_op_park(struct med_op *op, const struct timeval *tvp)
+{
+	struct mediator	*m = op->m;
+
+	if (op->ev == NULL || event_add(op->ev, tvp) == -1) {
+		if (op->ev != NULL)
+			event_free(op->ev);
+		op->ev = NULL;
+		sandbox_mediator_op_finish(op, -ENOMEM);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&m->pending, op, entry);
+	m->npending++;
+}
+
 struct audit *
 sandbox_mediator_audit_log(const struct mediator *m)
 {

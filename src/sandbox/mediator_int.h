@@ -36,6 +36,7 @@
 
 struct dnsd;
 struct event;
+struct timeval;
 struct med_send;
 
 /* One notification being answered: the dup'ed socket and our copy. */
@@ -161,6 +162,13 @@ void	 sandbox_mediator_audit(struct mediator *, bool allow,
 /* A new op for notification req (fds -1, oflags -1). */
 struct med_op *sandbox_mediator_op_new(struct mediator *,
 	    const struct seccomp_notif *req);
+
+/*
+ * Park op on the loop until op->ev (set by the caller; NULL when
+ * event_new failed) fires or tvp passes; op goes on the pending list.
+ * When the event cannot be added, op is answered ENOMEM.
+ */
+void	 sandbox_mediator_op_park(struct med_op *, const struct timeval *tvp);
 
 /* Free op: off the pending list, the socket's flags restored. */
 void	 sandbox_mediator_op_free(struct med_op *);
