@@ -77,15 +77,7 @@ connect_wait(struct med_op *op, bool retry)
 		op->ev = event_new(m->base, op->sfd, EV_WRITE, on_connect_event,
 		    op);
 	}
-	if (op->ev == NULL || event_add(op->ev, tvp) == -1) {
-		if (op->ev != NULL)
-			event_free(op->ev);
-		op->ev = NULL;
-		sandbox_mediator_op_finish(op, -ENOMEM);
-		return;
-	}
-	TAILQ_INSERT_TAIL(&m->pending, op, entry);
-	m->npending++;
+	sandbox_mediator_op_park(op, tvp);
 }
 
 /*
@@ -224,6 +216,37 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 }
 
 /*
+ * A new op holding our one copy of the call's socket address (args 1 and
+ * 2), or NULL when the call was answered (EINVAL, EFAULT) or is gone.
+ */
+static struct med_op *
+op_with_addr(struct mediator *m, const struct seccomp_notif *req)
+{
+	struct med_op	*op;
+	int64_t		 ulen = (int32_t)req->data.args[2];
+
+	/* The kernel's own limits for a socket address. */
+	if (ulen < (int64_t)sizeof(sa_family_t) ||
+	    ulen > (int64_t)sizeof(struct sockaddr_storage)) {
+		sandbox_mediator_answer(m, req->id, -EINVAL);
+		return NULL;
+	}
+	op = sandbox_mediator_op_new(m, req);
+	op->len = (socklen_t)ulen;
+	if (sandbox_mediator_read(op->tid, req->data.args[1], &op->addr,
+	    (size_t)ulen) == -1) {
+		sandbox_mediator_op_finish(op, -EFAULT);
+		return NULL;
+	}
+	/* What we read came from the task the notification is about. */
+	if (!sandbox_mediator_valid(m, op->id)) {
+		sandbox_mediator_op_free(op);
+		return NULL;
+	}
+	return op;
+}
+
+/*
  * One connect().  The address is copied out of the child once and
  * every decision is taken on that copy: the child can rewrite its memory
  * after we look (SPEC §1, layer 3).
@@ -233,27 +256,10 @@ sandbox_mediate_connect(struct mediator *m, const struct seccomp_notif *req)
 {
 	struct med_op		*op;
 	struct sockaddr_nl	*nl;
-	int64_t			 ulen = (int32_t)req->data.args[2];
 	int			 fd = (int)req->data.args[0];
 
-	/* The kernel's own limits for a socket address. */
-	if (ulen < (int64_t)sizeof(sa_family_t) ||
-	    ulen > (int64_t)sizeof(struct sockaddr_storage)) {
-		sandbox_mediator_answer(m, req->id, -EINVAL);
+	if ((op = op_with_addr(m, req)) == NULL)
 		return;
-	}
-	op = sandbox_mediator_op_new(m, req);
-	op->len = (socklen_t)ulen;
-	if (sandbox_mediator_read(op->tid, req->data.args[1], &op->addr,
-	    (size_t)ulen) == -1) {
-		sandbox_mediator_op_finish(op, -EFAULT);
-		return;
-	}
-	/* What we read came from the task the notification is about. */
-	if (!sandbox_mediator_valid(m, op->id)) {
-		sandbox_mediator_op_free(op);
-		return;
-	}
 	switch (op->addr.ss_family) {
 	case AF_INET:
 	case AF_INET6:
@@ -329,25 +335,10 @@ void
 sandbox_mediate_bind(struct mediator *m, const struct seccomp_notif *req)
 {
 	struct med_op	*op;
-	int64_t		 ulen = (int32_t)req->data.args[2];
 	int		 fd = (int)req->data.args[0];
 
-	if (ulen < (int64_t)sizeof(sa_family_t) ||
-	    ulen > (int64_t)sizeof(struct sockaddr_storage)) {
-		sandbox_mediator_answer(m, req->id, -EINVAL);
+	if ((op = op_with_addr(m, req)) == NULL)
 		return;
-	}
-	op = sandbox_mediator_op_new(m, req);
-	op->len = (socklen_t)ulen;
-	if (sandbox_mediator_read(op->tid, req->data.args[1], &op->addr,
-	    (size_t)ulen) == -1) {
-		sandbox_mediator_op_finish(op, -EFAULT);
-		return;
-	}
-	if (!sandbox_mediator_valid(m, op->id)) {
-		sandbox_mediator_op_free(op);
-		return;
-	}
 	switch (op->addr.ss_family) {
 	case AF_UNIX:
 		sandbox_mediate_unix_bind(op, fd);
