@@ -133,9 +133,13 @@ fuzz-replay: $(REPLAYBINS)
 
 # A short libFuzzer run of every target, in make test (about 30 s with
 # the clang build); make fuzz is the long run.
-FUZZ_SMOKE_SECONDS ?= 1
+# The smoke: FUZZ_SMOKE_RUNS inputs per target from seed 1 (the same run
+# every time); the seconds only cap a slow machine.
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_SMOKE_SECONDS ?= 60
 fuzz-smoke:
-	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) sh fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) \
+	    FUZZ_SEED=1 sh fuzz/run.sh
 
 integration: build/asan/keyhole build/keyhole man
 	KEYHOLE=$(CURDIR)/build/asan/keyhole \

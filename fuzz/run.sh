@@ -14,6 +14,12 @@ set -eu
 
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}
+# FUZZ_RUNS and FUZZ_SEED: a fixed number of inputs from a fixed seed, so a
+# run inside `make test` is the same run every time (a random find must not
+# turn CI red by chance; `make fuzz` stays the open-ended search).
+bound=
+[ -n "${FUZZ_RUNS:-}" ] && bound="-runs=$FUZZ_RUNS"
+[ -n "${FUZZ_SEED:-}" ] && bound="$bound -seed=$FUZZ_SEED"
 case $secs in
 ''|*[!0-9]*) echo "run.sh: FUZZ_SECONDS must be a number of seconds" >&2
 	exit 2 ;;
@@ -47,7 +53,7 @@ for t in $targets; do
 	[ -f "fuzz/$t.dict" ] && dict=-dict=fuzz/$t.dict
 	rc=0
 	# shellcheck disable=SC2086
-	"$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+	"$bin" -max_total_time="$secs" $bound -timeout=10 -print_final_stats=1 \
 	    -artifact_prefix="$run/artifacts/$t-" $dict "$run/$t" \
 	    >"$run/$t.log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
