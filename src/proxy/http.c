@@ -98,7 +98,9 @@ proxy_http_field_of(const char *s, size_t n)
 	case 4:
 		return IS("host") ? HF_HOST : HF_OTHER;
 	case 6:
-		return IS("expect") ? HF_EXPECT : HF_OTHER;
+		if (IS("expect"))
+			return HF_EXPECT;
+		break;
 	case 7:
 		if (IS("upgrade"))
 			return HF_UPGRADE;
@@ -155,7 +157,8 @@ proxy_http_field_of(const char *s, size_t n)
 		break;
 	}
 #undef IS
-	if (n > 6 && http_is_lit(s, "proxy-", 6))
+	/* A bare "Proxy-" is a Proxy-* header too. */
+	if (n >= 6 && http_is_lit(s, "proxy-", 6))
 		return HF_PROXY_OTHER;
 	return HF_OTHER;
 }
