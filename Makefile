@@ -36,7 +36,8 @@ SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 SRCS	:= $(shell find src -name '*.c' | sort)
 LIBSRCS	:= $(filter-out src/main.c,$(SRCS))
 DATA	:= $(sort $(wildcard data/*.json))
-GENSRCS	:= $(patsubst data/%.json,build/gen/data_%.c,$(DATA))
+GENSRCS	:= $(patsubst data/%.json,build/gen/data_%.c,$(DATA)) \
+	   build/gen/policy_builtin.c
 UNIT	:= $(sort $(wildcard tests/unit/test_*.c))
 
 # Release objects in build/obj, sanitizer objects in build/asan/obj.
@@ -66,10 +67,15 @@ build/gen/data_%.c: data/%.json scripts/embed.sh
 	@mkdir -p $(@D)
 	sh scripts/embed.sh data_$(subst -,_,$*)_json $< > $@.tmp && mv $@.tmp $@
 
+# The policy groups compiled into C (nothing parsed at run time).
+build/gen/policy_builtin.c: data/policy.json scripts/policygen.py
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/policygen.py data/policy.json > $@.tmp && mv $@.tmp $@
+
 build/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -79,7 +85,7 @@ build/obj/%.o: %.c
 build/asan/obj/gen/%.o: build/gen/%.c
 	@mkdir -p $(@D)
 	@echo "  CC/SAN  $<"
-	@$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
+	@$(CC) $(ALL_CFLAGS) $(SAN) -O1 -MMD -MP -c -o $@ $<
 
 build/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -147,9 +153,10 @@ integration: build/asan/keyhole build/keyhole man
 
 # The other compiler must stay clean too (gcc builds everything above).
 OTHER_CC ?= clang
-compilers: build/gen/data_network-policy.c build/gen/data_policy.c
+compilers: build/gen/data_network-policy.c build/gen/data_policy.c \
+	    build/gen/policy_builtin.c
 	@echo "  CHECK   $(OTHER_CC) -Werror over src/"
-	@set -e; for f in $(SRCS); do \
+	@set -e; for f in $(SRCS) build/gen/policy_builtin.c; do \
 		$(OTHER_CC) $(ALL_CFLAGS) -c -o /dev/null $$f; \
 	done
 

@@ -6,250 +6,82 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/jscan.h"
+#include "profile/builtin_data.h"
 #include "util/log.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
 /*
- * The embedded data/policy.json: policy groups (nono-profile.md §8) and
- * the built-in profiles (§6).  A run needs a fraction of it, and jansson
- * takes 10 ns a byte (bench/startup), so the text is only scanned at
- * first use for where each group and profile sits; each is parsed when
- * first asked for.  Bad data is a build bug, so it aborts.  Groups are
- * lenient about unknown keys (as in nono); profiles go through the
- * strict profile parser.
+ * The built-in data/policy.json: policy groups (nono-profile.md §8) and
+ * the built-in profiles (§6).  The groups are compiled in at build time
+ * (scripts/policygen.py, profile/builtin_data.h), which also checked
+ * them; a built-in profile goes through the strict profile parser from
+ * its place in the embedded text when first asked for, and bad data
+ * there is a build bug, so it aborts.
  */
 
-/* Where one group or profile sits in the embedded text. */
-struct builtin_item {
-	char		*name;		/* owned */
-	size_t		 start;		/* its value: [start, end) */
-	size_t		 end;
-};
-
-struct builtin_list {
-	struct builtin_item	*items;		/* owned array */
-	size_t			 n;
-};
-
-struct builtin {
-	struct builtin_list	 groups;
-	struct profile_group	**group;	/* owned; parsed on first use */
-	struct builtin_list	 profiles;
-	struct profile		**profile;	/* owned; parsed on first use */
-};
-
-static struct builtin	*builtin_data;	/* scanned once, kept for the run */
-
-static void
-strlist(json_t *obj, const char *key, struct strv *out, const char *gname)
-{
-	json_t	*v, *it;
-	size_t	 i;
-
-	if ((v = json_object_get(obj, key)) == NULL)
-		return;
-	if (!json_is_array(v))
-		log_fatalx("policy data: groups.%s: %s must be a list", gname,
-		    key);
-	json_array_foreach(v, i, it) {
-		if (!json_is_string(it))
-			log_fatalx("policy data: groups.%s: %s[%zu] must be "
-			    "a string", gname, key, i);
-		strv_push_unique(out, json_string_value(it));
-	}
-}
-
-static void
-parse_group(struct profile_group *g, const char *name, json_t *v)
-{
-	json_t	*d, *a;
-
-	memset(g, 0, sizeof(*g));
-	if (!json_is_object(v))
-		log_fatalx("policy data: groups.%s must be an object", name);
-	g->name = xstrdup(name);
-	if (!json_is_string(d = json_object_get(v, "description")))
-		log_fatalx("policy data: groups.%s: description missing", name);
-	g->description = xstrdup(json_string_value(d));
-	if ((d = json_object_get(v, "platform")) != NULL) {
-		if (!json_is_string(d))
-			log_fatalx("policy data: groups.%s: bad platform",
-			    name);
-		g->platform = xstrdup(json_string_value(d));
-	}
-	g->required = json_is_true(json_object_get(v, "required"));
-	if ((a = json_object_get(v, "allow")) != NULL) {
-		strlist(a, "read", &g->read, name);
-		strlist(a, "write", &g->write, name);
-		strlist(a, "readwrite", &g->readwrite, name);
-	}
-	if ((d = json_object_get(v, "deny")) != NULL) {
-		strlist(d, "access", &g->deny_access, name);
-		strlist(d, "commands", &g->deny_commands, name);
-	}
-	if ((d = json_object_get(v, "agent")) != NULL) {
-		if (!json_is_string(d))
-			log_fatalx("policy data: groups.%s: bad agent", name);
-		g->agent = xstrdup(json_string_value(d));
-	}
-	if ((d = json_object_get(v, "create")) != NULL) {
-		strlist(d, "dirs", &g->create_dirs, name);
-		strlist(d, "files", &g->create_files, name);
-	}
-}
-
-/* Record one member of "groups" or "profiles". */
-static int
-builtin_note(const char *name, size_t n, size_t start, size_t end,
-    void *arg)
-{
-	struct builtin_list	*l = arg;
-	struct builtin_item	*it;
-	size_t			 i;
-
-	if (memchr(name, '\\', n) != NULL)
-		log_fatalx("policy data: escaped name %.*s", (int)n, name);
-	for (i = 0; i < l->n; i++)
-		if (strlen(l->items[i].name) == n &&
-		    memcmp(l->items[i].name, name, n) == 0)
-			log_fatalx("policy data: %.*s defined twice", (int)n,
-			    name);
-	l->items = xreallocarray(l->items, l->n + 1, sizeof(*l->items));
-	it = &l->items[l->n++];
-	it->name = xstrndup(name, n);
-	it->start = start;
-	it->end = end;
-	return 0;
-}
-
-/* Index the members of one top-level section. */
-static int
-builtin_section(const char *name, size_t n, size_t start, size_t end,
-    void *arg)
-{
-	struct builtin		*b = arg;
-	struct builtin_list	*l;
-	struct jscan		 j = { data_policy_json, end, start };
-
-	if (jscan_key_equals(name, n, "groups"))
-		l = &b->groups;
-	else if (jscan_key_equals(name, n, "profiles"))
-		l = &b->profiles;
-	else
-		return 0;
-	if (l->items != NULL)
-		log_fatalx("policy data: %.*s defined twice", (int)n, name);
-	if (jscan_members(&j, builtin_note, l) == -1)
-		log_fatalx("policy data: %.*s must be an object", (int)n,
-		    name);
-	return 0;
-}
-
-static struct builtin *
-builtin_get(void)
-{
-	struct builtin	*b;
-	struct jscan	 j = { data_policy_json, data_policy_json_len, 0 };
-
-	if (builtin_data != NULL)
-		return builtin_data;
-	b = xcalloc(1, sizeof(*b));
-	if (jscan_members(&j, builtin_section, b) == -1)
-		log_fatalx("policy data: not a JSON object");
-	if (b->groups.items == NULL || b->profiles.items == NULL)
-		log_fatalx("policy data: groups and profiles required");
-	b->group = xcalloc(b->groups.n, sizeof(*b->group));
-	b->profile = xcalloc(b->profiles.n, sizeof(*b->profile));
-	builtin_data = b;
-	return b;
-}
-
-/* Index of name in l, or -1. */
-static ssize_t
-builtin_find(const struct builtin_list *l, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->items[i].name, name) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-/* Parse one item's value; the caller owns the result. */
-static json_t *
-builtin_parse(const char *section, const struct builtin_item *it)
-{
-	json_error_t	 je;
-	json_t		*v;
-
-	v = json_loadb(data_policy_json + it->start, it->end - it->start,
-	    JSON_REJECT_DUPLICATES, &je);
-	if (v == NULL)
-		log_fatalx("policy data: %s.%s: line %d column %d: %s",
-		    section, it->name, je.line, je.column, je.text);
-	return v;
-}
+static struct profile	**builtin_parsed;	/* [nprofiles], kept for the run */
 
 const struct profile_group *
 profile_builtin_group(const char *name)
 {
-	struct builtin	*b = builtin_get();
-	json_t		*v;
-	ssize_t		 i;
+	size_t	i;
 
-	if ((i = builtin_find(&b->groups, name)) == -1)
-		return NULL;
-	if (b->group[i] == NULL) {
-		v = builtin_parse("groups", &b->groups.items[i]);
-		b->group[i] = xcalloc(1, sizeof(*b->group[i]));
-		parse_group(b->group[i], name, v);
-		json_decref(v);
-	}
-	return b->group[i];
+	for (i = 0; i < profile_builtin_ngroups; i++)
+		if (strcmp(profile_builtin_groups[i].name, name) == 0)
+			return &profile_builtin_groups[i];
+	return NULL;
 }
 
 void
 profile_builtin_group_names(struct strv *out)
 {
-	const struct builtin	*b = builtin_get();
-	size_t			 i;
+	size_t	i;
 
-	for (i = 0; i < b->groups.n; i++)
-		strv_push(out, b->groups.items[i].name);
+	for (i = 0; i < profile_builtin_ngroups; i++)
+		strv_push(out, profile_builtin_groups[i].name);
 }
 
 void
 profile_builtin_names(struct strv *out)
 {
-	const struct builtin	*b = builtin_get();
-	size_t			 i;
+	size_t	i;
 
-	for (i = 0; i < b->profiles.n; i++)
-		strv_push(out, b->profiles.items[i].name);
+	for (i = 0; i < profile_builtin_nprofiles; i++)
+		strv_push(out, profile_builtin_profiles[i].name);
 }
 
 static const struct profile *
 builtin_profile(const char *name)
 {
-	struct builtin	*b = builtin_get();
-	struct errbuf	 e = { 0 };
-	json_t		*v;
-	ssize_t		 i;
+	const struct profile_builtin_span	*sp;
+	struct errbuf				 e = { 0 };
+	json_error_t				 je;
+	json_t					*v;
+	size_t					 i;
 
-	if ((i = builtin_find(&b->profiles, name)) == -1)
+	for (i = 0; i < profile_builtin_nprofiles; i++)
+		if (strcmp(profile_builtin_profiles[i].name, name) == 0)
+			break;
+	if (i == profile_builtin_nprofiles)
 		return NULL;
-	if (b->profile[i] == NULL) {
-		v = builtin_parse("profiles", &b->profiles.items[i]);
-		b->profile[i] = profile_parse_builtin(data_policy_json,
+	if (builtin_parsed == NULL)
+		builtin_parsed = xcalloc(profile_builtin_nprofiles,
+		    sizeof(*builtin_parsed));
+	if (builtin_parsed[i] == NULL) {
+		sp = &profile_builtin_profiles[i];
+		v = json_loadb(data_policy_json + sp->start,
+		    sp->end - sp->start, JSON_REJECT_DUPLICATES, &je);
+		if (v == NULL)
+			log_fatalx("policy data: profiles.%s: line %d column "
+			    "%d: %s", name, je.line, je.column, je.text);
+		builtin_parsed[i] = profile_parse_builtin(data_policy_json,
 		    data_policy_json_len, v, name, &e);
 		json_decref(v);
-		if (b->profile[i] == NULL)
+		if (builtin_parsed[i] == NULL)
 			log_fatalx("policy data: %s", errbuf_msg(&e));
 	}
-	return b->profile[i];
+	return builtin_parsed[i];
 }
 
 struct profile *

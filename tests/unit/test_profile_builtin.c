@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile/builtin_data.h"
 #include "profile/profile.h"
 #include "util/xmalloc.h"
 
@@ -466,18 +467,57 @@ test_builtin_group_lookup(void **state)
 }
 
 /*
- * Groups and profiles are parsed one at a time from their place in the
- * text; the document as a whole must still be valid JSON without
- * duplicate keys, and each piece must be the one jansson sees there.
+ * The groups are compiled into C at build time (scripts/policygen.py)
+ * and the profiles are parsed from spans the generator found: what is
+ * compiled in must be exactly what parsing data/policy.json gives.  The
+ * reference below is the run-time parser the generator replaced: each
+ * list keeps the first occurrence of each string, in order.
  */
 static void
-test_builtin_pieces_match_whole_document(void **state)
+assert_list_is_json(const struct strv *got, json_t *obj, const char *key)
+{
+	struct strv	 want = { 0 };
+	json_t		*a, *it;
+	size_t		 i;
+
+	a = json_object_get(obj, key);
+	if (a != NULL) {
+		assert_true(json_is_array(a));
+		json_array_foreach(a, i, it) {
+			assert_true(json_is_string(it));
+			strv_push_unique(&want, json_string_value(it));
+		}
+	}
+	assert_int_equal(got->n, want.n);
+	for (i = 0; i < want.n; i++)
+		assert_string_equal(got->v[i], want.v[i]);
+	if (got->n > 0)
+		assert_null(got->v[got->n]);
+	strv_free(&want);
+}
+
+static void
+assert_opt_string_is_json(const char *got, json_t *obj, const char *key)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (v == NULL) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, json_string_value(v));
+}
+
+static void
+test_builtin_compiled_groups_equal_the_parsed_json(void **state)
 {
 	const struct profile_group	*g;
 	struct strv			 names = { 0 };
 	json_error_t			 je;
-	json_t				*root, *groups, *v, *a;
+	json_t				*root, *groups, *v, *a, *d, *c;
 	const char			*name;
+	size_t				 i = 0;
 
 	(void)state;
 	root = json_loadb(data_policy_json, data_policy_json_len,
@@ -486,22 +526,64 @@ test_builtin_pieces_match_whole_document(void **state)
 	groups = json_object_get(root, "groups");
 	profile_builtin_group_names(&names);
 	assert_int_equal(names.n, json_object_size(groups));
+	assert_int_equal(profile_builtin_ngroups, names.n);
 	json_object_foreach(groups, name, v) {
-		assert_true(strv_contains(&names, name));
+		/* Data order, as `keyhole policy` lists them. */
+		assert_string_equal(names.v[i], name);
 		g = profile_builtin_group(name);
-		assert_non_null(g);
+		assert_ptr_equal(g, &profile_builtin_groups[i]);
+		i++;
 		assert_string_equal(g->name, name);
-		assert_string_equal(g->description, json_string_value(
-		    json_object_get(v, "description")));
-		a = json_object_get(json_object_get(v, "deny"), "access");
-		assert_int_equal(g->deny_access.n, json_array_size(a));
+		assert_opt_string_is_json(g->description, v, "description");
+		assert_opt_string_is_json(g->platform, v, "platform");
+		assert_opt_string_is_json(g->agent, v, "agent");
+		assert_int_equal(g->required,
+		    json_is_true(json_object_get(v, "required")));
+		a = json_object_get(v, "allow");
+		assert_list_is_json(&g->read, a, "read");
+		assert_list_is_json(&g->write, a, "write");
+		assert_list_is_json(&g->readwrite, a, "readwrite");
+		d = json_object_get(v, "deny");
+		assert_list_is_json(&g->deny_access, d, "access");
+		assert_list_is_json(&g->deny_commands, d, "commands");
+		c = json_object_get(v, "create");
+		assert_list_is_json(&g->create_dirs, c, "dirs");
+		assert_list_is_json(&g->create_files, c, "files");
 	}
 	strv_free(&names);
+	json_decref(root);
+}
+
+static void
+test_builtin_profile_spans_are_the_profiles_in_the_json(void **state)
+{
+	const struct profile_builtin_span	*sp;
+	struct strv				 names = { 0 };
+	json_error_t				 je;
+	json_t					*root, *profiles, *v, *piece;
+	const char				*name;
+	size_t					 i = 0;
+
+	(void)state;
+	root = json_loadb(data_policy_json, data_policy_json_len,
+	    JSON_REJECT_DUPLICATES, &je);
+	assert_non_null(root);
+	profiles = json_object_get(root, "profiles");
 	profile_builtin_names(&names);
-	assert_int_equal(names.n,
-	    json_object_size(json_object_get(root, "profiles")));
-	json_object_foreach(json_object_get(root, "profiles"), name, v)
-		assert_true(strv_contains(&names, name));
+	assert_int_equal(names.n, json_object_size(profiles));
+	assert_int_equal(profile_builtin_nprofiles, names.n);
+	json_object_foreach(profiles, name, v) {
+		assert_string_equal(names.v[i], name);
+		sp = &profile_builtin_profiles[i++];
+		assert_string_equal(sp->name, name);
+		assert_true(sp->start < sp->end);
+		assert_true(sp->end <= data_policy_json_len);
+		piece = json_loadb(data_policy_json + sp->start,
+		    sp->end - sp->start, JSON_REJECT_DUPLICATES, &je);
+		assert_non_null(piece);
+		assert_true(json_equal(piece, v));
+		json_decref(piece);
+	}
 	strv_free(&names);
 	json_decref(root);
 }
@@ -643,7 +725,8 @@ main(void)
 		T(test_group_grants_are_expanded_with_access),
 		T(test_state_and_cache_groups_mark_what_to_create),
 		T(test_builtin_group_lookup),
-		T(test_builtin_pieces_match_whole_document),
+		T(test_builtin_compiled_groups_equal_the_parsed_json),
+		T(test_builtin_profile_spans_are_the_profiles_in_the_json),
 		T(test_finalise_adds_default_groups_once),
 		T(test_finalise_respects_exclude_groups),
 		T(test_extends_default_respects_excluded_groups),
