@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "creds/store.h"
+#include "creds/watch.h"
 #include "policy/grants.h"
 #include "policy/plan.h"
 #include "policy/route.h"
@@ -63,6 +64,9 @@ struct proxy_run {
 	struct admin		*admin;
 	struct proxy_clients	*clients;	/* owned; --clients */
 	struct event		*drain_tick;	/* owned; while draining */
+	struct creds_watch	*watch;		/* owned; creds' files */
+	uint64_t		 loads_before;	/* by replaced stores */
+	uint64_t		 load_failures_before;
 	uint64_t		 drain_timeout_ms;
 	struct timespec		 drain_start;
 };
@@ -351,10 +355,28 @@ proxy_run_metrics(struct strbuf *out, void *arg)
 	struct proxy_gen	*g;
 	size_t			 n = 0, conns = 0;
 
+	uint64_t		 loads, failures;
+
 	LIST_FOREACH(g, &pr->retired, entry) {
 		n++;
 		conns += proxy_server_nconns(g->px);
 	}
+	creds_store_counts(pr->creds, &loads, &failures);
+	strbuf_appendf(out, "# HELP keyhole_credential_loads_total "
+	    "Credential secrets loaded (at start, on rotation, on reload).\n"
+	    "# TYPE keyhole_credential_loads_total counter\n"
+	    "keyhole_credential_loads_total %llu\n"
+	    "# HELP keyhole_credential_load_failures_total Credential loads "
+	    "that gave no secret (missing file, failing helper).\n"
+	    "# TYPE keyhole_credential_load_failures_total counter\n"
+	    "keyhole_credential_load_failures_total %llu\n"
+	    "# HELP keyhole_credential_watches Directories of credential "
+	    "files watched now.\n"
+	    "# TYPE keyhole_credential_watches gauge\n"
+	    "keyhole_credential_watches %u\n",
+	    (unsigned long long)(pr->loads_before + loads),
+	    (unsigned long long)(pr->load_failures_before + failures),
+	    creds_watch_active(pr->watch));
 	strbuf_appendf(out, "# HELP keyhole_reloads_total Configurations "
 	    "loaded by SIGHUP.\n"
 	    "# TYPE keyhole_reloads_total counter\n"
@@ -402,6 +424,24 @@ proxy_run_publish(struct proxy_run *pr, bool print, struct errbuf *e)
 }
 
 /*
+ * Watch the directories of the current store's credential files (SPEC
+ * 4.10), replacing the watch of the store before.  Without inotify the
+ * store's check on use still sees changes.
+ */
+static void
+proxy_run_watch(struct proxy_run *pr)
+{
+	struct errbuf	e = { 0 };
+
+	creds_watch_free(pr->watch);
+	pr->watch = creds_watch_new(pr->base, pr->creds, &e);
+	if (pr->watch == NULL && errbuf_msg(&e)[0] != '\0')
+		log_warnx("credential files are not watched (%s): a change "
+		    "is seen when the credential is next used",
+		    errbuf_msg(&e));
+}
+
+/*
  * SIGHUP (SPEC 4.10): read the profile, the clients file and the
  * credential sources again.  New connections get the new configuration;
  * open ones finish on the old, which is freed after its last one.  An
@@ -418,6 +458,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	struct proxy_clients	*clients = NULL;
 	struct proxy		*px;
 	struct proxy_gen	*g;
+	uint64_t		 loads, failures;
 
 	(void)sig;
 	(void)what;
@@ -446,10 +487,14 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	g->clients = pr->clients;
 	g->pr = pr;
 	LIST_INSERT_HEAD(&pr->retired, g, entry);
+	creds_store_counts(pr->creds, &loads, &failures);
+	pr->loads_before += loads;
+	pr->load_failures_before += failures;
 	pr->px = px;
 	pr->plan = plan;
 	pr->creds = creds;
 	pr->clients = clients;
+	proxy_run_watch(pr);
 	if (pr->admin != NULL)
 		proxy_admin_set_proxy(pr->admin, px);
 	proxy_server_retire(g->px, proxy_gen_gone, g);
@@ -514,6 +559,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		goto out;
 	proxy_server_set_creds(pr.px, pr.creds);
 	proxy_server_set_clients(pr.px, pr.clients);
+	proxy_run_watch(&pr);
 	if (cli->admin_listen != NULL) {
 		if ((pr.admin = proxy_admin_new(pr.base, cli->admin_listen,
 		    pr.px, e)) == NULL)
@@ -550,6 +596,7 @@ out:
 		event_free(sighup);
 	if (pr.drain_tick != NULL)
 		event_free(pr.drain_tick);
+	creds_watch_free(pr.watch);
 	proxy_admin_free(pr.admin);
 	/* Retired configurations borrow the newest one's audit log. */
 	while (!LIST_EMPTY(&pr.retired))

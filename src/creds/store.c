@@ -47,6 +47,8 @@ struct creds_store {
 	char			*libsecret;	/* owned */
 	struct store_entry	*v;		/* owned array */
 	size_t			 n;
+	uint64_t		 loads;		/* secrets loaded */
+	uint64_t		 failures;	/* loads that gave none */
 };
 
 /* Schemes that exist elsewhere but not here (SPEC §5, nono's list). */
@@ -229,6 +231,10 @@ store_load(struct creds_store *st, struct store_entry *ent)
 	}
 	free(ent->reason);
 	ent->reason = NULL;
+	if (ent->secret != NULL)
+		st->loads++;
+	else
+		st->failures++;
 	if (ent->secret == NULL)
 		ent->reason = xstrdup(errbuf_msg(&why)[0] != '\0' ?
 		    errbuf_msg(&why) : "unavailable");
@@ -277,24 +283,15 @@ creds_store_add(struct creds_store *st, const char *name, const char *ref,
 	return 0;
 }
 
-const struct secret *
-creds_store_get(struct creds_store *st, const char *name)
+/* Re-read ent (a file source) when its file changed; say what changed. */
+static void
+store_recheck(struct creds_store *st, struct store_entry *ent, uint64_t now)
 {
-	struct store_entry	*ent;
-	uint64_t		 now;
-	bool			 had;
+	bool	had;
 
-	if ((ent = store_find(st, name)) == NULL)
-		return NULL;
-	if (ent->kind != STORE_FILE)
-		return ent->secret;
-	/* A stat per request would be cheap, but once a second is enough. */
-	now = st->clock(st->clock_arg);
-	if (now - ent->checked < CREDS_FILE_CHECK_MS)
-		return ent->secret;
 	ent->checked = now;
 	if (!creds_file_changed(ent->arg, &ent->stamp))
-		return ent->secret;
+		return;
 	had = ent->secret != NULL;
 	store_load(st, ent);
 	if (ent->secret != NULL)
@@ -303,7 +300,52 @@ creds_store_get(struct creds_store *st, const char *name)
 	else if (had)
 		log_info("credential %s: now unavailable: %s", ent->name,
 		    ent->reason);
+}
+
+const struct secret *
+creds_store_get(struct creds_store *st, const char *name)
+{
+	struct store_entry	*ent;
+	uint64_t		 now;
+
+	if ((ent = store_find(st, name)) == NULL)
+		return NULL;
+	if (ent->kind != STORE_FILE)
+		return ent->secret;
+	/* A stat per request would be cheap, but once a second is enough. */
+	now = st->clock(st->clock_arg);
+	if (now - ent->checked >= CREDS_FILE_CHECK_MS)
+		store_recheck(st, ent, now);
 	return ent->secret;
+}
+
+void
+creds_store_refresh(struct creds_store *st)
+{
+	uint64_t	now = st->clock(st->clock_arg);
+	size_t		i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->v[i].kind == STORE_FILE)
+			store_recheck(st, &st->v[i], now);
+}
+
+void
+creds_store_file_paths(const struct creds_store *st, struct strv *out)
+{
+	size_t	i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->v[i].kind == STORE_FILE)
+			strv_push_unique(out, st->v[i].arg);
+}
+
+void
+creds_store_counts(const struct creds_store *st, uint64_t *loads,
+    uint64_t *failures)
+{
+	*loads = st->loads;
+	*failures = st->failures;
 }
 
 const char *

@@ -85,6 +85,20 @@ const char *creds_store_reason(const struct creds_store *, const char *name);
 bool	 creds_store_matches_value(const struct creds_store *,
 	    const void *value, size_t len);
 
+/*
+ * Check every file:// source now (whatever CREDS_FILE_CHECK_MS says) and
+ * re-read those whose file changed: a directory watch saw something.
+ */
+void	 creds_store_refresh(struct creds_store *);
+/* Append (once each) the path of every file:// source. */
+void	 creds_store_file_paths(const struct creds_store *, struct strv *out);
+/*
+ * Loads so far (each add, each re-read): those that gave a secret and
+ * those that did not.
+ */
+void	 creds_store_counts(const struct creds_store *, uint64_t *loads,
+	    uint64_t *failures);
+
 /* Append (once each) the name of every variable an env:// source reads. */
 void	 creds_store_env_names(const struct creds_store *, struct strv *out);
 

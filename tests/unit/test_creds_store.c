@@ -402,6 +402,58 @@ test_store_file_removed_becomes_unavailable(void **state)
 }
 
 static void
+test_store_refresh_rereads_a_changed_file_without_waiting(void **state)
+{
+	struct fix		*f = *state;
+	struct creds_store	*st;
+	uint64_t		 loads, fails;
+
+	st = file_store(f, "ref");
+	creds_store_counts(st, &loads, &fails);
+	assert_int_equal(loads, 0);
+	assert_int_equal(fails, 1);
+	put_str(f, "ref", "watched-one\n");
+	/* A watch saw it: no check interval to wait for. */
+	creds_store_refresh(st);
+	creds_store_counts(st, &loads, &fails);
+	assert_int_equal(loads, 1);
+	assert_int_equal(fails, 1);
+	assert_secret(creds_store_get(st, "c"), "watched-one");
+	/* Unchanged: a refresh reads nothing. */
+	creds_store_refresh(st);
+	creds_store_counts(st, &loads, &fails);
+	assert_int_equal(loads, 1);
+	put_str(f, "ref", "watched-two\n");
+	creds_store_refresh(st);
+	creds_store_counts(st, &loads, &fails);
+	assert_int_equal(loads, 2);
+	assert_secret(creds_store_get(st, "c"), "watched-two");
+	creds_store_free(st);
+}
+
+static void
+test_store_file_paths_lists_file_sources_only_once(void **state)
+{
+	struct fix		*f = *state;
+	struct creds_store	*st = file_store(f, "p1");
+	struct strv		 paths = { 0 };
+	struct errbuf		 e;
+	char			*p = fpath(f, "p1"), *ref;
+
+	errbuf_clear(&e);
+	ref = xasprintf("file://%s", p);
+	assert_int_equal(creds_store_add(st, "d", ref, &e), 0);
+	assert_int_equal(creds_store_add(st, "x", "env://OTHER", &e), 0);
+	creds_store_file_paths(st, &paths);
+	assert_int_equal(paths.n, 1);
+	assert_string_equal(paths.v[0], p);
+	strv_free(&paths);
+	free(ref);
+	free(p);
+	creds_store_free(st);
+}
+
+static void
 test_store_file_unchanged_is_not_reread(void **state)
 {
 	struct fix		*f = *state;
@@ -587,6 +639,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_file_unchanged_is_not_reread, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_refresh_rereads_a_changed_file_without_waiting,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_file_paths_lists_file_sources_only_once, setup,
+		    teardown),
 		cmocka_unit_test(test_store_file_bad_refs_are_errors),
 		cmocka_unit_test(test_store_file_dotdot_lookalikes_are_allowed),
 		cmocka_unit_test(test_store_unsupported_schemes_are_errors),
