@@ -22,6 +22,12 @@
  *   pump hold N HOST PORT [PROXYHOST:PROXYPORT TARGET [AUTH]]
  *	Open N connections (tunnels), check each with an echoed byte, print
  *	"ready N", then hold them until stdin reaches EOF.
+ *
+ *   pump relay PORTFILE
+ *	The minimal splice relay the proxies are measured against: an HTTP
+ *	CONNECT proxy (TARGET an IPv4 literal:port, no authentication)
+ *	that, once connected, runs one thread per direction doing blocking
+ *	splice(2) socket -> pipe (default size) -> socket, and nothing else.
  */
 #define _GNU_SOURCE
 #include <sys/resource.h>
@@ -33,6 +39,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -425,6 +432,115 @@ cmd_hold(int n, const struct target *t)
 	return 0;
 }
 
+/* ---- the minimal splice relay ---- */
+
+struct relay_dir {
+	int	from, to;
+};
+
+static void *
+relay_copy(void *arg)
+{
+	struct relay_dir *d = arg;
+	int p[2];
+	ssize_t n, w;
+
+	if (pipe(p) == -1)
+		return NULL;
+	for (;;) {
+		n = splice(d->from, NULL, p[1], NULL, 1 << 20, SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		while (n > 0) {
+			w = splice(p[0], NULL, d->to, NULL, (size_t)n,
+			    SPLICE_F_MOVE);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				goto out;
+			n -= w;
+		}
+	}
+out:
+	shutdown(d->to, SHUT_WR);
+	close(p[0]);
+	close(p[1]);
+	return NULL;
+}
+
+static void *
+relay_conn(void *arg)
+{
+	int cfd = (int)(intptr_t)arg, ufd = -1;
+	char req[4096], host[64];
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	struct relay_dir up, down;
+	size_t got = 0;
+	pthread_t t;
+	int port;
+
+	nodelay(cfd);
+	while (got < sizeof(req) - 1) {
+		if (readn(cfd, req + got, 1) == -1)
+			goto out;
+		got++;
+		if (got >= 4 && memcmp(req + got - 4, "\r\n\r\n", 4) == 0)
+			break;
+	}
+	req[got] = '\0';
+	if (sscanf(req, "CONNECT %63[0-9.]:%d ", host, &port) != 2)
+		goto out;
+	ufd = tcp_connect(host, port);
+	if (writen(cfd, ok, sizeof(ok) - 1) == -1)
+		goto out;
+	up.from = cfd;
+	up.to = ufd;
+	down.from = ufd;
+	down.to = cfd;
+	if (pthread_create(&t, NULL, relay_copy, &up) != 0)
+		goto out;
+	relay_copy(&down);
+	pthread_join(t, NULL);
+out:
+	if (ufd != -1)
+		close(ufd);
+	close(cfd);
+	return NULL;
+}
+
+static int
+cmd_relay(const char *portfile)
+{
+	pthread_attr_t attr;
+	int lfd = listen_any();
+	FILE *f;
+
+	f = fopen(portfile, "w");
+	if (f == NULL)
+		die(portfile);
+	fprintf(f, "%u\n", port_of(lfd));
+	fclose(f);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		pthread_t t;
+		int fd = accept(lfd, NULL, NULL);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE)
+				continue;
+			die("accept");
+		}
+		if (pthread_create(&t, &attr, relay_conn,
+		    (void *)(intptr_t)fd) != 0)
+			close(fd);
+	}
+	return 0;
+}
+
 static void
 usage(void)
 {
@@ -432,7 +548,8 @@ usage(void)
 	    "usage: pump server PORTFILE\n"
 	    "       pump up|down|sfup|sfdown SIZE HOST PORT [PROXY TARGET "
 	    "[AUTH]]\n"
-	    "       pump hold N HOST PORT [PROXY TARGET [AUTH]]\n");
+	    "       pump hold N HOST PORT [PROXY TARGET [AUTH]]\n"
+	    "       pump relay PORTFILE\n");
 	exit(2);
 }
 
@@ -444,6 +561,8 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 3 && strcmp(argv[1], "server") == 0)
 		return cmd_server(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "relay") == 0)
+		return cmd_relay(argv[2]);
 	if (argc < 5 || argc > 8 || argc == 6)
 		usage();
 	memset(&t, 0, sizeof(t));
