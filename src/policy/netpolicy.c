@@ -71,6 +71,12 @@ np_group(struct netgroup *g, const char *name, json_t *obj, struct errbuf *e)
 	int		 rv = -1;
 
 	g->name = xstrdup(name);
+	if (!policy_netpolicy_may_name_group(name)) {
+		errbuf_set(e, "network policy: groups.%s: a group name has "
+		    "none of '%s' (it would read as a host)", name,
+		    NETPOLICY_NOT_IN_GROUP_NAME);
+		return -1;
+	}
 	if (!json_is_object(obj)) {
 		errbuf_set(e, "network policy: groups.%s: must be an object",
 		    name);
@@ -482,6 +488,12 @@ policy_netpolicy_builtin(void)
 			log_fatalx("built-in %s", errbuf_msg(&e));
 	}
 	return builtin;
+}
+
+bool
+policy_netpolicy_may_name_group(const char *entry)
+{
+	return entry[strcspn(entry, NETPOLICY_NOT_IN_GROUP_NAME)] == '\0';
 }
 
 const struct netgroup *

@@ -1,6 +1,7 @@
 #ifndef KEYHOLE_POLICY_NETPOLICY_H
 #define KEYHOLE_POLICY_NETPOLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/errbuf.h"
@@ -50,6 +51,14 @@ struct netpolicy *policy_netpolicy_parse(const char *json, size_t len,
  * build shipped bad data.
  */
 const struct netpolicy *policy_netpolicy_builtin(void);
+/*
+ * No group name has one of these characters (a parse error): an
+ * allow-list entry with one names a host, a suffix or a URL, never a
+ * group, so resolving it needs no policy (start-up skips parsing it).
+ */
+#define NETPOLICY_NOT_IN_GROUP_NAME	".:/*[]"
+/* Could entry name a group (it has none of NETPOLICY_NOT_IN_GROUP_NAME)? */
+bool	 policy_netpolicy_may_name_group(const char *entry);
 const struct netgroup *policy_netpolicy_group(const struct netpolicy *,
 	    const char *name);
 const struct netprofile *policy_netpolicy_profile(const struct netpolicy *,

@@ -310,6 +310,37 @@ plan_tls_intercept(struct plan *p, const struct cli *cli,
 	return 0;
 }
 
+/* Could one of the entries name a group of the network policy? */
+static bool
+plan_names_group(const struct strv *entries)
+{
+	size_t	i;
+
+	for (i = 0; i < entries->n; i++)
+		if (policy_netpolicy_may_name_group(entries->v[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Does building the plan need the embedded network policy: a network
+ * profile, a credential, or an allow-list entry that could be a group
+ * name.  Hosts, suffixes and URLs resolve without it, so the usual
+ * `--allow-domain example.com` parses no policy (bench/startup).
+ */
+static bool
+plan_needs_netpolicy(const struct cli *cli, const struct profile *prof)
+{
+	if (cli->network_profile != NULL || cli->credential.n > 0 ||
+	    plan_names_group(&cli->allow_domain))
+		return true;
+	if (prof == NULL || !profile_wants_proxy(prof))
+		return false;
+	return prof->net.network_profile_state == PROFILE_NETPROF_SET ||
+	    profile_credentials(prof)->n > 0 ||
+	    plan_names_group(&prof->net.allow_domain);
+}
+
 static int
 plan_network(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)
@@ -325,8 +356,7 @@ plan_network(struct plan *p, const struct cli *cli,
 	p->report_only = p->mode == NET_PROXY && (cli->report_only ||
 	    (prof != NULL && prof->net.report_only));
 	/* The embedded policy is parsed only when something needs it. */
-	if (cli->allow_domain.n > 0 || cli->network_profile != NULL ||
-	    cli->credential.n > 0 || (prof != NULL && profile_wants_proxy(prof)))
+	if (plan_needs_netpolicy(cli, prof))
 		np = policy_netpolicy_builtin();
 	/* --allow-net drops the profile's proxy settings (nono). */
 	use_prof = prof != NULL && !cli->allow_net;

@@ -1043,6 +1043,7 @@ check_allow_domain(struct pctx *c, json_t *net)
 {
 	struct allowlist	 al = { 0 };
 	struct errbuf		 e = { 0 };
+	const char		*s;
 	json_t			*v, *it;
 	size_t			 i;
 
@@ -1050,8 +1051,10 @@ check_allow_domain(struct pctx *c, json_t *net)
 		return 0;
 	json_array_foreach(v, i, it) {
 		push_idx(c, i);
-		if (policy_allowlist_add(&al, json_string_value(it),
-		    policy_netpolicy_builtin(), &e) == -1) {
+		s = json_string_value(it);
+		if (policy_allowlist_add(&al, s,
+		    policy_netpolicy_may_name_group(s) ?
+		    policy_netpolicy_builtin() : NULL, &e) == -1) {
 			policy_allowlist_free(&al);
 			return perr_from(c, &e);
 		}

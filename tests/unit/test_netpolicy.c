@@ -416,12 +416,49 @@ test_netpolicy_credential_is_checked_as_a_route(void **state)
 	    "http only for loopback)");
 }
 
+/*
+ * Start-up skips parsing the policy when no allow-list entry could name
+ * a group: that is only right while no group name looks like a host.
+ */
+static void
+test_netpolicy_group_name_that_reads_as_a_host_is_refused(void **state)
+{
+	(void)state;
+	parse_fails("{\"groups\": {\"example.com\": {\"hosts\": []}}}",
+	    "network policy: groups.example.com: a group name has none of "
+	    "'.:/*[]' (it would read as a host)");
+	parse_fails("{\"groups\": {\"a:1\": {}}}", "network policy: "
+	    "groups.a:1: a group name has none of '.:/*[]' (it would read as "
+	    "a host)");
+}
+
+static void
+test_netpolicy_only_entries_without_host_characters_may_name_groups(
+    void **state)
+{
+	const struct netpolicy	*np = policy_netpolicy_builtin();
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < np->ngroups; i++)
+		assert_true(policy_netpolicy_may_name_group(
+		    np->groups[i].name));
+	assert_true(policy_netpolicy_may_name_group("localhost"));
+	assert_false(policy_netpolicy_may_name_group("example.com"));
+	assert_false(policy_netpolicy_may_name_group("*.example.com"));
+	assert_false(policy_netpolicy_may_name_group("host:443"));
+	assert_false(policy_netpolicy_may_name_group("https://x"));
+	assert_false(policy_netpolicy_may_name_group("[::1]"));
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
 		T(test_netpolicy_builtin_parses),
+		T(test_netpolicy_group_name_that_reads_as_a_host_is_refused),
+		T(test_netpolicy_only_entries_without_host_characters_may_name_groups),
 		T(test_netpolicy_builtin_groups),
 		T(test_netpolicy_builtin_profiles_name_groups),
 		T(test_netpolicy_unknown_profile_is_null),
