@@ -9,6 +9,7 @@ libseccomp-dev libcmocka-dev libclang-rt-14-dev
 python3 python3-pytest python3-jsonschema curl ca-certificates iproute2
 scdoc groff-base zsh fish debhelper dpkg-dev lintian
 valgrind keyutils tmux openssh-client git wget nodejs nftables python3-yaml
+default-jdk-headless
 systemd"
 
 missing=""

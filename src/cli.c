@@ -73,6 +73,7 @@ enum opt_id {
 	O_TLS_INTERCEPT,
 	O_TLS_INTERCEPT_EXCLUDE,
 	O_TLS_CA,
+	O_TLS_JAVA_TRUSTSTORE,
 	O_AUDIT_LOG,
 	O_ALLOW_DEGRADED,
 	O_REPORT_ONLY,
@@ -250,6 +251,10 @@ static const struct opt opts[] = {
 	{ "tls-ca", 0, O_TLS_CA, "CERT,KEY", C_PROXY, 0, S_NET,
 	    "sign intercepted hosts' certificates with this\n"
 	    "CA (PEM files) instead of a per-run one" },
+	{ "tls-java-truststore", 0, O_TLS_JAVA_TRUSTSTORE, NULL, C_NET, 0,
+	    S_NET, "also write the interception trust as a PKCS#12\n"
+	    "truststore and point the JVM at it\n"
+	    "(JAVA_TOOL_OPTIONS)" },
 	{ "audit-log", 0, O_AUDIT_LOG, "FILE", C_NET, 0, S_NET,
 	    "append one JSON line per network decision\n"
 	    "to FILE" },
@@ -721,6 +726,9 @@ store(struct parse *p, enum opt_id id, const char *name, const char *val)
 			return -1;
 		}
 		set_str(&cli->tls_ca, val);
+		return 0;
+	case O_TLS_JAVA_TRUSTSTORE:
+		cli->tls_java_truststore = true;
 		return 0;
 	case O_AUDIT_LOG:
 		set_str(&cli->audit_log, val);

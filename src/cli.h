@@ -78,6 +78,7 @@ struct cli {
 	char		*tls_intercept;		/* owned; credentials|all|off */
 	struct strv	 tls_intercept_exclude;	/* HOST */
 	char		*tls_ca;		/* owned; CERT,KEY (proxy) */
+	bool		 tls_java_truststore;	/* PKCS#12 + JAVA_TOOL_OPTIONS */
 	char		*audit_log;		/* owned; path */
 	bool		 allow_degraded_network;
 	bool		 report_only;	/* --report-only (SPEC 4.11) */

@@ -300,6 +300,7 @@ plan_tls_intercept(struct plan *p, const struct cli *cli,
 		return -1;
 	}
 	strv_copy(&p->tls_intercept_exclude, &cli->tls_intercept_exclude);
+	p->tls_java_truststore = cli->tls_java_truststore;
 
 	if (cli->tls_ca != NULL) {
 		comma = strchr(cli->tls_ca, ',');

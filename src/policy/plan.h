@@ -106,6 +106,7 @@ struct plan {
 	struct strv		 tls_intercept_exclude;
 	char			*tls_ca_cert;	/* owned or NULL: --tls-ca */
 	char			*tls_ca_key;	/* owned or NULL */
+	bool			 tls_java_truststore; /* SPEC 4.12 Java */
 	/* --allow-endpoint HOST:METHOD:PATH for plain hosts (HOST has a
 	 * dot): a definition holding the rules, its name the host. */
 	struct route_def	**plain;	/* owned array of owned */

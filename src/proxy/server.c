@@ -83,6 +83,7 @@ struct proxy {
 	size_t			*pool_base;	/* owned; slot of routes[i]'s
 						 * first extra host */
 	char			*ca_dir;	/* owned; the clients' CA bundle */
+	bool			 ca_java;	/* ca_dir has truststore.p12 */
 	struct endpoint_rules	**rules;	/* owned; one per route */
 	struct endpoint_rules	**plain_rules;	/* owned; plan->plain's */
 	struct unavail		*unavail;	/* owned; one per route */
@@ -653,11 +654,12 @@ server_intercept(struct proxy *px, struct errbuf *e)
 	if (px->itls == NULL)
 		return errbuf_msg(e)[0] != '\0' ? -1 : 0;
 	px->ca_dir = proxy_tls_bundle_write(proxy_tls_intercept_root(px->itls),
-	    NULL, px->plan->upstream_ca, e);
+	    NULL, px->plan->upstream_ca, px->plan->tls_java_truststore, e);
 	if (px->ca_dir == NULL) {
 		errbuf_wrap(e, "TLS interception CA bundle");
 		return -1;
 	}
+	px->ca_java = px->plan->tls_java_truststore;
 	return 0;
 }
 
@@ -956,6 +958,7 @@ server_take_over(struct proxy *px, struct proxy *old)
 	px->audit = old->audit;
 	px->itls = old->itls;
 	px->ca_dir = old->ca_dir;
+	px->ca_java = old->ca_java;
 	old->borrowed = true;
 	px->accepted = old->accepted;
 	px->unavail_total = old->unavail_total;
@@ -1110,7 +1113,7 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	}
 	/* Clients of interception trust the run's CA (SPEC 4.12). */
 	if (px->ca_dir != NULL)
-		proxy_tls_bundle_env(px->ca_dir, env);
+		proxy_tls_bundle_env(px->ca_dir, px->ca_java, env);
 	strbuf_freezero(&url);
 }
 

@@ -2,6 +2,8 @@
  * The trust bundle for intercepted clients (SPEC §4.12).  Certificates
  * are parsed and written back one by one, so nothing but certificates
  * (no private key that sat in an --upstream-ca file) reaches the child.
+ * For Java (--tls-java-truststore) the same certificates also go into a
+ * PKCS#12 truststore.
  */
 #include "proxy/tls/bundle.h"
 
@@ -15,7 +17,9 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 
 #include "util/xmalloc.h"
 
@@ -28,9 +32,22 @@ static const char *const bundle_vars[] = {
 	"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "KEYHOLE_CA_BUNDLE",
 };
 
-/* Append every certificate of PEM file path to out; -1 if unreadable. */
+/*
+ * The bag attribute Java's PKCS12KeyStore reads as "trusted certificate
+ * entry" (Oracle's trustedKeyUsage, what keytool -importcert writes and
+ * OpenSSL 3.2's pkcs12 -jdktrust adds): a certificate bag without it and
+ * without a key is not loaded as a trust anchor.  Its value is the
+ * extended key usage the anchor is trusted for: anyExtendedKeyUsage.
+ */
+#define BUNDLE_JDK_TRUST_OID	"2.16.840.1.113894.746875.1.1"
+#define BUNDLE_ANY_EKU_OID	"2.5.29.37.0"
+
+/*
+ * Append every certificate of PEM file path to out, and to certs when
+ * not NULL; -1 if unreadable.
+ */
 static int
-bundle_copy_certs(BIO *out, const char *path)
+bundle_copy_certs(BIO *out, STACK_OF(X509) *certs, const char *path)
 {
 	BIO	*in;
 	X509	*x;
@@ -42,7 +59,8 @@ bundle_copy_certs(BIO *out, const char *path)
 	}
 	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
 		PEM_write_bio_X509(out, x);
-		X509_free(x);
+		if (certs == NULL || sk_X509_push(certs, x) == 0)
+			X509_free(x);
 		n++;
 	}
 	ERR_clear_error();	/* the end of the file, or a non-cert block */
@@ -84,17 +102,74 @@ bundle_file(const char *dir, const char *name, BIO *mem, struct errbuf *e)
 	return 0;
 }
 
+/*
+ * A PKCS#12 truststore of certs for Java 9 and later, to mem: certificate
+ * bags only (no key), each with a unique friendlyName (Java's alias; the
+ * root is "keyhole-ca") and the JDK trust attribute; the bags are not
+ * encrypted and there is no MAC, so no password is needed (Java skips the
+ * integrity check when javax.net.ssl.trustStorePassword is unset, and a
+ * password known to every reader would protect nothing).
+ */
+static int
+bundle_p12(STACK_OF(X509) *certs, BIO *mem, struct errbuf *e)
+{
+	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+	STACK_OF(PKCS7)		*safes = NULL;
+	PKCS12_SAFEBAG		*bag;
+	PKCS12			*p12 = NULL;
+	ASN1_OBJECT		*any;
+	char			 alias[32];
+	int			 i, n = sk_X509_num(certs), rc = -1;
+
+	if ((any = OBJ_txt2obj(BUNDLE_ANY_EKU_OID, 1)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		/* The root is last: the name a person looks for. */
+		if (i == n - 1)
+			snprintf(alias, sizeof(alias), "keyhole-ca");
+		else
+			snprintf(alias, sizeof(alias), "ca-%04d", i + 1);
+		if ((bag = PKCS12_add_cert(&bags, sk_X509_value(certs, i))) ==
+		    NULL || PKCS12_add_friendlyname_asc(bag, alias, -1) != 1 ||
+		    PKCS12_add1_attr_by_txt(bag, BUNDLE_JDK_TRUST_OID,
+		    V_ASN1_OBJECT, (const unsigned char *)any, -1) != 1)
+			goto out;
+	}
+	/* nid_safe -1: the certificates are not encrypted. */
+	if (PKCS12_add_safe(&safes, bags, -1, 0, NULL) != 1 ||
+	    (p12 = PKCS12_add_safes(safes, 0)) == NULL ||
+	    i2d_PKCS12_bio(mem, p12) != 1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1) {
+		errbuf_set(e, "cannot build the Java truststore");
+		ERR_clear_error();
+	}
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	ASN1_OBJECT_free(any);
+	return rc;
+}
+
 char *
 proxy_tls_bundle_write(X509 *root, const char *system_file,
-    const char *extra_ca, struct errbuf *e)
+    const char *extra_ca, bool java, struct errbuf *e)
 {
 	const char	*base = getenv("TMPDIR"), *sys = system_file;
 	char		*dir;
-	BIO		*all = NULL, *one = NULL;
+	BIO		*all = NULL, *one = NULL, *p12 = NULL;
+	STACK_OF(X509)	*certs = NULL;
 	struct stat	 st;
 
+	/*
+	 * The JVM splits JAVA_TOOL_OPTIONS at white space: the truststore's
+	 * path must have none.
+	 */
 	if (base == NULL || base[0] != '/' || stat(base, &st) == -1 ||
-	    !S_ISDIR(st.st_mode))
+	    !S_ISDIR(st.st_mode) || (java && base[strcspn(base,
+	    " \t\n\"'\\")] != '\0'))
 		base = "/tmp";
 	dir = xasprintf("%s/keyhole-ca-XXXXXX", base);
 	if (mkdtemp(dir) == NULL) {
@@ -106,36 +181,50 @@ proxy_tls_bundle_write(X509 *root, const char *system_file,
 	    NULL)
 		sys = X509_get_default_cert_file();
 	if ((all = BIO_new(BIO_s_mem())) == NULL ||
-	    (one = BIO_new(BIO_s_mem())) == NULL) {
+	    (one = BIO_new(BIO_s_mem())) == NULL ||
+	    (java && ((p12 = BIO_new(BIO_s_mem())) == NULL ||
+	    (certs = sk_X509_new_null()) == NULL))) {
 		errbuf_set(e, "out of memory");
 		goto fail;
 	}
 	/* Missing system roots leave a bundle that trusts only us. */
-	(void)bundle_copy_certs(all, sys);
+	(void)bundle_copy_certs(all, certs, sys);
 	if (extra_ca != NULL)
-		(void)bundle_copy_certs(all, extra_ca);
+		(void)bundle_copy_certs(all, certs, extra_ca);
 	if (PEM_write_bio_X509(all, root) != 1 ||
-	    PEM_write_bio_X509(one, root) != 1) {
+	    PEM_write_bio_X509(one, root) != 1 ||
+	    (certs != NULL && sk_X509_push(certs, root) == 0)) {
+		errbuf_set(e, "cannot write the CA certificate");
+		goto fail;
+	}
+	if (certs != NULL && X509_up_ref(root) != 1) {
+		(void)sk_X509_pop(certs);
 		errbuf_set(e, "cannot write the CA certificate");
 		goto fail;
 	}
 	if (bundle_file(dir, BUNDLE_FILE, all, e) == -1 ||
-	    bundle_file(dir, BUNDLE_ROOT, one, e) == -1)
+	    bundle_file(dir, BUNDLE_ROOT, one, e) == -1 ||
+	    (java && (bundle_p12(certs, p12, e) == -1 ||
+	    bundle_file(dir, BUNDLE_JAVA, p12, e) == -1)))
 		goto fail;
 	BIO_free(all);
 	BIO_free(one);
+	BIO_free(p12);
+	sk_X509_pop_free(certs, X509_free);
 	return dir;
 fail:
 	ERR_clear_error();
 	BIO_free(all);
 	BIO_free(one);
+	BIO_free(p12);
+	sk_X509_pop_free(certs, X509_free);
 	proxy_tls_bundle_remove(dir);
 	free(dir);
 	return NULL;
 }
 
 void
-proxy_tls_bundle_env(const char *dir, struct strv *env)
+proxy_tls_bundle_env(const char *dir, bool java, struct strv *env)
 {
 	size_t	i;
 
@@ -144,6 +233,10 @@ proxy_tls_bundle_env(const char *dir, struct strv *env)
 		    BUNDLE_FILE));
 	strv_push_owned(env, xasprintf("KEYHOLE_CA_CERT=%s/%s", dir,
 	    BUNDLE_ROOT));
+	if (java)
+		strv_push_owned(env, xasprintf("%s=-Djavax.net.ssl.trustStore="
+		    "%s/%s -Djavax.net.ssl.trustStoreType=PKCS12",
+		    BUNDLE_JAVA_VAR, dir, BUNDLE_JAVA));
 }
 
 void
@@ -157,6 +250,9 @@ proxy_tls_bundle_remove(const char *dir)
 	(void)unlink(p);
 	free(p);
 	p = xasprintf("%s/%s", dir, BUNDLE_ROOT);
+	(void)unlink(p);
+	free(p);
+	p = xasprintf("%s/%s", dir, BUNDLE_JAVA);
 	(void)unlink(p);
 	free(p);
 	(void)rmdir(dir);
