@@ -299,7 +299,11 @@ plan_tls_intercept(struct plan *p, const struct cli *cli,
 		    "credentials, all or off", m);
 		return -1;
 	}
-	strv_copy(&p->tls_intercept_exclude, &cli->tls_intercept_exclude);
+	/* Like the other host lists: the profile's, then the command line's. */
+	if (prof != NULL)
+		strv_merge(&p->tls_intercept_exclude,
+		    &prof->net.tls_intercept_exclude);
+	strv_merge(&p->tls_intercept_exclude, &cli->tls_intercept_exclude);
 	p->tls_java_truststore = cli->tls_java_truststore;
 
 	if (cli->tls_ca != NULL) {
@@ -402,6 +406,14 @@ plan_network(struct plan *p, const struct cli *cli,
 	for (i = 0; i < cli->credential.n; i++)
 		if (plan_add_route(p, np, prof, cli->credential.v[i], e) == -1)
 			return -1;
+	if (use_prof)
+		for (i = 0; i < prof->net.allow_endpoint.n; i++)
+			if (plan_add_endpoint(p, prof->net.allow_endpoint.v[i],
+			    e) == -1) {
+				errbuf_wrap(e, "profile %s: "
+				    "network.allow_endpoint", prof->label);
+				return -1;
+			}
 	for (i = 0; i < cli->allow_endpoint.n; i++)
 		if (plan_add_endpoint(p, cli->allow_endpoint.v[i], e) == -1)
 			return -1;

@@ -633,7 +633,9 @@ static const struct field net_fields[] = {
 	{ "upstream_proxy", NULL }, { "external_proxy", "upstream_proxy" },
 	{ "upstream_bypass", NULL },
 	{ "external_proxy_bypass", "upstream_bypass" },
-	{ "no_proxy", NULL }, { "tls_intercept", NULL }, { NULL, NULL }
+	{ "no_proxy", NULL }, { "tls_intercept", NULL },
+	{ "tls_intercept_exclude", NULL }, { "allow_endpoint", NULL },
+	{ NULL, NULL }
 };
 
 static const struct field cred_fields[] = {
@@ -1065,6 +1067,71 @@ check_allow_domain(struct pctx *c, json_t *net)
 	return 0;
 }
 
+/*
+ * network.allow_endpoint entries: "HOST:METHOD:/path" (HOST with a dot: a
+ * plain host, intercepted so that its rules apply) or
+ * "SERVICE:METHOD:/path", as --allow-endpoint (SPEC 4.12).  The form and
+ * the host are checked here; that SERVICE is a route, when the plan is made.
+ */
+static int
+check_allow_endpoint(struct pctx *c, json_t *net)
+{
+	struct errbuf	 e = { 0 };
+	const char	*s, *c1, *c2;
+	char		*canon;
+	json_t		*v, *it;
+	size_t		 i;
+
+	if ((v = enter(c, net, net_fields, "allow_endpoint")) == NULL)
+		return 0;
+	json_array_foreach(v, i, it) {
+		push_idx(c, i);
+		s = json_string_value(it);
+		c1 = strchr(s, ':');
+		c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+		if (c1 == NULL || c2 == NULL || c1 == s || c2 == c1 + 1 ||
+		    c2[1] != '/')
+			return perr(c, "'%s': expected HOST:METHOD:/path or "
+			    "SERVICE:METHOD:/path", s);
+		if (memchr(s, '.', (size_t)(c1 - s)) != NULL) {
+			if ((canon = policy_allowlist_canon_host(s,
+			    (size_t)(c1 - s), &e)) == NULL)
+				return perr_from(c, &e);
+			free(canon);
+		}
+		pop(c);
+	}
+	pop(c);
+	return 0;
+}
+
+/* network.tls_intercept_exclude entries: a host or "*.suffix". */
+static int
+check_intercept_exclude(struct pctx *c, json_t *net)
+{
+	struct errbuf	 e = { 0 };
+	const char	*s, *h;
+	char		*canon;
+	json_t		*v, *it;
+	size_t		 i;
+
+	if ((v = enter(c, net, net_fields, "tls_intercept_exclude")) == NULL)
+		return 0;
+	json_array_foreach(v, i, it) {
+		push_idx(c, i);
+		s = json_string_value(it);
+		h = strncmp(s, "*.", 2) == 0 ? s + 2 : s;
+		if (strchr(h, ':') != NULL || (canon =
+		    policy_allowlist_canon_host(h, strlen(h), &e)) == NULL)
+			return perr(c, "'%s': expected a host name or "
+			    "*.suffix", s);
+		free(canon);
+		pop(c);
+	}
+	pop(c);
+	return 0;
+}
+
 static int
 parse_network(struct pctx *c, json_t *root, struct profile *p)
 {
@@ -1122,7 +1189,12 @@ parse_network(struct pctx *c, json_t *root, struct profile *p)
 	    &n->upstream_bypass) == -1 ||
 	    get_strlist(c, s, net_fields, "no_proxy", &n->no_proxy) == -1 ||
 	    get_str(c, s, net_fields, "tls_intercept", true,
-	    &n->tls_intercept, NULL) == -1)
+	    &n->tls_intercept, NULL) == -1 ||
+	    get_strlist(c, s, net_fields, "tls_intercept_exclude",
+	    &n->tls_intercept_exclude) == -1 ||
+	    check_intercept_exclude(c, s) == -1 ||
+	    get_strlist(c, s, net_fields, "allow_endpoint",
+	    &n->allow_endpoint) == -1 || check_allow_endpoint(c, s) == -1)
 		return -1;
 	if (n->tls_intercept != NULL &&
 	    strcmp(n->tls_intercept, "credentials") != 0 &&
@@ -1890,6 +1962,8 @@ profile_free(struct profile *p)
 	free(p->net.upstream_proxy);
 	free(p->net.tls_intercept);
 	strv_free(&p->net.upstream_bypass);
+	strv_free(&p->net.tls_intercept_exclude);
+	strv_free(&p->net.allow_endpoint);
 	strv_free(&p->net.no_proxy);
 	profile_map_free(&p->env_credentials);
 	strv_free(&p->environment.allow_vars);

@@ -195,6 +195,8 @@ merge_net(struct profile_net *d, const struct profile_net *s)
 	str_override(&d->tls_intercept, s->tls_intercept);
 	strv_merge(&d->upstream_bypass, &s->upstream_bypass);
 	strv_merge(&d->no_proxy, &s->no_proxy);
+	strv_merge(&d->tls_intercept_exclude, &s->tls_intercept_exclude);
+	strv_merge(&d->allow_endpoint, &s->allow_endpoint);
 }
 
 void

@@ -167,6 +167,8 @@ struct profile_net {
 	struct strv		 upstream_bypass;
 	struct strv		 no_proxy;
 	char			*tls_intercept;	/* owned or NULL */
+	struct strv		 tls_intercept_exclude; /* hosts, *.suffix */
+	struct strv		 allow_endpoint; /* HOST|SERVICE:METHOD:PATH */
 };
 
 struct profile_environment {

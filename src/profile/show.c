@@ -137,6 +137,9 @@ jnetwork(const struct profile_net *n)
 	json_object_set_new(o, "upstream_bypass", jlist(&n->upstream_bypass));
 	json_object_set_new(o, "no_proxy", jlist(&n->no_proxy));
 	set_str(o, "tls_intercept", n->tls_intercept);
+	json_object_set_new(o, "tls_intercept_exclude",
+	    jlist(&n->tls_intercept_exclude));
+	json_object_set_new(o, "allow_endpoint", jlist(&n->allow_endpoint));
 	return o;
 }
 
@@ -357,6 +360,8 @@ profile_show_text(const struct profile *p)
 		    n->upstream_proxy);
 	text_list(&sb, "upstream_bypass", &n->upstream_bypass);
 	text_list(&sb, "no_proxy", &n->no_proxy);
+	text_list(&sb, "tls_intercept_exclude", &n->tls_intercept_exclude);
+	text_list(&sb, "allow_endpoint", &n->allow_endpoint);
 	if (p->env_credentials.n > 0 || p->environment.allow_vars_set ||
 	    p->environment.deny_vars.n > 0 ||
 	    p->environment.set_vars.n > 0) {

@@ -553,3 +553,33 @@ def test_all_mode_exclude_tunnels_untouched(proxy, ca, tls_upstream):
 	assert st == 200, b
 	rec = px.wait_audit(mode="connect")[-1]
 	assert rec["decision"] == "allow", rec
+
+
+def test_profile_allow_endpoint_and_intercept_exclude(proxy, ca,
+    tls_upstream, tmp_path):
+	"""The profile keys network.allow_endpoint (plain host: intercepted,
+	its rules apply) and network.tls_intercept_exclude (tunnelled untouched
+	under all) work as their flags do."""
+	host = "db.test:%d" % tls_upstream.port
+	prof = tmp_path / "ep.json"
+	prof.write_text(json.dumps({"network": {
+	    "allow_domain": [host],
+	    "allow_endpoint": ["db.test:GET:/ok/**"]}}))
+	px, _ = _plain(proxy, ca, tls_upstream, "--profile", str(prof))
+	with tunnel(px, host) as ts:
+		st, h, b = request(ts, "GET", "/ok/1", host)
+		assert st == 200, b
+		st, h, b = request(ts, "DELETE", "/ok/1", host)
+		assert st == 403, b
+	assert [q["path"] for q in tls_upstream.requests] == ["/ok/1"]
+	prof = tmp_path / "ex.json"
+	prof.write_text(json.dumps({"network": {
+	    "allow_domain": [host], "tls_intercept": "all",
+	    "tls_intercept_exclude": ["db.test"]}}))
+	px, _ = _plain(proxy, ca, tls_upstream, "--profile", str(prof))
+	# The upstream's own certificate: only a real tunnel passes this.
+	with tunnel(px, host, cafile=os.path.join(ca, "ca.pem")) as ts:
+		st, h, b = request(ts, "GET", "/direct", host)
+	assert st == 200, b
+	rec = px.wait_audit(mode="connect")[-1]
+	assert rec["decision"] == "allow", rec

@@ -694,6 +694,44 @@ test_plan_allow_endpoint_for_a_plain_host(void **state)
 	assert_int_equal(p->tls_intercept_exclude.n, 1);
 }
 
+/* The profile's allow_endpoint and tls_intercept_exclude (SPEC 4.12). */
+static void
+test_plan_profile_allow_endpoint_and_intercept_exclude(void **state)
+{
+	struct plan	*p;
+	F;
+
+	f->prof = prof_json("{\"network\":{\"allow_domain\":[\"db.test\"],"
+	    "\"credentials\":[\"openai\"],\"tls_intercept\":\"all\","
+	    "\"allow_endpoint\":[\"db.test:GET:/ok/**\",\"openai:POST:/v1/x\"],"
+	    "\"tls_intercept_exclude\":[\"pin.test\"]}}");
+	PARSE(f, "proxy", "--allow-endpoint", "db.test:POST:/x",
+	    "--tls-intercept-exclude", "*.mtls.test");
+	p = build(f);
+	assert_int_equal(p->nplain, 1);
+	assert_string_equal(p->plain[0]->name, "db.test");
+	assert_int_equal(p->plain[0]->nrules, 2);
+	/* The profile's first, then the command line's. */
+	assert_string_equal(p->plain[0]->rules[0].path, "/ok/**");
+	assert_string_equal(p->plain[0]->rules[1].method, "POST");
+	assert_int_equal(policy_plan_route(p, "openai")->def->nrules, 1);
+	assert_int_equal(p->tls_intercept_exclude.n, 2);
+	assert_string_equal(p->tls_intercept_exclude.v[0], "pin.test");
+	assert_string_equal(p->tls_intercept_exclude.v[1], "*.mtls.test");
+}
+
+static void
+test_plan_profile_allow_endpoint_for_a_missing_route_fails(void **state)
+{
+	F;
+
+	f->prof = prof_json("{\"network\":{\"allow_domain\":[\"db.test\"],"
+	    "\"allow_endpoint\":[\"github:GET:/user\"]}}");
+	PARSE(f, "proxy");
+	BUILD_FAILS(f, "network.allow_endpoint",
+	    "references unknown service 'github'");
+}
+
 static void
 test_plan_tls_intercept_defaults_to_credentials(void **state)
 {
@@ -1017,6 +1055,8 @@ main(void)
 		T(test_plan_allow_endpoint_for_unrequested_service_fails),
 		T(test_plan_allow_endpoint_for_a_plain_host),
 		T(test_plan_tls_intercept_defaults_to_credentials),
+		T(test_plan_profile_allow_endpoint_and_intercept_exclude),
+		T(test_plan_profile_allow_endpoint_for_a_missing_route_fails),
 		T(test_plan_upstream_bypass_needs_upstream_proxy),
 		T(test_plan_cli_upstream_proxy_and_bypass),
 		T(test_plan_profile_upstream_proxy_used_without_cli_one),

@@ -129,6 +129,29 @@ test_merge_appends_security_groups(void **state)
 	profile_free(m);
 }
 
+/* SPEC 4.12's profile keys merge like the other lists. */
+static void
+test_merge_appends_allow_endpoint_and_intercept_exclude(void **state)
+{
+	struct profile	*m;
+	static const char *const ep[] = { "a.test:GET:/x", "b.test:*:/**" };
+	static const char *const ex[] = { "pin.test", "*.mtls.test" };
+
+	(void)state;
+	m = merge_json("{\"network\":{\"allow_endpoint\":[\"a.test:GET:/x\"],"
+	    "\"tls_intercept_exclude\":[\"pin.test\"]}}",
+	    "{\"network\":{\"allow_endpoint\":[\"b.test:*:/**\","
+	    "\"a.test:GET:/x\"],\"tls_intercept_exclude\":[\"*.mtls.test\"]}}");
+	assert_list(&m->net.allow_endpoint, ep, 2);
+	assert_list(&m->net.tls_intercept_exclude, ex, 2);
+	profile_free(m);
+	/* A child without the keys inherits the base's. */
+	m = merge_json("{\"network\":{\"allow_endpoint\":[\"a.test:GET:/x\"]}}",
+	    "{\"network\":{}}");
+	assert_list(&m->net.allow_endpoint, ep, 1);
+	profile_free(m);
+}
+
 static void
 test_merge_list_dedup_keeps_first_occurrence_order(void **state)
 {
@@ -648,6 +671,8 @@ main(void)
 		cmocka_unit_test(test_merge_appends_filesystem_paths),
 		cmocka_unit_test(test_merge_deduplicates_open_port),
 		cmocka_unit_test(test_merge_appends_security_groups),
+		cmocka_unit_test(
+		    test_merge_appends_allow_endpoint_and_intercept_exclude),
 		cmocka_unit_test(
 		    test_merge_list_dedup_keeps_first_occurrence_order),
 		cmocka_unit_test(test_dedup_append_preserves_order),

@@ -247,6 +247,32 @@ test_custom_credential_various_formats_allowed(void **state)
 	OK_CRED(H_UP, "api_key", ",\"credential_format\":\"ApiKey={}\"");
 }
 
+/* network.allow_endpoint and tls_intercept_exclude (SPEC 4.12). */
+static void
+test_allow_endpoint_and_intercept_exclude_are_checked_at_load(void **state)
+{
+	(void)state;
+	check(xstrdup("{\"network\":{\"allow_endpoint\":[\"db.test:GET:/v1/**\","
+	    "\"openai:*:/x\"],\"tls_intercept_exclude\":[\"pin.test\","
+	    "\"*.mtls.test\"]}}"), NULL);
+	check(xstrdup("{\"network\":{\"allow_endpoint\":[\"db.test:GET\"]}}"),
+	    "network.allow_endpoint[0]: 'db.test:GET': expected "
+	    "HOST:METHOD:/path");
+	check(xstrdup("{\"network\":{\"allow_endpoint\":[\"db.test:GET:x\"]}}"),
+	    "expected HOST:METHOD:/path");
+	check(xstrdup("{\"network\":{\"allow_endpoint\":[\"::GET:/x\"]}}"),
+	    "expected HOST:METHOD:/path");
+	check(xstrdup("{\"network\":{\"allow_endpoint\":[\"a..b:GET:/x\"]}}"),
+	    "network.allow_endpoint[0]");
+	check(xstrdup("{\"network\":{\"allow_endpoint\":\"db.test:GET:/\"}}"),
+	    "network.allow_endpoint");
+	check(xstrdup("{\"network\":{\"tls_intercept_exclude\":[\"a.test:443\"]"
+	    "}}"), "network.tls_intercept_exclude[0]: 'a.test:443': expected "
+	    "a host name or *.suffix");
+	check(xstrdup("{\"network\":{\"tls_intercept_exclude\":[\"\"]}}"),
+	    "tls_intercept_exclude[0]");
+}
+
 static void
 test_custom_credential_missing_upstream_rejected(void **state)
 {
@@ -651,6 +677,8 @@ main(void)
 		cmocka_unit_test(test_custom_credential_various_formats_allowed),
 		cmocka_unit_test(
 		    test_custom_credential_missing_upstream_rejected),
+		cmocka_unit_test(
+		    test_allow_endpoint_and_intercept_exclude_are_checked_at_load),
 		cmocka_unit_test(
 		    test_custom_credential_unknown_inject_mode_rejected),
 		cmocka_unit_test(test_url_path_mode_valid),
