@@ -17,11 +17,13 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +57,14 @@ enum meta_kind {
 	META_REMOVEX,
 };
 
-/* One call, decoded from the notification and copied from the child. */
+/* Values up to this size are copied without a malloc (ACLs: 28-76 bytes). */
+#define META_XVAL_INLINE	128
+
+/*
+ * One call, decoded from the notification and copied from the child.
+ * Cleared up to path: the buffers after it are written before they are
+ * read.
+ */
 struct meta_call {
 	const char	*sys;		/* the syscall's name */
 	enum meta_kind	 kind;
@@ -63,14 +72,16 @@ struct meta_call {
 	bool		 fd_only;	/* act on fd, no path */
 	bool		 nofollow;	/* the final symlink itself */
 	bool		 fd_call;	/* fchmod/fsetxattr/...: no O_PATH */
-	char		 path[PATH_MAX];
 	mode_t		 mode;
 	struct timespec	 ts[2];
 	bool		 now;		/* times NULL: both now */
-	char		 xname[XATTR_NAME_MAX + 1];
-	void		*xval;		/* owned or NULL */
+	bool		 fd_null;	/* path NULL: the fd, no lookup */
+	void		*xval;		/* xbuf, owned, or NULL */
 	size_t		 xsize;
 	int		 xflags;
+	char		 path[PATH_MAX];
+	char		 xname[XATTR_NAME_MAX + 1];
+	unsigned char	 xbuf[META_XVAL_INLINE];
 };
 
 /*
@@ -133,6 +144,36 @@ read_times(pid_t tid, uint64_t addr, struct meta_call *c)
 	return 0;
 }
 
+/*
+ * The xattr name and value of a set call in one read of the child's
+ * memory when the name ends before its page does (nearly always): the
+ * name's bytes up to the page's end (at most its size) and the value.
+ * true when c->xname and c->xval hold both; false: read them one by one
+ * (which finds the errors in the order the kernel does).
+ */
+static bool
+read_xattr_once(pid_t tid, uint64_t name, uint64_t value, struct meta_call *c)
+{
+	struct iovec	local[2], remote[2];
+	size_t		chunk, page = (size_t)sysconf(_SC_PAGESIZE);
+	ssize_t		n;
+
+	chunk = page - (size_t)(name % page);
+	if (chunk > sizeof(c->xname))
+		chunk = sizeof(c->xname);
+	local[0].iov_base = c->xname;
+	local[0].iov_len = chunk;
+	remote[0].iov_base = (void *)(uintptr_t)name;
+	remote[0].iov_len = chunk;
+	local[1].iov_base = c->xval;
+	local[1].iov_len = c->xsize;
+	remote[1].iov_base = (void *)(uintptr_t)value;
+	remote[1].iov_len = c->xsize;
+	n = process_vm_readv(tid, local, 2, remote, 2, 0);
+	return n == (ssize_t)(chunk + c->xsize) &&
+	    memchr(c->xname, '\0', chunk) != NULL;
+}
+
 /* The xattr name and value of a set call.  0 or -errno. */
 static int
 read_xattr(pid_t tid, uint64_t name, uint64_t value, uint64_t size,
@@ -140,6 +181,14 @@ read_xattr(pid_t tid, uint64_t name, uint64_t value, uint64_t size,
 {
 	int	err;
 
+	if (set && name != 0 && value != 0 && size > 0 &&
+	    size <= XATTR_SIZE_MAX) {
+		c->xsize = (size_t)size;
+		c->xval = c->xsize <= sizeof(c->xbuf) ? c->xbuf :
+		    xmalloc(c->xsize);
+		if (read_xattr_once(tid, name, value, c))
+			return c->xname[0] == '\0' ? -ERANGE : 0;
+	}
 	if ((err = read_str(tid, name, c->xname, sizeof(c->xname),
 	    ERANGE)) != 0)
 		return err;
@@ -154,7 +203,9 @@ read_xattr(pid_t tid, uint64_t name, uint64_t value, uint64_t size,
 		return 0;
 	if (value == 0)
 		return -EFAULT;
-	c->xval = xmalloc(c->xsize);
+	if (c->xval == NULL)
+		c->xval = c->xsize <= sizeof(c->xbuf) ? c->xbuf :
+		    xmalloc(c->xsize);
 	if (sandbox_mediator_read(tid, value, c->xval, c->xsize) == -1)
 		return -EFAULT;
 	return 0;
@@ -298,7 +349,7 @@ meta_decode(const struct seccomp_notif *req, struct meta_call *c)
 		/* futimesat/utimensat(fd, NULL, ...): the fd itself. */
 		if (c->fd == AT_FDCWD)
 			return -EFAULT;
-		c->fd_only = true;
+		c->fd_only = c->fd_null = true;
 		return 0;
 	}
 	if ((err = read_str(tid, pathp, c->path, sizeof(c->path),
@@ -508,6 +559,14 @@ meta_caps_matter(const struct mediator *m, const struct meta_call *c,
 	}
 }
 
+/* "/proc/self/fd/FD" in buf: a path to our descriptor fd. */
+static const char *
+meta_proc(char *buf, size_t size, int fd)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
 /* Perform c on fd (ours; O_PATH when opath).  0 or -errno. */
 static int
 meta_perform(struct mediator *m, const struct meta_call *c, int fd,
@@ -517,7 +576,6 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 	bool				dropped;
 	int				rc = 0, err = 0;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (c->kind == META_MODE && S_ISLNK(st->st_mode))
 		return -EOPNOTSUPP;	/* what fchmodat2 says */
 	dropped = meta_caps_matter(m, c, st) && sandbox_mediator_caps(m, true);
@@ -531,19 +589,25 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 		rc = (int)syscall(MEDIATOR_NR_FCHMODAT2, fd, "", c->mode,
 		    AT_EMPTY_PATH);
 		if (rc == -1 && (errno == ENOSYS || errno == EINVAL))
-			rc = fchmodat(AT_FDCWD, proc, c->mode, 0);
+			rc = fchmodat(AT_FDCWD, meta_proc(proc, sizeof(proc),
+			    fd), c->mode, 0);
 		break;
 	case META_TIMES:
-		rc = utimensat(fd, "", c->now ? NULL : c->ts, AT_EMPTY_PATH);
+		/*
+		 * The NULL-path form takes the fd as the kernel does (not an
+		 * O_PATH one: EBADF), with no lookup of "".
+		 */
+		rc = c->fd_null ? futimens(fd, c->now ? NULL : c->ts) :
+		    utimensat(fd, "", c->now ? NULL : c->ts, AT_EMPTY_PATH);
 		break;
 	case META_SETX:
-		rc = opath ? setxattr(proc, c->xname, c->xval, c->xsize,
-		    c->xflags) : fsetxattr(fd, c->xname, c->xval, c->xsize,
-		    c->xflags);
+		rc = opath ? setxattr(meta_proc(proc, sizeof(proc), fd),
+		    c->xname, c->xval, c->xsize, c->xflags) :
+		    fsetxattr(fd, c->xname, c->xval, c->xsize, c->xflags);
 		break;
 	case META_REMOVEX:
-		rc = opath ? removexattr(proc, c->xname) :
-		    fremovexattr(fd, c->xname);
+		rc = opath ? removexattr(meta_proc(proc, sizeof(proc), fd),
+		    c->xname) : fremovexattr(fd, c->xname);
 		break;
 	}
 	err = errno;
@@ -555,15 +619,17 @@ meta_perform(struct mediator *m, const struct meta_call *c, int fd,
 void
 sandbox_mediate_meta(struct mediator *m, const struct seccomp_notif *req)
 {
-	struct meta_call	*c;
+	struct meta_call	 call, *c = &call;
 	struct stat		 st;
 	const char		*reason;
-	char			 link[32], canon[PATH_MAX], *what;
+	char			 canon[PATH_MAX], *what;
 	ssize_t			 n = 0;
 	int			 fd = -1, err;
 	bool			 opath;
 
-	c = xcalloc(1, sizeof(*c));
+	/* The loop has one thread: one call at a time, on the stack. */
+	memset(c, 0, offsetof(struct meta_call, path));
+	c->path[0] = c->xname[0] = '\0';
 	if ((err = meta_decode(req, c)) != 0)
 		goto answer;
 	if ((fd = meta_target(m, req, c)) < 0) {
@@ -582,9 +648,8 @@ sandbox_mediate_meta(struct mediator *m, const struct seccomp_notif *req)
 	 * kernel would), or with the AT_EMPTY_PATH form it asked for.
 	 */
 	opath = !c->fd_only;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	/* A path that does not fit might be cut before what decides. */
-	if ((n = readlink(link, canon, sizeof(canon))) <= 0 ||
+	if ((n = sandbox_mediator_fdpath(m, fd, canon, sizeof(canon))) <= 0 ||
 	    (size_t)n >= sizeof(canon)) {
 		n = 0;
 		err = -EACCES;
@@ -607,6 +672,6 @@ answer:
 drop:
 	if (fd >= 0)
 		close(fd);
-	free(c->xval);
-	freezero(c, sizeof(*c));
+	if (c->xval != c->xbuf)
+		free(c->xval);
 }

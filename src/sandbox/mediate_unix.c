@@ -203,13 +203,12 @@ unix_open(struct med_op *op, const char *path, struct stat *st)
 
 /* The canonical path of the pinned socket (owned), or NULL. */
 static char *
-unix_canon(int fd)
+unix_canon(const struct mediator *m, int fd)
 {
-	char		 link[64], buf[PATH_MAX];
+	char		 buf[PATH_MAX];
 	ssize_t		 n;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, buf, sizeof(buf) - 1)) <= 0)
+	if ((n = sandbox_mediator_fdpath(m, fd, buf, sizeof(buf) - 1)) <= 0)
 		return NULL;
 	buf[n] = '\0';
 	return xstrdup(buf);
@@ -279,7 +278,7 @@ sandbox_mediate_unix_resolve(struct med_op *op)
 	op->verdict = sandbox_mediator_decide_unix(&m->pol, "", st.st_dev,
 	    st.st_ino, &reason);
 	if (op->verdict == MEDIATOR_DENY) {
-		if ((canon = unix_canon(op->pathfd)) == NULL)
+		if ((canon = unix_canon(op->m, op->pathfd)) == NULL)
 			return -ENOENT;
 		op->verdict = sandbox_mediator_decide_unix(&m->pol, canon,
 		    st.st_dev, st.st_ino, &reason);
@@ -465,7 +464,7 @@ sandbox_mediate_unix_bind(struct med_op *op, int fd)
 	struct mediator		*m = op->m;
 	struct sockaddr_un	*sun = (struct sockaddr_un *)&op->addr;
 	const char		*reason, *name;
-	char			 path[sizeof(sun->sun_path) + 1], link[64];
+	char			 path[sizeof(sun->sun_path) + 1];
 	char			 dir[PATH_MAX], *slash, *what;
 	ssize_t			 n;
 	int			 base = AT_FDCWD, dirfd, v, err;
@@ -512,8 +511,8 @@ sandbox_mediate_unix_bind(struct med_op *op, int fd)
 		sandbox_mediator_op_finish(op, -EADDRINUSE);
 		return;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-	if ((n = readlink(link, dir, sizeof(dir) - 1)) <= 0) {
+	if ((n = sandbox_mediator_fdpath(m, dirfd, dir, sizeof(dir) - 1)) <=
+	    0) {
 		close(dirfd);
 		sandbox_mediator_op_finish(op, -ENOENT);
 		return;

@@ -128,6 +128,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	m->listener = -1;
 	m->pidfd = -1;
 	m->diagfd = -1;
+	m->fddir = -1;
 	/* Unix binds happen in the child's directories, then back here. */
 	m->cwdfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	TAILQ_INIT(&m->pending);
@@ -186,11 +187,19 @@ sandbox_mediator_valid(const struct mediator *m, uint64_t id)
 static void
 answer(struct mediator *m, uint64_t id, int64_t val, int err)
 {
-	struct seccomp_notif_resp	*resp;
+	union {
+		struct seccomp_notif_resp	r;
+		char				b[128];
+	}				 buf;
+	struct seccomp_notif_resp	*resp = &buf.r;
 
 	if (m->listener == -1)
 		return;
-	resp = xcalloc(1, m->resp_size);
+	/* A kernel's struct larger than ours (newer) is padded with 0. */
+	if (m->resp_size > sizeof(buf))
+		resp = xcalloc(1, m->resp_size);
+	else
+		memset(&buf, 0, m->resp_size);
 	resp->id = id;
 	resp->val = val;
 	resp->error = err;
@@ -198,7 +207,8 @@ answer(struct mediator *m, uint64_t id, int64_t val, int err)
 	if (ioctl(m->listener, SECCOMP_IOCTL_NOTIF_SEND, resp) == -1 &&
 	    errno != ENOENT)
 		log_warn("seccomp answer %llu", (unsigned long long)id);
-	free(resp);
+	if (resp != &buf.r)
+		free(resp);
 	m->answered++;
 }
 
@@ -351,6 +361,28 @@ sandbox_mediator_dirfd(struct mediator *m, pid_t tid, uint64_t id, int dfd)
 		return -ENOTDIR;
 	}
 	return fd;
+}
+
+ssize_t
+sandbox_mediator_fdpath(const struct mediator *m, int fd, char *buf,
+    size_t size)
+{
+	char	name[32], *p = name + sizeof(name);
+	int	v = fd;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	/* The decimal name, without a printf per call. */
+	*--p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (m->fddir != -1)
+		return readlinkat(m->fddir, p, buf, size);
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
+	return readlink(name, buf, size);
 }
 
 void
@@ -577,6 +609,13 @@ sandbox_mediator_start(int listener, void *arg, struct errbuf *e)
 	int		 fl;
 
 	m->listener = listener;
+	/*
+	 * Opened here, in the process that runs the loop: "self" is
+	 * resolved now, once.  Without it fdpath walks /proc/self/fd/N.
+	 */
+	if (m->fddir == -1)
+		m->fddir = open("/proc/self/fd", O_PATH | O_DIRECTORY |
+		    O_CLOEXEC);
 	/* Only for poll's sake: RECV ignores it. */
 	if ((fl = fcntl(listener, F_GETFL)) != -1)
 		(void)fcntl(listener, F_SETFL, fl | O_NONBLOCK);
@@ -633,5 +672,7 @@ sandbox_mediator_free(struct mediator *m)
 		close(m->cwdfd);
 	if (m->diagfd != -1)
 		close(m->diagfd);
+	if (m->fddir != -1)
+		close(m->fddir);
 	free(m);
 }

@@ -74,6 +74,7 @@ struct mediator {
 	int			 listener;	/* owned or -1 */
 	struct event		*lev;		/* owned */
 	int			 cwdfd;		/* owned: our cwd, or -1 */
+	int			 fddir;		/* owned: /proc/self/fd, or -1 */
 	int			 diagfd;	/* owned: sock_diag, or -1 */
 	struct med_ops		 pending;	/* ops parked on the loop */
 	size_t			 npending;
@@ -139,6 +140,14 @@ int	 sandbox_mediator_read(pid_t tid, uint64_t addr, void *buf,
  */
 int	 sandbox_mediator_getfd(struct mediator *, pid_t tid, uint64_t id,
 	    int fd);
+
+/*
+ * The path of our descriptor fd, as readlink(2) of /proc/self/fd/FD
+ * gives it (not NUL-terminated; -1 with errno), looked up in a directory
+ * held open (no walk of /proc/self/fd per call).
+ */
+ssize_t	 sandbox_mediator_fdpath(const struct mediator *, int fd, char *buf,
+	    size_t size);
 
 /*
  * The directory a *at() call of thread tid resolves relative paths

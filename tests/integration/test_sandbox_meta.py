@@ -366,3 +366,147 @@ def test_metadata_relative_paths_follow_the_child_cwd(box):
 	    "outside": errno.EACCES}
 	assert stat.S_IMODE(os.stat(g).st_mode) == 0o700
 	assert snapshot(o) == before
+
+
+# A thread dup2()s, in turn, a read-only descriptor of an outside file and
+# a writable one of a granted file onto one descriptor number while the
+# main thread fchmod/futimens/fsetxattr's that number: the supervisor
+# decides and acts on the one descriptor it took, so the outside file
+# never changes (each call lands on one file or the other, whole).
+FDRACE = r"""
+import os, sys, threading
+good, bad, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+g = os.open(good, os.O_RDWR)
+b = os.open(bad, os.O_RDONLY)
+slot = os.dup(g)
+stop = False
+def flip():
+	i = 0
+	while not stop:
+		os.dup2(b if i % 2 else g, slot)
+		i += 1
+t = threading.Thread(target=flip)
+t.start()
+ok = denied = 0
+for i in range(n):
+	for f in (lambda: os.chmod(slot, 0o777),
+	    lambda: os.utime(slot, (1234567890, 1234567890)),
+	    lambda: os.setxattr(slot, "user.evil", b"x")):
+		try:
+			f()
+			ok += 1
+		except OSError as e:
+			assert e.errno == 13, e
+			denied += 1
+stop = True
+t.join()
+print(ok, denied)
+"""
+
+
+def test_metadata_fd_race_never_changes_the_outside_file(box):
+	g, o, _ = setup_files(box)
+	before = snapshot(o)
+	res = box.run("run", "--block-net", "--allow", box.granted,
+	    "--read-file", o, "--", "/usr/bin/python3", "-c", FDRACE, g, o,
+	    "1500", timeout=60)
+	assert res.rc == 0, res
+	ok, denied = map(int, res.out.split())
+	# Both descriptors were hit: the race really ran.
+	assert ok > 0 and denied > 0, res.out
+	assert snapshot(o) == before
+	assert stat.S_IMODE(os.stat(g).st_mode) == 0o777
+
+
+# setxattr's name and value read from the edges of mapped memory, bad
+# sizes and pointers, and the NULL-path utimensat on an O_PATH descriptor:
+# prints {case: 0 or errno} and the xattrs set, for the same script run
+# outside the sandbox (the kernel's answers) and inside (the supervisor's).
+ARGS = r"""
+import ctypes, json, mmap, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+    ctypes.c_int, ctypes.c_int, ctypes.c_long]
+path = sys.argv[1].encode()
+fd = os.open(path, os.O_RDWR)
+page = mmap.PAGESIZE
+# Two readable pages, then one that is not.
+base = libc.mmap(None, 3 * page, 3, 0x22, -1, 0)
+assert base not in (None, ctypes.c_void_p(-1).value)
+assert libc.mprotect(ctypes.c_void_p(base + 2 * page), page, 0) == 0
+end = base + 2 * page
+def put(addr, data):
+	ctypes.memmove(addr, data, len(data))
+	return addr
+res = {}
+def t(case, rc):
+	res[case] = 0 if rc == 0 else ctypes.get_errno()
+def fset(name, value, size):
+	return libc.fsetxattr(fd, ctypes.c_void_p(name), ctypes.c_void_p(value),
+	    ctypes.c_size_t(size), 0)
+def pset(name, value, size):
+	return libc.setxattr(path, ctypes.c_void_p(name), ctypes.c_void_p(value),
+	    ctypes.c_size_t(size), 0)
+val = put(base + 64, b"value-1")
+for how, call in (("f", fset), ("p", pset)):
+	# The name crosses from the first page into the second.
+	t(how + "cross", call(put(base + page - 4, b"user.c" + how.encode() +
+	    b"\0"), val, 7))
+	# The name's NUL is the last readable byte.
+	nm = b"user.e" + how.encode() + b"\0"
+	t(how + "edge", call(put(end - len(nm), nm), val, 7))
+	# The name runs into the unreadable page.
+	t(how + "noterm", call(put(end - 4, b"user"), val, 7))
+	t(how + "empty", call(put(base + 128, b"\0"), val, 7))
+	t(how + "long", call(put(base + 256, b"user." + b"x" * 300 + b"\0"),
+	    val, 7))
+	nm = put(base + 1024, b"user.v" + how.encode() + b"\0")
+	t(how + "nullval", call(nm, None, 7))
+	t(how + "badval", call(nm, end - 3, 7))
+	t(how + "big", call(nm, val, 65537))
+	t(how + "empty_ok", call(put(base + 1100, b"user.z" + how.encode() +
+	    b"\0"), None, 0))
+	# The value ends at the last readable byte.
+	t(how + "valedge", call(put(base + 1200, b"user.w" + how.encode() +
+	    b"\0"), put(end - 5, b"tail5"), 5))
+op = os.open(path, os.O_PATH)
+# glibc's utimensat refuses a NULL path itself: the raw call.
+nr = {"x86_64": 280, "aarch64": 88}[os.uname().machine]
+t("utimensat_opath_null", libc.syscall(nr, op, None, None, 0))
+t("utimensat_opath_empty", libc.utimensat(op, b"", None, 0x1000))
+x = {n: os.getxattr(path, n).decode() for n in sorted(os.listxattr(path))}
+print(json.dumps([res, x]))
+"""
+
+
+def test_metadata_arguments_are_read_as_the_kernel_reads_them(box):
+	files = []
+	for d in (box.outside, box.granted):
+		files.append(box.write(os.path.join(d, "args"), "data\n"))
+	want = subprocess.run(["/usr/bin/python3", "-c", ARGS, files[0]],
+	    capture_output=True, text=True, timeout=15)
+	assert want.returncode == 0, want
+	res = box.run("run", "--block-net", "--allow", box.granted, "--",
+	    "/usr/bin/python3", "-c", ARGS, files[1])
+	assert res.rc == 0, res
+	got = json.loads(res.out.strip().splitlines()[-1])
+	assert got == json.loads(want.stdout.strip().splitlines()[-1])
+	# What the kernel says, spelled out (the comparison alone would
+	# pass if neither side set anything).
+	codes, xattrs = got
+	for how in ("f", "p"):
+		assert codes[how + "cross"] == 0
+		assert codes[how + "edge"] == 0
+		assert codes[how + "noterm"] == errno.EFAULT
+		assert codes[how + "empty"] == errno.ERANGE
+		assert codes[how + "long"] == errno.ERANGE
+		assert codes[how + "nullval"] == errno.EFAULT
+		assert codes[how + "badval"] == errno.EFAULT
+		assert codes[how + "big"] == errno.E2BIG
+		assert xattrs["user.c" + how] == "value-1"
+		assert xattrs["user.e" + how] == "value-1"
+		assert xattrs["user.z" + how] == ""
+		assert xattrs["user.w" + how] == "tail5"
+	assert codes["utimensat_opath_null"] == errno.EBADF
+	assert codes["utimensat_opath_empty"] == 0
