@@ -664,6 +664,33 @@ server_intercept(struct proxy *px, struct errbuf *e)
 }
 
 /*
+ * After a reload: the CA made at start cannot be widened (its root key is
+ * gone), so a host the new plan intercepts outside its name constraints
+ * is refused (403, connect.c) until a restart; say which, once.
+ */
+static void
+server_intercept_reloaded(const struct proxy *px)
+{
+	struct strv	out = { 0 };
+	struct strbuf	b = { 0 };
+	size_t		i;
+
+	proxy_tls_intercept_uncovered(px->itls, px->plan, &out);
+	if (out.n == 0)
+		return;
+	for (i = 0; i < out.n && i < 8; i++)
+		strbuf_appendf(&b, "%s%s", i ? ", " : "", out.v[i]);
+	if (out.n > i)
+		strbuf_appendf(&b, " and %zu more", out.n - i);
+	log_warnx("reload: TLS interception %s: CONNECTs to %s are refused "
+	    "(403) until keyhole proxy restarts", px->itls == NULL ?
+	    "was not set up at start" : "cannot widen the CA's name "
+	    "constraints made at start", strbuf_str(&b));
+	strbuf_free(&b);
+	strv_free(&out);
+}
+
+/*
  * Listen on ss (len bytes); text names it in errors.  The listener goes
  * to *out.  When self, its bound address becomes px->self.
  */
@@ -1029,9 +1056,10 @@ server_build(const struct plan *plan, struct event_base *base,
 		errbuf_set(e, "cannot create the accept timer");
 		goto fail;
 	}
-	if (old != NULL)
+	if (old != NULL) {
 		server_take_over(px, old);
-	else if (server_listen(px, plan->proxy_port, e) == -1)
+		server_intercept_reloaded(px);
+	} else if (server_listen(px, plan->proxy_port, e) == -1)
 		goto fail;
 	server_resolve_routes(px);
 	return px;

@@ -35,6 +35,13 @@
 struct intercept_tls {
 	SSL_CTX		*ctx;		/* owned */
 	struct pki	*pki;		/* owned */
+	/*
+	 * The names the CA may sign for (exact, "*.suffix"), fixed at start:
+	 * a reload cannot widen them, the root key being gone.  all: no
+	 * constraint (an operator's CA, or an unconstrained intermediate).
+	 */
+	struct strv	 names;
+	bool		 all;
 };
 
 struct intercept {
@@ -157,9 +164,11 @@ proxy_tls_intercept_tls_new(const struct plan *plan, struct strv *warnings,
 	else
 		t->pki = proxy_tls_pki_new(&hosts, constrain,
 		    PKI_DEFAULT_DAYS, e);
-	strv_free(&hosts);
+	t->names = hosts;
 	if (t->pki == NULL)
 		goto fail;
+	t->all = plan->tls_ca_cert != NULL ||
+	    !proxy_tls_pki_constrained(t->pki);
 	if (plan->tls_ca_cert == NULL && !proxy_tls_pki_constrained(t->pki) &&
 	    warnings != NULL)
 		strv_push(warnings, "TLS interception CA without name "
@@ -211,7 +220,67 @@ proxy_tls_intercept_tls_free(struct intercept_tls *t)
 		return;
 	SSL_CTX_free(t->ctx);
 	proxy_tls_pki_free(t->pki);
+	strv_free(&t->names);
 	free(t);
+}
+
+/* Does a name constraint for name (exact or "*.suffix") permit host? */
+static bool
+intercept_permits(const char *name, const char *host)
+{
+	size_t	hl = strlen(host), nl;
+
+	if (strncmp(name, "*.", 2) == 0) {	/* ".suffix": strict subdomains */
+		nl = strlen(name + 1);
+		return hl > nl && strcasecmp(host + hl - nl, name + 1) == 0;
+	}
+	/* RFC 5280: a host name permits itself and its subdomains. */
+	nl = strlen(name);
+	return strcasecmp(host, name) == 0 || (hl > nl &&
+	    host[hl - nl - 1] == '.' && strcasecmp(host + hl - nl, name) == 0);
+}
+
+bool
+proxy_tls_intercept_covers(const struct intercept_tls *t, const char *host)
+{
+	size_t	i;
+
+	if (t->all)
+		return true;
+	/* A "*.x" entry of a later plan: covered when x's subdomains are. */
+	if (strncmp(host, "*.", 2) == 0) {
+		for (i = 0; i < t->names.n; i++) {
+			const char *n = t->names.v[i];
+
+			if (strncmp(n, "*.", 2) == 0 ? intercept_permits(n,
+			    host + 2) || strcasecmp(n, host) == 0 :
+			    intercept_permits(n, host + 2))
+				return true;
+		}
+		return false;
+	}
+	for (i = 0; i < t->names.n; i++)
+		if (intercept_permits(t->names.v[i], host))
+			return true;
+	return false;
+}
+
+void
+proxy_tls_intercept_uncovered(const struct intercept_tls *t,
+    const struct plan *plan, struct strv *out)
+{
+	struct strv	hosts = { 0 };
+	size_t		i;
+
+	if (plan->tls_intercept == TLS_INTERCEPT_OFF)
+		return;
+	if (!intercept_hosts(plan, &hosts) && (t == NULL || !t->all))
+		strv_push_unique(out, "*");	/* any host: no CA can say it */
+	for (i = 0; i < hosts.n; i++)
+		if (!policy_allowlist_is_ip(hosts.v[i]) && (t == NULL ||
+		    !proxy_tls_intercept_covers(t, hosts.v[i])))
+			strv_push_unique(out, hosts.v[i]);
+	strv_free(&hosts);
 }
 
 void
@@ -368,12 +437,25 @@ intercept_begin(struct conn *c, struct intercept *ic)
 
 	ic->host = xstrdup(c->host);
 	ic->port = c->port;
-	if (t == NULL || (leaf = proxy_tls_pki_leaf(t->pki, c->host, &e)) ==
-	    NULL) {
+	/*
+	 * Fail closed: a host to intercept is never tunnelled blind.  After
+	 * a reload the CA is still the one made at start (its root key is
+	 * gone): a host outside its name constraints, or any host when
+	 * nothing was intercepted at start, is refused with what to do.
+	 */
+	if (t == NULL || !proxy_tls_intercept_covers(t, c->host)) {
 		proxy_tls_intercept_free(ic);
-		/* Fail closed: a credential host is never tunnelled blind. */
-		proxy_conn_deny(c, 502, t == NULL ? "TLS interception is not "
-		    "set up" : errbuf_msg(&e));
+		proxy_conn_deny(c, 403, t == NULL ? "TLS interception was not "
+		    "set up when keyhole proxy started (nothing to intercept "
+		    "then): restart it to intercept this host" : "host is "
+		    "outside the interception CA's name constraints, fixed "
+		    "when keyhole proxy started (a reload added it): restart "
+		    "it to intercept this host");
+		return;
+	}
+	if ((leaf = proxy_tls_pki_leaf(t->pki, c->host, &e)) == NULL) {
+		proxy_tls_intercept_free(ic);
+		proxy_conn_deny(c, 502, errbuf_msg(&e));
 		return;
 	}
 	if ((ssl = SSL_new(t->ctx)) == NULL ||

@@ -30,6 +30,18 @@ struct intercept_tls;	/* per proxy: the CA and the server context */
  */
 struct intercept_tls *proxy_tls_intercept_tls_new(const struct plan *,
 	    struct strv *warnings, struct errbuf *e);
+/*
+ * Can the CA made at start sign for host (canonical, or "*.suffix")?
+ * Always with an operator's CA or an unconstrained one.
+ */
+bool	 proxy_tls_intercept_covers(const struct intercept_tls *,
+	    const char *host);
+/*
+ * Append to out each host plan would intercept that t (NULL: none set up)
+ * cannot sign for ("*" for any host): what a reload cannot intercept.
+ */
+void	 proxy_tls_intercept_uncovered(const struct intercept_tls *,
+	    const struct plan *, struct strv *out);
 /* The certificate clients must trust (borrowed). */
 X509	*proxy_tls_intercept_root(const struct intercept_tls *);
 void	 proxy_tls_intercept_tls_free(struct intercept_tls *);
