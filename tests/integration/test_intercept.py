@@ -583,3 +583,29 @@ def test_profile_allow_endpoint_and_intercept_exclude(proxy, ca,
 	assert st == 200, b
 	rec = px.wait_audit(mode="connect")[-1]
 	assert rec["decision"] == "allow", rec
+
+
+def test_intercept_offers_no_session_resumption(route, tls_upstream):
+	"""No session ticket, no cached session: a full handshake each time
+	(a ticket costs every handshake; see intercept.c)."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		assert ts.version() == "TLSv1.3"
+		st, h, b = request(ts, "GET", "/t", host, auth(r))
+		assert st == 200, b
+		sess = ts.session
+	assert sess is not None and not sess.has_ticket
+	ctx = ssl.create_default_context(cafile=r.px.env["KEYHOLE_CA_BUNDLE"])
+	ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+	s = socket.create_connection(("127.0.0.1", r.px.port),
+	    timeout=SOCK_TIMEOUT)
+	s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+	    host.encode(), host.encode(), auth_header(r.px.token)))
+	assert read_head(s)[0] == 200
+	with ctx.wrap_socket(s, server_hostname="api.test") as ts:
+		st, h, b = request(ts, "GET", "/t", host, auth(r))
+		assert st == 200, b
+		assert not ts.session.has_ticket
+	with tunnel(r.px, host) as ts:
+		assert not ts.session_reused
