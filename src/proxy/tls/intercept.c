@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -429,6 +430,32 @@ proxy_tls_intercept_start(struct conn *c, size_t route_i)
 	intercept_begin(c, ic);
 }
 
+/*
+ * The CONNECT's 200, written now when nothing is queued before it (as a
+ * rule: the client waits for it): a bufferevent write would first arm
+ * EPOLLOUT, wait for it and disarm it again, three system calls and a
+ * loop turn on every intercepted connection.  What the socket does not
+ * take (or an error, which the bufferevent then reports) goes the usual
+ * way.
+ */
+static void
+intercept_answer(struct bufferevent *raw)
+{
+	static const char	 ok[] = "HTTP/1.1 200 Connection Established"
+	    "\r\n\r\n";
+	struct evbuffer		*out = bufferevent_get_output(raw);
+	ssize_t			 n = 0;
+
+	if (evbuffer_get_length(out) == 0) {
+		n = send(bufferevent_getfd(raw), ok, sizeof(ok) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			n = 0;
+	}
+	if ((size_t)n < sizeof(ok) - 1)
+		evbuffer_add(out, ok + n, sizeof(ok) - 1 - (size_t)n);
+}
+
 static void
 intercept_begin(struct conn *c, struct intercept *ic)
 {
@@ -475,8 +502,7 @@ intercept_begin(struct conn *c, struct intercept *ic)
 	SSL_set_app_data(ssl, ic);
 	/* Our 200 goes out in clear before the first TLS record. */
 	if (!(c->flags & CONN_TRANSPARENT))	/* no CONNECT was sent */
-		evbuffer_add(bufferevent_get_output(raw),
-		    "HTTP/1.1 200 Connection Established\r\n\r\n", 39);
+		intercept_answer(raw);
 	tls = bufferevent_openssl_filter_new(proxy_server_base(c->px), raw,
 	    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
