@@ -487,7 +487,9 @@ class _EchoHandler(BaseHTTPRequestHandler):
 		body = self._body()
 		self.server.requests.append({
 		    "method": self.command, "path": self.path,
-		    "headers": list(self.headers.items()), "body": body})
+		    "headers": list(self.headers.items()), "body": body,
+		    "peer": self.client_address,
+		    "sni": getattr(self.connection, "kh_sni", None)})
 		if self.path.split("?")[0] == "/sse":
 			return self._sse()
 		out = json.dumps({"method": self.command, "path": self.path,
@@ -575,15 +577,22 @@ def _http_server(tls_dir=None, host="127.0.0.1"):
 		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 		ctx.load_cert_chain(os.path.join(tls_dir, "server.pem"),
 		    os.path.join(tls_dir, "server.key"))
+		ctx.sni_callback = _note_sni
 		srv.ssl_context = ctx
 	return _Server(srv)
+
+
+def _note_sni(sock, name, ctx):
+	"""Each request record names the SNI of the connection it came on."""
+	sock.kh_sni = name
 
 
 @pytest.fixture
 def tls_upstream(ca):
 	"""HTTPS/1.1 server on 127.0.0.1 (cert for api.test, *.test, ...):
 	answers every request 200 with JSON {method, path, headers, body};
-	/sse streams 3 events 200 ms apart."""
+	/sse streams 3 events 200 ms apart.  .requests also records each
+	request's "peer" (the connection's address) and "sni"."""
 	s = _http_server(ca)
 	yield s
 	s.close()

@@ -14,7 +14,7 @@ import pytest
 from conftest import (CRED_REASON_CONNECT, SOCK_TIMEOUT, auth_header,
     read_head, read_response)
 from reverse_fixtures import (REAL_SECRET, header_dict, route,
-    upgrade_upstream_tls)
+    upgrade_upstream_tls, write_profile)
 
 BUNDLE_VARS = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
     "GIT_SSL_CAINFO", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "AWS_CA_BUNDLE",
@@ -609,3 +609,47 @@ def test_intercept_offers_no_session_resumption(route, tls_upstream):
 		assert not ts.session.has_ticket
 	with tunnel(r.px, host) as ts:
 		assert not ts.session_reused
+
+
+def test_intercept_reuses_upstream_connections_per_route_only(proxy, ca,
+    tls_upstream, tmp_path):
+	"""Intercepted client connections one after the other reuse the
+	route's pooled upstream connection (as nginx's keepalive pool does),
+	and a pooled connection never serves another route: two routes on
+	the same upstream address with different hosts and keys each keep
+	their own connections, SNI, Host and credential."""
+	port = tls_upstream.port
+	path = write_profile(tmp_path, {
+	    "svc": {"upstream": "https://api.test:%d" % port,
+	    "credential_key": "env://SVC_KEY", "env_var": "SVC_API_KEY"},
+	    "svc2": {"upstream": "https://db.test:%d" % port,
+	    "credential_key": "env://SVC2_KEY", "env_var": "SVC2_API_KEY"}})
+	px = proxy("--profile", path, "--upstream-ca",
+	    os.path.join(ca, "ca.pem"), "--resolve",
+	    "api.test:%d:127.0.0.1" % port, "--resolve",
+	    "db.test:%d:127.0.0.1" % port,
+	    env={"SVC_KEY": "real-key-one", "SVC2_KEY": "real-key-two"})
+	want = {"api.test": ("SVC_API_KEY", "real-key-one"),
+	    "db.test": ("SVC2_API_KEY", "real-key-two")}
+	order = ["api.test", "db.test", "api.test", "db.test", "api.test",
+	    "db.test"]
+	for i, name in enumerate(order):
+		authority = "%s:%d" % (name, port)
+		with tunnel(px, authority) as ts:
+			st, h, b = request(ts, "GET", "/r/%d" % i, authority,
+			    [("Authorization", "Bearer " +
+			    px.env[want[name][0]])])
+			assert st == 200, b
+	got = tls_upstream.requests
+	assert [q["path"] for q in got] == ["/r/%d" % i for i in range(6)]
+	peers = {"api.test": set(), "db.test": set()}
+	for q, name in zip(got, order):
+		hd = header_dict(q)
+		assert q["sni"] == name, q
+		assert hd["host"] == "%s:%d" % (name, port), hd
+		assert hd["authorization"] == "Bearer " + want[name][1], hd
+		peers[name].add(q["peer"])
+	assert not peers["api.test"] & peers["db.test"], peers
+	# Three client connections each, one upstream connection each.
+	assert len(peers["api.test"]) == 1, peers
+	assert len(peers["db.test"]) == 1, peers
