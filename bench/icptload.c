@@ -72,7 +72,7 @@ tcp(int p)
 static int
 proxy_connect(int fd)
 {
-	char		 req[1024], buf[4096], cred[256];
+	char		 req[1024], buf[4096], cred[256], *p;
 	unsigned char	 b64[400];
 	size_t		 got = 0;
 	ssize_t		 n;
@@ -84,14 +84,23 @@ proxy_connect(int fd)
 	    port, b64);
 	if (write(fd, req, (size_t)n) != n)
 		return -1;
+	/*
+	 * Read as a client library does, not a byte at a time: nothing
+	 * follows the proxy's answer before our ClientHello, so a read ends
+	 * at its blank line (a byte-wise read cost this client ~40 system
+	 * calls per connection, CPU that nginx's runs did not pay).
+	 */
 	while (got < sizeof(buf) - 1) {
-		if ((n = read(fd, buf + got, 1)) <= 0)
+		if ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) <= 0)
 			return -1;
 		got += (size_t)n;
 		buf[got] = '\0';
-		if (got >= 4 && strcmp(buf + got - 4, "\r\n\r\n") == 0)
+		if (strstr(buf, "\r\n\r\n") != NULL)
 			break;
 	}
+	p = strstr(buf, "\r\n\r\n");
+	if (p == NULL || p + 4 != buf + got)	/* bytes after it: not TLS */
+		return -1;
 	return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
 }
 
