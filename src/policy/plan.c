@@ -275,6 +275,51 @@ plan_mode(struct plan *p, const struct cli *cli, const struct profile *prof)
 		p->mode = NET_ALLOW;
 }
 
+/* Does exclude entry x (host or "*.suffix") name host? */
+static bool
+plan_exclude_names(const char *x, const char *host)
+{
+	return strncmp(x, "*.", 2) == 0 ?
+	    policy_allowlist_suffix_match(host, x + 2) :
+	    strcasecmp(x, host) == 0;
+}
+
+/*
+ * An exclude entry that does nothing says so: outside --tls-intercept
+ * all, or naming a credential host (never tunnelled blind, SPEC 4.12).
+ */
+static void
+plan_exclude_warnings(struct plan *p)
+{
+	size_t	i, j, k;
+
+	if (p->tls_intercept_exclude.n > 0 &&
+	    p->tls_intercept != TLS_INTERCEPT_ALL) {
+		strv_push(&p->warnings, "tls_intercept_exclude "
+		    "(--tls-intercept-exclude) only applies with "
+		    "--tls-intercept all: ignored");
+		return;
+	}
+	for (i = 0; i < p->tls_intercept_exclude.n; i++)
+		for (j = 0; j < p->nroutes; j++) {
+			const struct route *r = p->routes[j];
+			const char *h = r->up_host;
+
+			for (k = 0; !plan_exclude_names(
+			    p->tls_intercept_exclude.v[i], h) &&
+			    k < r->nextra; k++)
+				h = r->extra[k]->up_host;
+			if (!plan_exclude_names(p->tls_intercept_exclude.v[i],
+			    h))
+				continue;
+			strv_push_owned(&p->warnings, xasprintf(
+			    "--tls-intercept-exclude %s: %s is a credential "
+			    "host of route '%s', always intercepted",
+			    p->tls_intercept_exclude.v[i], h, r->def->name));
+			break;
+		}
+}
+
 /*
  * --tls-intercept and friends (SPEC 4.12): the command line wins over
  * network.tls_intercept; --tls-ca is CERT,KEY.
@@ -304,6 +349,7 @@ plan_tls_intercept(struct plan *p, const struct cli *cli,
 		strv_merge(&p->tls_intercept_exclude,
 		    &prof->net.tls_intercept_exclude);
 	strv_merge(&p->tls_intercept_exclude, &cli->tls_intercept_exclude);
+	plan_exclude_warnings(p);
 	p->tls_java_truststore = cli->tls_java_truststore;
 
 	if (cli->tls_ca != NULL) {

@@ -653,3 +653,33 @@ def test_intercept_reuses_upstream_connections_per_route_only(proxy, ca,
 	# Three client connections each, one upstream connection each.
 	assert len(peers["api.test"]) == 1, peers
 	assert len(peers["db.test"]) == 1, peers
+
+
+def test_intercept_expect_100_continue(route, tls_upstream):
+	"""Expect: 100-continue inside the tunnel: 100 comes only once the
+	request passed the route's checks, then the body goes up; a request
+	the endpoint rules refuse gets its 403 and no 100."""
+	r = route(tls_upstream, endpoint_rules=[{"method": "POST",
+	    "path": "/exp"}])
+	host = "api.test:%d" % tls_upstream.port
+	body = b"expected body"
+	with tunnel(r.px, host) as ts:
+		ts.sendall(("POST /exp HTTP/1.1\r\nHost: %s\r\nAuthorization: "
+		    "Bearer %s\r\nExpect: 100-continue\r\nContent-Length: %d"
+		    "\r\n\r\n" % (host, r.phantom, len(body))).encode())
+		st, _, _, left = read_head(ts, timeout=3)
+		assert st == 100, st
+		ts.sendall(body)
+		st, _, _, out, _ = read_response(ts, buf=left)
+	assert st == 200, out
+	assert json.loads(out)["body"] == body.decode()
+	assert tls_upstream.requests[0]["body"] == body
+	assert header_dict(tls_upstream.requests[0])["authorization"] == \
+	    "Bearer " + REAL_SECRET
+	with tunnel(r.px, host) as ts:
+		ts.sendall(("POST /other HTTP/1.1\r\nHost: %s\r\nAuthorization: "
+		    "Bearer %s\r\nExpect: 100-continue\r\nContent-Length: 5"
+		    "\r\n\r\n" % (host, r.phantom)).encode())
+		st, _, _, out, _ = read_response(ts, timeout=3)
+	assert st == 403, (st, out)
+	assert len(tls_upstream.requests) == 1

@@ -732,6 +732,33 @@ test_plan_profile_allow_endpoint_for_a_missing_route_fails(void **state)
 	    "references unknown service 'github'");
 }
 
+/* An exclude entry that does nothing says so. */
+static void
+test_plan_intercept_exclude_that_does_nothing_warns(void **state)
+{
+	struct plan	*p;
+	F;
+
+	PARSE(f, "proxy", "--credential", "github", "--allow-domain",
+	    "x.test", "--tls-intercept-exclude", "x.test");
+	p = build(f);
+	assert_true(strv_contains(&p->warnings,
+	    "tls_intercept_exclude (--tls-intercept-exclude) only applies "
+	    "with --tls-intercept all: ignored"));
+	policy_plan_free(f->plan);
+	f->plan = NULL;
+	cli_free(&f->cli);
+	memset(&f->cli, 0, sizeof(f->cli));
+	PARSE(f, "proxy", "--credential", "github", "--allow-domain",
+	    "x.test", "--tls-intercept", "all", "--tls-intercept-exclude",
+	    "x.test", "--tls-intercept-exclude", "github.com");
+	p = build(f);
+	assert_int_equal(p->warnings.n, 1);
+	assert_string_equal(p->warnings.v[0], "--tls-intercept-exclude "
+	    "github.com: github.com is a credential host of route 'github', "
+	    "always intercepted");
+}
+
 static void
 test_plan_tls_intercept_defaults_to_credentials(void **state)
 {
@@ -1055,6 +1082,7 @@ main(void)
 		T(test_plan_allow_endpoint_for_unrequested_service_fails),
 		T(test_plan_allow_endpoint_for_a_plain_host),
 		T(test_plan_tls_intercept_defaults_to_credentials),
+		T(test_plan_intercept_exclude_that_does_nothing_warns),
 		T(test_plan_profile_allow_endpoint_and_intercept_exclude),
 		T(test_plan_profile_allow_endpoint_for_a_missing_route_fails),
 		T(test_plan_upstream_bypass_needs_upstream_proxy),
