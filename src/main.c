@@ -206,6 +206,44 @@ load_creds(const struct plan *plan, const struct cli *cli, struct errbuf *e)
 	return cs;
 }
 
+/*
+ * A client's "profile" in --clients (SPEC 4.10): a name or path as for
+ * --profile, a relative path being relative to the clients file's
+ * directory.  Its plan is built with the same command line (options such
+ * as --credential and --allow apply to every profile) and its
+ * credentials are loaded once however many clients name it.
+ */
+static int
+load_client_profile(void *arg, const char *name, struct plan **plan,
+    struct creds_store **creds, struct errbuf *e)
+{
+	const struct cli	*cli = arg;
+	struct profile		*prof;
+	const char		*slash = strrchr(cli->clients, '/');
+	char			*path = NULL;
+	size_t			 n = strlen(name);
+
+	if (name[0] != '/' && slash != NULL && (strchr(name, '/') != NULL ||
+	    (n > 5 && strcmp(name + n - 5, ".json") == 0)))
+		path = xasprintf("%.*s/%s", (int)(slash - cli->clients),
+		    cli->clients, name);
+	prof = profile_load(path != NULL ? path : name, NULL, e);
+	free(path);
+	if (prof == NULL)
+		return -1;
+	*plan = policy_plan_build(cli, prof, e);
+	profile_free(prof);
+	if (*plan == NULL)
+		return -1;
+	print_warnings(&(*plan)->warnings);
+	if ((*creds = load_creds(*plan, cli, e)) == NULL) {
+		policy_plan_free(*plan);
+		*plan = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* Append value to b in single quotes, as a POSIX shell reads it back. */
 static void
 shell_quote(struct strbuf *b, const char *value)
@@ -471,15 +509,15 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	if (plan == NULL)
 		goto bad;
 	if (pr->cli->clients != NULL && (clients = proxy_clients_load(
-	    pr->cli->clients, plan, &e)) == NULL)
+	    pr->cli->clients, plan, load_client_profile, (void *)pr->cli,
+	    &e)) == NULL)
 		goto bad;
 	if ((creds = load_creds(plan, pr->cli, &e)) == NULL)
 		goto bad;
-	if ((px = proxy_server_renew(plan, pr->px, &e)) == NULL)
+	if ((px = proxy_server_renew(plan, clients, pr->px, &e)) == NULL)
 		goto bad;
 	print_warnings(&plan->warnings);
 	proxy_server_set_creds(px, creds);
-	proxy_server_set_clients(px, clients);
 	g = xcalloc(1, sizeof(*g));
 	g->px = pr->px;
 	g->plan = pr->plan;
@@ -551,14 +589,15 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		goto out;
 	}
 	if (cli->clients != NULL && (pr.clients = proxy_clients_load(
-	    cli->clients, pr.plan, e)) == NULL)
+	    cli->clients, pr.plan, load_client_profile, (void *)cli,
+	    e)) == NULL)
 		goto out;
 	if ((pr.creds = load_creds(pr.plan, cli, e)) == NULL)
 		goto out;
-	if ((pr.px = proxy_server_new(pr.plan, pr.base, e)) == NULL)
+	if ((pr.px = proxy_server_new_clients(pr.plan, pr.clients, pr.base,
+	    e)) == NULL)
 		goto out;
 	proxy_server_set_creds(pr.px, pr.creds);
-	proxy_server_set_clients(pr.px, pr.clients);
 	proxy_run_watch(&pr);
 	if (cli->admin_listen != NULL) {
 		if ((pr.admin = proxy_admin_new(pr.base, cli->admin_listen,

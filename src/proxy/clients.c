@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "creds/secret.h"
+#include "creds/store.h"
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "profile/profile.h"
@@ -30,12 +31,25 @@
 #define CLIENTS_NAME_MAX	64
 #define CLIENTS_TOKEN_MIN	32
 #define CLIENTS_TOKEN_MAX	512
+#define CLIENTS_PROFILES_MAX	256
+
+/* A phantom, for the duplicate check: route name and SHA-256. */
+struct ph_ent {
+	const char	*route;		/* borrowed from a plan */
+	const char	*client;	/* borrowed */
+	unsigned char	 md[32];
+};
 
 struct cctx {
-	const char	*path;
-	const char	*text;
-	size_t		 len;
-	struct errbuf	*e;
+	const char		*path;
+	const char		*text;
+	size_t			 len;
+	struct errbuf		*e;
+	struct proxy_clients	*cs;
+	proxy_clients_profile_fn *fn;
+	void			*arg;
+	struct ph_ent		*ph;		/* owned; every phantom */
+	size_t			 nph;
 };
 
 static int	cerr(struct cctx *, const char *const *, size_t,
@@ -190,22 +204,69 @@ read_file(const char *path, size_t *len, struct errbuf *e)
 	return buf;
 }
 
+/*
+ * The index of profile name in c->cs->profiles, built with c->fn the
+ * first time a client names it; -1 with the error placed at keys.
+ */
 static int
-load_client(struct cctx *c, const struct plan *plan, const char *name,
-    json_t *obj, struct proxy_client *cl)
+find_profile(struct cctx *c, const char *name, const char *const *keys)
+{
+	struct proxy_clients	*cs = c->cs;
+	struct plan		*plan = NULL;
+	struct creds_store	*creds = NULL;
+	struct errbuf		 pe = { 0 };
+	size_t			 i;
+
+	for (i = 0; i < cs->nprofiles; i++)
+		if (strcmp(cs->profiles[i].name, name) == 0)
+			return (int)i;
+	if (c->fn == NULL)
+		return cerr(c, keys, 3, "per-client profiles are not "
+		    "available here");
+	if (name[0] == '\0')
+		return cerr(c, keys, 3, "expected a profile name or path");
+	if (cs->nprofiles >= CLIENTS_PROFILES_MAX)
+		return cerr(c, keys, 3, "more than %d distinct profiles",
+		    CLIENTS_PROFILES_MAX);
+	if (c->fn(c->arg, name, &plan, &creds, &pe) == -1)
+		return cerr(c, keys, 3, "%s", errbuf_msg(&pe));
+	cs->profiles = xreallocarray(cs->profiles, cs->nprofiles + 1,
+	    sizeof(*cs->profiles));
+	cs->profiles[cs->nprofiles].name = xstrdup(name);
+	cs->profiles[cs->nprofiles].plan = plan;
+	cs->profiles[cs->nprofiles].creds = creds;
+	return (int)cs->nprofiles++;
+}
+
+static int
+load_client(struct cctx *c, const char *name, json_t *obj,
+    struct proxy_client *cl)
 {
 	const char	*keys[5] = { "clients", name, NULL, NULL, NULL };
 	const char	*k, *why;
+	const struct plan *plan;
 	json_t		*v, *ph;
 	struct secret	*tok = NULL;
 	size_t		 i;
 
+	cl->profile = -1;
 	if (!good_name(name))
 		return cerr(c, keys, 2, "a client name is 1-64 letters, "
 		    "digits, '.', '_' or '-'");
 	if (!json_is_object(obj))
 		return cerr(c, keys, 2, "expected an object");
 	cl->name = xstrdup(name);
+	/* The profile first: it says which routes phantoms may name. */
+	if ((v = json_object_get(obj, "profile")) != NULL) {
+		keys[2] = "profile";
+		if (!json_is_string(v))
+			return cerr(c, keys, 3, "expected a string (a profile "
+			    "name or path)");
+		if ((cl->profile = find_profile(c, json_string_value(v),
+		    keys)) == -1)
+			return -1;
+	}
+	plan = proxy_clients_plan(c->cs, cl);
 	cl->phantoms = xcalloc(plan->nroutes ? plan->nroutes : 1,
 	    sizeof(*cl->phantoms));
 	json_object_foreach(obj, k, v) {
@@ -240,15 +301,16 @@ load_client(struct cctx *c, const struct plan *plan, const char *name,
 				if (parse_token(json_string_value(ph),
 				    &cl->phantoms[i], md, &why) == -1)
 					return cerr(c, keys, 4, "%s", why);
+				c->ph = xreallocarray(c->ph, c->nph + 1,
+				    sizeof(*c->ph));
+				c->ph[c->nph].route = plan->routes[i]->def->name;
+				c->ph[c->nph].client = cl->name;
+				memcpy(c->ph[c->nph++].md, md, sizeof(md));
 				explicit_bzero(md, sizeof(md));
 			}
-		} else if (strcmp(k, "profile") == 0) {
-			return cerr(c, keys, 3, "per-client profiles are not "
-			    "supported yet: run one keyhole proxy per "
-			    "profile");
-		} else
+		} else if (strcmp(k, "profile") != 0)
 			return cerr(c, keys, 3, "unknown key (expected token, "
-			    "phantoms)");
+			    "profile, phantoms)");
 	}
 	keys[2] = NULL;
 	if (json_object_get(obj, "token") == NULL)
@@ -256,18 +318,35 @@ load_client(struct cctx *c, const struct plan *plan, const char *name,
 	return 0;
 }
 
+static int
+cmp_ph(const void *a, const void *b)
+{
+	const struct ph_ent	*x = a, *y = b;
+	int			 r = strcmp(x->route, y->route);
+
+	return r != 0 ? r : memcmp(x->md, y->md, 32);
+}
+
+const struct plan *
+proxy_clients_plan(const struct proxy_clients *cs,
+    const struct proxy_client *cl)
+{
+	return cl->profile < 0 ? cs->plan : cs->profiles[cl->profile].plan;
+}
+
 struct proxy_clients *
 proxy_clients_load(const char *path, const struct plan *plan,
-    struct errbuf *e)
+    proxy_clients_profile_fn *fn, void *arg, struct errbuf *e)
 {
 	struct proxy_clients	*cs = NULL;
-	struct cctx		 c = { .path = path, .e = e };
+	struct cctx		 c = { .path = path, .e = e, .fn = fn,
+				    .arg = arg };
 	const char		*keys[2] = { "clients", NULL };
 	const char		*k, *name;
 	json_error_t		 je;
 	json_t			*root = NULL, *all, *v;
 	char			*text;
-	size_t			 len, i, j, r;
+	size_t			 len, i;
 
 	if ((text = read_file(path, &len, e)) == NULL)
 		return NULL;
@@ -302,11 +381,12 @@ proxy_clients_load(const char *path, const struct plan *plan,
 		goto fail;
 	}
 	cs = xcalloc(1, sizeof(*cs));
-	cs->nroutes = plan->nroutes;
+	cs->plan = plan;
+	c.cs = cs;
 	cs->v = xcalloc(json_object_size(all) ? json_object_size(all) : 1,
 	    sizeof(*cs->v));
 	json_object_foreach(all, name, v) {
-		if (load_client(&c, plan, name, v, &cs->v[cs->n++]) == -1)
+		if (load_client(&c, name, v, &cs->v[cs->n++]) == -1)
 			goto fail;
 	}
 	qsort(cs->v, cs->n, sizeof(*cs->v), cmp_client);
@@ -319,29 +399,32 @@ proxy_clients_load(const char *path, const struct plan *plan,
 			    cs->v[i - 1].name);
 			goto fail;
 		}
-	/* One phantom names one client: the same one twice is refused. */
-	for (r = 0; r < plan->nroutes; r++)
-		for (i = 0; i < cs->n; i++)
-			for (j = i + 1; j < cs->n && cs->v[i].phantoms[r] !=
-			    NULL; j++)
-				if (cs->v[j].phantoms[r] != NULL &&
-				    creds_secret_equal_secret(
-				    cs->v[i].phantoms[r],
-				    cs->v[j].phantoms[r])) {
-					const char *kk[4] = { "clients",
-					    cs->v[j].name, "phantoms",
-					    plan->routes[r]->def->name };
+	/*
+	 * One phantom names one client: the same one twice for routes of
+	 * the same name is refused (sorted by route and digest, so 10,000
+	 * clients cost no pairwise comparison).
+	 */
+	if (c.nph > 1)
+		qsort(c.ph, c.nph, sizeof(*c.ph), cmp_ph);
+	for (i = 1; i < c.nph; i++)
+		if (cmp_ph(&c.ph[i - 1], &c.ph[i]) == 0) {
+			const char *kk[4] = { "clients", c.ph[i].client,
+			    "phantoms", c.ph[i].route };
 
-					cerr(&c, kk, 4, "the same phantom as "
-					    "client %s", cs->v[i].name);
-					goto fail;
-				}
+			cerr(&c, kk, 4, "the same phantom as client %s",
+			    c.ph[i - 1].client);
+			goto fail;
+		}
+	freezero(c.ph, c.nph * sizeof(*c.ph));
+	c.ph = NULL;
 	json_decref(root);
 	freezero(text, len + 1);
 	/* The parse tree of a large file is gone: give its pages back. */
 	malloc_trim(0);
 	return cs;
 fail:
+	if (c.ph != NULL)
+		freezero(c.ph, c.nph * sizeof(*c.ph));
 	proxy_clients_free(cs);
 	json_decref(root);
 	freezero(text, len + 1);
@@ -373,17 +456,25 @@ proxy_clients_by_auth(const struct proxy_clients *cs, const char *value,
 void
 proxy_clients_free(struct proxy_clients *cs)
 {
-	size_t	i, r;
+	size_t	i, r, nr;
 
 	if (cs == NULL)
 		return;
 	for (i = 0; i < cs->n; i++) {
 		free(cs->v[i].name);
-		if (cs->v[i].phantoms != NULL)
-			for (r = 0; r < cs->nroutes; r++)
+		if (cs->v[i].phantoms != NULL) {
+			nr = proxy_clients_plan(cs, &cs->v[i])->nroutes;
+			for (r = 0; r < nr; r++)
 				creds_secret_free(cs->v[i].phantoms[r]);
+		}
 		free(cs->v[i].phantoms);
 	}
 	free(cs->v);
+	for (i = 0; i < cs->nprofiles; i++) {
+		free(cs->profiles[i].name);
+		creds_store_free(cs->profiles[i].creds);
+		policy_plan_free(cs->profiles[i].plan);
+	}
+	free(cs->profiles);
 	free(cs);
 }

@@ -16,6 +16,7 @@
 
 #include "policy/deny.h"
 #include "policy/plan.h"
+#include "policy/route.h"
 #include "proxy/auth.h"
 #include "proxy/clients.h"
 #include "proxy/inject.h"
@@ -1273,9 +1274,58 @@ proxy_conn_phantom(const struct conn *c, size_t i)
 
 	if (cs == NULL)
 		return proxy_server_phantom_at(c->px, i);
-	if (c->who == NULL || i >= cs->nroutes)
+	if (c->who == NULL || i >= proxy_clients_plan(cs, c->who)->nroutes)
 		return NULL;
 	return c->who->phantoms[i];
+}
+
+/*
+ * The connection is client cl's from now on: it is served by the view
+ * of cl's profile (SPEC 4.10).
+ */
+static void
+conn_bind(struct conn *c, const struct proxy_client *cl)
+{
+	c->who = cl;
+	c->px = proxy_server_view(c->px, cl);
+}
+
+void
+proxy_conn_bind_phantom(struct conn *c, const char *service)
+{
+	const struct proxy_clients	*cs = proxy_server_clients(c->px);
+	const struct proxy_client	*cl;
+	const struct plan		*plan;
+	ssize_t				*ri;
+	size_t				 k, p, np;
+
+	if (cs == NULL || c->who != NULL)
+		return;
+	/* The route called service in each plan: [0] the proxy's. */
+	np = 1 + cs->nprofiles;
+	ri = xcalloc(np, sizeof(*ri));
+	for (p = 0; p < np; p++) {
+		plan = p == 0 ? cs->plan : cs->profiles[p - 1].plan;
+		ri[p] = -1;
+		for (k = 0; k < plan->nroutes; k++)
+			if (strcmp(plan->routes[k]->def->name, service) == 0) {
+				ri[p] = (ssize_t)k;
+				break;
+			}
+	}
+	for (k = 0; k < cs->n; k++) {
+		cl = &cs->v[k];
+		p = (size_t)(cl->profile + 1);
+		if (ri[p] == -1 || cl->phantoms[ri[p]] == NULL)
+			continue;
+		plan = proxy_clients_plan(cs, cl);
+		if (proxy_inject_check_phantom(plan->routes[ri[p]],
+		    cl->phantoms[ri[p]], c->head, c->rpath)) {
+			conn_bind(c, cl);
+			break;
+		}
+	}
+	free(ri);
 }
 
 bool
@@ -1288,11 +1338,12 @@ proxy_conn_check_phantom(struct conn *c, size_t i)
 	if (cs == NULL || c->who != NULL)
 		return proxy_inject_check_phantom(r, proxy_conn_phantom(c, i),
 		    c->head, c->rpath);
+	/* Clients of the proxy's own plan (the others: bind_phantom). */
 	for (k = 0; k < cs->n; k++)
-		if (cs->v[k].phantoms[i] != NULL &&
+		if (cs->v[k].profile < 0 && cs->v[k].phantoms[i] != NULL &&
 		    proxy_inject_check_phantom(r, cs->v[k].phantoms[i],
 		    c->head, c->rpath)) {
-			c->who = &cs->v[k];
+			conn_bind(c, &cs->v[k]);
 			return true;
 		}
 	return false;
@@ -1313,7 +1364,8 @@ proxy_conn_authorized(struct conn *c)
 		cl = proxy_clients_by_auth(cs, v, strlen(v));
 		if (cl == NULL || (c->who != NULL && c->who != cl))
 			return false;
-		c->who = cl;
+		if (c->who == NULL)
+			conn_bind(c, cl);
 		c->flags |= CONN_AUTHED;
 		return true;
 	}

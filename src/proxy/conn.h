@@ -163,6 +163,13 @@ const struct secret *proxy_conn_phantom(const struct conn *, size_t i);
  * True when the request carries the right phantom.
  */
 bool	 proxy_conn_check_phantom(struct conn *, size_t i);
+/*
+ * --clients (SPEC 4.10): a route request for service on a connection of
+ * no client yet: when it carries some client's phantom for the route of
+ * that name in the client's plan, the connection becomes that client's
+ * (and is served by its profile's view from now on).
+ */
+void	 proxy_conn_bind_phantom(struct conn *, const char *service);
 
 /* Take an accepted socket.  NULL only if libevent cannot. */
 struct conn *proxy_conn_new(struct proxy *, int fd,

@@ -74,6 +74,7 @@ proxy_connect_start(struct conn *c)
 		proxy_conn_need_auth(c);
 		return;
 	}
+	plan = proxy_server_plan(c->px);	/* the client's profile's */
 	/*
 	 * A credential host is intercepted, decided before anything is
 	 * dialled, or refused: never tunnelled blind (SPEC 4.12).  An IP

@@ -126,6 +126,7 @@ proxy_forward_start(struct conn *c)
 		proxy_conn_need_auth(c);
 		return;
 	}
+	plan = proxy_server_plan(c->px);	/* the client's profile's */
 	if (forward_cred_host(c)) {
 		proxy_conn_deny(c, 403, CRED_FORWARD_REASON);
 		return;

@@ -79,6 +79,8 @@ proxy_reverse_start(struct conn *c)
 {
 	c->mode = CONN_MODE_REVERSE;
 	reverse_split(c->head->target, &c->service, &c->rpath);
+	/* Which client (and so which profile's routes), by its phantom. */
+	proxy_conn_bind_phantom(c, c->service);
 	if (!reverse_find_route(c)) {
 		c->path = xstrdup(c->rpath);
 		proxy_conn_deny_json(c, 404, NULL, "unknown service");

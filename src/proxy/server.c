@@ -30,6 +30,7 @@
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "proxy/audit.h"
+#include "proxy/clients.h"
 #include "proxy/conn.h"
 #include "proxy/dns.h"
 #include "proxy/guard.h"
@@ -94,6 +95,17 @@ struct proxy {
 	bool			 draining;	/* SIGTERM with a drain timeout */
 	const struct proxy_clients *clients;	/* borrowed; --clients */
 	/*
+	 * Per-client profiles (SPEC 4.10): one view per profile the clients
+	 * file names, built with the proxy and freed with it.  A view has
+	 * the profile's plan, routes, rules, pool and credential store, and
+	 * borrows its parent's audit log, interception CA, listen address
+	 * and connection table; a connection moves to the view of the
+	 * client it authenticates as (conn->px).
+	 */
+	struct proxy		*parent;	/* borrowed; NULL: the root */
+	struct proxy		**views;	/* owned; clients->nprofiles */
+	size_t			 nviews;
+	/*
 	 * SIGHUP (SPEC 4.10): a new proxy takes over the listeners, the
 	 * token, the phantoms of routes kept, the audit log and the
 	 * interception CA; the old one serves its open connections and
@@ -118,6 +130,13 @@ struct proxy {
 	size_t			 ntransp;
 };
 
+/* The proxy owning the listeners and the connection table. */
+static struct proxy *
+server_root(struct proxy *px)
+{
+	return px->parent != NULL ? px->parent : px;
+}
+
 static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	server_on_accept_error(struct evconnlistener *, void *);
@@ -139,7 +158,7 @@ proxy_server_note_unavailable(struct proxy *px, size_t i, const char *why)
 
 	if (i >= px->plan->nroutes)
 		return;
-	px->unavail_total++;
+	server_root(px)->unavail_total++;
 	if (why == NULL)
 		why = "not loaded";
 	u = &px->unavail[i];
@@ -200,7 +219,7 @@ proxy_server_self(const struct proxy *px)
 uint64_t
 proxy_server_next_id(struct proxy *px)
 {
-	return ++px->next_id;
+	return ++server_root(px)->next_id;
 }
 
 uint16_t
@@ -361,6 +380,8 @@ proxy_server_retire(struct proxy *px, void (*gone)(void *), void *arg)
 bool
 proxy_server_closing(const struct proxy *px)
 {
+	if (px->parent != NULL)
+		px = px->parent;
 	return px->draining || px->gone != NULL;
 }
 
@@ -373,6 +394,7 @@ proxy_server_nconns(const struct proxy *px)
 void
 proxy_server_conn_gone(struct proxy *px, struct conn *c)
 {
+	px = server_root(px);
 	TAILQ_REMOVE(&px->conns, c, entry);
 	px->nconns--;
 	server_maybe_gone(px);
@@ -642,12 +664,20 @@ server_phantom(const struct route *r, struct errbuf *e)
 
 /* The interception CA and context (SPEC 4.12); warnings said at start. */
 static int
-server_intercept(struct proxy *px, struct errbuf *e)
+server_intercept(struct proxy *px, const struct proxy_clients *cs,
+    struct errbuf *e)
 {
-	struct strv	warn = { 0 };
-	size_t		i;
+	const struct plan	**plans;
+	struct strv		  warn = { 0 };
+	size_t			  i, n = 1;
 
-	px->itls = proxy_tls_intercept_tls_new(px->plan, &warn, e);
+	/* One CA for every client: it signs for every profile's hosts. */
+	plans = xcalloc(1 + (cs != NULL ? cs->nprofiles : 0), sizeof(*plans));
+	plans[0] = px->plan;
+	for (i = 0; cs != NULL && i < cs->nprofiles; i++)
+		plans[n++] = cs->profiles[i].plan;
+	px->itls = proxy_tls_intercept_tls_new_multi(plans, n, &warn, e);
+	free(plans);
 	for (i = 0; i < warn.n; i++)
 		log_warnx("%s", warn.v[i]);
 	strv_free(&warn);
@@ -991,9 +1021,53 @@ server_take_over(struct proxy *px, struct proxy *old)
 	px->unavail_total = old->unavail_total;
 }
 
+static struct proxy *server_build(const struct plan *, struct event_base *,
+		    struct proxy *, struct proxy *, const struct proxy_clients *,
+		    struct errbuf *);
+
+/*
+ * What a view borrows from its root, once the root has it all (after a
+ * take-over on reload).
+ */
+static void
+server_view_sync(struct proxy *v, struct proxy *root)
+{
+	v->self = root->self;
+	memcpy(v->url_host, root->url_host, sizeof(v->url_host));
+	v->audit = root->audit;
+	v->itls = root->itls;
+	v->ca_dir = root->ca_dir;
+}
+
+/* One view per profile of cs (SPEC 4.10). */
+static int
+server_views(struct proxy *px, const struct proxy_clients *cs,
+    struct errbuf *e)
+{
+	size_t	i;
+
+	px->clients = cs;
+	if (cs == NULL || cs->nprofiles == 0)
+		return 0;
+	px->views = xcalloc(cs->nprofiles, sizeof(*px->views));
+	for (i = 0; i < cs->nprofiles; i++) {
+		px->views[i] = server_build(cs->profiles[i].plan, px->base,
+		    NULL, px, cs, e);
+		if (px->views[i] == NULL) {
+			errbuf_wrap(e, "client profile %s",
+			    cs->profiles[i].name);
+			return -1;
+		}
+		px->nviews++;
+		px->views[i]->creds = cs->profiles[i].creds;
+	}
+	return 0;
+}
+
 static struct proxy *
 server_build(const struct plan *plan, struct event_base *base,
-    struct proxy *old, struct errbuf *e)
+    struct proxy *old, struct proxy *parent, const struct proxy_clients *cs,
+    struct errbuf *e)
 {
 	struct proxy		*px = xcalloc(1, sizeof(*px));
 	const struct secret	*ph;
@@ -1001,8 +1075,14 @@ server_build(const struct plan *plan, struct event_base *base,
 
 	px->plan = plan;
 	px->base = base;
+	px->parent = parent;
+	px->clients = cs;
+	/* A view's audit log, CA and address are its root's. */
+	px->borrowed = parent != NULL;
 	TAILQ_INIT(&px->conns);
-	if (old != NULL)
+	if (parent != NULL)
+		px->token = creds_secret_dup(parent->token);
+	else if (old != NULL)
 		px->token = creds_secret_dup(old->token);
 	else if ((px->token = creds_secret_random_hex(32, e)) == NULL)
 		goto fail;
@@ -1044,9 +1124,9 @@ server_build(const struct plan *plan, struct event_base *base,
 		n += plan->routes[i]->nextra;
 	}
 	px->pool = proxy_upstream_pool_new(base, n);
-	if (old == NULL && server_intercept(px, e) == -1)
+	if (parent == NULL && old == NULL && server_intercept(px, cs, e) == -1)
 		goto fail;
-	if (old == NULL &&
+	if (parent == NULL && old == NULL &&
 	    (px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
 		goto fail;
 	if ((px->dns = proxy_dns_new(base, e)) == NULL)
@@ -1056,11 +1136,21 @@ server_build(const struct plan *plan, struct event_base *base,
 		errbuf_set(e, "cannot create the accept timer");
 		goto fail;
 	}
-	if (old != NULL) {
+	/* Views before the take-over: a failure must leave old serving. */
+	if (parent == NULL && server_views(px, cs, e) == -1)
+		goto fail;
+	if (parent != NULL)
+		;	/* no listener: the root accepts */
+	else if (old != NULL) {
 		server_take_over(px, old);
 		server_intercept_reloaded(px);
 	} else if (server_listen(px, plan->proxy_port, e) == -1)
 		goto fail;
+	for (i = 0; i < px->nviews; i++) {
+		server_view_sync(px->views[i], px);
+		if (old != NULL)
+			server_intercept_reloaded(px->views[i]);
+	}
 	server_resolve_routes(px);
 	return px;
 fail:
@@ -1072,14 +1162,32 @@ struct proxy *
 proxy_server_new(const struct plan *plan, struct event_base *base,
     struct errbuf *e)
 {
-	return server_build(plan, base, NULL, e);
+	return server_build(plan, base, NULL, NULL, NULL, e);
 }
 
 struct proxy *
-proxy_server_renew(const struct plan *plan, struct proxy *old,
+proxy_server_new_clients(const struct plan *plan,
+    const struct proxy_clients *cs, struct event_base *base,
     struct errbuf *e)
 {
-	return server_build(plan, old->base, old, e);
+	return server_build(plan, base, NULL, NULL, cs, e);
+}
+
+struct proxy *
+proxy_server_renew(const struct plan *plan, const struct proxy_clients *cs,
+    struct proxy *old, struct errbuf *e)
+{
+	return server_build(plan, old->base, old, NULL, cs, e);
+}
+
+struct proxy *
+proxy_server_view(struct proxy *px, const struct proxy_client *cl)
+{
+	px = server_root(px);
+	if (cl == NULL || cl->profile < 0 || (size_t)cl->profile >=
+	    px->nviews)
+		return px;
+	return px->views[cl->profile];
 }
 
 void
@@ -1145,45 +1253,59 @@ proxy_server_env(const struct proxy *px, struct strv *env,
 	strbuf_freezero(&url);
 }
 
-void
-proxy_server_set_clients(struct proxy *px, const struct proxy_clients *cs)
-{
-	px->clients = cs;
-}
-
 const struct proxy_clients *
 proxy_server_clients(const struct proxy *px)
 {
 	return px->clients;
 }
 
+/*
+ * Whether every route of px and of its views has its secret; *declared
+ * and *loaded (when not NULL) count them all.
+ */
+static bool
+server_all_loaded(const struct proxy *px, size_t counts[2])
+{
+	size_t	i, v, declared = 0, loaded = 0;
+	const struct proxy *p;
+
+	for (v = 0; v <= px->nviews; v++) {
+		p = v == 0 ? px : px->views[v - 1];
+		for (i = 0; i < p->plan->nroutes; i++) {
+			declared++;
+			if (p->creds != NULL && creds_store_get(p->creds,
+			    p->plan->routes[i]->def->name) != NULL)
+				loaded++;
+			else if (counts == NULL)
+				return false;
+		}
+	}
+	if (counts != NULL) {
+		counts[0] = declared;
+		counts[1] = loaded;
+	}
+	return declared == loaded;
+}
+
 bool
 proxy_server_ready(const struct proxy *px)
 {
-	size_t	i;
-
 	if (px->draining || px->listener == NULL)
 		return false;
-	for (i = 0; i < px->plan->nroutes; i++)
-		if (px->creds == NULL || creds_store_get(px->creds,
-		    px->plan->routes[i]->def->name) == NULL)
-			return false;
-	return true;
+	return server_all_loaded(px, NULL);
 }
 
 void
 proxy_server_metrics(const struct proxy *px, struct strbuf *out)
 {
 	const struct conn	*c;
-	size_t			 i, tunnels = 0, loaded = 0;
+	size_t			 tunnels = 0, counts[2];
+	uint64_t		 unavail = px->unavail_total;	/* views' too */
 
 	TAILQ_FOREACH(c, &px->conns, entry)
 		if (c->state == CONN_TUNNEL || c->state == CONN_SNI_PEEK)
 			tunnels++;
-	for (i = 0; i < px->plan->nroutes; i++)
-		if (px->creds != NULL && creds_store_get(px->creds,
-		    px->plan->routes[i]->def->name) != NULL)
-			loaded++;
+	(void)server_all_loaded(px, counts);
 	strbuf_appendf(out, "# HELP keyhole_connections Open client "
 	    "connections.\n"
 	    "# TYPE keyhole_connections gauge\n"
@@ -1209,8 +1331,8 @@ proxy_server_metrics(const struct proxy *px, struct strbuf *out)
 	    "# TYPE keyhole_draining gauge\n"
 	    "keyhole_draining %d\n",
 	    px->nconns, (unsigned long long)px->accepted, tunnels,
-	    px->plan->nroutes, loaded,
-	    (unsigned long long)px->unavail_total, px->draining ? 1 : 0);
+	    counts[0], counts[1], (unsigned long long)unavail,
+	    px->draining ? 1 : 0);
 	proxy_audit_metrics(px->audit, out);
 }
 
@@ -1263,6 +1385,10 @@ proxy_server_free(struct proxy *px)
 	px->retired = false;
 	px->gone = NULL;
 	proxy_server_shutdown(px);
+	/* Every connection is closed: the views' pools are idle. */
+	for (i = 0; i < px->nviews; i++)
+		proxy_server_free(px->views[i]);
+	free(px->views);
 	for (i = 0; i < px->ntransp; i++)
 		free(px->transp[i].host);
 	px->ntransp = 0;

@@ -23,15 +23,34 @@ struct proxy;
 /* NULL with e on failure (e.g. "bind 127.0.0.1:8080: Address in use"). */
 struct proxy *proxy_server_new(const struct plan *, struct event_base *,
 	    struct errbuf *e);
+struct proxy_client;
+struct proxy_clients;
 /*
- * SIGHUP (SPEC 4.10): a proxy for the new plan that takes over old's
- * listeners, audit log and interception CA and keeps old's token and
- * the phantoms of routes of the same name; old keeps serving its open
- * connections (retire it).  Old must be freed before the new one.  NULL
- * with e (old untouched) on failure.
+ * keyhole proxy --clients (SPEC 4.10; cs borrowed, NULL: none): only
+ * client tokens and client phantoms are accepted, proxy_server_env()
+ * prints no token, and each profile the clients name gets a view of the
+ * proxy (its own plan, routes, rules and credential store) serving the
+ * connections of those clients.  The interception CA signs for the
+ * hosts of every profile.
  */
-struct proxy *proxy_server_renew(const struct plan *, struct proxy *old,
+struct proxy *proxy_server_new_clients(const struct plan *,
+	    const struct proxy_clients *cs, struct event_base *,
 	    struct errbuf *e);
+/*
+ * SIGHUP (SPEC 4.10): a proxy for the new plan and clients that takes
+ * over old's listeners, audit log and interception CA and keeps old's
+ * token and the phantoms of routes of the same name; old keeps serving
+ * its open connections (retire it).  Old must be freed before the new
+ * one.  NULL with e (old untouched) on failure.
+ */
+struct proxy *proxy_server_renew(const struct plan *,
+	    const struct proxy_clients *cs, struct proxy *old,
+	    struct errbuf *e);
+/*
+ * The proxy (root or view) serving client cl's connections: the view of
+ * its profile, or the root when it has none.
+ */
+struct proxy *proxy_server_view(struct proxy *, const struct proxy_client *);
 /*
  * After a renew: close old's idle connections and call gone(arg) (on a
  * later loop turn) once its last connection closed; gone frees it.
@@ -112,13 +131,6 @@ void	 proxy_server_shutdown(struct proxy *);
  * proxy_server_shutdown().
  */
 size_t	 proxy_server_drain(struct proxy *);
-struct proxy_clients;
-/*
- * --clients (borrowed; NULL: none): only client tokens and client
- * phantoms are accepted, and proxy_server_env() prints no token.
- */
-void	 proxy_server_set_clients(struct proxy *,
-	    const struct proxy_clients *);
 const struct proxy_clients *proxy_server_clients(const struct proxy *);
 /* /readyz: listening, not draining, every route's secret loaded. */
 bool	 proxy_server_ready(const struct proxy *);

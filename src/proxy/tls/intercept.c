@@ -145,20 +145,41 @@ intercept_hosts(const struct plan *plan, struct strv *hosts)
 	return true;
 }
 
+/* True when plan intercepts something. */
+static bool
+intercept_any(const struct plan *plan)
+{
+	return !(plan->tls_intercept == TLS_INTERCEPT_OFF ||
+	    (plan->tls_intercept == TLS_INTERCEPT_CREDENTIALS &&
+	    plan->nroutes == 0 && plan->nplain == 0));
+}
+
 struct intercept_tls *
 proxy_tls_intercept_tls_new(const struct plan *plan, struct strv *warnings,
     struct errbuf *e)
 {
+	return proxy_tls_intercept_tls_new_multi(&plan, 1, warnings, e);
+}
+
+struct intercept_tls *
+proxy_tls_intercept_tls_new_multi(const struct plan *const *plans,
+    size_t nplans, struct strv *warnings, struct errbuf *e)
+{
+	const struct plan	*plan = plans[0];
 	struct intercept_tls	*t;
 	struct strv		 hosts = { 0 };
-	bool			 constrain;
+	bool			 constrain = true, any = false;
+	size_t			 i;
 
-	if (plan->tls_intercept == TLS_INTERCEPT_OFF ||
-	    (plan->tls_intercept == TLS_INTERCEPT_CREDENTIALS &&
-	    plan->nroutes == 0 && plan->nplain == 0))
+	for (i = 0; i < nplans; i++)
+		any |= intercept_any(plans[i]);
+	if (!any)
 		return NULL;
 	t = xcalloc(1, sizeof(*t));
-	constrain = intercept_hosts(plan, &hosts);
+	/* The CA signs for what any of the plans intercepts. */
+	for (i = 0; i < nplans; i++)
+		if (intercept_any(plans[i]))
+			constrain &= intercept_hosts(plans[i], &hosts);
 	if (plan->tls_ca_cert != NULL)
 		t->pki = proxy_tls_pki_load(plan->tls_ca_cert,
 		    plan->tls_ca_key, PKI_DEFAULT_DAYS, e);

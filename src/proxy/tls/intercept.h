@@ -31,6 +31,14 @@ struct intercept_tls;	/* per proxy: the CA and the server context */
 struct intercept_tls *proxy_tls_intercept_tls_new(const struct plan *,
 	    struct strv *warnings, struct errbuf *e);
 /*
+ * The same for several plans sharing one CA (keyhole proxy --clients
+ * with per-client profiles): NULL when none intercepts; otherwise the CA
+ * may sign for what any of them intercepts.  plans[0]'s --tls-ca is used.
+ */
+struct intercept_tls *proxy_tls_intercept_tls_new_multi(
+	    const struct plan *const *plans, size_t nplans,
+	    struct strv *warnings, struct errbuf *e);
+/*
  * Can the CA made at start sign for host (canonical, or "*.suffix")?
  * Always with an operator's CA or an unconstrained one.
  */
