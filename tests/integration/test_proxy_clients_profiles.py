@@ -224,14 +224,15 @@ def test_clients_profile_reload_applies_and_bad_profile_keeps_the_last(pcp):
 	_write(pcp.dir / "a.json", _profile(["a-only.test", "shared.test"],
 	    {"svc": _route(pcp.up, "K_A")}))
 	px.send_signal(signal.SIGHUP)
-	assert wait_for(lambda: "reloaded the configuration" in px.stderr())
+	assert wait_for(lambda: "reloaded the configuration" in px.stderr(),
+	    timeout=10)
 	assert connect(px, "shared.test", e, TOKEN["a"]) == 200
 	assert connect(px, "shared.test", e, TOKEN["b"]) == 403
 	# An invalid profile: one located line, the last good one stays.
 	with open(str(pcp.dir / "a.json"), "w") as f:
 		f.write('{"meta": {"name": "t"}, "network": {"allow_domain": 7}}')
 	px.send_signal(signal.SIGHUP)
-	assert wait_for(lambda: "reload refused" in px.stderr())
+	assert wait_for(lambda: "reload refused" in px.stderr(), timeout=10)
 	lines = [l for l in px.stderr().split("\n") if "reload refused" in l]
 	assert len(lines) == 1
 	assert "clients %s: line " % pcp.clients in lines[0]
