@@ -260,7 +260,13 @@ proxy_inject_find_phantom(const struct route *r,
 	for (i = 0; i < h->nh; i++) {
 		const struct http_header *x = &h->h[i];
 
-		if ((x->field == HF_AUTHORIZATION || (r != NULL &&
+		/*
+		 * Any credential-looking header (SPEC 4.6 drops them all):
+		 * python-gitlab sends PRIVATE-TOKEN, SDKs x-api-key.
+		 */
+		if ((x->field == HF_AUTHORIZATION || x->field == HF_X_API_KEY ||
+		    x->field == HF_X_GOOG_API_KEY ||
+		    x->field == HF_PRIVATE_TOKEN || (r != NULL &&
 		    strcasecmp(x->name, r->def->inject_header) == 0)) &&
 		    proxy_auth_has_phantom(phantom, x->value, x->value_len))
 			return true;

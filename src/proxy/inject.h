@@ -38,8 +38,10 @@ bool	 proxy_inject_check_phantom(const struct route *,
 	    const char *path);
 /*
  * Interception (SPEC §4.12): proxy_inject_check_phantom, or the phantom
- * in any Authorization header (or the route's inject header) as raw,
- * Bearer, token, or Basic in either position (proxy_auth_has_phantom).
+ * in any credential-looking header (Authorization, x-api-key,
+ * x-goog-api-key, Private-Token; all dropped before the upstream) or the
+ * route's inject header, as raw, Bearer, token, or Basic in either
+ * position (proxy_auth_has_phantom).
  */
 bool	 proxy_inject_find_phantom(const struct route *,
 	    const struct secret *phantom, const struct http_head *,

@@ -323,6 +323,24 @@ def test_intercept_recognises_phantom_wherever_the_client_puts_it(route,
 	assert hd["authorization"] == "Bearer " + REAL_SECRET
 
 
+@pytest.mark.parametrize("header", ["PRIVATE-TOKEN", "x-api-key"])
+def test_intercept_phantom_in_another_credential_header_is_replaced(route,
+    tls_upstream, header):
+	"""python-gitlab sends PRIVATE-TOKEN, SDKs x-api-key: the phantom
+	there is recognised, the header dropped, and the route's own
+	credential sent in its place."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/p", host, [(header, r.phantom)])
+	assert st == 200, b
+	hd = header_dict(tls_upstream.requests[0])
+	assert hd["authorization"] == "Bearer " + REAL_SECRET
+	assert header.lower() not in hd, hd
+	rec = r.px.wait_audit(mode="intercept", method="GET")[-1]
+	assert rec.get("reason") != "no phantom: sent without a credential"
+
+
 def test_intercept_other_routes_phantom_is_never_replaced(route,
     tls_upstream):
 	r = route(tls_upstream, args=("--credential", "openai", "--resolve",

@@ -97,6 +97,18 @@ check(const struct route *r, const struct http_head *h, const char *path)
 	return ok;
 }
 
+/* proxy_inject_find_phantom with the phantom PHANTOM. */
+static bool
+find(const struct route *r, const struct http_head *h)
+{
+	struct secret	*ph = sec(PHANTOM);
+	bool		 ok;
+
+	ok = proxy_inject_find_phantom(r, ph, h, "/x");
+	creds_secret_free(ph);
+	return ok;
+}
+
 /* The head written for secret; fails the test on -1. */
 static char *
 head_of(const struct route *r, const char *secret,
@@ -851,11 +863,46 @@ test_inject_host_mode_must_be_header_or_basic(void **state)
 	policy_route_def_free(d);
 }
 
+/*
+ * Interception finds the phantom in any credential-looking header, all
+ * of which are dropped before the upstream: the route's own credential
+ * replaces it (python-gitlab's PRIVATE-TOKEN towards a Bearer route).
+ */
+static void
+test_inject_find_phantom_in_any_credential_header(void **state)
+{
+	struct route	*r = hdr_route("Authorization", "Bearer {}");
+	struct http_head *h;
+	size_t		 i;
+	static const char *const names[] = { "PRIVATE-TOKEN", "x-api-key",
+	    "X-Goog-Api-Key", "Authorization" };
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		h = mkhead("GET", "/x", names[i], PHANTOM, NULL);
+		assert_true(find(r, h));
+		proxy_http_head_free(h);
+		h = mkhead("GET", "/x", names[i], "not-it", NULL);
+		assert_false(find(r, h));
+		proxy_http_head_free(h);
+	}
+	/* Elsewhere it is not read: another header, or only a prefix. */
+	h = mkhead("GET", "/x", "X-Auth-Token", PHANTOM, NULL);
+	assert_false(find(r, h));
+	proxy_http_head_free(h);
+	h = mkhead("GET", "/x", "x-api-key", PHANTOM "x", NULL);
+	assert_false(find(r, h));
+	proxy_http_head_free(h);
+	policy_route_free(r);
+}
+
 int
 main(void)
 {
 #define T(f)	cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_inject_find_phantom_in_any_credential_header),
 		T(test_inject_bearer_phantom_is_accepted_and_wrong_one_is_not),
 		T(test_inject_github_host_gets_basic_x_access_token),
 		T(test_inject_host_mode_must_be_header_or_basic),
