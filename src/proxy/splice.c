@@ -18,8 +18,20 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-/* Pipe capacity and the most one callback moves before yielding. */
+/*
+ * Pipe capacity, the most one splice reads, and the most rounds one
+ * callback makes before yielding.  The first two can be set at build time
+ * (make CFLAGS="-O2 -g -DSPLICE_READ_MAX=131072") to compare builds with
+ * bench/connect_throughput KEYHOLE_BASE=...: under load, smaller reads
+ * cost twice the CPU per GiB and their throughput was not told apart
+ * from noise (bench/README.md, 2026-12-06 03:55).
+ */
+#ifndef SPLICE_PIPE_SIZE
 #define SPLICE_PIPE_SIZE	(1024 * 1024)
+#endif
+#ifndef SPLICE_READ_MAX
+#define SPLICE_READ_MAX		SPLICE_PIPE_SIZE
+#endif
 #define SPLICE_ROUNDS		16
 
 struct splice_dir {
@@ -141,7 +153,7 @@ dir_pump(struct splice_dir *d)
 			dir_fail(d, "no pipe for the tunnel");
 			return;
 		}
-		n = splice(d->from, NULL, d->pipe[1], NULL, SPLICE_PIPE_SIZE,
+		n = splice(d->from, NULL, d->pipe[1], NULL, SPLICE_READ_MAX,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			d->in_pipe += (size_t)n;
