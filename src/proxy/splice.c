@@ -24,7 +24,7 @@
  * (make CFLAGS="-O2 -g -DSPLICE_READ_MAX=131072") to compare builds with
  * bench/connect_throughput KEYHOLE_BASE=...: under load, smaller reads
  * cost twice the CPU per GiB and their throughput was not told apart
- * from noise (bench/README.md, 2026-12-06 03:55).
+ * from noise (bench/README.md, results of 2026-12-06 03:20-04:00).
  */
 #ifndef SPLICE_PIPE_SIZE
 #define SPLICE_PIPE_SIZE	(1024 * 1024)
