@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -74,6 +75,8 @@ def test_intercept_injects_secret_over_keep_alive(route, tls_upstream):
 	hd = header_dict(tls_upstream.requests[0])
 	assert hd["authorization"] == "Bearer " + REAL_SECRET
 	assert "x-api-key" not in hd
+	# The answer reaches the client before its record is written.
+	r.px.wait_audit(mode="intercept", path="/v/2")
 	recs = r.px.wait_audit(mode="intercept", decision="allow")
 	paths = [x.get("path") for x in recs if x.get("method") == "GET"]
 	assert len(paths) == 3 and paths[0] == "/v/0", recs
@@ -558,6 +561,7 @@ def test_all_mode_intercepts_every_allowed_host_and_audits(proxy, ca,
 		for p in ("/a", "/b"):
 			st, h, b = request(ts, "GET", p, host)
 			assert st == 200, b
+	px.wait_audit(mode="intercept", path="/b")	# after the answer
 	recs = px.wait_audit(mode="intercept", method="GET")
 	assert [r["path"] for r in recs] == ["/a", "/b"], recs
 
@@ -701,3 +705,32 @@ def test_intercept_expect_100_continue(route, tls_upstream):
 		st, _, _, out, _ = read_response(ts, timeout=3)
 	assert st == 403, (st, out)
 	assert len(tls_upstream.requests) == 1
+
+
+def test_intercept_big_answer_to_a_slow_reader_arrives_whole(route,
+    tls_upstream):
+	"""Records are written to the client's socket at once; when it is
+	full libevent takes over and hands back once drained: a reader that
+	stalls gets every byte, and the tunnel goes on."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+	s.settimeout(SOCK_TIMEOUT)
+	s.connect(("127.0.0.1", r.px.port))
+	s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+	    host.encode(), host.encode(), auth_header(r.px.token)))
+	assert read_head(s)[0] == 200
+	ctx = ssl.create_default_context(cafile=r.px.env["KEYHOLE_CA_BUNDLE"])
+	with ctx.wrap_socket(s, server_hostname="api.test") as ts:
+		body = b"y" * 3000000
+		ts.sendall(("POST /big HTTP/1.1\r\nHost: %s\r\nAuthorization: "
+		    "Bearer %s\r\nContent-Length: %d\r\n\r\n" % (host,
+		    r.phantom, len(body))).encode() + body)
+		time.sleep(0.5)		# the answer fills the socket meanwhile
+		st, rs, h, b, _ = read_response(ts)
+		assert st == 200, b[:200]
+		assert json.loads(b)["body"] == body.decode()
+		st, h, b = request(ts, "GET", "/after", host, auth(r))
+		assert st == 200, b
+		assert json.loads(b)["path"] == "/after"

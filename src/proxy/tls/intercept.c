@@ -27,6 +27,7 @@
 #include "proxy/inject.h"
 #include "proxy/server.h"
 #include "proxy/tls/pki.h"
+#include "proxy/upstream.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -538,6 +539,12 @@ intercept_begin(struct conn *c, struct intercept *ic)
 	c->flags |= CONN_INTERCEPT;
 	c->status = 200;
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
+	/*
+	 * Records go to the client's socket as the TLS layer makes them (as
+	 * to an upstream): not an EPOLLOUT turn and two epoll_ctl calls for
+	 * each handshake flight and each response.
+	 */
+	proxy_upstream_write_through(raw);
 	bufferevent_setcb(tls, NULL, NULL, intercept_on_event, c);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	proxy_conn_set_state(c, CONN_TLS_ACCEPT);
