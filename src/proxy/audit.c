@@ -282,6 +282,9 @@ audit_would(struct audit *a, const struct audit_rec *r)
 {
 	char	*ent;
 
+	/* A look-up alone needs nothing: what the name was used for does. */
+	if (strcmp(r->mode, "dns") == 0)
+		return;
 	/* A direct connect needs host:PORT, the direct grant (SPEC 4.3). */
 	if (strcmp(r->mode, "direct") == 0 && r->port >= 0)
 		ent = xasprintf("%s%s%s:%d", strchr(r->host, ':') != NULL ?

@@ -45,6 +45,11 @@
 #ifndef SIOCGSKNS
 #define SIOCGSKNS	0x894C
 #endif
+/* Not in Debian 12's headers; this number on these architectures only. */
+#if !defined(SO_NETNS_COOKIE) && (defined(__x86_64__) || \
+    defined(__aarch64__))
+#define SO_NETNS_COOKIE	71
+#endif
 
 #define DNSD_PORT	53
 
@@ -65,6 +70,27 @@ struct dnsd_rep {
 	int			 err;		/* 0 or an errno */
 	int			 nfds;
 	char			 why[160];	/* setup failure */
+};
+
+/* Where an answer goes: a UDP client, or a TCP connection. */
+struct dnsd_query {
+	struct dnsd		*d;		/* borrowed */
+	const struct dnsmsg_query *q;		/* borrowed */
+	int			 fd;		/* UDP: our bound socket */
+	struct sockaddr_storage	 from;		/* UDP: the client */
+	socklen_t		 fromlen;
+	struct dnsd_tcp		*c;		/* TCP, or NULL */
+};
+
+struct dnsd_wait {
+	struct dnsd		*d;		/* borrowed */
+	struct dnsd_wait	*next;		/* d's list */
+	struct dnsmsg_query	 q;		/* our copy */
+	int			 fd;
+	struct sockaddr_storage	 from;
+	socklen_t		 fromlen;
+	struct dnsd_tcp		*c;		/* NULL: UDP, or closed */
+	bool			 tcp;
 };
 
 struct dnsd_tcp {
@@ -89,11 +115,26 @@ struct dnsd {
 	int			 tcp[DNSD_MAX_SERVERS];	/* owned listeners */
 	struct event		*ev[2 * DNSD_MAX_SERVERS]; /* owned */
 	struct dnsd_tcp		*conns[DNSD_TCP_MAX];	/* owned */
-	/* UDP sockets made ahead, [0] inet, [1] inet6: one helper round
-	 * trip per DNSD_POOL sockets instead of one each. */
-	int			 pool[2][DNSD_POOL];	/* owned */
-	size_t			 npool[2];
+	/* UDP sockets made ahead, [0] inet, [1] inet6, then [1] when
+	 * O_NONBLOCK (as glibc asks): one helper round trip per DNSD_POOL
+	 * sockets instead of one each, and no flags to set. */
+	int			 pool[2][2][DNSD_POOL];	/* owned */
+	size_t			 npool[2][2];
+	/* The namespace's cookie (SO_NETNS_COOKIE, Linux 5.14): one
+	 * getsockopt tells whether a socket lives there. */
+	uint64_t		 cookie;
+	bool			 have_cookie;
+	/* The helper's set-up reply is taken on the loop (or when first
+	 * needed): making a network namespace costs milliseconds that the
+	 * child's start need not wait for. */
+	struct event		*setup_ev;	/* owned or NULL */
+	struct dnsd_wait	*waits;		/* owned: deferred answers */
+	size_t			 nwaits;
+	int			 state;		/* 0: set-up pending, 1: up,
+						 * -1: failed */
 };
+
+static bool	dnsd_ready(struct dnsd *);
 
 /* ---- resolv.conf ------------------------------------------------------- */
 
@@ -364,7 +405,8 @@ dnsd_serve(int sp, const struct dnsd_req *rq)
 	}
 	if (rq->op == DNSD_OP_SOCKET) {
 		while (n < rq->count && n < DNSD_POOL && (v[n] =
-		    socket(rq->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) != -1)
+		    socket(rq->family, SOCK_DGRAM | SOCK_CLOEXEC |
+		    (rq->type & SOCK_NONBLOCK), 0)) != -1)
 			n++;
 		rep.err = n == 0 ? errno : 0;
 		rep.nfds = n;
@@ -581,22 +623,22 @@ int
 sandbox_dnsd_socket(struct dnsd *d, int family, int type)
 {
 	size_t	 k = family == AF_INET6 ? 1 : 0;
-	int	 n, fd, fl;
+	size_t	 nb = (type & SOCK_NONBLOCK) ? 1 : 0;
+	int	 n;
 
 	if (family != AF_INET && family != AF_INET6)
 		return -EAFNOSUPPORT;
-	if (d->npool[k] == 0) {
-		n = dnsd_call(d, DNSD_OP_SOCKET, family, 0, NULL, d->pool[k],
-		    DNSD_POOL);
+	if (!dnsd_ready(d))
+		return -ENETDOWN;
+	/* A fresh socket of ours: its file flags are the child's to ask. */
+	if (d->npool[k][nb] == 0) {
+		n = dnsd_call(d, DNSD_OP_SOCKET, family, nb ? SOCK_NONBLOCK : 0,
+		    NULL, d->pool[k][nb], DNSD_POOL);
 		if (n < 0)
 			return n;
-		d->npool[k] = (size_t)n;
+		d->npool[k][nb] = (size_t)n;
 	}
-	fd = d->pool[k][--d->npool[k]];
-	/* A fresh socket of ours: its file flags are the child's to ask. */
-	if ((type & SOCK_NONBLOCK) && (fl = fcntl(fd, F_GETFL)) != -1)
-		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	return fd;
+	return d->pool[k][nb][--d->npool[k][nb]];
 }
 
 int
@@ -605,6 +647,8 @@ sandbox_dnsd_tcp(struct dnsd *d, const struct sockaddr_storage *a,
 {
 	int	fd, n;
 
+	if (!dnsd_ready(d))
+		return -ENETDOWN;
 	n = dnsd_call(d, DNSD_OP_TCP, a->ss_family,
 	    nonblock ? SOCK_NONBLOCK : 0, a, &fd, 1);
 	return n < 0 ? n : fd;
@@ -642,7 +686,18 @@ sandbox_dnsd_owns(const struct dnsd *d, int fd)
 	int		 ns;
 	bool		 ok;
 
-	if (d == NULL || (ns = ioctl(fd, SIOCGSKNS)) == -1)
+	if (d == NULL || d->state != 1)
+		return false;
+#ifdef SO_NETNS_COOKIE
+	if (d->have_cookie) {
+		uint64_t	cookie;
+		socklen_t	sl = sizeof(cookie);
+
+		return getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie,
+		    &sl) == 0 && sl == sizeof(cookie) && cookie == d->cookie;
+	}
+#endif
+	if ((ns = ioctl(fd, SIOCGSKNS)) == -1)
 		return false;
 	ok = fstat(ns, &st) == 0 && st.st_dev == d->ns_dev &&
 	    st.st_ino == d->ns_ino;
@@ -652,16 +707,17 @@ sandbox_dnsd_owns(const struct dnsd *d, int fd)
 
 /* ---- the answerer ------------------------------------------------------- */
 
-/* The answer to one message (len bytes) into out; 0: none. */
+/* The answer to one message (len bytes) into out; 0: none (or later). */
 static size_t
-dnsd_answer(struct dnsd *d, const uint8_t *msg, size_t len, bool tcp,
+dnsd_answer(struct dnsd_query *dq, const uint8_t *msg, size_t len,
     uint8_t *out, size_t outsz)
 {
 	struct dnsmsg_query	 q;
 	struct sockaddr_storage	 addrs[DNSD_MAX_ADDRS];
 	size_t			 n = 0;
 	uint32_t		 ttl = 0;
-	int			 rcode = DNSMSG_NXDOMAIN;
+	int			 rc;
+	bool			 tcp = dq->c != NULL;
 
 	switch (dnsmsg_parse(msg, len, &q)) {
 	case DNSMSG_DROP:
@@ -671,17 +727,79 @@ dnsd_answer(struct dnsd *d, const uint8_t *msg, size_t len, bool tcp,
 	case DNSMSG_OK:
 		break;
 	}
-	if (d->fn(d->arg, q.name_ok ? q.name : "", q.qtype, addrs,
-	    DNSD_MAX_ADDRS, &n, &ttl) == 0)
-		rcode = DNSMSG_NOERROR;
-	return dnsmsg_answer(&q, rcode, addrs, n, ttl,
-	    dnsmsg_limit(&q, tcp), out, outsz);
+	dq->q = &q;
+	rc = dq->d->fn(dq->d->arg, q.name_ok ? q.name : "", q.qtype, addrs,
+	    DNSD_MAX_ADDRS, &n, &ttl, dq);
+	if (rc == DNSD_LATER)
+		return 0;
+	return dnsmsg_answer(&q, rc == 0 ? DNSMSG_NOERROR :
+	    rc == DNSD_NXDOMAIN ? DNSMSG_NXDOMAIN : DNSMSG_SERVFAIL, addrs, n,
+	    ttl, dnsmsg_limit(&q, tcp), out, outsz);
+}
+
+struct dnsd_wait *
+sandbox_dnsd_defer(struct dnsd_query *dq)
+{
+	struct dnsd		*d = dq->d;
+	struct dnsd_wait	*w;
+
+	if (d->nwaits >= DNSD_WAIT_MAX)
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	w->d = d;
+	w->q = *dq->q;
+	w->fd = dq->fd;
+	w->from = dq->from;
+	w->fromlen = dq->fromlen;
+	w->c = dq->c;
+	w->tcp = dq->c != NULL;
+	w->next = d->waits;
+	d->waits = w;
+	d->nwaits++;
+	return w;
+}
+
+static void
+dnsd_wait_free(struct dnsd_wait *w)
+{
+	struct dnsd_wait	**pp;
+
+	for (pp = &w->d->waits; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			w->d->nwaits--;
+			break;
+		}
+	free(w);
+}
+
+void
+sandbox_dnsd_resume(struct dnsd_wait *w, int rc,
+    const struct sockaddr_storage *addrs, size_t n, uint32_t ttl)
+{
+	uint8_t	*out;
+	size_t	 len;
+
+	out = xmalloc(2 + DNSMSG_MAX);
+	len = dnsmsg_answer(&w->q, rc == 0 ? DNSMSG_NOERROR :
+	    rc == DNSD_NXDOMAIN ? DNSMSG_NXDOMAIN : DNSMSG_SERVFAIL, addrs, n,
+	    ttl, dnsmsg_limit(&w->q, w->tcp), out + 2, DNSMSG_MAX);
+	if (len > 0 && !w->tcp)
+		(void)sendto(w->fd, out + 2, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		    (struct sockaddr *)&w->from, w->fromlen);
+	else if (len > 0 && w->c != NULL)
+		/* Small: a client that does not read is its own loss. */
+		(void)send(w->c->fd, out, dnsmsg_tcp_frame(out, len),
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(out);
+	dnsd_wait_free(w);
 }
 
 static void
 on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsd		*d = arg;
+	struct dnsd_query	 dq;
 	struct sockaddr_storage	 from;
 	socklen_t		 fl;
 	uint8_t			 in[DNSMSG_MAX], out[DNSMSG_EDNS_SIZE];
@@ -696,7 +814,12 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 		    (struct sockaddr *)&from, &fl);
 		if (r == -1)
 			return;
-		n = dnsd_answer(d, in, (size_t)r, false, out, sizeof(out));
+		memset(&dq, 0, sizeof(dq));
+		dq.d = d;
+		dq.fd = fd;
+		dq.from = from;
+		dq.fromlen = fl;
+		n = dnsd_answer(&dq, in, (size_t)r, out, sizeof(out));
 		if (n > 0)
 			(void)sendto(fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL,
 			    (struct sockaddr *)&from, fl);
@@ -706,8 +829,13 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 static void
 dnsd_tcp_close(struct dnsd_tcp *c)
 {
-	size_t	i;
+	struct dnsd_wait	*w;
+	size_t			 i;
 
+	/* Deferred answers for it are dropped when they come. */
+	for (w = c->d->waits; w != NULL; w = w->next)
+		if (w->c == c)
+			w->c = NULL;
 	for (i = 0; i < DNSD_TCP_MAX; i++)
 		if (c->d->conns[i] == c)
 			c->d->conns[i] = NULL;
@@ -720,6 +848,7 @@ static void
 on_tcp_conn(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsd_tcp	*c = arg;
+	struct dnsd_query dq;
 	struct timeval	 idle = { DNSD_TCP_IDLE_S, 0 };
 	const uint8_t	*msg;
 	uint8_t		*out;
@@ -744,7 +873,11 @@ on_tcp_conn(evutil_socket_t fd, short what, void *arg)
 			dnsd_tcp_close(c);
 			return;
 		}
-		n = dnsd_answer(c->d, msg, l, true, out + 2, DNSMSG_MAX);
+		memset(&dq, 0, sizeof(dq));
+		dq.d = c->d;
+		dq.fd = fd;
+		dq.c = c;
+		n = dnsd_answer(&dq, msg, l, out + 2, DNSMSG_MAX);
 		/* Answers are small: a client that does not read is cut. */
 		if (n > 0 && send(fd, out, dnsmsg_tcp_frame(out, n),
 		    MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(n + 2)) {
@@ -793,16 +926,101 @@ on_tcp_accept(evutil_socket_t fd, short what, void *arg)
 
 /* ---- life cycle --------------------------------------------------------- */
 
+/* The helper's set-up reply: the namespace's sockets, or why not. */
+static int
+dnsd_setup(struct dnsd *d, struct errbuf *e)
+{
+	struct dnsd_rep	 rep;
+	struct stat	 st;
+	int		 fds[1 + 2 * DNSD_MAX_SERVERS], n;
+	size_t		 k;
+
+	n = dnsd_recv(d, &rep, fds, 1 + 2 * DNSD_MAX_SERVERS);
+	if (n < 0 || rep.err != 0) {
+		if (n > 0)
+			while (n > 0)
+				close(fds[--n]);
+		rep.why[sizeof(rep.why) - 1] = '\0';
+		errbuf_set(e, "%s", n < 0 ? "the namespace helper did not "
+		    "answer" : rep.why);
+		return -1;
+	}
+	if (n != 1 + 2 * (int)d->nservers || fstat(fds[0], &st) == -1) {
+		while (n > 0)
+			close(fds[--n]);
+		errbuf_set(e, "the namespace helper sent the wrong sockets");
+		return -1;
+	}
+	d->ns_dev = st.st_dev;
+	d->ns_ino = st.st_ino;
+	close(fds[0]);
+	for (k = 0; k < d->nservers; k++) {
+		d->udp[k] = fds[1 + 2 * k];
+		d->tcp[k] = fds[2 + 2 * k];
+	}
+#ifdef SO_NETNS_COOKIE
+	{
+		socklen_t	sl = sizeof(d->cookie);
+
+		d->have_cookie = getsockopt(d->udp[0], SOL_SOCKET,
+		    SO_NETNS_COOKIE, &d->cookie, &sl) == 0 &&
+		    sl == sizeof(d->cookie);
+	}
+#endif
+	for (k = 0; k < d->nservers; k++) {
+		d->ev[2 * k] = event_new(d->base, d->udp[k],
+		    EV_READ | EV_PERSIST, on_udp, d);
+		d->ev[2 * k + 1] = event_new(d->base, d->tcp[k],
+		    EV_READ | EV_PERSIST, on_tcp_accept, d);
+		if (d->ev[2 * k] == NULL || d->ev[2 * k + 1] == NULL ||
+		    event_add(d->ev[2 * k], NULL) == -1 ||
+		    event_add(d->ev[2 * k + 1], NULL) == -1) {
+			errbuf_set(e, "cannot watch the DNS sockets");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Finish the set-up now if it is pending.  true when the answerer is up. */
+static bool
+dnsd_ready(struct dnsd *d)
+{
+	struct errbuf	e;
+
+	if (d->state != 0)
+		return d->state == 1;
+	if (d->setup_ev != NULL) {
+		event_free(d->setup_ev);
+		d->setup_ev = NULL;
+	}
+	errbuf_clear(&e);
+	if (dnsd_setup(d, &e) == -1) {
+		d->state = -1;
+		log_warnx("the sandbox's DNS cannot be answered (%s): "
+		    "lookups fail at once", errbuf_msg(&e));
+		return false;
+	}
+	d->state = 1;
+	return true;
+}
+
+static void
+on_setup(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)dnsd_ready(arg);
+}
+
 struct dnsd *
 sandbox_dnsd_new(struct event_base *base, const char *resolv_conf,
     dnsd_lookup_fn *fn, void *arg, struct errbuf *e)
 {
 	struct dnsd	*d;
-	struct dnsd_rep	 rep;
-	struct stat	 st;
 	char		 text[8192];
-	int		 sp[2], fds[1 + 2 * DNSD_MAX_SERVERS], n, fd;
-	size_t		 i, k;
+	int		 sp[2], fd;
+	size_t		 i;
 	ssize_t		 r;
 
 	d = xcalloc(1, sizeof(*d));
@@ -843,38 +1061,10 @@ sandbox_dnsd_new(struct event_base *base, const char *resolv_conf,
 	d->sp = sp[0];
 	if ((fd = fcntl(d->sp, F_GETFL)) != -1)
 		(void)fcntl(d->sp, F_SETFL, fd | O_NONBLOCK);
-	n = dnsd_recv(d, &rep, fds, 1 + 2 * DNSD_MAX_SERVERS);
-	if (n < 0 || rep.err != 0) {
-		if (n > 0)
-			while (n > 0)
-				close(fds[--n]);
-		rep.why[sizeof(rep.why) - 1] = '\0';
-		errbuf_set(e, "%s", n < 0 ? "the namespace helper did not "
-		    "answer" : rep.why);
+	d->setup_ev = event_new(base, d->sp, EV_READ, on_setup, d);
+	if (d->setup_ev == NULL || event_add(d->setup_ev, NULL) == -1) {
+		errbuf_set(e, "cannot watch the namespace helper");
 		goto fail;
-	}
-	if (n != 1 + 2 * (int)d->nservers || fstat(fds[0], &st) == -1) {
-		while (n > 0)
-			close(fds[--n]);
-		errbuf_set(e, "the namespace helper sent the wrong sockets");
-		goto fail;
-	}
-	d->ns_dev = st.st_dev;
-	d->ns_ino = st.st_ino;
-	close(fds[0]);
-	for (k = 0; k < d->nservers; k++) {
-		d->udp[k] = fds[1 + 2 * k];
-		d->tcp[k] = fds[2 + 2 * k];
-		d->ev[2 * k] = event_new(base, d->udp[k], EV_READ | EV_PERSIST,
-		    on_udp, d);
-		d->ev[2 * k + 1] = event_new(base, d->tcp[k],
-		    EV_READ | EV_PERSIST, on_tcp_accept, d);
-		if (d->ev[2 * k] == NULL || d->ev[2 * k + 1] == NULL ||
-		    event_add(d->ev[2 * k], NULL) == -1 ||
-		    event_add(d->ev[2 * k + 1], NULL) == -1) {
-			errbuf_set(e, "cannot watch the DNS sockets");
-			goto fail;
-		}
 	}
 	return d;
 fail:
@@ -890,6 +1080,10 @@ sandbox_dnsd_free(struct dnsd *d)
 
 	if (d == NULL)
 		return;
+	if (d->setup_ev != NULL)
+		event_free(d->setup_ev);
+	while (d->waits != NULL)
+		dnsd_wait_free(d->waits);
 	for (i = 0; i < DNSD_TCP_MAX; i++)
 		if (d->conns[i] != NULL)
 			dnsd_tcp_close(d->conns[i]);
@@ -902,9 +1096,9 @@ sandbox_dnsd_free(struct dnsd *d)
 		if (d->tcp[i] != -1)
 			close(d->tcp[i]);
 	}
-	for (i = 0; i < 2; i++)
-		while (d->npool[i] > 0)
-			close(d->pool[i][--d->npool[i]]);
+	for (i = 0; i < 4; i++)
+		while (d->npool[i / 2][i % 2] > 0)
+			close(d->pool[i / 2][i % 2][--d->npool[i / 2][i % 2]]);
 	if (d->sp != -1)
 		close(d->sp);
 	if (d->pid > 0) {

@@ -34,14 +34,42 @@ struct dnsd;
 #define DNSD_HELPER_WAIT_MS	2000	/* the helper's answer, at most */
 #define DNSD_POOL		16	/* UDP sockets made per helper call */
 
+#define DNSD_WAIT_MAX		64	/* answers deferred at once */
+
+/* One query being answered (for sandbox_dnsd_defer). */
+struct dnsd_query;
+/* A deferred answer (sandbox_dnsd_resume). */
+struct dnsd_wait;
+
+/* What a lookup returns besides 0 (an answer). */
+#define DNSD_NXDOMAIN		(-1)
+#define DNSD_SERVFAIL		(-2)
+#define DNSD_LATER		1	/* deferred: sandbox_dnsd_resume */
+
 /*
  * The answer for name (lower case, no final dot): 0 with *n addresses
- * (none: the name exists, no such record) and their TTL; -1: NXDOMAIN
- * (the callee audits it).
+ * (none: the name exists, no such record) and their TTL; DNSD_NXDOMAIN
+ * (the callee audits it); DNSD_SERVFAIL; or DNSD_LATER after
+ * sandbox_dnsd_defer(q) gave the callee a wait it answers later.
  */
 typedef int dnsd_lookup_fn(void *arg, const char *name, uint16_t qtype,
 	    struct sockaddr_storage *addrs, size_t max, size_t *n,
-	    uint32_t *ttl);
+	    uint32_t *ttl, struct dnsd_query *q);
+
+/*
+ * Keep query q to be answered later with sandbox_dnsd_resume(), exactly
+ * once, before sandbox_dnsd_free() (which drops every wait).  NULL when
+ * DNSD_WAIT_MAX are waiting already.
+ */
+struct dnsd_wait *sandbox_dnsd_defer(struct dnsd_query *q);
+
+/*
+ * Answer a deferred query (rc, addrs, n, ttl as a lookup returns them)
+ * and free w.  The client may have gone (a TCP connection closed): then
+ * nothing is sent.
+ */
+void	 sandbox_dnsd_resume(struct dnsd_wait *w, int rc,
+	    const struct sockaddr_storage *addrs, size_t n, uint32_t ttl);
 
 /*
  * Start the helper and the answerer on base, for the nameservers of

@@ -140,7 +140,9 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 	int		 v, fl, err;
 	socklen_t	 sl = sizeof(v);
 
-	op->sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
+	/* Taken already when the DNS check looked at it (mediate_dns.c). */
+	if (op->sfd == -1)
+		op->sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
 	if (op->sfd < 0) {
 		err = op->sfd;
 		op->sfd = -1;
@@ -160,8 +162,10 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 	case MEDIATOR_OPEN_PORT:
 	case MEDIATOR_GRANT:
 	case MEDIATOR_WOULD_DENY:
-		if (getsockopt(op->sfd, SOL_SOCKET, SO_PROTOCOL, &v, &sl) ==
-		    -1) {
+		if (op->proto != 0)
+			v = op->proto;
+		else if (getsockopt(op->sfd, SOL_SOCKET, SO_PROTOCOL, &v,
+		    &sl) == -1) {
 			sandbox_mediator_op_finish(op, errno == ENOTSOCK ?
 			    -ENOTSOCK : -errno);
 			return;

@@ -51,7 +51,10 @@ sandbox_mediate_socket(struct mediator *m, const struct seccomp_notif *req)
 		return;
 	}
 	if ((s = sandbox_dnsd_socket(m->dns, family, type)) < 0) {
-		log_warnx("DNS socket for the sandbox: %s", strerror(-s));
+		/* ENETDOWN: the answerer never came up (warned once). */
+		if (s != -ENETDOWN)
+			log_warnx("DNS socket for the sandbox: %s",
+			    strerror(-s));
 		sandbox_mediator_answer(m, req->id, -EACCES);
 		return;
 	}
@@ -91,45 +94,54 @@ dns_cloexec(pid_t tid, int fd)
 	return (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
 }
 
+/*
+ * The lookup's connect: the child's UDP socket to a nameserver (glibc,
+ * c-ares and Go connect before they send).  Our one duplicate is asked
+ * its type and namespace and connected right here: a UDP connect never
+ * blocks, so no file flags are touched and nothing is parked.
+ */
 bool
 sandbox_mediate_dns_connect(struct med_op *op, int fd,
     const struct sockaddr_storage *n, uint16_t port)
 {
 	struct mediator			*m = op->m;
 	struct seccomp_notif_addfd	 addfd;
-	int				 sfd, s, type, fl, rc;
-	socklen_t			 sl = sizeof(type);
+	int				 sfd, s, proto = 0, fl, rc;
+	socklen_t			 sl = sizeof(proto);
 
 	if (m->dns == NULL)
 		return false;
-	if (!sandbox_dnsd_is_server(m->dns, n, port)) {
-		/* A UDP socket of ours may connect anywhere in its netns. */
-		sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
-		if (sfd < 0)
-			return false;
-		type = 0;
-		(void)getsockopt(sfd, SOL_SOCKET, SO_TYPE, &type, &sl);
-		close(sfd);
-		if (type != SOCK_DGRAM)
-			return false;
-		op->verdict = MEDIATOR_DNS;
-		sandbox_mediate_connect_start(op, fd, "dns", port);
-		return true;
-	}
 	sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
 	if (sfd < 0)
-		return false;
-	type = 0;
-	(void)getsockopt(sfd, SOL_SOCKET, SO_TYPE, &type, &sl);
-	fl = fcntl(sfd, F_GETFL);
-	close(sfd);
-	if (type == SOCK_DGRAM) {
+		return false;	/* the general path answers the error */
+	/*
+	 * Asked once: IPPROTO_UDP is an inet datagram socket (the filter
+	 * lets no other be made), IPPROTO_TCP what connect_start checks.
+	 */
+	if (getsockopt(sfd, SOL_SOCKET, SO_PROTOCOL, &proto, &sl) == -1)
+		proto = 0;
+	if (proto == IPPROTO_UDP) {
+		/* A UDP socket of ours may connect anywhere in its netns. */
+		op->sfd = sfd;
 		op->verdict = MEDIATOR_DNS;
-		sandbox_mediate_connect_start(op, fd, "dns", port);
+		if (!sandbox_dnsd_owns(m->dns, sfd)) {
+			sandbox_mediator_audit(m, false, "dns", port,
+			    "not a DNS socket of the sandbox");
+			sandbox_mediator_op_finish(op, -EACCES);
+			return true;
+		}
+		rc = connect(sfd, (struct sockaddr *)&op->addr, op->len);
+		sandbox_mediator_op_finish(op, rc == 0 ? 0 : -errno);
 		return true;
 	}
-	if (type != SOCK_STREAM)
+	if (proto != IPPROTO_TCP || !sandbox_dnsd_is_server(m->dns, n, port)) {
+		/* Not DNS: the general path goes on with this duplicate. */
+		op->sfd = sfd;
+		op->proto = proto;
 		return false;
+	}
+	fl = fcntl(sfd, F_GETFL);
+	close(sfd);
 	/* The TCP retry: a socket connected to our answerer, in its place. */
 	if ((s = sandbox_dnsd_tcp(m->dns, n, fl != -1 &&
 	    (fl & O_NONBLOCK))) < 0) {

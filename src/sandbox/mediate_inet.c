@@ -18,7 +18,9 @@
 #include "proxy/dns.h"
 #include "proxy/guard.h"
 #include "proxy/server.h"
+#include "sandbox/dnsd.h"
 #include "util/dnsmsg.h"
+#include "util/hosts.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -30,6 +32,16 @@
 
 static bool	synth_connect(struct med_op *, int,
 		    const struct sockaddr_storage *, uint16_t);
+
+/* A name --report-only resolved (see would_lookup). */
+struct med_name {
+	char			*name;		/* owned */
+	struct sockaddr_storage	 addrs[DNS_MAX_ADDRS];
+	size_t			 n;
+	bool			 nx;		/* no such name */
+	time_t			 expires;	/* monotonic */
+};
+
 
 /* ---- the decision table (pure) ---------------------------------------- */
 
@@ -514,6 +526,24 @@ inet_known_name(const struct mediator_policy *pol,
 	return NULL;
 }
 
+/* The --report-only name whose look-up gave address a, or NULL. */
+static const char *
+inet_would_name(const struct mediator *m, const struct sockaddr_storage *a)
+{
+	struct sockaddr_storage	 na;
+	uint16_t		 port;
+	size_t			 i, j;
+
+	for (i = 0; i < m->nnames; i++)
+		for (j = 0; j < m->names[i].n; j++)
+			if (inet_norm((const struct sockaddr *)
+			    &m->names[i].addrs[j],
+			    sizeof(m->names[i].addrs[j]), &na, &port) &&
+			    inet_same(a, &na))
+				return m->names[i].name;
+	return NULL;
+}
+
 void
 sandbox_mediate_inet_connect(struct med_op *op, int fd)
 {
@@ -555,8 +585,8 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		 * that name with this port.
 		 */
 		op->would = reason;
-		if (m->dns != NULL && (name = inet_known_name(&m->pol,
-		    &n)) != NULL)
+		if (m->dns != NULL && ((name = inet_known_name(&m->pol,
+		    &n)) != NULL || (name = inet_would_name(m, &n)) != NULL))
 			snprintf(host, sizeof(host), "%s", name);
 		break;
 	case MEDIATOR_PROXY:
@@ -723,15 +753,185 @@ synth_connect(struct med_op *op, int fd, const struct sockaddr_storage *n,
 	return true;
 }
 
+/* ---- --report-only names (SPEC 4.11) ----------------------------------- */
+
+/*
+ * Under --report-only a name that would get NXDOMAIN is resolved by the
+ * supervisor's resolver instead, so the program being observed works,
+ * and audited would_deny (mode dns).  What it found is kept (at most
+ * MEDIATOR_NAMES_MAX names, for its TTL): repeated questions are
+ * answered from it, and a connect to one of its addresses is audited and
+ * suggested by the name.  The look-up leaves the machine, as the
+ * connect after it does: report-only allows what would be denied.
+ */
+struct med_resolve {
+	struct mediator		*m;		/* borrowed */
+	struct med_resolve	*next;		/* m's list */
+	struct dns_req		*req;		/* pending */
+	struct dnsd_wait	*w;		/* answered once resolved */
+	char			*name;		/* owned */
+};
+
+static void
+would_audit(struct mediator *m, const char *name)
+{
+	m->audit_mode = "dns";
+	sandbox_mediator_audit_would(m, name, 53,
+	    "not a direct grant: resolved (report-only)");
+	m->audit_mode = NULL;
+}
+
+/* The kept answer for name, or NULL (none, or expired). */
+static struct med_name *
+would_find(struct mediator *m, const char *name)
+{
+	time_t	now = inet_now();
+	size_t	i;
+
+	for (i = 0; i < m->nnames; i++)
+		if (m->names[i].name != NULL && m->names[i].expires > now &&
+		    strcmp(m->names[i].name, name) == 0)
+			return &m->names[i];
+	return NULL;
+}
+
+static void
+would_keep(struct mediator *m, const char *name,
+    const struct sockaddr_storage *addrs, size_t n, bool nx, uint32_t ttl)
+{
+	struct med_name	*e;
+	size_t		 i;
+
+	if (m->names == NULL)
+		m->names = xcalloc(MEDIATOR_NAMES_MAX, sizeof(*m->names));
+	for (i = 0; i < m->nnames; i++)
+		if (m->names[i].name != NULL &&
+		    strcmp(m->names[i].name, name) == 0)
+			break;
+	if (i == m->nnames) {
+		if (m->nnames < MEDIATOR_NAMES_MAX)
+			i = m->nnames++;
+		else {
+			i = m->names_next;
+			m->names_next = (m->names_next + 1) %
+			    MEDIATOR_NAMES_MAX;
+		}
+	}
+	e = &m->names[i];
+	free(e->name);
+	e->name = xstrdup(name);
+	e->n = n < DNS_MAX_ADDRS ? n : DNS_MAX_ADDRS;
+	memcpy(e->addrs, addrs, e->n * sizeof(*addrs));
+	e->nx = nx;
+	e->expires = inet_now() + (time_t)ttl;
+}
+
+static uint32_t
+would_ttl(uint32_t ttl)
+{
+	if (ttl == DNS_TTL_UNKNOWN || ttl > MEDIATOR_REFRESH_S)
+		return MEDIATOR_REFRESH_S;
+	return ttl < MEDIATOR_TTL_MIN_S ? MEDIATOR_TTL_MIN_S : ttl;
+}
+
+static void
+would_free(struct med_resolve *r)
+{
+	struct med_resolve	**pp;
+
+	for (pp = &r->m->resolves; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r->name);
+	free(r);
+}
+
+static void
+would_resolved(const char *error, const struct sockaddr_storage *addrs,
+    size_t n, uint32_t ttl, void *arg)
+{
+	struct med_resolve	*r = arg;
+
+	r->req = NULL;
+	ttl = would_ttl(ttl);
+	if (error != NULL) {
+		log_debug("%s: %s: %s", __func__, r->name, error);
+		would_keep(r->m, r->name, NULL, 0, true, ttl);
+		sandbox_dnsd_resume(r->w, DNSD_NXDOMAIN, NULL, 0, 0);
+	} else {
+		would_keep(r->m, r->name, addrs, n, false, ttl);
+		sandbox_dnsd_resume(r->w, 0, addrs, n, ttl);
+	}
+	would_free(r);
+}
+
+/* A name not allowed, under --report-only: resolved, then answered. */
+static int
+would_lookup(struct mediator *m, const char *name,
+    struct sockaddr_storage *addrs, size_t max, size_t *n, uint32_t *ttl,
+    struct dnsd_query *dq)
+{
+	struct med_name		*e;
+	struct med_resolve	*r;
+	struct dnsd_wait	*w;
+	struct dns		*dns;
+
+	would_audit(m, name);
+	if ((e = would_find(m, name)) != NULL) {
+		*n = e->n < max ? e->n : max;
+		memcpy(addrs, e->addrs, *n * sizeof(*addrs));
+		*ttl = (uint32_t)(e->expires - inet_now());
+		return e->nx ? DNSD_NXDOMAIN : 0;
+	}
+	if (m->proxy == NULL || (dns = proxy_server_dns(m->proxy)) == NULL ||
+	    (w = sandbox_dnsd_defer(dq)) == NULL)
+		return DNSD_SERVFAIL;
+	r = xcalloc(1, sizeof(*r));
+	r->m = m;
+	r->w = w;
+	r->name = xstrdup(name);
+	r->next = m->resolves;
+	m->resolves = r;
+	r->req = proxy_dns_resolve_ttl(dns, name, 0, would_resolved, r);
+	if (r->req == NULL) {
+		sandbox_dnsd_resume(w, DNSD_SERVFAIL, NULL, 0, 0);
+		would_free(r);
+	}
+	return DNSD_LATER;
+}
+
+void
+sandbox_mediate_inet_free(struct mediator *m)
+{
+	size_t	i;
+
+	while (m->resolves != NULL) {
+		if (m->resolves->req != NULL)
+			proxy_dns_cancel(m->resolves->req);
+		/* Its wait goes with the answerer. */
+		would_free(m->resolves);
+	}
+	for (i = 0; i < m->nnames; i++)
+		free(m->names[i].name);
+	free(m->names);
+	m->names = NULL;
+	m->nnames = 0;
+}
+
 /*
  * The child's DNS (SPEC §3.1): a direct grant's host answers with exactly
  * its pinned addresses (every port's grant), for no longer than the pin
- * holds; "localhost" as the system has it; every other name NXDOMAIN,
- * audited.  glibc and Go read /etc/hosts before they ask.
+ * holds; names of /etc/hosts as the file says (glibc reads it before it
+ * asks, but c-ares' resolve4 and anything that asks the nameserver
+ * itself do not), "localhost" as loopback when the file lacks it; every
+ * other name NXDOMAIN, audited.  In blocked mode only the first two.
  */
 int
 sandbox_mediate_inet_lookup(void *arg, const char *name, uint16_t qtype,
-    struct sockaddr_storage *addrs, size_t max, size_t *n, uint32_t *ttl)
+    struct sockaddr_storage *addrs, size_t max, size_t *n, uint32_t *ttl,
+    struct dnsd_query *dq)
 {
 	struct mediator		*m = arg;
 	struct mediator_grant	*g;
@@ -744,6 +944,11 @@ sandbox_mediate_inet_lookup(void *arg, const char *name, uint16_t qtype,
 	(void)qtype;
 	*n = 0;
 	*ttl = MEDIATOR_REFRESH_S;
+	/* As the system says: glibc reads the file before it asks. */
+	if (hosts_lookup(m->hosts, name, addrs, max, n)) {
+		*ttl = MEDIATOR_HOSTS_TTL_S;
+		return 0;
+	}
 	if (strcmp(name, "localhost") == 0 ||
 	    (strlen(name) > 10 && strcmp(name + strlen(name) - 10,
 	    ".localhost") == 0)) {
@@ -779,15 +984,26 @@ sandbox_mediate_inet_lookup(void *arg, const char *name, uint16_t qtype,
 	}
 	if (found)
 		return 0;
+	if (m->plan->mode != NET_PROXY) {
+		/* Blocked: only /etc/hosts names and localhost (SPEC 3.1). */
+		m->audit_mode = "dns";
+		sandbox_mediator_audit(m, false, name[0] != '\0' ? name :
+		    "(malformed name)", 53, "network blocked: NXDOMAIN");
+		m->audit_mode = NULL;
+		return DNSD_NXDOMAIN;
+	}
 	if (synth_addr(m, name, &addrs[0])) {
 		/* IPv4 only: AAAA gets no data, the client uses A. */
 		*n = qtype == DNSMSG_T_AAAA ? 0 : 1;
 		*ttl = MEDIATOR_REFRESH_S;
 		return 0;
 	}
+	if (m->pol.report_only && name[0] != '\0' &&
+	    !proxy_guard_metadata_name(name))
+		return would_lookup(m, name, addrs, max, n, ttl, dq);
 	m->audit_mode = "dns";
 	sandbox_mediator_audit(m, false, name[0] != '\0' ? name :
 	    "(malformed name)", 53, "not a direct grant: NXDOMAIN");
 	m->audit_mode = NULL;
-	return -1;
+	return DNSD_NXDOMAIN;
 }

@@ -26,6 +26,7 @@
 #include "proxy/audit.h"
 #include "proxy/server.h"
 #include "sandbox/dnsd.h"
+#include "util/hosts.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -165,7 +166,8 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		sandbox_mediator_free(m);
 		return NULL;
 	}
-	if (p->mode == NET_PROXY) {
+	if (p->mode == NET_PROXY || p->mode == NET_BLOCKED) {
+		m->hosts = hosts_new(NULL);
 		m->dns = sandbox_dnsd_new(base, NULL,
 		    sandbox_mediate_inet_lookup, m, &de);
 		if (m->dns == NULL)
@@ -499,7 +501,7 @@ sandbox_mediator_audit_would(struct mediator *m, const char *host, int port,
 	struct audit_rec	rec;
 
 	memset(&rec, 0, sizeof(rec));
-	rec.mode = "direct";
+	rec.mode = m->audit_mode != NULL ? m->audit_mode : "direct";
 	rec.allow = true;
 	rec.would_deny = true;
 	rec.host = host;
@@ -654,8 +656,11 @@ sandbox_mediator_free(struct mediator *m)
 		return;
 	while ((op = TAILQ_FIRST(&m->pending)) != NULL)
 		sandbox_mediator_op_free(op);	/* restores socket flags */
+	sandbox_mediate_inet_free(m);	/* before the waits it holds go */
 	sandbox_dnsd_free(m->dns);
 	m->dns = NULL;
+	hosts_free(m->hosts);
+	m->hosts = NULL;
 	while (m->nsynth > 0)
 		free(m->synth[--m->nsynth]);
 	free(m->synth);

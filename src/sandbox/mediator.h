@@ -60,6 +60,8 @@ struct mediator;	/* opaque */
 #define MEDIATOR_MAX_PENDING	1024	/* blocking connects in flight */
 #define MEDIATOR_BATCH		64	/* notifications per loop turn */
 #define MEDIATOR_REFRESH_S	60	/* re-resolve grants with no TTL */
+#define MEDIATOR_HOSTS_TTL_S	5	/* TTL of an /etc/hosts answer */
+#define MEDIATOR_NAMES_MAX	256	/* --report-only names kept */
 #define MEDIATOR_RETRY_S	10	/* after a failed re-resolution */
 #define MEDIATOR_TTL_MIN_S	1	/* TTLs are clamped into this range */
 #define MEDIATOR_TTL_MAX_S	3600

@@ -36,6 +36,10 @@
 
 struct dnsd;
 struct event;
+struct hosts;
+struct med_name;
+struct med_resolve;
+struct dnsd_query;
 struct timeval;
 struct med_send;
 
@@ -46,6 +50,8 @@ struct med_op {
 	uint64_t		 id;
 	pid_t			 tid;
 	int			 sfd;		/* owned: the child's socket */
+	int			 proto;		/* its SO_PROTOCOL; 0: not
+						 * asked yet */
 	int			 pathfd;	/* owned: O_PATH socket, or -1 */
 	int			 oflags;	/* to restore, -1: untouched */
 	struct sockaddr_storage	 addr;		/* what we connect to */
@@ -92,6 +98,12 @@ struct mediator {
 	bool			 sync;		/* and they are on */
 	unsigned		 singles;	/* wakes with one notification */
 	struct dnsd		*dns;		/* owned or NULL: §3.1 */
+	struct hosts		*hosts;		/* owned or NULL: /etc/hosts */
+	struct med_resolve	*resolves;	/* owned: --report-only look-ups
+						 * in flight */
+	struct med_name		*names;		/* owned: what they found */
+	size_t			 nnames;
+	size_t			 names_next;	/* the oldest, replaced next */
 	const char		*audit_mode;	/* NULL: "direct" */
 	char			**synth;	/* owned: host of 198.18.0.1+i */
 	size_t			 nsynth;
@@ -314,6 +326,9 @@ bool	 sandbox_mediate_dns_connect(struct med_op *, int fd,
 /* The answerer's lookup (dnsd_lookup_fn) over m's direct grants. */
 int	 sandbox_mediate_inet_lookup(void *m, const char *name,
 	    uint16_t qtype, struct sockaddr_storage *addrs, size_t max,
-	    size_t *n, uint32_t *ttl);
+	    size_t *n, uint32_t *ttl, struct dnsd_query *q);
+
+/* Cancel the look-ups in flight and drop what they found (free). */
+void	 sandbox_mediate_inet_free(struct mediator *);
 
 #endif

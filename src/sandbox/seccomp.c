@@ -544,8 +544,8 @@ seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
 	    seccomp_setid_rules(ctx, e) == -1)
 		goto fail;
 	if (p->mode != NET_ALLOW) {
-		if (seccomp_socket_rules(ctx, p->dns_trap && handoff >= 0 &&
-		    p->mode == NET_PROXY, e) == -1 ||
+		if (seccomp_socket_rules(ctx, p->dns_trap && handoff >= 0,
+		    e) == -1 ||
 		    seccomp_send_rules(ctx, e) == -1)
 			goto fail;
 	}

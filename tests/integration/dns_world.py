@@ -5,7 +5,9 @@ Inside a fresh network namespace nothing can leave the machine: lo is the
 only interface, brought up here with 10.53.0.1 (a nameserver that is not on
 loopback, as on most machines) and 10.77.0.7 (db.test's address).  Our
 resolv.conf is bind-mounted over /etc/resolv.conf for this mount namespace
-only: `nameserver 10.53.0.1` then `nameserver 127.0.0.53`.
+only: `nameserver 10.53.0.1` then `nameserver 127.0.0.53`; with
+cfg["hosts"], the system's /etc/hosts plus those lines is bind-mounted over
+/etc/hosts the same way.
 
 A fake upstream DNS server listens on both addresses (UDP) and counts every
 query by name: db.test A -> 10.77.0.7 (TTL 300), AAAA no data, anything
@@ -147,6 +149,14 @@ def main():
 		f.write(cfg.get("resolv", "nameserver 10.53.0.1\n"
 		    "nameserver 127.0.0.53\noptions timeout:2 attempts:1\n"))
 	sh("mount", "--bind", rc, "/etc/resolv.conf")
+	if cfg.get("hosts"):
+		# Names only this world's /etc/hosts has (SPEC 3.1).
+		hp = os.path.join(cfg["dir"], "hosts")
+		with open("/etc/hosts") as f:
+			text = f.read()
+		with open(hp, "w") as f:
+			f.write(text + "\n" + cfg["hosts"])
+		sh("mount", "--bind", hp, "/etc/hosts")
 	dns = Dns(["10.53.0.1", "127.0.0.53"], cfg.get("names",
 	    {"db.test": "10.77.0.7"}))
 	listeners = [Listener(a, p) for a, p in cfg.get("listeners", [])]

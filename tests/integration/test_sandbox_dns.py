@@ -95,6 +95,54 @@ func main() {
 '''
 
 
+# A query the way dig sends it: one A question, straight to the first
+# nameserver of resolv.conf over UDP; no /etc/hosts, no libc.
+RAWQ = r'''
+import socket, struct, sys
+name, qtype = sys.argv[1], {"A": 1, "AAAA": 28}[sys.argv[2]]
+ns = [l.split()[1] for l in open("/etc/resolv.conf")
+    if l.startswith("nameserver")][0]
+q = struct.pack("!HHHHHH", 0x4b48, 0x0100, 1, 0, 0, 0)
+for label in name.split("."):
+	q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack("!HH", qtype, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, (ns, 53))
+r, peer = s.recvfrom(4096)
+rcode = struct.unpack("!H", r[2:4])[0] & 0xf
+an = struct.unpack("!H", r[6:8])[0]
+i = len(q)
+out = []
+for _ in range(an):
+	i += 2		# the name: a pointer back to the question
+	t, c, ttl, l = struct.unpack("!HHIH", r[i:i + 10])
+	i += 10
+	if t == 1:
+		out.append(socket.inet_ntop(socket.AF_INET, r[i:i + 4]))
+	elif t == 28:
+		out.append(socket.inet_ntop(socket.AF_INET6, r[i:i + 16]))
+	i += l
+print("rcode", rcode, "from", peer[0], " ".join(out))
+'''
+
+NODEHOSTS = r'''
+const dns = require("dns");
+dns.resolve4("onlyhosts.test", (err, a) => {
+	console.log("resolve4", err ? err.code : a.join(","));
+	dns.resolve6("onlyhosts.test", (err2, a2) => {
+		console.log("resolve6", err2 ? err2.code : a2.join(","));
+		dns.resolve4("db.test", (err3, a3) => {
+			console.log("db", err3 ? err3.code : a3.join(","));
+		});
+	});
+});
+'''
+
+# Names only the world's /etc/hosts has (dns_world.py bind-mounts it).
+HOSTS = "10.9.8.7 onlyhosts.test OnlyHostsAlias.test\nfd00::7 onlyhosts.test\n"
+
+
 def build_go(d):
 	if shutil.which("go") is None:
 		return None
@@ -115,9 +163,11 @@ def build_go(d):
 def world(keyhole):
 	box = Box(keyhole)
 	port = free_port_number()
+	rport = free_port_number()
 	audit = box.path("audit.log")
+	raudit = box.path("report-audit.log")
 	for name, text in (("lookup.py", PYLOOKUP), ("connect.py", PYCONNECT),
-	    ("dns.js", NODE)):
+	    ("dns.js", NODE), ("rawq.py", RAWQ), ("hosts.js", NODEHOSTS)):
 		box.write(os.path.join(box.granted, name), text)
 	gobin = build_go(box.granted)
 	grants = ["--allow-domain", "db.test:%d" % port,
@@ -127,6 +177,8 @@ def world(keyhole):
 	proxy = [keyhole, "run", "--allow-cwd", "--audit-log", audit] + \
 	    grants + ["--"]
 	blocked = [keyhole, "run", "--allow-cwd", "--block-net", "--"]
+	report = [keyhole, "run", "--allow-cwd", "--report-only",
+	    "--allow-domain", "other.test", "--audit-log", raudit, "--"]
 	runs = {
 		"getent": proxy + ["getent", "hosts", "db.test"],
 		"getent_exfil": proxy + ["getent", "hosts", EXFIL],
@@ -138,11 +190,25 @@ def world(keyhole):
 		"localhost": proxy + [PY, "lookup.py", "localhost"],
 		"blocked": blocked + [PY, "lookup.py", "db.test"],
 		"blocked_hosts": blocked + [PY, "lookup.py", "localhost"],
+		"hosts_raw": proxy + [PY, "rawq.py", "onlyhosts.test", "A"],
+		"hosts_raw6": proxy + [PY, "rawq.py", "onlyhosts.test", "AAAA"],
+		"hosts_raw_alias": proxy + [PY, "rawq.py",
+		    "onlyhostsalias.test", "A"],
+		"hosts_node": proxy + ["node", "hosts.js"],
+		"blocked_raw": blocked + [PY, "rawq.py", "onlyhosts.test", "A"],
+		"blocked_raw_other": blocked + [PY, "rawq.py", "db.test", "A"],
+		"blocked_node": blocked + ["node", "hosts.js"],
+		"blocked_getent": blocked + ["getent", "hosts",
+		    "onlyhosts.test"],
+		"report_connect": report + [PY, "connect.py", str(rport)],
+		"report_raw": report + [PY, "rawq.py", "db.test", "A"],
 	}
 	if gobin is not None:
 		runs["go"] = proxy + [gobin]
 	env = box.env()
-	cfg = {"dir": box.granted, "listeners": [["10.77.0.7", port]],
+	cfg = {"dir": box.granted, "listeners": [["10.77.0.7", port],
+	    ["10.77.0.7", rport]],
+	    "hosts": HOSTS,
 	    "runs": [{"argv": v, "env": env} for v in runs.values()]}
 	cfgpath = box.write(box.path("world.json"), json.dumps(cfg))
 	p = subprocess.run(["unshare", "--net", "--mount", "--", PY, WORLD,
@@ -157,8 +223,11 @@ def world(keyhole):
 	assert os.path.exists(audit), {k: (v.rc, v.out, v.err) for k, v in out.items()}
 	with open(audit) as f:
 		audit_lines = [json.loads(l) for l in f if l.strip()]
+	with open(raudit) as f:
+		raudit_lines = [json.loads(l) for l in f if l.strip()]
 	yield {"runs": out, "seen": rep["seen"], "accepted": rep["accepted"],
-	    "audit": audit_lines, "go": gobin is not None}
+	    "audit": audit_lines, "go": gobin is not None,
+	    "report_audit": raudit_lines, "rport": rport}
 	box.close()
 
 
@@ -176,7 +245,7 @@ def test_python_getaddrinfo_gets_only_the_pinned_address(world):
 def test_tcp_client_connects_by_name_to_the_granted_listener(world):
 	r = world["runs"]["connect"]
 	assert r.rc == 0 and r.out.strip() == "hello", r
-	assert world["accepted"] == [1]
+	assert world["accepted"][0] == 1
 
 
 def test_node_lookup_and_resolve4_are_answered(world):
@@ -234,6 +303,71 @@ def test_blocked_mode_lookup_fails_at_once_but_hosts_names_resolve(world):
 	assert float(lines[1].split()[1]) < 1000, r
 	h = world["runs"]["blocked_hosts"]
 	assert h.out.splitlines()[0].startswith("OK 127.0.0.1"), h
+
+
+def test_hosts_only_name_is_answered_to_a_raw_query_in_proxy_mode(world):
+	"""A resolver that asks the nameserver itself (dig, c-ares) gets what
+	/etc/hosts says, from the address it asked."""
+	r = world["runs"]["hosts_raw"]
+	assert r.rc == 0 and r.out.split() == ["rcode", "0", "from",
+	    "10.53.0.1", "10.9.8.7"], r
+	r = world["runs"]["hosts_raw6"]
+	assert r.out.split() == ["rcode", "0", "from", "10.53.0.1",
+	    "fd00::7"], r
+	# Names compare without case, aliases included.
+	r = world["runs"]["hosts_raw_alias"]
+	assert r.out.split() == ["rcode", "0", "from", "10.53.0.1",
+	    "10.9.8.7"], r
+
+
+def test_hosts_only_name_is_answered_to_node_resolve4_in_proxy_mode(world):
+	r = world["runs"]["hosts_node"]
+	lines = r.out.splitlines()
+	assert "resolve4 10.9.8.7" in lines, r
+	assert "resolve6 fd00::7" in lines, r
+	assert "db 10.77.0.7" in lines, r
+
+
+def test_blocked_mode_answers_hosts_names_and_nothing_else(world):
+	r = world["runs"]["blocked_raw"]
+	assert r.rc == 0 and r.out.split() == ["rcode", "0", "from",
+	    "10.53.0.1", "10.9.8.7"], r
+	r = world["runs"]["blocked_raw_other"]
+	assert r.out.split() == ["rcode", "3", "from", "10.53.0.1"], r
+	r = world["runs"]["blocked_node"]
+	lines = r.out.splitlines()
+	assert "resolve4 10.9.8.7" in lines, r
+	assert "resolve6 fd00::7" in lines, r
+	assert "db ENOTFOUND" in lines, r
+	r = world["runs"]["blocked_getent"]
+	assert r.rc == 0 and r.out.split()[1] == "onlyhosts.test", r
+
+
+def test_hosts_names_never_reach_the_upstream(world):
+	assert not any("onlyhosts" in n for n in world["seen"]), world["seen"]
+
+
+def test_report_only_resolves_a_name_not_granted_and_audits_it(world):
+	"""--report-only (SPEC 4.11) allows what would be denied: a name not
+	granted is resolved by the supervisor (not NXDOMAIN, which would break
+	the program being observed), audited would_deny with mode dns, and
+	the connect to its address is suggested by the name."""
+	r = world["runs"]["report_connect"]
+	assert r.rc == 0 and r.out.strip() == "hello", r
+	assert world["accepted"][1] == 1
+	rport = world["rport"]
+	assert "--allow-domain db.test:%d" % rport in r.err, r
+	assert "db.test:53" not in r.err, r
+	recs = world["report_audit"]
+	dns = [a for a in recs if a.get("mode") == "dns"]
+	assert dns and all(a["decision"] == "would_deny" and
+	    a["host"] == "db.test" for a in dns), recs
+	direct = [(a["host"], a["port"], a["decision"]) for a in recs
+	    if a.get("mode") == "direct"]
+	assert direct == [("db.test", rport, "would_deny")], recs
+	r = world["runs"]["report_raw"]
+	assert r.out.split() == ["rcode", "0", "from", "10.53.0.1",
+	    "10.77.0.7"], r
 
 
 def test_unprivileged_user_gets_answers_through_a_user_namespace(keyhole):
