@@ -8,6 +8,9 @@
  *   try connect HOST PORT | bind PORT | udp HOST PORT | fastopen HOST PORT
  *   try mmsg unix PATH | mmsg udp HOST PORT   (sendmmsg of two datagrams;
  *                                     fails with EIO when not both went)
+ *   try mmsg udpc HOST PORT   (connect, then sendmmsg of "aA", "bbB",
+ *                             "ccc" without names, two iovecs each;
+ *                             EIO when a count or msg_len is wrong)
  *   try socket FAMILY TYPE [PROTO]   (inet inet6 unix packet netlink N;
  *                                     stream dgram raw seqpacket N;
  *                                     tcp udp mptcp sctp N)
@@ -169,6 +172,41 @@ try_cat(const char *path)
 	return 0;
 }
 
+/* sendmmsg() of three datagrams, no names, on a connected UDP socket. */
+static int
+try_mmsg_connected(char **argv)
+{
+	static char		*parts[3][2] = { { "a", "A" }, { "bb", "B" },
+				    { "ccc", "" } };
+	struct sockaddr_storage	 ss;
+	struct mmsghdr		 mm[3];
+	struct iovec		 iov[3][2];
+	socklen_t		 len;
+	int			 fd, i, j, n;
+
+	len = addr(argv[3], argv[4], &ss);
+	if ((fd = socket(ss.ss_family, SOCK_DGRAM, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&ss, len) == -1)
+		return fail();
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < 2; j++) {
+			iov[i][j].iov_base = parts[i][j];
+			iov[i][j].iov_len = strlen(parts[i][j]);
+		}
+		mm[i].msg_hdr.msg_iov = iov[i];
+		mm[i].msg_hdr.msg_iovlen = 2;
+	}
+	if ((n = sendmmsg(fd, mm, 3, 0)) == -1)
+		return fail();
+	if (n != 3 || mm[0].msg_len != 2 || mm[1].msg_len != 3 ||
+	    mm[2].msg_len != 3) {
+		errno = EIO;
+		return fail();
+	}
+	return 0;
+}
+
 /* sendmmsg() of two datagrams to a unix path or a UDP address. */
 static int
 try_mmsg(int argc, char **argv)
@@ -182,6 +220,8 @@ try_mmsg(int argc, char **argv)
 	int			 fd, i, n;
 
 	memset(&ss, 0, sizeof(ss));
+	if (strcmp(argv[2], "udpc") == 0 && argc == 5)
+		return try_mmsg_connected(argv);
 	if (strcmp(argv[2], "unix") == 0 && argc == 4) {
 		sun->sun_family = AF_UNIX;
 		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", argv[3]);

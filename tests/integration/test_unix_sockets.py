@@ -389,6 +389,23 @@ def test_sendmmsg_udp_in_allow_mode_still_works(box, try_bin):
 		u.close()
 
 
+def test_sendmmsg_on_a_connected_socket_sends_every_message_whole(box,
+    try_bin):
+	"""A sendmmsg without names (glibc's A+AAAA on its connected DNS
+	socket) takes the supervisor's batched path: every message arrives
+	whole (its two iovecs joined), in order, each msg_len written back."""
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("127.0.0.1", 0))
+	u.settimeout(5)
+	try:
+		res = box.run_try((), "mmsg", "udpc", "127.0.0.1",
+		    u.getsockname()[1])
+		assert_ok(res)
+		assert [u.recv(16) for _ in range(3)] == [b"aA", b"bbB", b"ccc"]
+	finally:
+		u.close()
+
+
 def test_sendmsg_to_a_closed_peer_still_raises_sigpipe(box):
 	"""The supervisor sends with MSG_NOSIGNAL and passes the SIGPIPE on
 	to the calling thread, as the kernel would have sent it."""
