@@ -132,9 +132,11 @@ struct dnsd {
 	size_t			 nwaits;
 	int			 state;		/* 0: set-up pending, 1: up,
 						 * -1: failed */
+	bool			 lazy;		/* no helper until needed */
 };
 
 static bool	dnsd_ready(struct dnsd *);
+static int	dnsd_start(struct dnsd *, struct errbuf *);
 
 /* ---- resolv.conf ------------------------------------------------------- */
 
@@ -264,7 +266,15 @@ dnsd_unshare(char *why, size_t whysz)
 
 	if (unshare(CLONE_NEWNET) == 0)
 		return 0;
+	/*
+	 * A non-dumpable process's /proc/self files belong to root: its own
+	 * uid_map cannot be written.  Dumpable just for that (never as
+	 * root, who needs no user namespace), before the child exists (the
+	 * helper is forked lazily only as root), then never again.
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 1);
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == -1) {
+		(void)prctl(PR_SET_DUMPABLE, 0);
 		snprintf(why, whysz, "cannot make a network namespace (%s; "
 		    "unprivileged user namespaces are off?)", strerror(errno));
 		return -1;
@@ -276,8 +286,10 @@ dnsd_unshare(char *why, size_t whysz)
 	snprintf(map, sizeof(map), "0 %lu 1\n", (unsigned long)gid);
 	if (dnsd_write_file("/proc/self/gid_map", map) == -1)
 		goto fail;
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	return 0;
 fail:
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	snprintf(why, whysz, "user namespace maps: %s", strerror(errno));
 	return -1;
 }
@@ -475,17 +487,8 @@ dnsd_helper(int sp, pid_t parent, const struct sockaddr_storage *srv,
 		(void)close_range(3, (unsigned)sp - 1, 0);
 	(void)close_range((unsigned)sp + 1, ~0U, 0);
 	memset(&rep, 0, sizeof(rep));
-	/*
-	 * A non-dumpable process's /proc/self files belong to root: its own
-	 * uid_map cannot be written.  Dumpable just for that, before the
-	 * child exists (the mediator is made before it), then never again.
-	 */
-	(void)prctl(PR_SET_DUMPABLE, 1);
-	if (dnsd_unshare(rep.why, sizeof(rep.why)) == -1) {
-		(void)prctl(PR_SET_DUMPABLE, 0);
+	if (dnsd_unshare(rep.why, sizeof(rep.why)) == -1)
 		goto fail;
-	}
-	(void)prctl(PR_SET_DUMPABLE, 0);
 	if (dnsd_lo_up() == -1) {
 		snprintf(rep.why, sizeof(rep.why), "cannot bring lo up in "
 		    "our network namespace: %s", strerror(errno));
@@ -990,6 +993,13 @@ dnsd_ready(struct dnsd *d)
 
 	if (d->state != 0)
 		return d->state == 1;
+	errbuf_clear(&e);
+	if (d->pid == -1 && (!d->lazy || dnsd_start(d, &e) == -1)) {
+		d->state = -1;
+		log_warnx("the sandbox's DNS cannot be answered (%s): "
+		    "lookups fail at once", errbuf_msg(&e));
+		return false;
+	}
 	if (d->setup_ev != NULL) {
 		event_free(d->setup_ev);
 		d->setup_ev = NULL;
@@ -1013,13 +1023,45 @@ on_setup(evutil_socket_t fd, short what, void *arg)
 	(void)dnsd_ready(arg);
 }
 
+/* Fork the helper; its set-up reply is awaited on the loop. */
+static int
+dnsd_start(struct dnsd *d, struct errbuf *e)
+{
+	int	sp[2], fl;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		errbuf_sys(e, "socketpair");
+		return -1;
+	}
+	if ((d->pid = fork()) == -1) {
+		errbuf_sys(e, "fork");
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	if (d->pid == 0) {
+		close(sp[0]);
+		dnsd_helper(sp[1], getppid(), d->servers, d->nservers);
+	}
+	close(sp[1]);
+	d->sp = sp[0];
+	if ((fl = fcntl(d->sp, F_GETFL)) != -1)
+		(void)fcntl(d->sp, F_SETFL, fl | O_NONBLOCK);
+	d->setup_ev = event_new(d->base, d->sp, EV_READ, on_setup, d);
+	if (d->setup_ev == NULL || event_add(d->setup_ev, NULL) == -1) {
+		errbuf_set(e, "cannot watch the namespace helper");
+		return -1;
+	}
+	return 0;
+}
+
 struct dnsd *
 sandbox_dnsd_new(struct event_base *base, const char *resolv_conf,
-    dnsd_lookup_fn *fn, void *arg, struct errbuf *e)
+    bool lazy, dnsd_lookup_fn *fn, void *arg, struct errbuf *e)
 {
 	struct dnsd	*d;
 	char		 text[8192];
-	int		 sp[2], fd;
+	int		 fd;
 	size_t		 i;
 	ssize_t		 r;
 
@@ -1043,33 +1085,12 @@ sandbox_dnsd_new(struct event_base *base, const char *resolv_conf,
 	    DNSD_MAX_SERVERS);
 	if (d->nservers == 0)
 		d->nservers = dnsd_default_servers(d->servers);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
-		errbuf_sys(e, "socketpair");
-		goto fail;
-	}
-	if ((d->pid = fork()) == -1) {
-		errbuf_sys(e, "fork");
-		close(sp[0]);
-		close(sp[1]);
-		goto fail;
-	}
-	if (d->pid == 0) {
-		close(sp[0]);
-		dnsd_helper(sp[1], getppid(), d->servers, d->nservers);
-	}
-	close(sp[1]);
-	d->sp = sp[0];
-	if ((fd = fcntl(d->sp, F_GETFL)) != -1)
-		(void)fcntl(d->sp, F_SETFL, fd | O_NONBLOCK);
-	d->setup_ev = event_new(base, d->sp, EV_READ, on_setup, d);
-	if (d->setup_ev == NULL || event_add(d->setup_ev, NULL) == -1) {
-		errbuf_set(e, "cannot watch the namespace helper");
-		goto fail;
+	d->lazy = lazy;
+	if (!lazy && dnsd_start(d, e) == -1) {
+		sandbox_dnsd_free(d);
+		return NULL;
 	}
 	return d;
-fail:
-	sandbox_dnsd_free(d);
-	return NULL;
 }
 
 void

@@ -73,12 +73,16 @@ void	 sandbox_dnsd_resume(struct dnsd_wait *w, int rc,
 
 /*
  * Start the helper and the answerer on base, for the nameservers of
- * resolv_conf (NULL: /etc/resolv.conf).  NULL with e saying why (no
- * namespaces for us, no seccomp ADDFD).
+ * resolv_conf (NULL: /etc/resolv.conf).  The helper's namespace is made
+ * while the caller goes on (its reply is taken on the loop); lazy: the
+ * helper is not even forked until the first socket is asked for (a
+ * namespace costs milliseconds of CPU a run that never looks a name up
+ * need not pay).  NULL with e saying why (fork failed); a namespace that
+ * cannot be made is said later, once, and every socket then fails.
  */
 struct dnsd *sandbox_dnsd_new(struct event_base *base,
-	    const char *resolv_conf, dnsd_lookup_fn *fn, void *arg,
-	    struct errbuf *e);
+	    const char *resolv_conf, bool lazy, dnsd_lookup_fn *fn,
+	    void *arg, struct errbuf *e);
 
 /* Stop the answerer, kill and reap the helper.  NULL is a no-op. */
 void	 sandbox_dnsd_free(struct dnsd *);

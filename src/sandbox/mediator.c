@@ -168,8 +168,15 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	}
 	if (p->mode == NET_PROXY || p->mode == NET_BLOCKED) {
 		m->hosts = hosts_new(NULL);
-		m->dns = sandbox_dnsd_new(base, NULL,
-		    sandbox_mediate_inet_lookup, m, &de);
+		/*
+		 * Blocked mode answers /etc/hosts names only, which glibc
+		 * reads itself: its namespace waits for a first UDP socket.
+		 * Only as root, where the helper never turns dumpable (an
+		 * ordinary user's writes its uid_map, which must happen
+		 * before the child exists).
+		 */
+		m->dns = sandbox_dnsd_new(base, NULL, p->mode == NET_BLOCKED &&
+		    geteuid() == 0, sandbox_mediate_inet_lookup, m, &de);
 		if (m->dns == NULL)
 			log_warnx("the sandbox's DNS cannot be answered (%s): "
 			    "direct grants work by address only, lookups "
