@@ -20,6 +20,7 @@
 
 struct upstream_tls {
 	SSL_CTX	*ctx;	/* owned */
+	size_t	 refs;
 };
 
 struct upstream_tls *
@@ -28,6 +29,7 @@ proxy_upstream_tls_new(const char *extra_ca, struct errbuf *e)
 	static const unsigned char alpn[] = "\x08http/1.1";
 	struct upstream_tls	*t = xcalloc(1, sizeof(*t));
 
+	t->refs = 1;
 	if ((t->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		errbuf_set(e, "cannot create the upstream TLS context");
 		goto fail;
@@ -107,10 +109,17 @@ proxy_upstream_tls_error(SSL *ssl, struct errbuf *e)
 	ERR_clear_error();
 }
 
+struct upstream_tls *
+proxy_upstream_tls_ref(struct upstream_tls *t)
+{
+	t->refs++;
+	return t;
+}
+
 void
 proxy_upstream_tls_free(struct upstream_tls *t)
 {
-	if (t == NULL)
+	if (t == NULL || --t->refs > 0)
 		return;
 	SSL_CTX_free(t->ctx);
 	free(t);

@@ -22,6 +22,11 @@ SSL	*proxy_upstream_ssl(struct upstream_tls *, const char *host,
 	    struct errbuf *e);
 /* Why the handshake of ssl failed, for the audit reason. */
 void	 proxy_upstream_tls_error(SSL *, struct errbuf *e);
+/*
+ * Another reference (a proxy's views and the configuration after a
+ * reload share one context); each is dropped with _free.
+ */
+struct upstream_tls *proxy_upstream_tls_ref(struct upstream_tls *);
 void	 proxy_upstream_tls_free(struct upstream_tls *);
 
 struct bufferevent;

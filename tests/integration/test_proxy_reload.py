@@ -13,7 +13,7 @@ import time
 
 from conftest import (auth_header, connect_status, connect_tunnel,
     free_port_number, read_response, recv_exact, wait_for)
-from reverse_fixtures import header_dict, send_request
+from reverse_fixtures import header_dict, route, send_request  # noqa: F401
 from test_proxy_ops import admin_get, parse_metrics
 
 RECHECK = 1.15		# file sources are re-checked at most once a second
@@ -304,3 +304,33 @@ def test_rotation_by_kubernetes_data_symlink_swap_is_seen(proxy,
 		_route_auth(px, ph)
 		return _seen_secret(http_upstream) == "Bearer k8s-secret-two"
 	assert wait_for(rotated, timeout=RECHECK + 1.5)
+
+
+def test_reload_keeps_the_upstream_tls_context_until_the_ca_file_changes(
+    route, tls_upstream, ca, tmp_path):
+	# A reload reuses the upstream TLS context (reading the system trust
+	# store is most of a reload's cost) only while --upstream-ca is the
+	# same file, unchanged.
+	import shutil
+	from reverse_fixtures import ask
+	mine = str(tmp_path / "upstream-ca.pem")
+	shutil.copy(os.path.join(ca, "ca.pem"), mine)
+	r = route(tls_upstream, ca_arg=False, args=("-v", "--upstream-ca",
+	    mine))
+	auth = [("Authorization", "Bearer " + r.phantom)]
+	assert ask(r.px, "GET", "/svc/x", auth)[0] == 200
+	for i in range(3):
+		r.px.send_signal(signal.SIGHUP)
+		assert wait_for(lambda: r.px.stderr().count(
+		    "reloaded the configuration") == i + 1, timeout=10)
+		assert ask(r.px, "GET", "/svc/x", auth)[0] == 200
+	n = len(tls_upstream.requests)
+	# Another CA in the same file: the next reload reads it.
+	tmp = mine + ".tmp"
+	shutil.copy(os.path.join(ca, "server.pem"), tmp)
+	os.replace(tmp, mine)
+	r.px.send_signal(signal.SIGHUP)
+	assert wait_for(lambda: r.px.stderr().count(
+	    "reloaded the configuration") == 4, timeout=10)
+	assert ask(r.px, "GET", "/svc/x", auth)[0] == 502
+	assert len(tls_upstream.requests) == n
