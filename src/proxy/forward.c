@@ -355,6 +355,9 @@ forward_write_response_head(struct conn *c, const struct http_head *h,
 	evbuffer_commit_space(out, &v, 1);
 }
 
+/* The most a TLS record carries (RFC 8446 §5.1). */
+#define FORWARD_RECORD_MAX	16384
+
 /*
  * Hand what a turn produced to the client.  When nothing is queued yet it
  * is written straight to the socket: going through the bufferevent's
@@ -373,6 +376,14 @@ forward_to_client(struct conn *c, struct evbuffer *pend)
 		return;
 	if (evbuffer_get_length(out) == 0 && fd != -1)
 		(void)evbuffer_write(pend, fd);
+	/*
+	 * The TLS layer makes a record of each piece it is given: a head and
+	 * a small body would be two, each sealed, and two reads for the
+	 * client.  One record carries up to 16 KiB.
+	 */
+	if ((c->flags & CONN_INTERCEPT) && evbuffer_get_length(pend) <=
+	    FORWARD_RECORD_MAX)
+		(void)evbuffer_pullup(pend, -1);
 	evbuffer_add_buffer(out, pend);
 }
 

@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -734,3 +735,92 @@ def test_intercept_big_answer_to_a_slow_reader_arrives_whole(route,
 		st, h, b = request(ts, "GET", "/after", host, auth(r))
 		assert st == 200, b
 		assert json.loads(b)["path"] == "/after"
+
+
+class _NginxShapedUpstream:
+	"""TLS server answering each request as nginx does: the head and
+	the body in a TLS record each, sent together; on 127.0.0.1."""
+
+	def __init__(self, ca, body):
+		self.body = body
+		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		self.ctx.load_cert_chain(os.path.join(ca, "server.pem"),
+		    os.path.join(ca, "server.key"))
+		self.sock = socket.socket()
+		self.sock.bind(("127.0.0.1", 0))
+		self.sock.listen(8)
+		self.port = self.sock.getsockname()[1]
+		threading.Thread(target=self._serve, daemon=True).start()
+
+	def _serve(self):
+		while True:
+			try:
+				s, _ = self.sock.accept()
+			except OSError:
+				return
+			threading.Thread(target=self._conn, args=(s,),
+			    daemon=True).start()
+
+	def _conn(self, s):
+		try:
+			s.settimeout(SOCK_TIMEOUT)
+			ts = self.ctx.wrap_socket(s, server_side=True)
+			buf = b""
+			while True:
+				while b"\r\n\r\n" not in buf:
+					d = ts.recv(4096)
+					if not d:
+						return
+					buf += d
+				buf = buf.split(b"\r\n\r\n", 1)[1]
+				ts.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+				ts.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: "
+				    b"application/json\r\nContent-Length: %d\r\n"
+				    b"\r\n" % len(self.body))
+				ts.sendall(self.body)
+				ts.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+		except OSError:
+			pass
+		finally:
+			s.close()
+
+	def close(self):
+		self.sock.close()
+
+
+@pytest.mark.parametrize("n", [11, 2000])
+def test_intercept_small_response_is_one_tls_record(route, ca, n):
+	"""A head and a small body that arrive together (here as two records
+	from the upstream, as nginx sends them) go to the client as one TLS
+	record: not one each, two seals for us and two reads for the client
+	(bench/intercept_rate: 4 reads a request instead of nginx's 2)."""
+	up = _NginxShapedUpstream(ca, b"z" * n)
+	try:
+		r = route(up)
+		host = "api.test:%d" % up.port
+		seen = []
+
+		def trace(conn, direction, version, content_type, msg_type,
+		    data):
+			if direction == "read" and \
+			    content_type == ssl._TLSContentType.HEADER:
+				seen.append(data[0])
+
+		ctx = ssl.create_default_context(
+		    cafile=r.px.env["KEYHOLE_CA_BUNDLE"])
+		ctx._msg_callback = trace
+		s = socket.create_connection(("127.0.0.1", r.px.port),
+		    timeout=SOCK_TIMEOUT)
+		s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+		    host.encode(), host.encode(), auth_header(r.px.token)))
+		assert read_head(s)[0] == 200
+		with ctx.wrap_socket(s, server_hostname="api.test") as ts:
+			for i in range(3):
+				del seen[:]
+				st, h, b = request(ts, "GET", "/one/%d" % i, host,
+				    auth(r))
+				assert st == 200, b
+				assert len(b) == n
+				assert seen == [23], seen
+	finally:
+		up.close()
