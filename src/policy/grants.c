@@ -41,9 +41,14 @@ policy_grants_path_within(const char *path, const char *root)
 	    (path[n] == '\0' || path[n] == '/');
 }
 
+/*
+ * Add a grant, or widen the one of the same path and kind.  fd (owned by
+ * the plan from here on, -1 for none) and mode: what path named when it
+ * was resolved (fs_grant.fd).
+ */
 static void
-grants_add(struct plan *p, const char *path, enum fs_access access,
-    bool is_file, enum fs_source src, const char *group)
+grants_add_fd(struct plan *p, const char *path, enum fs_access access,
+    bool is_file, enum fs_source src, const char *group, int fd, mode_t mode)
 {
 	struct fs_grant	*g;
 	size_t		 i;
@@ -55,6 +60,12 @@ grants_add(struct plan *p, const char *path, enum fs_access access,
 			g->access |= access;
 			if (src < g->source)
 				g->source = src;
+			if (!g->has_fd && fd != -1) {
+				g->has_fd = true;
+				g->fd = fd;
+				g->mode = mode;
+			} else if (fd != -1)
+				(void)close(fd);
 			return;
 		}
 	}
@@ -67,6 +78,16 @@ grants_add(struct plan *p, const char *path, enum fs_access access,
 	g->create = false;
 	g->source = src;
 	g->group = group != NULL ? xstrdup(group) : NULL;
+	g->has_fd = fd != -1;
+	g->fd = fd;
+	g->mode = mode;
+}
+
+static void
+grants_add(struct plan *p, const char *path, enum fs_access access,
+    bool is_file, enum fs_source src, const char *group)
+{
+	grants_add_fd(p, path, access, is_file, src, group, -1, 0);
 }
 
 /*
@@ -97,8 +118,9 @@ grants_add_path(struct plan *p, const char *path, enum want want,
 {
 	char		 real[PATH_MAX];
 	struct stat	 st;
+	int		 fd;
 
-	if (path_real(path, real, &st) == NULL) {
+	if (path_real_fd(path, real, &st, &fd) == NULL) {
 		if (errno != ENOENT && errno != ENOTDIR) {
 			errbuf_sys(e, "%s", path);
 			return -1;
@@ -112,15 +134,20 @@ grants_add_path(struct plan *p, const char *path, enum want want,
 	if (want == WANT_DIR && !S_ISDIR(st.st_mode)) {
 		errbuf_set(e, "%s is a file: use a --*-file option for it",
 		    path);
-		return -1;
+		goto fail;
 	}
 	if (want == WANT_FILE && S_ISDIR(st.st_mode)) {
 		errbuf_set(e, "%s is a directory: use --allow, --read or "
 		    "--write for it", path);
-		return -1;
+		goto fail;
 	}
-	grants_add(p, real, access, !S_ISDIR(st.st_mode), src, group);
+	grants_add_fd(p, real, access, !S_ISDIR(st.st_mode), src, group, fd,
+	    st.st_mode);
 	return 0;
+fail:
+	if (fd != -1)
+		(void)close(fd);
+	return -1;
 }
 
 /*

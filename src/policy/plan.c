@@ -609,6 +609,8 @@ policy_plan_free(struct plan *p)
 	for (i = 0; i < p->ngrants; i++) {
 		free(p->grants[i].path);
 		free(p->grants[i].group);
+		if (p->grants[i].has_fd)
+			(void)close(p->grants[i].fd);
 	}
 	free(p->grants);
 	strv_free(&p->deny_paths);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "policy/allowlist.h"
 #include "util/errbuf.h"
@@ -84,6 +85,15 @@ struct fs_grant {
 	bool		 create;
 	enum fs_source	 source;
 	char		*group;		/* owned or NULL: group name */
+	/*
+	 * has_fd: fd is an owned O_PATH descriptor of what path named when
+	 * the plan was built, and mode its st_mode; the Landlock rule uses
+	 * it rather than opening the path again.  False (a zeroed grant)
+	 * when it was not opened then: created later, or added by name.
+	 */
+	bool		 has_fd;
+	int		 fd;
+	mode_t		 mode;
 };
 
 struct plan {

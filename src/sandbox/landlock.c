@@ -110,7 +110,8 @@ struct ll_net_port_attr {
 	LANDLOCK_ACCESS_NET_CONNECT_TCP)
 
 struct ll_path_rule {
-	int		 fd;		/* owned; O_PATH */
+	int		 fd;		/* O_PATH; owned unless borrowed */
+	bool		 borrowed;	/* the plan's (fs_grant.fd) */
 	uint64_t	 access;
 	char		*path;		/* owned; for messages */
 };
@@ -236,16 +237,18 @@ landlock_path_rule(struct landlock_spec *s, const struct fs_grant *g,
 	uint64_t	 access = 0;
 	int		 fd;
 
-	fd = open(g->path, O_PATH | O_CLOEXEC);
-	if (fd == -1) {
+	/* Opened when the plan resolved it: that file, no second walk. */
+	if (g->has_fd) {
+		fd = g->fd;
+		st.st_mode = g->mode;
+	} else if ((fd = open(g->path, O_PATH | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT) {
 			log_warnx("skipping %s: it no longer exists", g->path);
 			return 0;
 		}
 		errbuf_sys(e, "cannot open %s for a Landlock rule", g->path);
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
+	} else if (fstat(fd, &st) == -1) {
 		errbuf_sys(e, "cannot stat %s", g->path);
 		close(fd);
 		return -1;
@@ -264,11 +267,13 @@ landlock_path_rule(struct landlock_spec *s, const struct fs_grant *g,
 		access &= FS_FILE_RIGHTS;
 	access &= s->handled_fs;
 	if (access == 0) {
-		close(fd);
+		if (!g->has_fd)
+			close(fd);
 		return 0;
 	}
 	s->paths = xreallocarray(s->paths, s->npaths + 1, sizeof(*s->paths));
 	s->paths[s->npaths].fd = fd;
+	s->paths[s->npaths].borrowed = g->has_fd;
 	s->paths[s->npaths].access = access;
 	s->paths[s->npaths].path = xstrdup(g->path);
 	s->npaths++;
@@ -315,6 +320,7 @@ landlock_tty_rules(struct landlock_spec *s, struct errbuf *e)
 		s->paths = xreallocarray(s->paths, s->npaths + 1,
 		    sizeof(*s->paths));
 		s->paths[s->npaths].fd = fd;
+		s->paths[s->npaths].borrowed = false;
 		s->paths[s->npaths].access = access;
 		s->paths[s->npaths].path = xstrdup(name);
 		s->npaths++;
@@ -459,7 +465,8 @@ sandbox_landlock_spec_free(struct landlock_spec *s)
 	if (s == NULL)
 		return;
 	for (i = 0; i < s->npaths; i++) {
-		close(s->paths[i].fd);
+		if (!s->paths[i].borrowed)
+			close(s->paths[i].fd);
 		free(s->paths[i].path);
 	}
 	free(s->paths);

@@ -59,11 +59,11 @@ path_open_nofollow(const char *path)
  * gives the same answer or the error it would have given.
  */
 static int
-path_real_proc(const char *path, char *out, struct stat *st)
+path_real_proc(const char *path, char *out, struct stat *st, int *fdp)
 {
 	char	link[32];
 	ssize_t	n;
-	int	fd, rc = -1;
+	int	fd;
 
 	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
 		return -1;
@@ -73,28 +73,30 @@ path_real_proc(const char *path, char *out, struct stat *st)
 	if (n > 0 && n < PATH_MAX && out[0] == '/' &&
 	    (st == NULL || fstat(fd, st) == 0)) {
 		out[n] = '\0';
-		rc = 0;
+		*fdp = fd;
+		return 0;
 	}
 	(void)close(fd);
-	return rc;
+	return -1;
 }
 
 char *
-path_real(const char *path, char *out, struct stat *st)
+path_real_fd(const char *path, char *out, struct stat *st, int *fdp)
 {
 	size_t	len = strlen(path);
-	int	fd, rc, saved;
+	int	fd, saved;
 
+	*fdp = -1;
 	if (len < PATH_MAX && path_is_clean(path)) {
 		if ((fd = path_open_nofollow(path)) != -1) {
-			rc = st != NULL ? fstat(fd, st) : 0;
-			saved = errno;
-			(void)close(fd);
-			if (rc == -1) {
+			if (st != NULL && fstat(fd, st) == -1) {
+				saved = errno;
+				(void)close(fd);
 				errno = saved;
 				return NULL;
 			}
 			memcpy(out, path, len + 1);
+			*fdp = fd;
 			return out;
 		}
 		/* Nothing on the way was a symlink: realpath agrees. */
@@ -102,11 +104,22 @@ path_real(const char *path, char *out, struct stat *st)
 			return NULL;
 		/* ELOOP (a symlink), ENOSYS, EACCES ...: the long way. */
 	}
-	if (path_real_proc(path, out, st) == 0)
+	if (path_real_proc(path, out, st, fdp) == 0)
 		return out;
 	if (realpath(path, out) == NULL)
 		return NULL;
 	if (st != NULL && stat(out, st) == -1)
 		return NULL;
 	return out;
+}
+
+char *
+path_real(const char *path, char *out, struct stat *st)
+{
+	char	*r;
+	int	 fd;
+
+	if ((r = path_real_fd(path, out, st, &fd)) != NULL && fd != -1)
+		(void)close(fd);
+	return r;
 }

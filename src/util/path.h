@@ -14,6 +14,12 @@
  * errno.  When st is not NULL it receives stat(2) of the result.
  */
 char	*path_real(const char *path, char *out, struct stat *st);
+/*
+ * path_real, and *fdp an O_PATH descriptor (close-on-exec, the caller's)
+ * of the file it named, so that a caller who opens the result next
+ * opens nothing twice; *fdp is -1 when only realpath(3) could answer.
+ */
+char	*path_real_fd(const char *path, char *out, struct stat *st, int *fdp);
 
 /* True when path is absolute and has no ".", ".." or empty component. */
 bool	 path_is_clean(const char *path);

@@ -316,6 +316,41 @@ test_landlock_vanished_grant_is_skipped(void **state)
 	plan_clear(&p);
 }
 
+/*
+ * A grant the plan opened when it resolved the path (fs_grant.fd) is the
+ * rule's object: moved away and replaced by another directory before the
+ * sandbox is built, the rule still covers what the plan checked, not
+ * what the path names now.
+ */
+static void
+test_landlock_rule_covers_what_the_plan_opened(void **state)
+{
+	struct plan	 p;
+	char		*orig = tpath("opened"), *moved = tpath("opened-moved");
+	int		 fd;
+
+	(void)state;
+	skip_without_landlock();
+	assert_int_equal(mkdir(orig, 0755), 0);
+	fd = open(orig, O_PATH | O_CLOEXEC);
+	assert_true(fd >= 0);
+	memset(&p, 0, sizeof(p));
+	grant(&p, "opened", FS_READWRITE, false);
+	p.grants[0].has_fd = true;
+	p.grants[0].fd = fd;
+	p.grants[0].mode = S_IFDIR | 0755;
+	assert_int_equal(rename(orig, moved), 0);
+	assert_int_equal(mkdir(orig, 0755), 0);
+	assert_int_equal(check(&p, OP_CREATE, "opened-moved/new"), 0);
+	assert_int_equal(check(&p, OP_CREATE, "opened/new"), EACCES);
+	/* The plan still owns its descriptor. */
+	assert_true(fcntl(fd, F_GETFD) != -1);
+	close(fd);
+	plan_clear(&p);
+	free(orig);
+	free(moved);
+}
+
 /* A listener on 127.0.0.1:<kernel-chosen>; returns the fd, sets *port. */
 static int
 listener(uint16_t *port)
@@ -475,6 +510,7 @@ main(void)
 		cmocka_unit_test(
 		    test_landlock_write_file_grant_gets_file_rights_only),
 		cmocka_unit_test(test_landlock_vanished_grant_is_skipped),
+		cmocka_unit_test(test_landlock_rule_covers_what_the_plan_opened),
 		cmocka_unit_test(
 		    test_landlock_blocked_mode_denies_ungranted_tcp_port),
 		cmocka_unit_test(test_landlock_allow_mode_leaves_tcp_alone),

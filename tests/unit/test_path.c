@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,63 @@ agrees(const char *rel)
 	assert_int_equal(stat(want, &wst), 0);
 	assert_int_equal(st.st_ino, wst.st_ino);
 	assert_int_equal(st.st_mode, wst.st_mode);
+}
+
+/*
+ * path_real_fd gives path_real's answer and errno, and (unless only
+ * realpath could answer) an O_PATH, close-on-exec descriptor of the very
+ * file the answer names.
+ */
+static void
+agrees_fd(const char *rel)
+{
+	char		in[PATH_MAX], want[PATH_MAX], got[PATH_MAX];
+	struct stat	st, fst, wst;
+	char		*w, *g;
+	int		werr, gerr, fd = -2;
+
+	if (rel[0] == '/' || rel[0] == '\0')
+		snprintf(in, sizeof(in), "%s%s", root, rel);
+	else
+		snprintf(in, sizeof(in), "%s", rel);
+	errno = 0;
+	w = path_real(in, want, NULL);
+	werr = errno;
+	errno = 0;
+	g = path_real_fd(in, got, &st, &fd);
+	gerr = errno;
+	if (w == NULL) {
+		assert_null(g);
+		assert_int_equal(gerr, werr);
+		assert_int_equal(fd, -1);
+		return;
+	}
+	assert_non_null(g);
+	assert_string_equal(got, want);
+	assert_int_equal(stat(want, &wst), 0);
+	assert_int_equal(st.st_ino, wst.st_ino);
+	if (fd == -1)
+		return;
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &fst), 0);
+	assert_int_equal(fst.st_ino, wst.st_ino);
+	assert_int_equal(fst.st_dev, wst.st_dev);
+	assert_true(fcntl(fd, F_GETFL) & O_PATH);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+}
+
+static void
+test_path_real_fd_opens_what_it_names(void **state)
+{
+	static const char *const rels[] = { "", "/d", "/d/f", "/d/sub", "/",
+	    "/ld", "/ld/f", "/ld/sub", "/d/up", "/abs/sub", "/d/", "/d/./f",
+	    "/d/../d/f", "/nope", "/d/f/x", "/loop" };
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rels) / sizeof(rels[0]); i++)
+		agrees_fd(rels[i]);
 }
 
 static void
@@ -204,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_path_real_relative_path),
 		cmocka_unit_test(test_path_real_without_stat),
 		cmocka_unit_test(test_path_is_clean),
+		cmocka_unit_test(test_path_real_fd_opens_what_it_names),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

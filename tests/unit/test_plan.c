@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1039,6 +1041,51 @@ test_plan_copies_general_options(void **state)
 	assert_int_equal(p->ngrants, 0);
 }
 
+/*
+ * A run plan's existing grants carry the descriptor their resolution
+ * opened (the Landlock rule's object, no second open): it names the
+ * grant's canonical path; one not opened (created later) has none; the
+ * plan owns them and policy_plan_free closes them.
+ */
+static void
+test_plan_grants_keep_what_resolving_opened(void **state)
+{
+	const struct fs_grant	*g;
+	struct stat		 want, got;
+	int			 fds[256];
+	size_t			 i, nfds = 0;
+	F;
+
+	PARSE(f, "run", "--read", "/usr", "--", "true");
+	build(f);
+	assert_true(f->plan->ngrants > 0);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		g = &f->plan->grants[i];
+		if (!g->has_fd) {
+			assert_true(g->create ||
+			    stat(g->path, &want) == -1 ||
+			    strcmp(g->path, "/proc") == 0 ||
+			    strncmp(g->path, "/tmp/keyhole-", 13) == 0);
+			continue;
+		}
+		assert_int_equal(stat(g->path, &want), 0);
+		assert_int_equal(fstat(g->fd, &got), 0);
+		assert_int_equal(got.st_ino, want.st_ino);
+		assert_int_equal(got.st_dev, want.st_dev);
+		assert_int_equal(g->mode, want.st_mode);
+		assert_int_equal(g->is_file, !S_ISDIR(want.st_mode));
+		if (strcmp(g->path, "/usr") == 0)
+			assert_true(g->access & FS_READ);
+		assert_true(nfds < sizeof(fds) / sizeof(fds[0]));
+		fds[nfds++] = g->fd;
+	}
+	assert_true(nfds > 0);
+	policy_plan_free(f->plan);
+	f->plan = NULL;
+	for (i = 0; i < nfds; i++)
+		assert_int_equal(fcntl(fds[i], F_GETFD), -1);
+}
+
 static void
 test_plan_free_null_is_a_noop(void **state)
 {
@@ -1060,6 +1107,7 @@ main(void)
 		T(test_plan_allow_net_beats_profile_block),
 		T(test_plan_each_proxy_flag_turns_proxy_on),
 		T(test_plan_run_without_network_options_is_allow),
+		T(test_plan_grants_keep_what_resolving_opened),
 		T(test_plan_profile_block_gives_blocked),
 		T(test_plan_profile_allow_domain_gives_proxy),
 		T(test_plan_cli_proxy_flag_beats_profile_block),
