@@ -239,18 +239,26 @@ policy_deny_explain(const char *mode, const char *host, int port,
 		return;
 	}
 	if (strcmp(mode, "reverse") == 0) {
-		if (service != NULL && method != NULL && path != NULL &&
-		    has_prefix(reason, "endpoint denied")) {
+		if ((service != NULL || host != NULL) && method != NULL &&
+		    path != NULL && has_prefix(reason, "endpoint denied")) {
 			/* The rule matches the path without its query. */
 			n = strcspn(path, "?");
 			if (n >= sizeof(p))
 				n = sizeof(p) - 1;
 			memcpy(p, path, n);
 			p[n] = '\0';
-			snprintf(out->hint, sizeof(out->hint), "--allow-endpoint "
-			    "%s:%s:%s (profile, for a custom route: "
-			    "network.custom_credentials.%s.endpoint_rules)",
-			    service, method, p, service);
+			/* No service: a plain host intercepted (SPEC 4.12). */
+			if (service == NULL)
+				snprintf(out->hint, sizeof(out->hint),
+				    "--allow-endpoint %s:%s:%s (profile: "
+				    "network.allow_endpoint)", host, method, p);
+			else
+				snprintf(out->hint, sizeof(out->hint),
+				    "--allow-endpoint %s:%s:%s (profile: "
+				    "network.allow_endpoint, or for a custom "
+				    "route network.custom_credentials.%s."
+				    "endpoint_rules)", service, method, p,
+				    service);
 		}
 		return;
 	}

@@ -92,8 +92,9 @@ def endpoint_denied(method, path, service=SERVICE):
 	4.11): keyhole's policy, the rule, and the flag that would allow it.
 	path is as audited (query values and url_path tokens redacted)."""
 	return ("keyhole's sandbox policy denied %s /%s%s: endpoint denied: "
-	    "%s %s; to allow it: --allow-endpoint %s:%s:%s (profile, for a "
-	    "custom route: network.custom_credentials.%s.endpoint_rules). "
+	    "%s %s; to allow it: --allow-endpoint %s:%s:%s (profile: "
+	    "network.allow_endpoint, or for a custom route "
+	    "network.custom_credentials.%s.endpoint_rules). "
 	    "This is a policy decision, not a network error: do not retry it "
 	    "another way" % (method, service, path, method, path, service,
 	    method, path.split("?")[0], service))

@@ -544,6 +544,9 @@ def test_plain_host_with_endpoint_rules_is_intercepted(proxy, ca,
 	with tunnel(px, host) as ts:
 		st, h, b = request(ts, "POST", "/ok/1", host)
 		assert st == 403, b
+	# The answer names the flag and the profile key (SPEC 4.11).
+	assert b"--allow-endpoint db.test:POST:/ok/1 (profile: " \
+	    b"network.allow_endpoint)" in b, b
 	with tunnel(px, host) as ts:
 		st, h, b = request(ts, "GET", "/other", host)
 		assert st == 403, b

@@ -186,6 +186,12 @@ test_deny_endpoint_rule_names_allow_endpoint_without_the_query(void **state)
 	assert_string_equal(d.kind, "network");
 	assert_non_null(strstr(d.hint,
 	    "--allow-endpoint openai:DELETE:/v1/files/x "));
+	assert_non_null(strstr(d.hint, "network.allow_endpoint"));
+	/* A plain host intercepted (no service): its host in the rule. */
+	policy_deny_explain("reverse", "db.example.com", 443, NULL, "POST",
+	    "/v1/x?q=REDACTED", "endpoint denied: POST /v1/x?q=REDACTED", &d);
+	assert_string_equal(d.hint, "--allow-endpoint db.example.com:POST:/v1/x "
+	    "(profile: network.allow_endpoint)");
 	/* other route errors are not policy: no hint */
 	policy_deny_explain("reverse", NULL, -1, "nope", "GET", "/", "unknown "
 	    "service", &d);
