@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
@@ -51,6 +53,7 @@ static char **environ_at_start;
 #define EXIT_USAGE	2
 
 struct proxy_gen;
+struct reload_job;
 
 struct proxy_run {
 	const struct cli	*cli;		/* borrowed */
@@ -65,6 +68,8 @@ struct proxy_run {
 	struct proxy_clients	*clients;	/* owned; --clients */
 	struct event		*drain_tick;	/* owned; while draining */
 	struct creds_watch	*watch;		/* owned; creds' files */
+	struct reload_job	*job;		/* a SIGHUP being read */
+	bool			 reload_again;	/* SIGHUP during job */
 	uint64_t		 loads_before;	/* by replaced stores */
 	uint64_t		 load_failures_before;
 	uint64_t		 drain_timeout_ms;
@@ -480,44 +485,90 @@ proxy_run_watch(struct proxy_run *pr)
 }
 
 /*
- * SIGHUP (SPEC 4.10): read the profile, the clients file and the
- * credential sources again.  New connections get the new configuration;
- * open ones finish on the old, which is freed after its last one.  An
- * invalid configuration changes nothing and is reported in one line.
+ * A SIGHUP's new configuration, read by a worker thread so that parsing a
+ * large clients file or running a slow credential helper never stalls the
+ * loop (the proxy keeps serving on the running configuration meanwhile).
+ * The worker touches nothing of the loop's: it fills the job and writes
+ * one byte to done[1]; the loop joins it and applies or refuses the
+ * result.
  */
-static void
-on_reload_signal(evutil_socket_t sig, short what, void *arg)
+struct reload_job {
+	const struct cli	*cli;		/* borrowed */
+	struct plan		*plan;		/* owned until applied */
+	struct creds_store	*creds;		/* owned until applied */
+	struct proxy_clients	*clients;	/* owned until applied */
+	struct errbuf		 e;
+	int			 rc;
+	int			 done[2];	/* pipe */
+	bool			 threaded;
+	pthread_t		 tid;
+	struct event		*ev;
+};
+
+static void *
+reload_work(void *arg)
 {
-	struct proxy_run	*pr = arg;
-	struct errbuf		 e = { 0 };
+	struct reload_job	*j = arg;
 	struct profile		*prof;
-	struct plan		*plan = NULL;
-	struct creds_store	*creds = NULL;
-	struct proxy_clients	*clients = NULL;
+	ssize_t			 n;
+
+	j->rc = -1;
+	if (load_profile(j->cli, &prof, &j->e) == -1)
+		goto done;
+	j->plan = policy_plan_build(j->cli, prof, &j->e);
+	profile_free(prof);
+	if (j->plan == NULL)
+		goto done;
+	if (j->cli->clients != NULL && (j->clients = proxy_clients_load(
+	    j->cli->clients, j->plan, load_client_profile, (void *)j->cli,
+	    &j->e)) == NULL)
+		goto done;
+	if ((j->creds = load_creds(j->plan, j->cli, &j->e)) == NULL)
+		goto done;
+	j->rc = 0;
+done:
+	do
+		n = write(j->done[1], "x", 1);
+	while (n == -1 && errno == EINTR);
+	return NULL;
+}
+
+/* Wait for the worker and free the job with what it read. */
+static void
+reload_job_free(struct reload_job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->threaded)
+		pthread_join(j->tid, NULL);
+	if (j->ev != NULL)
+		event_free(j->ev);
+	close(j->done[0]);
+	close(j->done[1]);
+	proxy_clients_free(j->clients);
+	creds_store_free(j->creds);
+	policy_plan_free(j->plan);
+	free(j);
+}
+
+/* Switch to the configuration j read: new connections get it. */
+static void
+reload_apply(struct proxy_run *pr, struct reload_job *j)
+{
+	struct errbuf		 e = { 0 };
 	struct proxy		*px;
 	struct proxy_gen	*g;
 	uint64_t		 loads, failures;
 
-	(void)sig;
-	(void)what;
-	if (pr->drain_tick != NULL)
-		return;		/* draining: nothing new will be served */
-	if (load_profile(pr->cli, &prof, &e) == -1)
+	if (j->rc == -1) {
+		errbuf_set(&e, "%s", errbuf_msg(&j->e));
 		goto bad;
-	plan = policy_plan_build(pr->cli, prof, &e);
-	profile_free(prof);
-	if (plan == NULL)
+	}
+	if ((px = proxy_server_renew(j->plan, j->clients, pr->px, &e)) ==
+	    NULL)
 		goto bad;
-	if (pr->cli->clients != NULL && (clients = proxy_clients_load(
-	    pr->cli->clients, plan, load_client_profile, (void *)pr->cli,
-	    &e)) == NULL)
-		goto bad;
-	if ((creds = load_creds(plan, pr->cli, &e)) == NULL)
-		goto bad;
-	if ((px = proxy_server_renew(plan, clients, pr->px, &e)) == NULL)
-		goto bad;
-	print_warnings(&plan->warnings);
-	proxy_server_set_creds(px, creds);
+	print_warnings(&j->plan->warnings);
+	proxy_server_set_creds(px, j->creds);
 	g = xcalloc(1, sizeof(*g));
 	g->px = pr->px;
 	g->plan = pr->plan;
@@ -529,9 +580,12 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	pr->loads_before += loads;
 	pr->load_failures_before += failures;
 	pr->px = px;
-	pr->plan = plan;
-	pr->creds = creds;
-	pr->clients = clients;
+	pr->plan = j->plan;
+	pr->creds = j->creds;
+	pr->clients = j->clients;
+	j->plan = NULL;
+	j->creds = NULL;
+	j->clients = NULL;
 	proxy_run_watch(pr);
 	if (pr->admin != NULL)
 		proxy_admin_set_proxy(pr->admin, px);
@@ -540,16 +594,92 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	if (proxy_run_publish(pr, false, &e) == -1)
 		log_warnx("reload: %s", errbuf_msg(&e));
 	log_info("reloaded the configuration (%zu route%s%s)",
-	    plan->nroutes, plan->nroutes == 1 ? "" : "s",
-	    clients != NULL ? ", clients file" : "");
+	    pr->plan->nroutes, pr->plan->nroutes == 1 ? "" : "s",
+	    pr->clients != NULL ? ", clients file" : "");
 	return;
 bad:
 	pr->reload_failures++;
 	log_warnx("reload refused, the running configuration stays: %s",
 	    errbuf_msg(&e));
-	proxy_clients_free(clients);
-	creds_store_free(creds);
-	policy_plan_free(plan);
+}
+
+static void	reload_start(struct proxy_run *);
+
+/* The worker is done: apply its result, then start the next if asked. */
+static void
+on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_run	*pr = arg;
+	struct reload_job	*j = pr->job;
+	char			 c;
+
+	(void)fd;
+	(void)what;
+	if (read(j->done[0], &c, 1) != 1)
+		return;		/* spurious: wait for the byte */
+	pr->job = NULL;
+	if (j->threaded) {
+		pthread_join(j->tid, NULL);
+		j->threaded = false;
+	}
+	if (pr->drain_tick == NULL)
+		reload_apply(pr, j);
+	reload_job_free(j);
+	if (pr->reload_again && pr->drain_tick == NULL) {
+		pr->reload_again = false;
+		reload_start(pr);
+	}
+}
+
+static void
+reload_start(struct proxy_run *pr)
+{
+	struct reload_job	*j = xcalloc(1, sizeof(*j));
+	sigset_t		 all, old;
+
+	j->cli = pr->cli;
+	j->done[0] = j->done[1] = -1;
+	if (pipe2(j->done, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    (j->ev = event_new(pr->base, j->done[0], EV_READ | EV_PERSIST,
+	    on_reload_done, pr)) == NULL || event_add(j->ev, NULL) == -1) {
+		pr->reload_failures++;
+		log_warnx("reload refused, the running configuration stays: "
+		    "cannot set up the reload: %s", strerror(errno));
+		reload_job_free(j);
+		return;
+	}
+	pr->job = j;
+	/* Signals stay the loop's: the worker blocks them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	j->threaded = pthread_create(&j->tid, NULL, reload_work, j) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!j->threaded)
+		reload_work(j);		/* no thread: on the loop, as before */
+}
+
+/*
+ * SIGHUP (SPEC 4.10): read the profile, the clients file and the
+ * credential sources again (in a worker, reload_work).  New connections
+ * get the new configuration; open ones finish on the old, which is freed
+ * after its last one.  An invalid configuration changes nothing and is
+ * reported in one line.  A SIGHUP during a reload starts one more after
+ * it, so the last signal's files are what is served.
+ */
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy_run	*pr = arg;
+
+	(void)sig;
+	(void)what;
+	if (pr->drain_tick != NULL)
+		return;		/* draining: nothing new will be served */
+	if (pr->job != NULL) {
+		pr->reload_again = true;
+		return;
+	}
+	reload_start(pr);
 }
 
 static int
@@ -635,6 +765,7 @@ out:
 		event_free(sighup);
 	if (pr.drain_tick != NULL)
 		event_free(pr.drain_tick);
+	reload_job_free(pr.job);
 	creds_watch_free(pr.watch);
 	proxy_admin_free(pr.admin);
 	/* Retired configurations borrow the newest one's audit log. */

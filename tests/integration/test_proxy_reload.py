@@ -334,3 +334,40 @@ def test_reload_keeps_the_upstream_tls_context_until_the_ca_file_changes(
 	    "reloaded the configuration") == 4, timeout=10)
 	assert ask(r.px, "GET", "/svc/x", auth)[0] == 502
 	assert len(tls_upstream.requests) == n
+
+
+def test_reload_reads_the_new_configuration_without_stalling_requests(
+    proxy, http_upstream, tmp_path):
+	# The new configuration is read off the event loop: a credential
+	# helper that takes 1.5 s delays the switch, not the requests.
+	helper = tmp_path / "slow-helper"
+	helper.write_text("#!/bin/sh\nsleep 1.5\necho slow-helper-secret\n")
+	helper.chmod(0o755)
+	prof = str(tmp_path / "p.json")
+	up = http_upstream.port
+	write_json(prof, profile(["web.test:%d" % up]))
+	px = proxy("-v", "--profile", prof, *resolve_args(up))
+	assert forward(px, up) == 200
+	write_json(prof, profile(["web.test:%d" % up], {"slow": {
+	    "upstream": "http://127.0.0.1:%d" % up,
+	    "credential_key": "cmd://%s" % helper, "env_var": "SLOW_KEY"}}))
+	t0 = time.monotonic()
+	px.send_signal(signal.SIGHUP)
+	worst = 0.0
+	while time.monotonic() - t0 < 1.2:
+		t = time.monotonic()
+		assert forward(px, up) == 200
+		worst = max(worst, time.monotonic() - t)
+	assert "reloaded the configuration" not in px.stderr()
+	assert worst < 0.5, worst
+	assert wait_for(lambda: "reloaded the configuration" in px.stderr(),
+	    timeout=10)
+	# Two SIGHUPs during one reload: one more reload after it.
+	px.send_signal(signal.SIGHUP)
+	time.sleep(0.1)
+	px.send_signal(signal.SIGHUP)
+	px.send_signal(signal.SIGHUP)
+	assert wait_for(lambda: px.stderr().count("reloaded the configuration")
+	    == 3, timeout=15)
+	time.sleep(2)
+	assert px.stderr().count("reloaded the configuration") == 3
