@@ -683,6 +683,11 @@ server_intercept(struct proxy *px, const struct proxy_clients *cs,
 	for (i = 0; i < warn.n; i++)
 		log_warnx("%s", warn.v[i]);
 	strv_free(&warn);
+	if (px->itls == NULL && errbuf_msg(e)[0] == '\0' &&
+	    px->plan->tls_java_truststore)
+		log_warnx("--tls-java-truststore: nothing is intercepted (no "
+		    "credential route or endpoint-ruled host, or "
+		    "--tls-intercept off), so no truststore is written");
 	if (px->itls == NULL)
 		return errbuf_msg(e)[0] != '\0' ? -1 : 0;
 	px->ca_dir = proxy_tls_bundle_write(proxy_tls_intercept_root(px->itls),

@@ -152,6 +152,13 @@ def test_java_truststore_holds_only_certificates_with_the_ca(route,
 	assert not os.path.exists(store)
 
 
+def test_java_truststore_flag_with_nothing_to_intercept_warns(proxy):
+	px = proxy("--allow-domain", "x.test", "--tls-java-truststore")
+	assert "JAVA_TOOL_OPTIONS" not in px.env
+	assert "KEYHOLE_CA_BUNDLE" not in px.env
+	px.wait_stderr("--tls-java-truststore: nothing is intercepted")
+
+
 def test_java_truststore_absent_without_the_flag(route, tls_upstream):
 	r = route(tls_upstream)
 	assert "JAVA_TOOL_OPTIONS" not in r.px.env
