@@ -827,3 +827,67 @@ def test_intercept_small_response_is_one_tls_record(route, ca, n):
 				assert seen == [23], seen
 	finally:
 		up.close()
+
+
+class _FloodUpstream:
+	"""TLS server answering one request with a body of `size` bytes sent
+	as fast as the connection takes it; .sent counts what went out."""
+
+	def __init__(self, ca, size):
+		self.size = size
+		self.sent = 0
+		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		self.ctx.load_cert_chain(os.path.join(ca, "server.pem"),
+		    os.path.join(ca, "server.key"))
+		self.sock = socket.socket()
+		self.sock.bind(("127.0.0.1", 0))
+		self.sock.listen(4)
+		self.port = self.sock.getsockname()[1]
+		threading.Thread(target=self._serve, daemon=True).start()
+
+	def _serve(self):
+		try:
+			s, _ = self.sock.accept()
+			s.settimeout(10)
+			ts = self.ctx.wrap_socket(s, server_side=True)
+			buf = b""
+			while b"\r\n\r\n" not in buf:
+				buf += ts.recv(4096)
+			ts.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+			    b"\r\n" % self.size)
+			block = b"f" * 65536
+			while self.sent < self.size:
+				self.sent += ts.send(block)
+		except OSError:
+			pass
+
+	def close(self):
+		self.sock.close()
+
+
+def test_intercept_download_to_a_stalled_client_is_bounded(route, ca):
+	"""An answer larger than memory should hold, to a client that stops
+	reading: keyhole stops reading the upstream (which gets less than 24
+	MiB out; 225 MiB before) instead of turning it all into TLS records
+	for the client.  The RSS bound is loose: the sanitizer build keeps
+	freed blocks in quarantine, and every record is a fresh buffer."""
+	from hardening_fixtures import vm_kb
+	up = _FloodUpstream(ca, 256 * 1024 * 1024)
+	try:
+		r = route(up)
+		host = "api.test:%d" % up.port
+		with tunnel(r.px, host) as ts:
+			rss0 = vm_kb(r.px.proc.pid, "VmRSS")
+			ts.sendall(("GET /big HTTP/1.1\r\nHost: %s\r\n"
+			    "Authorization: Bearer %s\r\n\r\n" % (host,
+			    r.phantom)).encode())
+			time.sleep(2)		# not reading
+			grew = vm_kb(r.px.proc.pid, "VmRSS") - rss0
+			assert up.sent < 24 * 1024 * 1024, up.sent
+			assert grew < 64 * 1024, "VmRSS grew %d kB" % grew
+			got = 0
+			ts.settimeout(SOCK_TIMEOUT)
+			while got < 4 * 1024 * 1024:	# and it flows again
+				got += len(ts.recv(65536))
+	finally:
+		up.close()

@@ -542,8 +542,13 @@ intercept_begin(struct conn *c, struct intercept *ic)
 	/*
 	 * Records go to the client's socket as the TLS layer makes them (as
 	 * to an upstream): not an EPOLLOUT turn and two epoll_ctl calls for
-	 * each handshake flight and each response.
+	 * each handshake flight and each response.  With no high mark on
+	 * that socket the TLS layer turned all it was given into records at
+	 * once, its own output never filled, and a client that stopped
+	 * reading never pushed back on the upstream (SPEC §4.6: bounded).
 	 */
+	bufferevent_setwatermark(raw, EV_WRITE, CONN_RELAY_HIGH / 2,
+	    CONN_RELAY_HIGH);
 	proxy_upstream_write_through(raw);
 	bufferevent_setcb(tls, NULL, NULL, intercept_on_event, c);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
