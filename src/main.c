@@ -511,7 +511,17 @@ reload_work(void *arg)
 	struct reload_job	*j = arg;
 	struct profile		*prof;
 	ssize_t			 n;
+	int			 prio;
 
+	/*
+	 * Serving comes first: on a busy machine the reader yields the CPU
+	 * to the loop (this thread's nice value only).
+	 */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+		    prio + 10 > 19 ? 19 : prio + 10);
 	j->rc = -1;
 	if (load_profile(j->cli, &prof, &j->e) == -1)
 		goto done;
