@@ -263,3 +263,61 @@ def test_clients_profile_errors_are_located(keyhole, pcp):
 	err = p.stderr.decode()
 	assert p.returncode == 1, err
 	assert "clients.team-a.phantoms.svc: no such credential route" in err
+
+
+def test_clients_profile_route_host_is_intercepted_under_the_one_ca(
+    keyhole, tmp_path, tls_upstream, ca, http_upstream):
+	# The proxy's profile has no TLS route; team t's profile routes
+	# https://api.test.  The interception CA made at start must sign for
+	# api.test too, and only team t's CONNECT to it is served.
+	import ssl
+	from test_intercept import request
+	d = tmp_path / "conf"
+	d.mkdir()
+	main = d / "main.json"
+	ECHO[0] = 443
+	_write(main, _profile(["shared.test"], {"svc": _route(
+	    http_upstream.port, "K_MAIN")}))
+	_write(d / "t.json", {"meta": {"name": "t"}, "network": {
+	    "credentials": ["tsvc"], "custom_credentials": {"tsvc": {
+	    "upstream": "https://api.test:%d" % tls_upstream.port,
+	    "credential_key": "env://K_T", "env_var": "T_API_KEY"}}}})
+	cf = d / "clients.json"
+	_write(cf, {"clients": {
+	    "team-t": {"token": TOKEN["a"], "profile": "t.json",
+	        "phantoms": {"tsvc": PHANTOM["a"]}},
+	    "team-c": {"token": TOKEN["c"]}}})
+	rd = str(tmp_path / "replica")
+	os.makedirs(rd)
+	px = ClientsProxy(keyhole, rd, ["--clients", str(cf), "--profile",
+	    str(main), "--upstream-ca", os.path.join(ca, "ca.pem"),
+	    "--resolve", "api.test:%d:127.0.0.1" % tls_upstream.port],
+	    env={"K_MAIN": SECRET[""], "K_T": SECRET["a"]})
+	try:
+		px.wait_ready()
+		host = "api.test:%d" % tls_upstream.port
+		assert connect(px, "api.test", tls_upstream.port,
+		    TOKEN["c"]) == 403
+		s = socket.create_connection(("127.0.0.1", px.port), timeout=3)
+		s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+		    host.encode(), host.encode(), auth_header(TOKEN["a"])))
+		st, _, _, _ = read_head(s, 3)
+		assert st == 200
+		ctx = ssl.create_default_context(
+		    cafile=px.env["KEYHOLE_CA_BUNDLE"])
+		ts = ctx.wrap_socket(s, server_hostname="api.test")
+		with ts:
+			st, h, b = request(ts, "GET", "/v/1", host,
+			    [("Authorization", "Bearer " + PHANTOM["a"])])
+		assert st == 200, b
+		assert header_dict(tls_upstream.requests[-1])[
+		    "authorization"] == "Bearer " + SECRET["a"]
+		recs = px.audit(count=2)
+		assert any(r.get("client") == "team-t" and r["decision"] ==
+		    "allow" for r in recs), recs
+	finally:
+		px.close()
+	err = px.stderr()
+	assert SECRET["a"] not in err and TOKEN["a"] not in err
+	for mark in SANITIZER_MARKS:
+		assert mark not in err, err
