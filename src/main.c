@@ -67,7 +67,9 @@ struct proxy_run {
 	struct admin		*admin;
 	struct proxy_clients	*clients;	/* owned; --clients */
 	struct event		*drain_tick;	/* owned; while draining */
-	struct creds_watch	*watch;		/* owned; creds' files */
+	struct creds_watch	**watch;	/* owned; per store: creds,
+						 * then each client profile's */
+	size_t			 nwatch;
 	struct reload_job	*job;		/* a SIGHUP being read */
 	bool			 reload_again;	/* SIGHUP during job */
 	uint64_t		 loads_before;	/* by replaced stores */
@@ -87,6 +89,8 @@ elapsed_ms(const struct timespec *since)
 }
 
 static size_t	proxy_run_drain_retired(struct proxy_run *);
+static void	proxy_run_counts(const struct proxy_run *, uint64_t *,
+		    uint64_t *);
 
 /* Every 100 ms of a drain: done when nothing is open or time is up. */
 static void
@@ -399,12 +403,16 @@ proxy_run_metrics(struct strbuf *out, void *arg)
 	size_t			 n = 0, conns = 0;
 
 	uint64_t		 loads, failures;
+	unsigned		 watched = 0;
+	size_t			 i;
 
 	LIST_FOREACH(g, &pr->retired, entry) {
 		n++;
 		conns += proxy_server_nconns(g->px);
 	}
-	creds_store_counts(pr->creds, &loads, &failures);
+	proxy_run_counts(pr, &loads, &failures);
+	for (i = 0; i < pr->nwatch; i++)
+		watched += creds_watch_active(pr->watch[i]);
 	strbuf_appendf(out, "# HELP keyhole_credential_loads_total "
 	    "Credential secrets loaded (at start, on rotation, on reload).\n"
 	    "# TYPE keyhole_credential_loads_total counter\n"
@@ -419,7 +427,7 @@ proxy_run_metrics(struct strbuf *out, void *arg)
 	    "keyhole_credential_watches %u\n",
 	    (unsigned long long)(pr->loads_before + loads),
 	    (unsigned long long)(pr->load_failures_before + failures),
-	    creds_watch_active(pr->watch));
+	    watched);
 	strbuf_appendf(out, "# HELP keyhole_reloads_total Configurations "
 	    "loaded by SIGHUP.\n"
 	    "# TYPE keyhole_reloads_total counter\n"
@@ -472,16 +480,54 @@ proxy_run_publish(struct proxy_run *pr, bool print, struct errbuf *e)
  * store's check on use still sees changes.
  */
 static void
+proxy_run_unwatch(struct proxy_run *pr)
+{
+	size_t	i;
+
+	for (i = 0; i < pr->nwatch; i++)
+		creds_watch_free(pr->watch[i]);
+	free(pr->watch);
+	pr->watch = NULL;
+	pr->nwatch = 0;
+}
+
+static void
 proxy_run_watch(struct proxy_run *pr)
 {
 	struct errbuf	e = { 0 };
+	size_t		i, n;
 
-	creds_watch_free(pr->watch);
-	pr->watch = creds_watch_new(pr->base, pr->creds, &e);
-	if (pr->watch == NULL && errbuf_msg(&e)[0] != '\0')
-		log_warnx("credential files are not watched (%s): a change "
-		    "is seen when the credential is next used",
-		    errbuf_msg(&e));
+	proxy_run_unwatch(pr);
+	n = 1 + (pr->clients != NULL ? pr->clients->nprofiles : 0);
+	pr->watch = xcalloc(n, sizeof(*pr->watch));
+	pr->nwatch = n;
+	for (i = 0; i < n; i++) {
+		errbuf_clear(&e);
+		pr->watch[i] = creds_watch_new(pr->base, i == 0 ? pr->creds :
+		    pr->clients->profiles[i - 1].creds, &e);
+		if (pr->watch[i] == NULL && errbuf_msg(&e)[0] != '\0') {
+			log_warnx("credential files are not watched (%s): a "
+			    "change is seen when the credential is next used",
+			    errbuf_msg(&e));
+			break;
+		}
+	}
+}
+
+/* Loads of the current stores: the proxy's and its client profiles'. */
+static void
+proxy_run_counts(const struct proxy_run *pr, uint64_t *loads,
+    uint64_t *failures)
+{
+	uint64_t	l, f;
+	size_t		i;
+
+	creds_store_counts(pr->creds, loads, failures);
+	for (i = 0; pr->clients != NULL && i < pr->clients->nprofiles; i++) {
+		creds_store_counts(pr->clients->profiles[i].creds, &l, &f);
+		*loads += l;
+		*failures += f;
+	}
 }
 
 /*
@@ -586,7 +632,7 @@ reload_apply(struct proxy_run *pr, struct reload_job *j)
 	g->clients = pr->clients;
 	g->pr = pr;
 	LIST_INSERT_HEAD(&pr->retired, g, entry);
-	creds_store_counts(pr->creds, &loads, &failures);
+	proxy_run_counts(pr, &loads, &failures);
 	pr->loads_before += loads;
 	pr->load_failures_before += failures;
 	pr->px = px;
@@ -776,7 +822,7 @@ out:
 	if (pr.drain_tick != NULL)
 		event_free(pr.drain_tick);
 	reload_job_free(pr.job);
-	creds_watch_free(pr.watch);
+	proxy_run_unwatch(&pr);
 	proxy_admin_free(pr.admin);
 	/* Retired configurations borrow the newest one's audit log. */
 	while (!LIST_EMPTY(&pr.retired))

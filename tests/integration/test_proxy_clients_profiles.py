@@ -207,14 +207,17 @@ def test_clients_profile_readyz_waits_for_every_profile_credential(
 	    "upstream": "http://127.0.0.1:%d" % pcp.up,
 	    "credential_key": "file://%s" % (pcp.dir / "bkey"),
 	    "env_var": "X_API_KEY"}}))
-	px = pcp.start("--admin-listen", "127.0.0.1:%d" % aport)
+	px = pcp.start("-v", "--admin-listen", "127.0.0.1:%d" % aport)
 	assert admin_get(aport, "/readyz")[0] == 503
 	m = parse_metrics(admin_get(aport, "/metrics")[1])
 	assert m[("keyhole_credentials_declared", frozenset())] == 3
 	assert m[("keyhole_credentials_loaded", frozenset())] == 2
+	# The profile's credential file is watched too: seen with no request.
+	assert m[("keyhole_credential_watches", frozenset())] == 1
 	(pcp.dir / "bkey").write_text("b-file-secret\n")
-	assert wait_for(lambda: admin_get(aport, "/readyz")[0] == 200,
-	    timeout=3.0)
+	assert wait_for(lambda: "credential bsvc: now available" in
+	    px.stderr(), timeout=3.0), px.stderr()
+	assert admin_get(aport, "/readyz")[0] == 200
 
 
 def test_clients_profile_reload_applies_and_bad_profile_keeps_the_last(pcp):
