@@ -345,6 +345,31 @@ def test_intercept_phantom_in_another_credential_header_is_replaced(route,
 	assert rec.get("reason") != "no phantom: sent without a credential"
 
 
+@pytest.mark.parametrize("where", ["header", "query"])
+def test_intercept_phantom_where_keyhole_does_not_read_is_not_sent(route,
+    tls_upstream, where):
+	"""A phantom in a header keyhole does not read, or in the query,
+	would reach the host as it is: refused with 401 saying where keyhole
+	looks, audited, nothing sent."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	path, hdrs = "/p", []
+	if where == "header":
+		hdrs = [("X-Custom-Token", r.phantom)]
+	else:
+		path = "/p?access_token=" + r.phantom
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", path, host, hdrs)
+	assert st == 401, b
+	assert r.phantom.encode() not in b
+	assert tls_upstream.requests == []
+	rec = r.px.wait_audit(mode="intercept", method="GET")[-1]
+	assert rec["status"] == 401, rec
+	assert rec["reason"].startswith("phantom token of route 'svc' in a "
+	    "place keyhole does not read: not sent"), rec
+	assert r.phantom not in json.dumps(rec)
+
+
 def test_intercept_other_routes_phantom_is_never_replaced(route,
     tls_upstream):
 	r = route(tls_upstream, args=("--credential", "openai", "--resolve",

@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "creds/secret.h"
 #include "policy/allowlist.h"
 #include "policy/plan.h"
 #include "policy/route.h"
@@ -649,6 +650,37 @@ proxy_tls_intercept_request(struct conn *c)
 	proxy_reverse_serve(c);
 }
 
+struct intercept_scan {
+	const struct http_head	*head;
+	bool			 found;
+};
+
+static void
+intercept_scan_lent(void *arg, const void *ph, size_t len)
+{
+	struct intercept_scan	*sc = arg;
+
+	sc->found = len > 0 && memmem(sc->head->text, sc->head->text_len, ph,
+	    len) != NULL;
+}
+
+/*
+ * Does the head hold phantom ph anywhere (a header keyhole does not read,
+ * the query)?  Phantoms kept as SHA-256 only (--clients) cannot be
+ * looked for.
+ */
+static bool
+intercept_phantom_anywhere(const struct http_head *h,
+    const struct secret *ph)
+{
+	struct intercept_scan	sc = { h, false };
+
+	if (ph == NULL || creds_secret_is_sha256(ph))
+		return false;
+	creds_secret_lend(ph, SECRET_RAW, intercept_scan_lent, &sc);
+	return sc.found;
+}
+
 int
 proxy_tls_intercept_no_phantom(struct conn *c)
 {
@@ -673,6 +705,26 @@ proxy_tls_intercept_no_phantom(struct conn *c)
 	    c->route->def->inject_mode != INJECT_BASIC_AUTH) {
 		proxy_conn_deny_json(c, 401, NULL, "missing or wrong phantom "
 		    "token");
+		return -1;
+	}
+	/*
+	 * A phantom somewhere keyhole does not read it (a custom header, the
+	 * query) would go out to the host as it is: refused, saying where
+	 * keyhole looks.
+	 */
+	for (i = 0; i < plan->nroutes; i++) {
+		if (!intercept_phantom_anywhere(c->head,
+		    proxy_conn_phantom(c, i)))
+			continue;
+		snprintf(reason, sizeof(reason), "phantom token of route '%s' "
+		    "in a place keyhole does not read: not sent; send it in "
+		    "Authorization (raw, Bearer, token or Basic)%s%s",
+		    plan->routes[i]->def->name, strcasecmp(
+		    c->route->def->inject_header, "Authorization") == 0 ? "" :
+		    " or ", strcasecmp(c->route->def->inject_header,
+		    "Authorization") == 0 ? "" : c->route->def->inject_header);
+		proxy_conn_deny_json_extra(c, 401, NULL, reason,
+		    "WWW-Authenticate: Basic realm=\"keyhole\"\r\n");
 		return -1;
 	}
 	/*
