@@ -12,9 +12,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -169,14 +171,16 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	if (p->mode == NET_PROXY || p->mode == NET_BLOCKED) {
 		m->hosts = hosts_new(NULL);
 		/*
-		 * Blocked mode answers /etc/hosts names only, which glibc
-		 * reads itself: its namespace waits for a first UDP socket.
+		 * The namespace waits for the child's first UDP socket: most
+		 * runs make none (HTTP clients hand names to the proxy, and
+		 * glibc reads /etc/hosts itself), and making it is the
+		 * largest single start-up cost of proxy mode (bench/README).
 		 * Only as root, where the helper never turns dumpable (an
 		 * ordinary user's writes its uid_map, which must happen
 		 * before the child exists).
 		 */
-		m->dns = sandbox_dnsd_new(base, NULL, p->mode == NET_BLOCKED &&
-		    geteuid() == 0, sandbox_mediate_inet_lookup, m, &de);
+		m->dns = sandbox_dnsd_new(base, NULL, geteuid() == 0,
+		    sandbox_mediate_inet_lookup, m, &de);
 		if (m->dns == NULL)
 			log_warnx("the sandbox's DNS cannot be answered (%s): "
 			    "direct grants work by address only, lookups "
@@ -570,29 +574,72 @@ wakeup_mode(struct mediator *m, int batch)
 }
 
 /*
+ * Wait for the next notification: 1 when one is queued, 0 when none is,
+ * -1 when the listener hung up (its tasks are all gone: it then polls as
+ * readable forever).  While synchronous wake-ups are on (one notification
+ * at a time: a thread of the program calling again and again), and once
+ * this turn has answered one, the CPU is given away and the listener
+ * looked at again for up to MEDIATOR_SPIN_NS before going back to the
+ * loop.  The thread just answered was woken on this CPU, so its next call
+ * comes back here without an idle CPU having to be woken for either side;
+ * in a VM such a wake-up costs tens of microseconds, several times the
+ * round trip itself (bench/README.md).  *spun says whether it waited.
+ */
+static int
+listener_next(struct mediator *m, int lfd, bool may_spin, bool *spun)
+{
+	struct pollfd	 pfd;
+	struct timespec	 t0, now;
+	long long	 ns;
+
+	*spun = false;
+	for (;;) {
+		pfd.fd = lfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) > 0) {
+			if (pfd.revents & POLLIN)
+				return 1;
+			return (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) ?
+			    -1 : 0;
+		}
+		if (!may_spin || !m->sync)
+			return 0;
+		if (!*spun) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			*spun = true;
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ns = (now.tv_sec - t0.tv_sec) * 1000000000LL +
+			    (now.tv_nsec - t0.tv_nsec);
+			if (ns >= MEDIATOR_SPIN_NS)
+				return 0;
+		}
+		sched_yield();
+	}
+}
+
+/*
  * The listener is readable.  NOTIF_RECV blocks when nothing is queued
- * (O_NONBLOCK is not honoured), and a listener whose tasks are all gone
- * polls as readable forever (POLLHUP): poll first, receive only on
- * POLLIN, stop watching on a hang-up.
+ * (O_NONBLOCK is not honoured): look first (listener_next), receive only
+ * when something is there, stop watching on a hang-up.  What counts as
+ * notifications coming together, for wakeup_mode, is those found queued
+ * one after another without waiting, from different threads.
  */
 static void
 on_listener(evutil_socket_t lfd, short what, void *arg)
 {
 	struct mediator		*m = arg;
 	struct seccomp_notif	*req;
-	struct pollfd		 pfd;
-	int			 i;
+	int			 i, r, run = 0, burst = 0;
+	__u32			 last = 0;
+	bool			 spun;
 
 	(void)what;
 	req = xmalloc(m->notif_size);
 	for (i = 0; i < MEDIATOR_BATCH; i++) {
-		pfd.fd = lfd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) <= 0)
-			break;
-		if (!(pfd.revents & POLLIN)) {
-			if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		if ((r = listener_next(m, lfd, i > 0, &spun)) <= 0) {
+			if (r == -1) {
 				log_debug("%s: listener hung up", __func__);
 				event_del(m->lev);
 			}
@@ -605,10 +652,16 @@ on_listener(evutil_socket_t lfd, short what, void *arg)
 			log_warn("seccomp notification");
 			break;
 		}
+		/* A thread has one call pending at most: its next is not
+		 * "together" with the last, however soon it came. */
+		run = spun || req->pid == last ? 1 : run + 1;
+		last = req->pid;
+		if (run > burst)
+			burst = run;
 		handle(m, req);
 	}
 	free(req);
-	wakeup_mode(m, i);
+	wakeup_mode(m, burst);
 }
 
 int

@@ -67,6 +67,9 @@ struct mediator;	/* opaque */
 #define MEDIATOR_TTL_MAX_S	3600
 #define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
 #define MEDIATOR_SYNC_AFTER	32	/* lone notifications: sync wake-ups */
+#ifndef MEDIATOR_SPIN_NS
+#define MEDIATOR_SPIN_NS	50000	/* look again for a next one (ns) */
+#endif
 #define MEDIATOR_BOUND_MAX	4096	/* unix sockets bound inside, live */
 #define MEDIATOR_BOUND_SWEEP	32	/* first sweep of unlinked ones */
 #define MEDIATOR_SEND_MAX	(256u * 1024)	/* bytes copied per send */
