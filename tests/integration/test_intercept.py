@@ -765,20 +765,28 @@ def test_intercept_big_answer_to_a_slow_reader_arrives_whole(route,
 		assert json.loads(b)["path"] == "/after"
 
 
-class _NginxShapedUpstream:
-	"""TLS server answering each request as nginx does: the head and
-	the body in a TLS record each, sent together; on 127.0.0.1."""
+class _TlsUpstream:
+	"""A TLS listener on 127.0.0.1 with the test CA's server certificate;
+	subclasses serve it in _serve (started on a thread)."""
 
-	def __init__(self, ca, body):
-		self.body = body
+	def __init__(self, ca, backlog):
 		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 		self.ctx.load_cert_chain(os.path.join(ca, "server.pem"),
 		    os.path.join(ca, "server.key"))
 		self.sock = socket.socket()
 		self.sock.bind(("127.0.0.1", 0))
-		self.sock.listen(8)
+		self.sock.listen(backlog)
 		self.port = self.sock.getsockname()[1]
 		threading.Thread(target=self._serve, daemon=True).start()
+
+
+class _NginxShapedUpstream(_TlsUpstream):
+	"""TLS server answering each request as nginx does: the head and
+	the body in a TLS record each, sent together; on 127.0.0.1."""
+
+	def __init__(self, ca, body):
+		self.body = body
+		super().__init__(ca, 8)
 
 	def _serve(self):
 		while True:
@@ -854,21 +862,14 @@ def test_intercept_small_response_is_one_tls_record(route, ca, n):
 		up.close()
 
 
-class _FloodUpstream:
+class _FloodUpstream(_TlsUpstream):
 	"""TLS server answering one request with a body of `size` bytes sent
 	as fast as the connection takes it; .sent counts what went out."""
 
 	def __init__(self, ca, size):
 		self.size = size
 		self.sent = 0
-		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-		self.ctx.load_cert_chain(os.path.join(ca, "server.pem"),
-		    os.path.join(ca, "server.key"))
-		self.sock = socket.socket()
-		self.sock.bind(("127.0.0.1", 0))
-		self.sock.listen(4)
-		self.port = self.sock.getsockname()[1]
-		threading.Thread(target=self._serve, daemon=True).start()
+		super().__init__(ca, 4)
 
 	def _serve(self):
 		try:
