@@ -15,10 +15,10 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "creds/source.h"
+#include "util/mono.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -26,16 +26,6 @@
 #define RUN_DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 /* How often to look for the helper's exit while waiting on its pipes. */
 #define RUN_REAP_POLL_MS	20
-
-/* Milliseconds on the monotonic clock. */
-static int64_t
-run_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* True when path is a regular file we may execute. */
 static bool
@@ -196,7 +186,7 @@ run_collect(pid_t pid, int fds[2], int64_t deadline, struct creds_run *r)
 			r->status = 0;
 			exited = true;
 		}
-		left = deadline - run_now_ms();
+		left = deadline - (int64_t)mono_ms();
 		if (!exited && left <= 0) {
 			r->end = CREDS_RUN_TIMEOUT;
 			break;
@@ -314,7 +304,7 @@ creds_run_argv(char *const argv[], char *const *envp, int timeout_ms,
 		timeout_ms = CREDS_RUN_TIMEOUT_MS;
 	fds[0] = outp[0];
 	fds[1] = errp[0];
-	run_collect(pid, fds, run_now_ms() + timeout_ms, r);
+	run_collect(pid, fds, (int64_t)mono_ms() + timeout_ms, r);
 	return 0;
 }
 

@@ -8,11 +8,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "creds/secret.h"
 #include "creds/source.h"
 #include "util/log.h"
+#include "util/mono.h"
 #include "util/xmalloc.h"
 
 /* Room for a reference in an error message, escaped. */
@@ -56,15 +56,12 @@ static const char *const store_unsupported[] = {
 	"apple-password://", "apple-passwords://", "bw://",
 };
 
-/* CLOCK_MONOTONIC in milliseconds. */
+/* The store's clock unless a test sets one: monotonic milliseconds. */
 static uint64_t
 store_monotonic(void *arg)
 {
-	struct timespec	ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 struct creds_store *

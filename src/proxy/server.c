@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +38,7 @@
 #include "proxy/tls/intercept.h"
 #include "proxy/upstream.h"
 #include "util/log.h"
+#include "util/mono.h"
 #include "util/strbuf.h"
 #include "util/strnum.h"
 #include "util/xmalloc.h"
@@ -143,15 +143,6 @@ static void	server_on_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	server_on_accept_error(struct evconnlistener *, void *);
 
-static uint64_t
-server_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 proxy_server_note_unavailable(struct proxy *px, size_t i, const char *why)
 {
@@ -164,7 +155,7 @@ proxy_server_note_unavailable(struct proxy *px, size_t i, const char *why)
 	if (why == NULL)
 		why = "not loaded";
 	u = &px->unavail[i];
-	now = server_now_ms();
+	now = mono_ms();
 	if (u->last_ms != 0 && now - u->last_ms < PROXY_UNAVAIL_REPORT_MS) {
 		u->quiet++;
 		return;

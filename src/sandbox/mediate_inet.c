@@ -22,6 +22,7 @@
 #include "util/dnsmsg.h"
 #include "util/hosts.h"
 #include "util/log.h"
+#include "util/mono.h"
 #include "util/xmalloc.h"
 
 /*
@@ -351,22 +352,13 @@ grants_build(struct mediator *m, const struct plan *p)
 	}
 }
 
-static time_t
-inet_now(void)
-{
-	struct timespec	ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /* Re-resolve g in secs seconds. */
 static void
 grant_schedule(struct mediator_grant *g, uint32_t secs)
 {
 	struct timeval	tv = { (time_t)secs, 0 };
 
-	g->expires = inet_now() + (time_t)secs;
+	g->expires = (time_t)mono_s() + (time_t)secs;
 
 	if (evtimer_add(g->timer, &tv) == -1)
 		log_warnx("direct grant %s:%u: cannot schedule its refresh; "
@@ -785,7 +777,7 @@ would_audit(struct mediator *m, const char *name)
 static struct med_name *
 would_find(struct mediator *m, const char *name)
 {
-	time_t	now = inet_now();
+	time_t	now = (time_t)mono_s();
 	size_t	i;
 
 	for (i = 0; i < m->nnames; i++)
@@ -823,7 +815,7 @@ would_keep(struct mediator *m, const char *name,
 	e->n = n < DNS_MAX_ADDRS ? n : DNS_MAX_ADDRS;
 	memcpy(e->addrs, addrs, e->n * sizeof(*addrs));
 	e->nx = nx;
-	e->expires = inet_now() + (time_t)ttl;
+	e->expires = (time_t)mono_s() + (time_t)ttl;
 }
 
 static uint32_t
@@ -882,7 +874,7 @@ would_lookup(struct mediator *m, const char *name,
 	if ((e = would_find(m, name)) != NULL) {
 		*n = e->n < max ? e->n : max;
 		memcpy(addrs, e->addrs, *n * sizeof(*addrs));
-		*ttl = (uint32_t)(e->expires - inet_now());
+		*ttl = (uint32_t)(e->expires - (time_t)mono_s());
 		return e->nx ? DNSD_NXDOMAIN : 0;
 	}
 	if (m->proxy == NULL || (dns = proxy_server_dns(m->proxy)) == NULL ||
@@ -938,7 +930,7 @@ sandbox_mediate_inet_lookup(void *arg, const char *name, uint16_t qtype,
 	struct sockaddr_in	*s4;
 	struct sockaddr_in6	*s6;
 	size_t			 i, j, k;
-	time_t			 now = inet_now(), left;
+	time_t			 now = (time_t)mono_s(), left;
 	bool			 found = false;
 
 	(void)qtype;

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -30,6 +29,7 @@
 #include "sandbox/dnsd.h"
 #include "util/hosts.h"
 #include "util/log.h"
+#include "util/mono.h"
 #include "util/xmalloc.h"
 
 /*
@@ -589,8 +589,7 @@ static int
 listener_next(struct mediator *m, int lfd, bool may_spin, bool *spun)
 {
 	struct pollfd	 pfd;
-	struct timespec	 t0, now;
-	long long	 ns;
+	uint64_t	 t0 = 0;
 
 	*spun = false;
 	for (;;) {
@@ -606,15 +605,10 @@ listener_next(struct mediator *m, int lfd, bool may_spin, bool *spun)
 		if (!may_spin || !m->sync)
 			return 0;
 		if (!*spun) {
-			clock_gettime(CLOCK_MONOTONIC, &t0);
+			t0 = mono_ns();
 			*spun = true;
-		} else {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			ns = (now.tv_sec - t0.tv_sec) * 1000000000LL +
-			    (now.tv_nsec - t0.tv_nsec);
-			if (ns >= MEDIATOR_SPIN_NS)
-				return 0;
-		}
+		} else if (mono_ns() - t0 >= MEDIATOR_SPIN_NS)
+			return 0;
 		sched_yield();
 	}
 }

@@ -19,6 +19,7 @@
 
 #include "util/hosts.h"
 #include "util/log.h"
+#include "util/mono.h"
 #include "util/xmalloc.h"
 
 #define HOSTS_NAME_MAX	253
@@ -184,15 +185,6 @@ hosts_read(struct hosts *h)
 	free(buf);
 }
 
-static time_t
-hosts_now(void)
-{
-	struct timespec	ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /* Read the file again if it changed (looked at once per HOSTS_CHECK_S). */
 static void
 hosts_check(struct hosts *h)
@@ -200,7 +192,7 @@ hosts_check(struct hosts *h)
 	struct stat	st;
 	time_t		now;
 
-	if (h->path == NULL || (now = hosts_now()) - h->checked <
+	if (h->path == NULL || (now = (time_t)mono_s()) - h->checked <
 	    HOSTS_CHECK_S)
 		return;
 	h->checked = now;
@@ -227,7 +219,7 @@ hosts_new(const char *path)
 	h = xcalloc(1, sizeof(*h));
 	h->path = xstrdup(path != NULL ? path : HOSTS_PATH);
 	hosts_read(h);
-	h->checked = hosts_now();
+	h->checked = (time_t)mono_s();
 	return h;
 }
 
