@@ -38,6 +38,23 @@ def netns_ok():
 		return False
 
 
+def run_world(box, cfg, runs, timeout):
+	"""Run `runs` (name -> argv) in dns_world.py's private network and
+	mount namespace as configured by cfg: each one's Result by name
+	(checked for sanitizer reports), and the world's whole report."""
+	cfgpath = box.write(box.path("world.json"), json.dumps(cfg))
+	p = subprocess.run(["unshare", "--net", "--mount", "--", PY, WORLD,
+	    cfgpath], capture_output=True, timeout=timeout)
+	assert p.returncode == 0, p
+	rep = json.loads(p.stdout.decode().strip().splitlines()[-1])
+	out = {}
+	for (name, argv), r in zip(runs.items(), rep["runs"]):
+		res = Result(argv, r["rc"], r["stdout"], r["stderr"], r["secs"])
+		assert_no_sanitizer(res)
+		out[name] = res
+	return out, rep
+
+
 pytestmark = pytest.mark.skipif(not netns_ok(),
     reason="needs root: unshare --net --mount and ip(8)")
 
@@ -211,16 +228,7 @@ def world(keyhole):
 	    ["10.77.0.7", rport]],
 	    "hosts": HOSTS,
 	    "runs": [{"argv": v, "env": env} for v in runs.values()]}
-	cfgpath = box.write(box.path("world.json"), json.dumps(cfg))
-	p = subprocess.run(["unshare", "--net", "--mount", "--", PY, WORLD,
-	    cfgpath], capture_output=True, timeout=300)
-	assert p.returncode == 0, p
-	rep = json.loads(p.stdout.decode().strip().splitlines()[-1])
-	out = {}
-	for (name, argv), r in zip(runs.items(), rep["runs"]):
-		res = Result(argv, r["rc"], r["stdout"], r["stderr"], r["secs"])
-		assert_no_sanitizer(res)
-		out[name] = res
+	out, rep = run_world(box, cfg, runs, 300)
 	assert os.path.exists(audit), {k: (v.rc, v.out, v.err) for k, v in out.items()}
 	with open(audit) as f:
 		audit_lines = [json.loads(l) for l in f if l.strip()]

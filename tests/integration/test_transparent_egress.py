@@ -19,8 +19,8 @@ import subprocess
 
 import pytest
 
-from run_fixtures import Box, assert_no_sanitizer, Result
-from test_sandbox_dns import netns_ok, PY, WORLD
+from run_fixtures import Box
+from test_sandbox_dns import netns_ok, PY, run_world
 
 pytestmark = pytest.mark.skipif(not netns_ok(),
     reason="needs root: unshare --net --mount and ip(8)")
@@ -164,16 +164,7 @@ def world(keyhole, ca):
 	    {"addr": "10.77.0.7", "port": 80}],
 	    "runs": [{"argv": v, "env": box.env(), "timeout": 60}
 	    for v in runs.values()]}
-	cfgpath = box.write(box.path("world.json"), json.dumps(cfg))
-	p = subprocess.run(["unshare", "--net", "--mount", "--", PY, WORLD,
-	    cfgpath], capture_output=True, timeout=400)
-	assert p.returncode == 0, p
-	rep = json.loads(p.stdout.decode().strip().splitlines()[-1])
-	out = {}
-	for (name, argv), r in zip(runs.items(), rep["runs"]):
-		res = Result(argv, r["rc"], r["stdout"], r["stderr"], r["secs"])
-		assert_no_sanitizer(res)
-		out[name] = res
+	out, rep = run_world(box, cfg, runs, 400)
 	assert os.path.exists(audit), {k: (v.rc, v.out, v.err)
 	    for k, v in out.items()}
 	with open(audit) as f:
