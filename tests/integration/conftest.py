@@ -949,6 +949,35 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
     "runtime error:", "AddressSanitizer:DEADLYSIGNAL")
 
 
+def assert_no_sanitizer_report(text, what="sanitizer report"):
+	"""text (a process's stderr or output) holds no ASan, LSan or UBSan
+	report."""
+	for mark in SANITIZER_MARKS:
+		assert mark not in text, "%s:\n%s" % (what, text)
+
+
+def stop_proxies(started, secrets=()):
+	"""Stop every proxy of a factory fixture, then fail once, listing
+	every problem: a sanitizer report on stderr, a token the run printed
+	(assert_no_secrets), or one of secrets (strings the test gave, such as
+	real credentials) on stderr or in the audit log."""
+	problems = []
+	for px in started:
+		px.close()
+		err = px.stderr()
+		if any(mark in err for mark in SANITIZER_MARKS):
+			problems.append("sanitizer report on stderr:\n" + err)
+		try:
+			assert_no_secrets(px)
+		except AssertionError as e:
+			problems.append(str(e))
+		audit = px.audit_text()
+		if any(t in err or t in audit for t in secrets):
+			problems.append("a secret the test gave was logged")
+	if problems:
+		pytest.fail("\n".join(problems), pytrace=False)
+
+
 @pytest.fixture
 def proxy(keyhole, tmp_path):
 	"""Factory: proxy(*args, env=None) starts `keyhole proxy --audit-log
@@ -966,21 +995,7 @@ def proxy(keyhole, tmp_path):
 		return px
 
 	yield start
-	problems = []
-	for px in started:
-		px.close()
-		err = px.stderr()
-		for mark in SANITIZER_MARKS:
-			if mark in err:
-				problems.append("sanitizer report on stderr:\n"
-				    + err)
-				break
-		try:
-			assert_no_secrets(px)
-		except AssertionError as e:
-			problems.append(str(e))
-	if problems:
-		pytest.fail("\n".join(problems), pytrace=False)
+	stop_proxies(started)
 
 
 def start_proxy_raw(keyhole, args, timeout=5, env=None):

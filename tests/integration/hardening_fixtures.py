@@ -25,8 +25,8 @@ import time
 
 import pytest
 
-from conftest import (REPO, SANITIZER_MARKS, Proxy, _clean_env,
-    assert_no_secrets, auth_header, read_head)
+from conftest import (REPO, Proxy, _clean_env, auth_header, read_head,
+    stop_proxies)
 
 RELEASE_DEFAULT = os.path.join(REPO, "build", "keyhole")
 SERVICE = "svc"
@@ -167,22 +167,7 @@ def _proxy_factory(binary, tmp_path, prefix):
 		return px
 
 	def teardown():
-		problems = []
-		for px in started:
-			px.close()
-			err = px.stderr()
-			for mark in SANITIZER_MARKS:
-				if mark in err:
-					problems.append("sanitizer report:\n" + err)
-					break
-			try:
-				assert_no_secrets(px)
-			except AssertionError as e:
-				problems.append(str(e))
-			if SECRET in err or SECRET in px.audit_text():
-				problems.append("the real secret was logged")
-		if problems:
-			pytest.fail("\n".join(problems), pytrace=False)
+		stop_proxies(started, (SECRET,))
 	return start, teardown
 
 

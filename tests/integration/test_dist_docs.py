@@ -27,7 +27,7 @@ import tempfile
 
 import pytest
 
-from conftest import REPO, SANITIZER_MARKS, _clean_env
+from conftest import REPO, assert_no_sanitizer_report, _clean_env
 
 # Every user page: the README and docs/ but the developers' HACKING.md.
 DOCS = ["README.md"] + sorted(
@@ -145,9 +145,7 @@ def run_doc(keyhole, doc, scratch):
 		    "-e", "-c", text], cwd=work, env=env, capture_output=True,
 		    text=True, timeout=120, stdin=subprocess.DEVNULL)
 		out = p.stdout + p.stderr
-		for mark in SANITIZER_MARKS:
-			assert mark not in out, "%s: sanitizer report:\n%s" % (
-			    where, out)
+		assert_no_sanitizer_report(out, "%s: sanitizer report" % where)
 		want = int(a.get("rc", "0"))
 		assert p.returncode == want, "%s: exit %d, want %d\n%s\n%s" % (
 		    where, p.returncode, want, text, out)

@@ -8,7 +8,7 @@ import re
 import jsonschema
 import pytest
 
-from conftest import REPO, SANITIZER_MARKS, start_proxy_raw
+from conftest import REPO, assert_no_sanitizer_report, start_proxy_raw
 
 SCHEMA_FILE = os.path.join(REPO, "data", "profile-schema.json")
 
@@ -16,8 +16,7 @@ SCHEMA_FILE = os.path.join(REPO, "data", "profile-schema.json")
 def kh(keyhole, home, *args):
 	rc, out, err = start_proxy_raw(keyhole, args, timeout=20,
 	    env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / "xdg")})
-	for mark in SANITIZER_MARKS:
-		assert mark not in err, "sanitizer report:\n" + err
+	assert_no_sanitizer_report(err)
 	return rc, out, err
 
 

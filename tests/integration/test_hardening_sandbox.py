@@ -20,7 +20,7 @@ import pytest
 
 pytest.register_assert_rewrite("hardening_fixtures")
 
-from conftest import SANITIZER_MARKS, free_port_number, read_head
+from conftest import assert_no_sanitizer_report, free_port_number, read_head
 from hardening_fixtures import drain, forward_request, one_response, wait_for
 from run_fixtures import box, stop_proc, try_bin  # noqa: F401
 
@@ -142,8 +142,7 @@ def assert_nothing_listens(port):
 
 
 def assert_clean_stderr(err):
-	for mark in SANITIZER_MARKS:
-		assert mark not in err, "sanitizer report:\n%s" % err
+	assert_no_sanitizer_report(err)
 	assert "keyhole: fatal" not in err, err
 
 

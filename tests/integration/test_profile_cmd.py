@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import SANITIZER_MARKS, start_proxy_raw
+from conftest import assert_no_sanitizer_report, start_proxy_raw
 
 BUILTINS = ("default", "linux-host-compat", "claude-code", "codex",
     "opencode", "openclaw", "swival", "python-dev", "node-dev", "rust-dev",
@@ -57,8 +57,7 @@ def kh(keyhole, cfg, *args):
 	"""Run keyhole ARGS with the private HOME; (rc, stdout, stderr).
 	Sanitizer reports fail the test."""
 	rc, out, err = start_proxy_raw(keyhole, args, timeout=20, env=cfg.env)
-	for mark in SANITIZER_MARKS:
-		assert mark not in err, "sanitizer report:\n" + err
+	assert_no_sanitizer_report(err)
 	return rc, out, err
 
 

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, SANITIZER_MARKS, _clean_env
+from conftest import REPO, assert_no_sanitizer_report, _clean_env
 
 CPU_MAX = 0.100		# seconds of CPU for one answer (ASan build)
 WALL_MAX = 5.0		# seconds before a case counts as a hang
@@ -47,8 +47,7 @@ def answer(keyhole, tmp_path, *args):
 	cpu = (after.ru_utime - before.ru_utime) + \
 	    (after.ru_stime - before.ru_stime)
 	err = p.stderr.decode("utf-8", "replace")
-	for mark in SANITIZER_MARKS:
-		assert mark not in err, "sanitizer report:\n" + err
+	assert_no_sanitizer_report(err)
 	return p.returncode, err, cpu
 
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import (SANITIZER_MARKS, Proxy, auth_header, free_port_number,
+from conftest import (stop_proxies, Proxy, auth_header, free_port_number,
     read_head, read_response, recv_exact)
 from reverse_fixtures import send_request, write_profile
 from test_proxy_ops import admin_get, allow_args, decisions, parse_metrics
@@ -74,18 +74,7 @@ def cproxy(keyhole, tmp_path, http_upstream, tcp_echo):
 	start.echo_port = tcp_echo.port
 	start.clients_file = cfile
 	yield start
-	problems = []
-	for px in started:
-		px.close()
-		err = px.stderr()
-		for mark in SANITIZER_MARKS:
-			if mark in err:
-				problems.append(err)
-		for t in (TOKEN_A, TOKEN_B, PHANTOM_A, PHANTOM_B, SECRET):
-			for where in (err, px.audit_text()):
-				assert t not in where
-	if problems:
-		pytest.fail("\n".join(problems), pytrace=False)
+	stop_proxies(started, (TOKEN_A, TOKEN_B, PHANTOM_A, PHANTOM_B, SECRET))
 
 
 def connect(px, port, token):

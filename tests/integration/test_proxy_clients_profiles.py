@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from conftest import (SANITIZER_MARKS, auth_header, free_port_number,
+from conftest import (assert_no_sanitizer_report, stop_proxies, auth_header, free_port_number,
     read_head, read_response, wait_for)
 from reverse_fixtures import header_dict, send_request
 from test_proxy_clients import ClientsProxy, sha
@@ -100,18 +100,8 @@ def pcp(keyhole, tmp_path, http_upstream, tcp_echo):
 		return px
 	s.start = start
 	yield s
-	problems = []
-	for px in started:
-		px.close()
-		err = px.stderr()
-		for mark in SANITIZER_MARKS:
-			if mark in err:
-				problems.append(err)
-		for t in list(TOKEN.values()) + list(PHANTOM.values()) + \
-		    list(SECRET.values()):
-			assert t not in err and t not in px.audit_text()
-	if problems:
-		pytest.fail("\n".join(problems), pytrace=False)
+	stop_proxies(started, list(TOKEN.values()) + list(PHANTOM.values()) +
+	    list(SECRET.values()))
 
 
 def connect(px, host, port, token):
@@ -322,5 +312,4 @@ def test_clients_profile_route_host_is_intercepted_under_the_one_ca(
 		px.close()
 	err = px.stderr()
 	assert SECRET["a"] not in err and TOKEN["a"] not in err
-	for mark in SANITIZER_MARKS:
-		assert mark not in err, err
+	assert_no_sanitizer_report(err)

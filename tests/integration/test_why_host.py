@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import SANITIZER_MARKS, start_proxy_raw
+from conftest import assert_no_sanitizer_report, start_proxy_raw
 
 
 class Cfg:
@@ -39,8 +39,7 @@ def cfg(tmp_path):
 
 def kh(keyhole, cfg, *args):
 	rc, out, err = start_proxy_raw(keyhole, args, timeout=20, env=cfg.env)
-	for mark in SANITIZER_MARKS:
-		assert mark not in err, "sanitizer report:\n" + err
+	assert_no_sanitizer_report(err)
 	return rc, out, err
 
 
