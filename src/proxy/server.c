@@ -87,6 +87,7 @@ struct proxy {
 						 * first extra host */
 	char			*ca_dir;	/* owned; the clients' CA bundle */
 	bool			 ca_java;	/* ca_dir has truststore.p12 */
+	int			 ca_lock;	/* flock held on ca_dir, or -1 */
 	struct endpoint_rules	**rules;	/* owned; one per route */
 	struct endpoint_rules	**plain_rules;	/* owned; plan->plain's */
 	struct unavail		*unavail;	/* owned; one per route */
@@ -682,7 +683,8 @@ server_intercept(struct proxy *px, const struct proxy_clients *cs,
 	if (px->itls == NULL)
 		return errbuf_msg(e)[0] != '\0' ? -1 : 0;
 	px->ca_dir = proxy_tls_bundle_write(proxy_tls_intercept_root(px->itls),
-	    NULL, px->plan->upstream_ca, px->plan->tls_java_truststore, e);
+	    NULL, px->plan->upstream_ca, px->plan->tls_java_truststore,
+	    &px->ca_lock, e);
 	if (px->ca_dir == NULL) {
 		errbuf_wrap(e, "TLS interception CA bundle");
 		return -1;
@@ -1014,6 +1016,7 @@ server_take_over(struct proxy *px, struct proxy *old)
 	px->itls = old->itls;
 	px->ca_dir = old->ca_dir;
 	px->ca_java = old->ca_java;
+	px->ca_lock = old->ca_lock;
 	old->borrowed = true;
 	px->accepted = old->accepted;
 	px->unavail_total = old->unavail_total;
@@ -1131,6 +1134,7 @@ server_build(const struct plan *plan, struct event_base *base,
 	px->base = base;
 	px->parent = parent;
 	px->clients = cs;
+	px->ca_lock = -1;
 	/* A view's audit log, CA and address are its root's. */
 	px->borrowed = parent != NULL;
 	TAILQ_INIT(&px->conns);
@@ -1467,7 +1471,7 @@ proxy_server_free(struct proxy *px)
 	proxy_upstream_tls_free(px->tls);
 	if (!px->borrowed) {
 		proxy_tls_intercept_tls_free(px->itls);
-		proxy_tls_bundle_remove(px->ca_dir);
+		proxy_tls_bundle_remove(px->ca_dir, px->ca_lock);
 		free(px->ca_dir);
 	}
 	free(px->more);

@@ -245,6 +245,41 @@ def test_intercept_bundle_variables_and_files(route, tls_upstream):
 	assert not os.path.exists(d)
 
 
+def test_intercept_bundle_left_by_a_killed_proxy_is_swept(proxy, tmp_path):
+	"""A proxy killed with SIGKILL cannot remove its CA directory; the
+	next intercepting start removes it once it is 10 s old and no run
+	holds its lock, and never touches a live run's directory, a young
+	one (a run that has not locked it yet) or one holding other files."""
+	tmp = tmp_path / "tmp"
+	tmp.mkdir()
+	path = write_profile(tmp_path, {"svc": {
+	    "upstream": "https://api.test:9", "credential_key": "env://SVC_KEY",
+	    "env_var": "SVC_API_KEY"}}, name="sweep.json")
+	env = {"SVC_KEY": REAL_SECRET, "TMPDIR": str(tmp)}
+	dead = proxy("--profile", path, env=env)
+	live = proxy("--profile", path, env=env)
+	dead_dir = os.path.dirname(dead.env["KEYHOLE_CA_CERT"])
+	live_dir = os.path.dirname(live.env["KEYHOLE_CA_CERT"])
+	assert os.path.dirname(dead_dir) == str(tmp)
+	dead.kill()
+	assert os.path.isdir(dead_dir)
+	young = tmp / "keyhole-ca-young"
+	young.mkdir()
+	other = tmp / "keyhole-ca-other"
+	other.mkdir()
+	(other / "notes.txt").write_text("not keyhole's")
+	old = time.time() - 60
+	for d in (dead_dir, live_dir, str(other)):
+		os.utime(d, (old, old))
+	third = proxy("--profile", path, env=env)
+	assert not os.path.exists(dead_dir)
+	assert os.path.isfile(live.env["KEYHOLE_CA_CERT"])
+	assert young.is_dir() and (other / "notes.txt").is_file()
+	assert os.path.isfile(third.env["KEYHOLE_CA_CERT"])
+	live.stop()
+	assert not os.path.exists(live_dir)
+
+
 def _chain(px, host, tmp_path):
 	"""The certificates the proxy presents for host (leaf, intermediate)
 	through openssl s_client, saved as PEM files."""

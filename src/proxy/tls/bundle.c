@@ -7,12 +7,15 @@
  */
 #include "proxy/tls/bundle.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -22,6 +25,12 @@
 #include <openssl/pkcs12.h>
 
 #include "util/xmalloc.h"
+
+#define BUNDLE_PREFIX	"keyhole-ca-"
+
+static const char *const bundle_files[] = {
+	BUNDLE_FILE, BUNDLE_ROOT, BUNDLE_JAVA,
+};
 
 static const char *const bundle_vars[] = {
 	"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
@@ -153,9 +162,72 @@ out:
 	return rc;
 }
 
+/*
+ * Remove base/name if it is a bundle directory of ours that no run holds
+ * (its flock is free) and that is old enough not to be one a starting
+ * run has just made and not yet locked.  Only the bundle's own files are
+ * removed: a directory holding anything else stays.
+ */
+static void
+bundle_sweep_one(int basefd, const char *name, time_t now)
+{
+	struct stat	st;
+	size_t		i;
+	int		fd;
+
+	if (fstatat(basefd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    now - st.st_mtime < BUNDLE_STALE_S)
+		return;
+	fd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		for (i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]);
+		    i++)
+			(void)unlinkat(fd, bundle_files[i], 0);
+		(void)unlinkat(basefd, name, AT_REMOVEDIR);
+	}
+	close(fd);
+}
+
+/* Remove the stale bundle directories of this user under base. */
+static void
+bundle_sweep(const char *base)
+{
+	DIR		*d;
+	struct dirent	*de;
+	time_t		 now = time(NULL);
+
+	if ((d = opendir(base)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, BUNDLE_PREFIX,
+		    sizeof(BUNDLE_PREFIX) - 1) == 0)
+			bundle_sweep_one(dirfd(d), de->d_name, now);
+	closedir(d);
+}
+
+/* Hold a shared flock on dir for as long as the descriptor is open. */
+static int
+bundle_lock(const char *dir, struct errbuf *e)
+{
+	int	fd;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || flock(fd, LOCK_SH | LOCK_NB) == -1) {
+		errbuf_sys(e, "cannot lock %s", dir);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 char *
 proxy_tls_bundle_write(X509 *root, const char *system_file,
-    const char *extra_ca, bool java, struct errbuf *e)
+    const char *extra_ca, bool java, int *lock, struct errbuf *e)
 {
 	const char	*base = getenv("TMPDIR"), *sys = system_file;
 	char		*dir;
@@ -171,9 +243,16 @@ proxy_tls_bundle_write(X509 *root, const char *system_file,
 	    !S_ISDIR(st.st_mode) || (java && base[strcspn(base,
 	    " \t\n\"'\\")] != '\0'))
 		base = "/tmp";
-	dir = xasprintf("%s/keyhole-ca-XXXXXX", base);
+	*lock = -1;
+	bundle_sweep(base);
+	dir = xasprintf("%s/" BUNDLE_PREFIX "XXXXXX", base);
 	if (mkdtemp(dir) == NULL) {
 		errbuf_sys(e, "cannot create %s", dir);
+		free(dir);
+		return NULL;
+	}
+	if ((*lock = bundle_lock(dir, e)) == -1) {
+		(void)rmdir(dir);
 		free(dir);
 		return NULL;
 	}
@@ -218,7 +297,8 @@ fail:
 	BIO_free(one);
 	BIO_free(p12);
 	sk_X509_pop_free(certs, X509_free);
-	proxy_tls_bundle_remove(dir);
+	proxy_tls_bundle_remove(dir, *lock);
+	*lock = -1;
 	free(dir);
 	return NULL;
 }
@@ -240,20 +320,20 @@ proxy_tls_bundle_env(const char *dir, bool java, struct strv *env)
 }
 
 void
-proxy_tls_bundle_remove(const char *dir)
+proxy_tls_bundle_remove(const char *dir, int lock)
 {
+	size_t	i;
 	char	*p;
 
-	if (dir == NULL)
-		return;
-	p = xasprintf("%s/%s", dir, BUNDLE_FILE);
-	(void)unlink(p);
-	free(p);
-	p = xasprintf("%s/%s", dir, BUNDLE_ROOT);
-	(void)unlink(p);
-	free(p);
-	p = xasprintf("%s/%s", dir, BUNDLE_JAVA);
-	(void)unlink(p);
-	free(p);
-	(void)rmdir(dir);
+	if (dir != NULL) {
+		for (i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]);
+		    i++) {
+			p = xasprintf("%s/%s", dir, bundle_files[i]);
+			(void)unlink(p);
+			free(p);
+		}
+		(void)rmdir(dir);
+	}
+	if (lock != -1)
+		close(lock);
 }

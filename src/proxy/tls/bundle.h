@@ -26,16 +26,22 @@
  * Write the directory; its path (owned) or NULL with e.  system_file:
  * the system roots (NULL: OpenSSL's default, honouring SSL_CERT_FILE);
  * extra_ca: --upstream-ca or NULL; java: write truststore.p12 too.
+ * *lock gets a descriptor (close-on-exec) holding a shared flock on the
+ * directory for as long as it is open: it tells later runs the
+ * directory is in use.  Before writing, directories of this user that
+ * no run holds and that are older than BUNDLE_STALE_S (left by a run
+ * killed with SIGKILL) are removed.
  */
+#define BUNDLE_STALE_S	10
 char	*proxy_tls_bundle_write(X509 *root, const char *system_file,
-	    const char *extra_ca, bool java, struct errbuf *e);
+	    const char *extra_ca, bool java, int *lock, struct errbuf *e);
 /*
  * Append "NAME=path" for every variable naming the bundle (SSL_CERT_FILE,
  * CURL_CA_BUNDLE, ..., KEYHOLE_CA_BUNDLE) and KEYHOLE_CA_CERT (the root);
  * with java also JAVA_TOOL_OPTIONS with the JVM's trustStore flags.
  */
 void	 proxy_tls_bundle_env(const char *dir, bool java, struct strv *env);
-/* Remove the directory and its files. */
-void	 proxy_tls_bundle_remove(const char *dir);
+/* Remove the directory and its files; close lock (-1: none). */
+void	 proxy_tls_bundle_remove(const char *dir, int lock);
 
 #endif
