@@ -10,11 +10,11 @@
 struct plan;
 
 /*
- * The seccomp filter (SPEC §1 layer 2), built with libseccomp in the
- * parent so the architecture is always checked (foreign architectures and
- * x32 kill the process), exported to classic BPF in memory, and loaded in
- * the child with the raw seccomp(2) syscall: libseccomp itself is not
- * async-signal-safe.
+ * The seccomp filter (SPEC §1 layer 2): its rules are compiled with
+ * libseccomp at build time (sandbox/seccomp_gen.h), so the architecture is
+ * always checked (foreign architectures and x32 kill the process); a run
+ * takes the program for its variant and loads it in the child with the
+ * raw seccomp(2) syscall (async-signal-safe).
  *
  * Always: ioctl TIOCSTI / TIOCLINUX -> EACCES.
  * NET_BLOCKED and NET_PROXY also: socket() families other than AF_UNIX,

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 
 #include "policy/plan.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/seccomp_gen.h"
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP	262
@@ -397,6 +399,73 @@ test_seccomp_handoff_sendmsg_passes_until_sealed(void **state)
 	assert_int_equal(WEXITSTATUS(status), EACCES);
 }
 
+/* insns[0..n) as libseccomp compiles them for v and handoff now. */
+static void
+assert_same_as_libseccomp(const struct seccomp_variant *v, int handoff,
+    bool seal, const struct sock_filter *insns, size_t n)
+{
+	struct sock_filter	*want;
+	struct errbuf		 e;
+	size_t			 nwant;
+	int			 rc;
+
+	rc = seal ? sandbox_seccomp_compile_seal(handoff, &want, &nwant, &e) :
+	    sandbox_seccomp_compile(v, handoff, &want, &nwant, &e);
+	if (rc == -1)
+		fail_msg("libseccomp: %s", errbuf_msg(&e));
+	assert_int_equal(n, nwant);
+	assert_memory_equal(insns, want, n * sizeof(*want));
+	free(want);
+}
+
+/*
+ * The programs compiled at build time (build/gen/seccomp_builtin.c) with
+ * the run's handoff descriptor patched in are exactly what libseccomp
+ * makes now, for every network mode, mediated or not, DNS trap or not,
+ * and descriptors small and large; the seal too.
+ */
+static void
+test_seccomp_builtin_programs_are_what_libseccomp_compiles(void **state)
+{
+	static const enum net_mode	modes[] = { NET_ALLOW, NET_BLOCKED,
+					    NET_PROXY };
+	static const int		fds[] = { -1, 0, 3, 4, 9, 10, 77, 255,
+					    256, 1021, 1024, 65535, 1 << 20,
+					    0x7fffffff };
+	const struct sock_filter	*insns;
+	struct seccomp_variant		 v;
+	struct seccomp_prog		*prog;
+	struct plan			 p;
+	struct errbuf			 e;
+	size_t				 m, f, n;
+	int				 dns;
+
+	(void)state;
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+	for (dns = 0; dns <= 1; dns++)
+	for (f = 0; f < sizeof(fds) / sizeof(fds[0]); f++) {
+		memset(&p, 0, sizeof(p));
+		p.mode = modes[m];
+		p.dns_trap = dns;
+		if ((fds[f] < 0 ? sandbox_seccomp_build(&p, &prog, &e) :
+		    sandbox_seccomp_build_mediated(&p, fds[f], &prog,
+		    &e)) == -1)
+			fail_msg("build: %s", errbuf_msg(&e));
+		memset(&v, 0, sizeof(v));
+		v.restricted = modes[m] != NET_ALLOW;
+		v.mediated = fds[f] >= 0;
+		v.dns = v.restricted && v.mediated && dns;
+		insns = sandbox_seccomp_insns(prog, false, &n);
+		assert_same_as_libseccomp(&v, fds[f], false, insns, n);
+		insns = sandbox_seccomp_insns(prog, true, &n);
+		if (fds[f] < 0)
+			assert_null(insns);
+		else
+			assert_same_as_libseccomp(&v, fds[f], true, insns, n);
+		sandbox_seccomp_free(prog);
+	}
+}
+
 int
 main(void)
 {
@@ -419,6 +488,8 @@ main(void)
 		cmocka_unit_test(test_seccomp_msg_fastopen_is_eacces),
 		cmocka_unit_test(test_seccomp_x32_syscall_kills_the_process),
 		cmocka_unit_test(test_seccomp_filter_fits_the_kernel_limit),
+		cmocka_unit_test(
+		    test_seccomp_builtin_programs_are_what_libseccomp_compiles),
 		cmocka_unit_test(
 		    test_seccomp_handoff_sendmsg_passes_until_sealed),
 	};
