@@ -36,40 +36,18 @@
 #endif
 
 struct seccomp_prog {
-	struct sock_filter	*insns;		/* owned */
+	const struct sock_filter *insns;	/* built in */
 	unsigned short		 len;
 	unsigned int		 flags;		/* SECCOMP_FILTER_FLAG_* */
-	struct seccomp_prog	*seal;		/* owned or NULL: see below */
 };
 
 /*
- * A copy of built-in program b with the handoff descriptor patched in.
- * The generator checked that the handoff's comparisons are the only
- * instructions that depend on it (scripts/seccompgen.c), and
- * tests/unit/test_seccomp.c compares the result with libseccomp's.
- */
-static struct seccomp_prog *
-seccomp_from_builtin(const struct seccomp_builtin *b, int handoff)
-{
-	struct seccomp_prog	*prog;
-	size_t			 i;
-
-	prog = xcalloc(1, sizeof(*prog));
-	prog->insns = xreallocarray(NULL, b->len, sizeof(*prog->insns));
-	memcpy(prog->insns, b->insns, b->len * sizeof(*prog->insns));
-	prog->len = b->len;
-	for (i = 0; i < b->nhandoff; i++)
-		prog->insns[b->handoff_at[i]].k = (uint32_t)handoff;
-	return prog;
-}
-
-/*
- * The filter for plan p (SPEC §1 layer 2, §3.2), from the programs
- * compiled at build time (sandbox/seccomp_gen.h): which one depends on
- * the network mode, the mediator and the DNS trap only.
+ * The filter for plan p (SPEC §1 layer 2, §3.2), compiled at build time
+ * (sandbox/seccomp_gen.h): which one depends on the network mode, the
+ * mediator and the DNS trap only.
  */
 static int
-seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
+seccomp_build(const struct plan *p, bool mediated, struct seccomp_prog **out,
     struct errbuf *e)
 {
 	struct seccomp_variant	 v;
@@ -79,7 +57,7 @@ seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
 	*out = NULL;
 	memset(&v, 0, sizeof(v));
 	v.restricted = p->mode != NET_ALLOW;
-	v.mediated = handoff >= 0;
+	v.mediated = mediated;
 	v.dns = v.restricted && v.mediated && p->dns_trap;
 	for (i = 0; i < seccomp_nbuiltin; i++) {
 		const struct seccomp_variant *b = &seccomp_builtin[i].v;
@@ -93,8 +71,10 @@ seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
 		    "program for this mode");
 		return -1;
 	}
-	prog = seccomp_from_builtin(&seccomp_builtin[i], handoff);
-	if (v.mediated) {
+	prog = xcalloc(1, sizeof(*prog));
+	prog->insns = seccomp_builtin[i].insns;
+	prog->len = seccomp_builtin[i].len;
+	if (mediated) {
 		prog->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
 		/*
 		 * WAIT_KILLABLE_RECV (5.19+) keeps a signal from restarting
@@ -106,8 +86,6 @@ seccomp_build(const struct plan *p, int handoff, struct seccomp_prog **out,
 		    SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, NULL) == -1 &&
 		    errno == EFAULT)
 			prog->flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-		prog->seal = seccomp_from_builtin(&seccomp_builtin_seal,
-		    handoff);
 	}
 	*out = prog;
 	return 0;
@@ -117,22 +95,14 @@ int
 sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
     struct errbuf *e)
 {
-	return seccomp_build(p, -1, out, e);
+	return seccomp_build(p, false, out, e);
 }
 
 int
-sandbox_seccomp_build_mediated(const struct plan *p, int handoff,
+sandbox_seccomp_build_mediated(const struct plan *p,
     struct seccomp_prog **out, struct errbuf *e)
 {
-	return seccomp_build(p, handoff, out, e);
-}
-
-int
-sandbox_seccomp_seal(const struct seccomp_prog *prog)
-{
-	if (prog->seal == NULL)
-		return 0;
-	return sandbox_seccomp_load(prog->seal);
+	return seccomp_build(p, true, out, e);
 }
 
 int
@@ -142,7 +112,7 @@ sandbox_seccomp_load(const struct seccomp_prog *prog)
 	long			rc;
 
 	fprog.len = prog->len;
-	fprog.filter = prog->insns;
+	fprog.filter = (struct sock_filter *)prog->insns;
 	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags,
 	    &fprog);
 	if (rc == -1 && errno == ENOSYS && prog->flags == 0)
@@ -178,13 +148,10 @@ sandbox_seccomp_notify_available(struct errbuf *e)
 }
 
 const struct sock_filter *
-sandbox_seccomp_insns(const struct seccomp_prog *prog, bool seal,
-    size_t *len)
+sandbox_seccomp_insns(const struct seccomp_prog *prog, size_t *len)
 {
-	if (seal)
-		prog = prog->seal;
-	*len = prog != NULL ? prog->len : 0;
-	return prog != NULL ? prog->insns : NULL;
+	*len = prog->len;
+	return prog->insns;
 }
 
 size_t
@@ -196,9 +163,5 @@ sandbox_seccomp_len(const struct seccomp_prog *prog)
 void
 sandbox_seccomp_free(struct seccomp_prog *prog)
 {
-	if (prog == NULL)
-		return;
-	sandbox_seccomp_free(prog->seal);
-	free(prog->insns);
 	free(prog);
 }

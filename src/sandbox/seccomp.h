@@ -3,7 +3,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
 
 #include "util/errbuf.h"
 
@@ -35,23 +34,12 @@ struct seccomp_prog;	/* opaque */
 int	 sandbox_seccomp_build(const struct plan *p, struct seccomp_prog **out,
 	    struct errbuf *e);
 
-/* MSG_* flags of the listener handoff's sendmsg (an odd combination). */
-#define SECCOMP_HANDOFF_FLAGS	(MSG_NOSIGNAL | MSG_EOR | MSG_CONFIRM)
-
 /*
  * The same filter plus the mediator's rules: the calls trap to a
- * listener, created when the filter is loaded.  handoff: the descriptor
- * number the child sends the listener on (with SECCOMP_HANDOFF_FLAGS),
- * exempt until sandbox_seccomp_seal.  Same returns.
+ * listener, created when the filter is loaded.  Same returns.
  */
-int	 sandbox_seccomp_build_mediated(const struct plan *p, int handoff,
+int	 sandbox_seccomp_build_mediated(const struct plan *p,
 	    struct seccomp_prog **out, struct errbuf *e);
-
-/*
- * In the child, after the handoff (async-signal-safe): load the seal
- * filter that refuses the handoff's exemption.  0 or -errno.
- */
-int	 sandbox_seccomp_seal(const struct seccomp_prog *);
 
 /*
  * In the child (async-signal-safe): install the filter.  no_new_privs

@@ -356,31 +356,19 @@ seccomp_pty_rules(scmp_filter_ctx ctx, struct errbuf *e)
  */
 static int
 seccomp_mediator_rules(scmp_filter_ctx ctx, const struct seccomp_variant *v,
-    int handoff, struct errbuf *e)
+    struct errbuf *e)
 {
-	struct scmp_arg_cmp	cmp, hand[2];
+	struct scmp_arg_cmp	cmp;
 
 	if (!v->mediated)
 		return 0;
 	cmp = SCMP_A4(SCMP_CMP_NE, 0, 0);
-	/*
-	 * The child hands the listener over with one sendmsg() on descriptor
-	 * handoff with flags SECCOMP_HANDOFF_FLAGS before it execs; the
-	 * supervisor is suspended (vfork) and could not answer it.  That one
-	 * combination stays in the kernel here, and the seal filter loaded
-	 * right after the handoff refuses it for good (seccomp applies the
-	 * stricter answer of stacked filters).
-	 */
-	hand[0] = SCMP_A0(SCMP_CMP_NE, (uint64_t)handoff, 0);
-	hand[1] = SCMP_A2(SCMP_CMP_NE, SECCOMP_HANDOFF_FLAGS, 0);
 	if (rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), "connect", 0, NULL,
 	    e) == -1 ||
 	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(bind), "bind", 0, NULL,
 	    e) == -1 ||
-	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg", 1,
-	    &hand[0], e) == -1 ||
-	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg", 1,
-	    &hand[1], e) == -1 ||
+	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmsg), "sendmsg", 0, NULL,
+	    e) == -1 ||
 	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendmmsg), "sendmmsg", 0,
 	    NULL, e) == -1 ||
 	    rule(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendto), "sendto", 1, &cmp,
@@ -475,26 +463,7 @@ seccomp_new(struct errbuf *e)
 }
 
 int
-sandbox_seccomp_compile_seal(int handoff, struct sock_filter **insns,
-    size_t *len, struct errbuf *e)
-{
-	struct scmp_arg_cmp	 cmp[2];
-	scmp_filter_ctx		 ctx;
-	int			 rc = -1;
-
-	if ((ctx = seccomp_new(e)) == NULL)
-		return -1;
-	cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, INT_MASK, (uint64_t)handoff);
-	cmp[1] = SCMP_A2(SCMP_CMP_MASKED_EQ, INT_MASK, SECCOMP_HANDOFF_FLAGS);
-	if (rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(sendmsg), "sendmsg", 2,
-	    cmp, e) == 0 && seccomp_export(ctx, insns, len, e) == 0)
-		rc = 0;
-	seccomp_release(ctx);
-	return rc;
-}
-
-int
-sandbox_seccomp_compile(const struct seccomp_variant *v, int handoff,
+sandbox_seccomp_compile(const struct seccomp_variant *v,
     struct sock_filter **insns, size_t *len, struct errbuf *e)
 {
 	scmp_filter_ctx	ctx;
@@ -519,7 +488,7 @@ sandbox_seccomp_compile(const struct seccomp_variant *v, int handoff,
 		    seccomp_send_rules(ctx, e) == -1)
 			goto fail;
 	}
-	if (seccomp_mediator_rules(ctx, v, handoff, e) == -1 ||
+	if (seccomp_mediator_rules(ctx, v, e) == -1 ||
 	    seccomp_export(ctx, insns, len, e) == -1)
 		goto fail;
 	seccomp_release(ctx);

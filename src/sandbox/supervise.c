@@ -85,7 +85,13 @@ struct child_ctx {
 	const struct seccomp_prog	*sc;		/* borrowed */
 	int				 last_cap;
 	int				 errfd;
-	int				 notifyfd;	/* -1: no mediator */
+	bool				 mediate;	/* a listener, CLONE_FILES */
+	/*
+	 * The seccomp listener's number, written by the child into our
+	 * memory (CLONE_VM) in the descriptor table it shares with us until
+	 * it unshares it; -1 until then.
+	 */
+	int				*listener;
 	pid_t				 parent;
 	/* Dispositions before we touched them, restored in the child. */
 	int				 sigs[NFORWARD + 2];
@@ -175,46 +181,6 @@ child_drop_caps(const struct child_ctx *c)
 	return (int)syscall(SYS_capset, &hdr, data);
 }
 
-/*
- * Hand the seccomp listener to the supervisor (SCM_RIGHTS) and drop our
- * copy: a child holding it could answer its own connects.
- */
-static int
-child_send_listener(const struct child_ctx *c, int listener)
-{
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-	char		 byte = 'L';
-	ssize_t		 n;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
-	do {
-		n = sendmsg(c->notifyfd, &msg, SECCOMP_HANDOFF_FLAGS);
-	} while (n == -1 && errno == EINTR);
-	if (n != 1)
-		return -1;
-	(void)close(listener);
-	(void)close(c->notifyfd);
-	return 0;
-}
-
 /* Close every fd above 2 but the error pipe. */
 static int
 child_close_fds(const struct child_ctx *c)
@@ -272,13 +238,20 @@ child_run(const struct child_ctx *c)
 		child_fail(c, STAGE_LANDLOCK, -rc, where);
 	if ((rc = sandbox_seccomp_load(c->sc)) < 0)
 		child_fail(c, STAGE_SECCOMP, -rc, 0);
-	if (c->notifyfd != -1) {
+	if (c->mediate) {
 		if (rc <= 0)
 			child_fail(c, STAGE_MEDIATOR, EINVAL, 0);
-		if (child_send_listener(c, rc) == -1)
+		/*
+		 * The listener was made in the descriptor table we share
+		 * with the supervisor (CLONE_FILES), which is suspended
+		 * until we exec: it finds the descriptor there.  We take a
+		 * table of our own and close our copy: a child holding it
+		 * could answer its own calls.
+		 */
+		*c->listener = rc;
+		if (unshare(CLONE_FILES) == -1)
 			child_fail(c, STAGE_MEDIATOR, errno, 0);
-		if ((rc = sandbox_seccomp_seal(c->sc)) < 0)
-			child_fail(c, STAGE_SECCOMP, -rc, 0);
+		(void)close(rc);
 	}
 	if (child_close_fds(c) == -1)
 		child_fail(c, STAGE_FDS, errno, 0);
@@ -301,33 +274,39 @@ child_entry(void *arg)
  * every start (bench/startup); we wait until the child has exec'd or
  * failed.  The child makes system calls only (STYLE §9), so sharing our
  * memory for that while is safe.  Nothing it does before execve may wait
- * for us: we are suspended (its mediator listener is queued on a socket
- * and read after the exec, and none of its calls is a notified one).
- * -1 with errno.
+ * for us: we are suspended (none of its calls is a notified one).  With a
+ * mediator it shares our descriptor table too (CLONE_FILES) until its
+ * listener is made, then unshares it (child_run).
+ *
+ * The stack stays mapped: unmapping it after the child ran on another CPU
+ * costs a TLB shootdown (~20 us of every start, perf); 256 KB of address
+ * space, the few pages the child touched resident.  -1 with errno.
  */
 static pid_t
 spawn_child(struct child_ctx *c)
 {
+	static char	*kept;
 	size_t	 guard = (size_t)sysconf(_SC_PAGESIZE);
 	char	*stack;
 	pid_t	 pid;
 	int	 err;
 
-	stack = mmap(NULL, guard + CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		return -1;
-	if (mprotect(stack, guard, PROT_NONE) == -1) {
-		err = errno;
-		(void)munmap(stack, guard + CHILD_STACK_SIZE);
-		errno = err;
-		return -1;
+	if ((stack = kept) == NULL) {
+		stack = mmap(NULL, guard + CHILD_STACK_SIZE, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stack == MAP_FAILED)
+			return -1;
+		if (mprotect(stack, guard, PROT_NONE) == -1) {
+			err = errno;
+			(void)munmap(stack, guard + CHILD_STACK_SIZE);
+			errno = err;
+			return -1;
+		}
+		kept = stack;
 	}
 	pid = clone(child_entry, stack + guard + CHILD_STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, c);
-	err = errno;
-	(void)munmap(stack, guard + CHILD_STACK_SIZE);
-	errno = err;
+	    CLONE_VM | CLONE_VFORK | SIGCHLD | (c->mediate ? CLONE_FILES : 0),
+	    c);
 	return pid;
 }
 
@@ -447,7 +426,7 @@ explain_child(const struct child_ctx *c, const struct child_err *ce,
 		errbuf_wrap(e, "cannot apply Landlock");
 		break;
 	case STAGE_SECCOMP:
-		if (ce->err == EBUSY && c->notifyfd != -1)
+		if (ce->err == EBUSY && c->mediate)
 			errbuf_set(e, "cannot load the seccomp filter: %s "
 			    "(another seccomp listener is already in force: "
 			    "nested sandbox?)", msg);
@@ -545,43 +524,6 @@ reap(pid_t pid)
 			return 1 << 8;
 	}
 	return status;
-}
-
-/* The listener fd the child sent (SCM_RIGHTS), or -1. */
-static int
-recv_listener(int sock)
-{
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-	char		 byte;
-	ssize_t		 n;
-	int		 fd = -1;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	do {
-		n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	} while (n == -1 && errno == EINTR);
-	if (n != 1)
-		return -1;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET ||
-	    cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)) ||
-	    (msg.msg_flags & MSG_CTRUNC))
-		return -1;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
 }
 
 /*
@@ -691,7 +633,7 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 	sigset_t		 all, oldmask;
 	char			*path = NULL;
 	int			 pfd[2] = { -1, -1 }, ret = -1, err;
-	int			 sp[2] = { -1, -1 }, lfd;
+	int			 listener = -1;
 	bool			 mediate;
 	size_t			 i, nevs = 0;
 	uint16_t		 port;
@@ -719,15 +661,8 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 	if (sandbox_supervise_mediator_mode(p, on_listener != NULL, missing,
 	    &mediate, &lplan, &lav, &llp, e) == -1)
 		goto out;
-	if (mediate) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-		    sp) == -1) {
-			errbuf_sys(e, "socketpair for the connect mediator");
-			goto out;
-		}
-	}
 	if (sandbox_landlock_prepare(llp, port, &ll, e) == -1 ||
-	    (mediate ? sandbox_seccomp_build_mediated(p, sp[1], &sc, e) :
+	    (mediate ? sandbox_seccomp_build_mediated(p, &sc, e) :
 	    sandbox_seccomp_build(p, &sc, e)) == -1)
 		goto out;
 	if (base == NULL) {
@@ -774,7 +709,8 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 		goto out_sig;
 	}
 	c.errfd = pfd[1];
-	c.notifyfd = sp[1];
+	c.mediate = mediate;
+	c.listener = &listener;
 	/* No handler may run in the child before it resets them. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &oldmask);
@@ -783,10 +719,6 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	close(pfd[1]);
 	pfd[1] = -1;
-	if (sp[1] != -1) {
-		close(sp[1]);
-		sp[1] = -1;
-	}
 	if (pid == -1) {
 		errno = err;
 		errbuf_sys(e, "cannot start the child (clone)");
@@ -797,17 +729,18 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 	if (read_child_err(pfd[0], &ce)) {
 		(void)reap(pid);
 		sv.done = true;
+		if (listener != -1)
+			(void)close(listener);
 		ret = explain_child(&c, &ce, e);
 		fprintf(stderr, "keyhole: %s\n", errbuf_msg(e));
 		goto out_sig;
 	}
 	if (mediate) {
-		/* Sent before exec: queued by now. */
-		if ((lfd = recv_listener(sp[0])) == -1) {
+		/* Made in our descriptor table before the exec. */
+		if (listener == -1)
 			errbuf_set(e, "the sandboxed child did not hand over "
 			    "its connect mediator listener");
-		}
-		if (lfd == -1 || on_listener(lfd, arg, e) == -1) {
+		if (listener == -1 || on_listener(listener, arg, e) == -1) {
 			(void)kill(pid, SIGKILL);
 			(void)reap(pid);
 			sv.done = true;
@@ -839,10 +772,6 @@ out:
 		close(pfd[0]);
 	if (pfd[1] != -1)
 		close(pfd[1]);
-	if (sp[0] != -1)
-		close(sp[0]);
-	if (sp[1] != -1)
-		close(sp[1]);
 	free(lav);
 	if (own != NULL)
 		event_base_free(own);

@@ -42,7 +42,8 @@ typedef int supervise_listener_fn(int listener, void *arg, struct errbuf *e);
 /*
  * The same with the connect mediator (SPEC §1 layer 3): in NET_BLOCKED and
  * NET_PROXY, when on_listener is not NULL, the child's connect() traps to
- * a listener that it hands over before exec, and on_listener(fd, arg) is
+ * a listener made in the supervisor's descriptor table (the child shares
+ * it until then), and on_listener(fd, arg) is
  * called before the loop runs (sandbox_mediator_start fits).  With
  * on_listener NULL on a kernel that cannot mediate, NET_PROXY is refused
  * unless plan->allow_degraded_network, which also drops the direct

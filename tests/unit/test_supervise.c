@@ -22,6 +22,7 @@
 #include "policy/plan.h"
 #include "proxy/server.h"
 #include "sandbox/landlock.h"
+#include "sandbox/seccomp.h"
 #include "sandbox/supervise.h"
 #include "util/xmalloc.h"
 
@@ -418,6 +419,59 @@ test_supervise_no_command_is_an_error(void **state)
 	plan_clear(&p);
 }
 
+/* What take_listener saw: the fd and whether it was a seccomp listener. */
+static int	taken = -1;
+static bool	taken_is_listener;
+
+static int
+take_listener(int fd, void *arg, struct errbuf *e)
+{
+	char	path[64], target[128];
+	ssize_t	n;
+
+	(void)arg;
+	(void)e;
+	taken = fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	taken_is_listener = strstr(target, "seccomp") != NULL;
+	return 0;
+}
+
+/*
+ * The child makes its seccomp listener in the descriptor table it shares
+ * with the supervisor until then (CLONE_FILES): the supervisor gets the
+ * listener, and the program the child runs has no descriptor of it (it
+ * could answer its own trapped calls with one).
+ */
+static void
+test_supervise_listener_reaches_the_supervisor_not_the_child(void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e = { 0 };
+	char		*argv[] = { "sh", "-c", "for f in /proc/self/fd/*; do "
+			    "case $(readlink $f) in *seccomp*) exit 3;; esac; "
+			    "done; exit 0", NULL };
+	int		 rc;
+
+	(void)state;
+	skip_without_landlock();
+	if (!sandbox_seccomp_notify_available(NULL))
+		skip();
+	sys_plan(&p);
+	taken = -1;
+	rc = sandbox_supervise_run_mediated(&p, NULL, NULL, take_listener,
+	    NULL, argv, env_path, &e);
+	plan_clear(&p);
+	assert_int_equal(rc, 0);
+	assert_true(taken > 2);
+	assert_true(taken_is_listener);
+	/* Close-on-exec, like every descriptor the supervisor keeps. */
+	assert_int_equal(fcntl(taken, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close(taken);
+}
+
 /* ---- mediator mode (issue 6: refuse proxy mode without a mediator) ---- */
 
 static void
@@ -559,6 +613,8 @@ main(void)
 		cmocka_unit_test(
 		    test_supervise_capabilities_are_all_zero_in_the_child),
 		cmocka_unit_test(test_supervise_inherited_fds_are_closed),
+		cmocka_unit_test(
+		    test_supervise_listener_reaches_the_supervisor_not_the_child),
 		cmocka_unit_test(test_supervise_envp_is_the_childs_environment),
 		cmocka_unit_test(
 		    test_supervise_sigterm_is_forwarded_to_the_child),
