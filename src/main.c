@@ -1123,6 +1123,8 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	print_banner(plan, px);
 	rc = sandbox_supervise_run_mediated(plan, base, px,
 	    med != NULL ? sandbox_mediator_start : NULL, med, argv, envp.v, e);
+	/* Its thread's last audit records, before the summary reads them. */
+	sandbox_mediator_stop(med);
 	if (rc >= 0 && !plan->silent)
 		report_denials(px != NULL ? proxy_server_audit(px) : med != NULL ?
 		    sandbox_mediator_audit_log(med) : NULL);

@@ -25,6 +25,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -133,9 +134,14 @@ struct dnsd {
 	int			 state;		/* 0: set-up pending, 1: up,
 						 * -1: failed */
 	bool			 lazy;		/* no helper until needed */
+	pthread_mutex_t		*mu;		/* borrowed or NULL: held in
+						 * every callback of ours */
 };
 
 static bool	dnsd_ready(struct dnsd *);
+static void	on_tcp_conn(evutil_socket_t, short, void *);
+static void	on_udp(evutil_socket_t, short, void *);
+static void	on_tcp_accept(evutil_socket_t, short, void *);
 static int	dnsd_start(struct dnsd *, struct errbuf *);
 
 /* ---- resolv.conf ------------------------------------------------------- */
@@ -799,7 +805,7 @@ sandbox_dnsd_resume(struct dnsd_wait *w, int rc,
 }
 
 static void
-on_udp(evutil_socket_t fd, short what, void *arg)
+on_udp_locked(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsd		*d = arg;
 	struct dnsd_query	 dq;
@@ -848,7 +854,7 @@ dnsd_tcp_close(struct dnsd_tcp *c)
 }
 
 static void
-on_tcp_conn(evutil_socket_t fd, short what, void *arg)
+on_tcp_conn_locked(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsd_tcp	*c = arg;
 	struct dnsd_query dq;
@@ -896,7 +902,7 @@ on_tcp_conn(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-on_tcp_accept(evutil_socket_t fd, short what, void *arg)
+on_tcp_accept_locked(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsd	*d = arg;
 	struct dnsd_tcp	*c;
@@ -925,6 +931,38 @@ on_tcp_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	d->conns[i] = c;
+}
+
+/* The loop's callbacks: each with the mediator's lock held (dnsd.h). */
+static void
+dnsd_locked(struct dnsd *d, event_callback_fn fn, evutil_socket_t fd,
+    short what, void *arg)
+{
+	if (d->mu != NULL)
+		(void)pthread_mutex_lock(d->mu);
+	fn(fd, what, arg);
+	if (d->mu != NULL)
+		(void)pthread_mutex_unlock(d->mu);
+}
+
+static void
+on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	dnsd_locked(arg, on_udp_locked, fd, what, arg);
+}
+
+static void
+on_tcp_conn(evutil_socket_t fd, short what, void *arg)
+{
+	struct dnsd_tcp	*c = arg;
+
+	dnsd_locked(c->d, on_tcp_conn_locked, fd, what, arg);
+}
+
+static void
+on_tcp_accept(evutil_socket_t fd, short what, void *arg)
+{
+	dnsd_locked(arg, on_tcp_accept_locked, fd, what, arg);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -1016,11 +1054,17 @@ dnsd_ready(struct dnsd *d)
 }
 
 static void
-on_setup(evutil_socket_t fd, short what, void *arg)
+on_setup_locked(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)dnsd_ready(arg);
+}
+
+static void
+on_setup(evutil_socket_t fd, short what, void *arg)
+{
+	dnsd_locked(arg, on_setup_locked, fd, what, arg);
 }
 
 /* Fork the helper; its set-up reply is awaited on the loop. */
@@ -1091,6 +1135,13 @@ sandbox_dnsd_new(struct event_base *base, const char *resolv_conf,
 		return NULL;
 	}
 	return d;
+}
+
+void
+sandbox_dnsd_set_lock(struct dnsd *d, pthread_mutex_t *mu)
+{
+	if (d != NULL)
+		d->mu = mu;
 }
 
 void

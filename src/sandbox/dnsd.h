@@ -18,6 +18,8 @@
 
 #include <sys/socket.h>
 
+#include <pthread.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,6 +85,13 @@ void	 sandbox_dnsd_resume(struct dnsd_wait *w, int rc,
 struct dnsd *sandbox_dnsd_new(struct event_base *base,
 	    const char *resolv_conf, bool lazy, dnsd_lookup_fn *fn,
 	    void *arg, struct errbuf *e);
+
+/*
+ * Every callback of d's on the loop (the answerer, hence the lookup
+ * function, and the helper's set-up reply) runs with mu held: the
+ * mediator's lock, shared with its notification thread.  NULL: none.
+ */
+void	 sandbox_dnsd_set_lock(struct dnsd *, pthread_mutex_t *mu);
 
 /* Stop the answerer, kill and reap the helper.  NULL is a no-op. */
 void	 sandbox_dnsd_free(struct dnsd *);

@@ -25,9 +25,8 @@
 static void	connect_go(struct med_op *);
 
 static void
-on_connect_event(evutil_socket_t fd, short what, void *arg)
+on_connect_event(int fd, short what, struct med_op *op)
 {
-	struct med_op	*op = arg;
 	socklen_t	 sl = sizeof(int);
 	int		 soerr = 0;
 
@@ -60,24 +59,20 @@ on_connect_event(evutil_socket_t fd, short what, void *arg)
 static void
 connect_wait(struct med_op *op, bool retry)
 {
-	struct mediator	*m = op->m;
 	struct timeval	 tv, *tvp = NULL;
 	socklen_t	 sl = sizeof(tv);
 
 	if (retry) {
 		tv.tv_sec = 0;
 		tv.tv_usec = MEDIATOR_UNIX_RETRY_MS * 1000;
-		tvp = &tv;
 		op->retry = true;
-		op->ev = event_new(m->base, -1, 0, on_connect_event, op);
-	} else {
-		if (getsockopt(op->sfd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-		    &sl) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0))
-			tvp = &tv;
-		op->ev = event_new(m->base, op->sfd, EV_WRITE, on_connect_event,
-		    op);
+		sandbox_mediator_op_wait(op, -1, 0, on_connect_event, &tv);
+		return;
 	}
-	sandbox_mediator_op_park(op, tvp);
+	if (getsockopt(op->sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, &sl) == 0 &&
+	    (tv.tv_sec != 0 || tv.tv_usec != 0))
+		tvp = &tv;
+	sandbox_mediator_op_wait(op, op->sfd, EV_WRITE, on_connect_event, tvp);
 }
 
 /*

@@ -140,6 +140,12 @@ sandbox_mediate_dns_connect(struct med_op *op, int fd,
 		op->proto = proto;
 		return false;
 	}
+	/* The helper may have to start (lazy): its events are the loop's. */
+	if (sandbox_mediator_to_loop(m)) {
+		close(sfd);
+		sandbox_mediator_op_free(op);
+		return true;
+	}
 	fl = fcntl(sfd, F_GETFL);
 	close(sfd);
 	/* The TCP retry: a socket connected to our answerer, in its place. */

@@ -377,7 +377,7 @@ grant_ttl_secs(uint32_t ttl)
 }
 
 static void
-grant_refreshed(const char *error, const struct sockaddr_storage *addrs,
+grant_refreshed_locked(const char *error, const struct sockaddr_storage *addrs,
     size_t n, uint32_t ttl, void *arg)
 {
 	struct mediator_grant	*g = arg;
@@ -408,19 +408,34 @@ grant_refreshed(const char *error, const struct sockaddr_storage *addrs,
 	grant_schedule(g, grant_ttl_secs(ttl));
 }
 
+/* The proxy resolver's answer, on the loop: with the mediator's lock. */
+static void
+grant_refreshed(const char *error, const struct sockaddr_storage *addrs,
+    size_t n, uint32_t ttl, void *arg)
+{
+	struct mediator_grant	*g = arg;
+	struct mediator		*m = g->m;
+
+	sandbox_mediator_lock(m);
+	grant_refreshed_locked(error, addrs, n, ttl, arg);
+	sandbox_mediator_unlock(m);
+}
+
 /* A grant's addresses expired: ask again (their TTL is learnt too). */
 static void
 on_grant_expired(evutil_socket_t fd, short what, void *arg)
 {
 	struct mediator_grant	*g = arg;
+	struct mediator		*m = g->m;
 	struct dns		*dns;
 
 	(void)fd;
 	(void)what;
-	if (g->req != NULL || (dns = proxy_server_dns(g->m->proxy)) == NULL)
-		return;
-	g->req = proxy_dns_resolve_ttl(dns, g->host, g->port,
-	    grant_refreshed, g);
+	sandbox_mediator_lock(m);
+	if (g->req == NULL && (dns = proxy_server_dns(m->proxy)) != NULL)
+		g->req = proxy_dns_resolve_ttl(dns, g->host, g->port,
+		    grant_refreshed, g);
+	sandbox_mediator_unlock(m);
 }
 
 /*
@@ -845,7 +860,9 @@ would_resolved(const char *error, const struct sockaddr_storage *addrs,
     size_t n, uint32_t ttl, void *arg)
 {
 	struct med_resolve	*r = arg;
+	struct mediator		*m = r->m;
 
+	sandbox_mediator_lock(m);
 	r->req = NULL;
 	ttl = would_ttl(ttl);
 	if (error != NULL) {
@@ -857,6 +874,7 @@ would_resolved(const char *error, const struct sockaddr_storage *addrs,
 		sandbox_dnsd_resume(r->w, 0, addrs, n, ttl);
 	}
 	would_free(r);
+	sandbox_mediator_unlock(m);
 }
 
 /* A name not allowed, under --report-only: resolved, then answered. */

@@ -330,9 +330,8 @@ send_mmsg_len(struct med_op *op, unsigned i, unsigned len)
 static void	send_go(struct med_op *);
 
 static void
-on_send_event(evutil_socket_t fd, short what, void *arg)
+on_send_event(int fd, short what, struct med_op *op)
 {
-	struct med_op	*op = arg;
 	struct med_send	*s = op->send;
 
 	(void)fd;
@@ -365,15 +364,13 @@ on_send_event(evutil_socket_t fd, short what, void *arg)
 static void
 send_wait(struct med_op *op)
 {
-	struct mediator	*m = op->m;
 	struct timeval	 tv, *tvp = NULL;
 	socklen_t	 sl = sizeof(tv);
 
 	if (getsockopt(op->sfd, SOL_SOCKET, SO_SNDTIMEO, &tv, &sl) == 0 &&
 	    (tv.tv_sec != 0 || tv.tv_usec != 0))
 		tvp = &tv;
-	op->ev = event_new(m->base, op->sfd, EV_WRITE, on_send_event, op);
-	sandbox_mediator_op_park(op, tvp);
+	sandbox_mediator_op_wait(op, op->sfd, EV_WRITE, on_send_event, tvp);
 }
 
 /* Answer op after an error err (-errno) of the current message. */

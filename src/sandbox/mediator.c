@@ -12,11 +12,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sys/eventfd.h>
 
 #include <event2/event.h>
 #include <linux/audit.h>
@@ -110,6 +115,55 @@ static const struct {
 	{ __NR_sendmmsg,	sandbox_mediate_sendmmsg },
 };
 
+/* A notification the notification thread hands to the loop. */
+struct med_fwd {
+	struct med_fwd		*next;
+	struct seccomp_notif	 req;	/* notif_size bytes from here */
+};
+
+/* An audit record the notification thread hands to the loop. */
+struct med_arec {
+	struct med_arec		*next;
+	const char		*mode;		/* static */
+	bool			 allow;
+	bool			 would;
+	char			*host;		/* owned or NULL */
+	int			 port;
+	char			*reason;	/* owned or NULL */
+};
+
+static void	handle(struct mediator *, const struct seccomp_notif *);
+
+static bool
+on_loop(const struct mediator *m)
+{
+	return pthread_equal(pthread_self(), m->loop_thread) != 0;
+}
+
+void
+sandbox_mediator_lock(struct mediator *m)
+{
+	(void)pthread_mutex_lock(&m->mu);
+}
+
+void
+sandbox_mediator_unlock(struct mediator *m)
+{
+	(void)pthread_mutex_unlock(&m->mu);
+}
+
+/* Wake the loop's thread for what the notification thread handed it. */
+static void
+wake_loop(struct mediator *m)
+{
+	uint64_t	one = 1;
+
+	/* EAGAIN: the counter is full, the loop is woken all the same. */
+	if (m->wakefd != -1 && write(m->wakefd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
+		log_debug("%s: eventfd: %s", __func__, strerror(errno));
+}
+
 /* ---- the mediator ----------------------------------------------------- */
 
 struct mediator *
@@ -125,6 +179,19 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		return NULL;
 	}
 	m = xcalloc(1, sizeof(*m));
+	{
+		pthread_mutexattr_t	ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&m->mu, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
+	m->loop_thread = pthread_self();
+	m->wakefd = -1;
+	TAILQ_INIT(&m->toloop);
+	m->fwd_tail = &m->fwd;
+	m->arec_tail = &m->arecs;
 	m->plan = p;
 	m->base = base;
 	m->proxy = proxy;
@@ -152,6 +219,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		    NULL) {
 			if (m->cwdfd != -1)
 				close(m->cwdfd);
+			pthread_mutex_destroy(&m->mu);
 			free(m);
 			return NULL;
 		}
@@ -181,6 +249,7 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		 */
 		m->dns = sandbox_dnsd_new(base, NULL, geteuid() == 0,
 		    sandbox_mediate_inet_lookup, m, &de);
+		sandbox_dnsd_set_lock(m->dns, &m->mu);
 		if (m->dns == NULL)
 			log_warnx("the sandbox's DNS cannot be answered (%s): "
 			    "direct grants work by address only, lookups "
@@ -222,7 +291,7 @@ answer(struct mediator *m, uint64_t id, int64_t val, int err)
 		log_warn("seccomp answer %llu", (unsigned long long)id);
 	if (resp != &buf.r)
 		free(resp);
-	m->answered++;
+	__atomic_fetch_add(&m->answered, 1, __ATOMIC_RELAXED);
 }
 
 void
@@ -461,12 +530,27 @@ sandbox_mediator_op_finish(struct med_op *op, int err)
 	sandbox_mediator_op_free(op);
 }
 
-void
-sandbox_mediator_op_park(struct med_op *op, const struct timeval *tvp)
+/* A wait's event fired (on the loop): its callback, with mu held. */
+static void
+op_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct med_op	*op = arg;
+	struct mediator	*m = op->m;
+
+	sandbox_mediator_lock(m);
+	op->wcb((int)fd, what, op);
+	sandbox_mediator_unlock(m);
+}
+
+/* Add op's wait to the loop (loop's thread only). */
+static void
+op_add(struct med_op *op)
 {
 	struct mediator	*m = op->m;
 
-	if (op->ev == NULL || event_add(op->ev, tvp) == -1) {
+	op->ev = event_new(m->base, op->wfd, op->wwhat, op_event, op);
+	if (op->ev == NULL || event_add(op->ev, op->wtimed ? &op->wtv :
+	    NULL) == -1) {
 		if (op->ev != NULL)
 			event_free(op->ev);
 		op->ev = NULL;
@@ -475,6 +559,28 @@ sandbox_mediator_op_park(struct med_op *op, const struct timeval *tvp)
 	}
 	TAILQ_INSERT_TAIL(&m->pending, op, entry);
 	m->npending++;
+}
+
+void
+sandbox_mediator_op_wait(struct med_op *op, int fd, short what,
+    med_op_cb *cb, const struct timeval *tvp)
+{
+	struct mediator	*m = op->m;
+
+	op->wfd = fd;
+	op->wwhat = what;
+	op->wcb = cb;
+	op->wtimed = tvp != NULL;
+	if (tvp != NULL)
+		op->wtv = *tvp;
+	if (on_loop(m)) {
+		op_add(op);
+		return;
+	}
+	/* Counted as pending already: MEDIATOR_MAX_PENDING holds. */
+	TAILQ_INSERT_TAIL(&m->toloop, op, entry);
+	m->npending++;
+	wake_loop(m);
 }
 
 struct audit *
@@ -489,15 +595,31 @@ sandbox_mediator_dns(const struct mediator *m)
 	return m != NULL && m->dns != NULL;
 }
 
-void
-sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
-    int port, const char *reason)
+static void
+audit_put(struct mediator *m, const char *mode, bool allow, bool would,
+    const char *host, int port, const char *reason)
 {
-	struct audit_rec	rec;
+	struct audit_rec	 rec;
+	struct med_arec		*a;
 
+	/* The proxy's audit is the loop's: handed over, written there. */
+	if (m->proxy != NULL && !on_loop(m)) {
+		a = xcalloc(1, sizeof(*a));
+		a->mode = mode;
+		a->allow = allow;
+		a->would = would;
+		a->host = host != NULL ? xstrdup(host) : NULL;
+		a->port = port;
+		a->reason = reason != NULL ? xstrdup(reason) : NULL;
+		*m->arec_tail = a;
+		m->arec_tail = &a->next;
+		wake_loop(m);
+		return;
+	}
 	memset(&rec, 0, sizeof(rec));
-	rec.mode = m->audit_mode != NULL ? m->audit_mode : "direct";
+	rec.mode = mode;
 	rec.allow = allow;
+	rec.would_deny = would;
 	rec.host = host;
 	rec.port = port;
 	rec.reason = reason;
@@ -506,20 +628,74 @@ sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
 }
 
 void
+sandbox_mediator_audit(struct mediator *m, bool allow, const char *host,
+    int port, const char *reason)
+{
+	audit_put(m, m->audit_mode != NULL ? m->audit_mode : "direct", allow,
+	    false, host, port, reason);
+}
+
+void
 sandbox_mediator_audit_would(struct mediator *m, const char *host, int port,
     const char *reason)
 {
-	struct audit_rec	rec;
+	audit_put(m, m->audit_mode != NULL ? m->audit_mode : "direct", true,
+	    true, host, port, reason);
+}
 
-	memset(&rec, 0, sizeof(rec));
-	rec.mode = m->audit_mode != NULL ? m->audit_mode : "direct";
-	rec.allow = true;
-	rec.would_deny = true;
-	rec.host = host;
-	rec.port = port;
-	rec.reason = reason;
-	rec.ms = -1;
-	proxy_audit_write(m->audit, &rec);
+/*
+ * What the notification thread handed over, on the loop's thread with mu
+ * held: audit records, waits to add, notifications to handle.
+ */
+static void
+drain(struct mediator *m)
+{
+	struct med_arec	*a;
+	struct med_fwd	*f;
+	struct med_op	*op;
+
+	if (m->thread_gone && m->lev != NULL) {
+		m->thread_gone = false;
+		log_warnx("the mediator's thread stopped; the loop answers");
+		if (event_add(m->lev, NULL) == -1)
+			log_warnx("cannot watch the seccomp listener");
+	}
+	while ((a = m->arecs) != NULL) {
+		m->arecs = a->next;
+		if (m->arecs == NULL)
+			m->arec_tail = &m->arecs;
+		audit_put(m, a->mode, a->allow, a->would, a->host, a->port,
+		    a->reason);
+		free(a->host);
+		free(a->reason);
+		free(a);
+	}
+	while ((op = TAILQ_FIRST(&m->toloop)) != NULL) {
+		TAILQ_REMOVE(&m->toloop, op, entry);
+		m->npending--;
+		op_add(op);
+	}
+	while ((f = m->fwd) != NULL) {
+		m->fwd = f->next;
+		if (m->fwd == NULL)
+			m->fwd_tail = &m->fwd;
+		handle(m, &f->req);
+		free(f);
+	}
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct mediator	*m = arg;
+	uint64_t	 n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_debug("%s: eventfd: %s", __func__, strerror(errno));
+	sandbox_mediator_lock(m);
+	drain(m);
+	sandbox_mediator_unlock(m);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -631,6 +807,7 @@ on_listener(evutil_socket_t lfd, short what, void *arg)
 
 	(void)what;
 	req = xmalloc(m->notif_size);
+	sandbox_mediator_lock(m);
 	for (i = 0; i < MEDIATOR_BATCH; i++) {
 		if ((r = listener_next(m, lfd, i > 0, &spun)) <= 0) {
 			if (r == -1) {
@@ -654,8 +831,184 @@ on_listener(evutil_socket_t lfd, short what, void *arg)
 			burst = run;
 		handle(m, req);
 	}
-	free(req);
 	wakeup_mode(m, burst);
+	sandbox_mediator_unlock(m);
+	free(req);
+}
+
+/* ---- the notification thread ------------------------------------------ */
+
+#define MEDIATOR_STOP_SIG	SIGURG	/* ignored by default: harmless */
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;	/* only to interrupt NOTIF_RECV (EINTR) */
+}
+
+/* Calls whose handling needs the loop's thread (libevent, the proxy). */
+static bool
+for_loop(const struct mediator *m, const struct seccomp_notif *req)
+{
+	int	nr = req->data.nr;
+
+	/* The DNS helper may be started (lazy): events of its own. */
+	if (nr == __NR_socket)
+		return true;
+	if (m->proxy == NULL)
+		return false;
+	/* Proxy registrations, grants refreshed on the loop, its audit. */
+	return nr == __NR_connect || nr == __NR_bind || nr == __NR_sendto ||
+	    nr == __NR_sendmsg || nr == __NR_sendmmsg;
+}
+
+/* Queue req for the loop's thread (mu held). */
+static void
+forward(struct mediator *m, const struct seccomp_notif *req)
+{
+	struct med_fwd	*f;
+
+	f = xmalloc(offsetof(struct med_fwd, req) + m->notif_size);
+	f->next = NULL;
+	memcpy(&f->req, req, m->notif_size);
+	*m->fwd_tail = f;
+	m->fwd_tail = &f->next;
+	wake_loop(m);
+}
+
+bool
+sandbox_mediator_to_loop(struct mediator *m)
+{
+	if (on_loop(m) || m->cur == NULL)
+		return false;
+	forward(m, m->cur);
+	return true;
+}
+
+/* True when every task of the listener's filter is gone. */
+static bool
+listener_hung_up(int lfd)
+{
+	struct pollfd	pfd = { .fd = lfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/*
+ * The notification thread: blocked in NOTIF_RECV, so a notification
+ * wakes it directly (never through epoll, which loses the synchronous
+ * wake-up) and, with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, on the
+ * notifying task's CPU; the answer wakes that task on ours.  A round
+ * trip then needs no idle CPU woken (bench/README.md).  Each
+ * notification is handled with mu held, or handed to the loop.
+ */
+static void *
+notif_main(void *arg)
+{
+	struct mediator		*m = arg;
+	struct seccomp_notif	*req;
+	bool			 failed = false;
+
+	req = xmalloc(m->notif_size);
+	/* Unix binds fchdir() and umask(): ours alone, not the loop's. */
+	if (unshare(CLONE_FS) == -1) {
+		log_warn("mediator thread: unshare(CLONE_FS)");
+		failed = true;
+	}
+	while (!failed && !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
+		memset(req, 0, m->notif_size);
+		if (ioctl(m->listener, SECCOMP_IOCTL_NOTIF_RECV, req) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOENT) {
+				/* Its task went away, or all of them did. */
+				if (listener_hung_up(m->listener))
+					break;
+				continue;
+			}
+			log_warn("seccomp notification");
+			failed = true;
+			break;
+		}
+		sandbox_mediator_lock(m);
+		if (for_loop(m, req))
+			forward(m, req);
+		else {
+			m->cur = req;
+			handle(m, req);
+			m->cur = NULL;
+		}
+		sandbox_mediator_unlock(m);
+	}
+	free(req);
+	if (failed) {
+		sandbox_mediator_lock(m);
+		m->thread_gone = true;
+		sandbox_mediator_unlock(m);
+		wake_loop(m);
+	}
+	return NULL;
+}
+
+/*
+ * Start the notification thread: all signals blocked but the one that
+ * stops it, its own working directory and umask (unix binds change
+ * them: CLONE_FS unshared).  false when it cannot run.
+ */
+static bool
+thread_start(struct mediator *m)
+{
+	struct sigaction	sa;
+	sigset_t		all, old;
+	bool			ok;
+
+	if ((m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		return false;
+	m->wev = event_new(m->base, m->wakefd, EV_READ | EV_PERSIST, on_wake,
+	    m);
+	if (m->wev == NULL || event_add(m->wev, NULL) == -1)
+		return false;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;	/* no SA_RESTART: RECV says EINTR */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(MEDIATOR_STOP_SIG, &sa, NULL) == -1)
+		return false;
+	sigfillset(&all);
+	sigdelset(&all, MEDIATOR_STOP_SIG);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(&m->thread, NULL, notif_main, m) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	m->threaded = ok;
+	return ok;
+}
+
+void
+sandbox_mediator_stop(struct mediator *m)
+{
+	struct timespec	ts;
+
+	if (m == NULL)
+		return;
+	if (m->threaded && !m->joined) {
+		__atomic_store_n(&m->stop, 1, __ATOMIC_RELEASE);
+		/* Again until it is out: the signal may come before RECV. */
+		for (;;) {
+			(void)pthread_kill(m->thread, MEDIATOR_STOP_SIG);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(m->thread, NULL, &ts) == 0)
+				break;
+		}
+		m->joined = true;
+	}
+	sandbox_mediator_lock(m);
+	drain(m);
+	sandbox_mediator_unlock(m);
 }
 
 int
@@ -682,7 +1035,16 @@ sandbox_mediator_start(int listener, void *arg, struct errbuf *e)
 	m->singles = MEDIATOR_SYNC_AFTER;
 	m->lev = event_new(m->base, listener, EV_READ | EV_PERSIST,
 	    on_listener, m);
-	if (m->lev == NULL || event_add(m->lev, NULL) == -1) {
+	if (m->lev == NULL) {
+		errbuf_set(e, "cannot watch the seccomp listener");
+		return -1;
+	}
+	/* The loop watches the listener only when no thread can. */
+	if (thread_start(m))
+		return 0;
+	log_debug("%s: no notification thread: answered on the loop",
+	    __func__);
+	if (event_add(m->lev, NULL) == -1) {
 		errbuf_set(e, "cannot watch the seccomp listener");
 		return -1;
 	}
@@ -692,7 +1054,7 @@ sandbox_mediator_start(int listener, void *arg, struct errbuf *e)
 unsigned long
 sandbox_mediator_answered(const struct mediator *m)
 {
-	return m->answered;
+	return __atomic_load_n(&m->answered, __ATOMIC_RELAXED);
 }
 
 const struct mediator_policy *
@@ -708,6 +1070,13 @@ sandbox_mediator_free(struct mediator *m)
 
 	if (m == NULL)
 		return;
+	sandbox_mediator_stop(m);
+	/* Nothing runs on the loop any more: handed-over waits are freed. */
+	while ((op = TAILQ_FIRST(&m->toloop)) != NULL) {
+		TAILQ_REMOVE(&m->toloop, op, entry);
+		m->npending--;
+		sandbox_mediator_op_free(op);
+	}
 	while ((op = TAILQ_FIRST(&m->pending)) != NULL)
 		sandbox_mediator_op_free(op);	/* restores socket flags */
 	sandbox_mediate_inet_free(m);	/* before the waits it holds go */
@@ -721,6 +1090,10 @@ sandbox_mediator_free(struct mediator *m)
 	m->synth = NULL;
 	if (m->lev != NULL)
 		event_free(m->lev);
+	if (m->wev != NULL)
+		event_free(m->wev);
+	if (m->wakefd != -1)
+		close(m->wakefd);
 	if (m->listener != -1)
 		close(m->listener);
 	sandbox_mediator_policy_clear(&m->pol);
@@ -733,5 +1106,6 @@ sandbox_mediator_free(struct mediator *m)
 		close(m->diagfd);
 	if (m->fddir != -1)
 		close(m->fddir);
+	pthread_mutex_destroy(&m->mu);
 	free(m);
 }

@@ -247,6 +247,14 @@ struct audit *sandbox_mediator_audit_log(const struct mediator *);
  */
 bool	 sandbox_mediator_dns(const struct mediator *);
 
+/*
+ * The child's run is over: stop the notification thread (its tasks may
+ * outlive the child) and write what it handed the loop, so the audit is
+ * complete.  Answering stops.  NULL is a no-op; sandbox_mediator_free
+ * calls it too.
+ */
+void	 sandbox_mediator_stop(struct mediator *);
+
 /* Number of notifications answered so far (tests, -vv). */
 unsigned long sandbox_mediator_answered(const struct mediator *);
 

@@ -24,7 +24,9 @@
 
 #include <sys/queue.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,8 +42,13 @@ struct hosts;
 struct med_name;
 struct med_resolve;
 struct dnsd_query;
-struct timeval;
 struct med_send;
+struct med_fwd;
+struct med_op;
+struct med_arec;
+
+/* What an op waits for on the loop (sandbox_mediator_op_wait). */
+typedef void med_op_cb(int fd, short what, struct med_op *);
 
 /* One notification being answered: the dup'ed socket and our copy. */
 struct med_op {
@@ -66,10 +73,46 @@ struct med_op {
 						 * (static text) */
 	char			*thost;		/* owned: transparent egress */
 	uint16_t		 tport;
+	/* A wait asked for on the notification thread, added by the loop
+	 * (sandbox_mediator_op_wait). */
+	int			 wfd;
+	short			 wwhat;
+	med_op_cb		*wcb;
+	struct timeval		 wtv;
+	bool			 wtimed;
 };
 TAILQ_HEAD(med_ops, med_op);
 
+/*
+ * Threads (docs/HACKING.md, "The mediator"): notifications are received
+ * by one thread of their own, blocked in SECCOMP_IOCTL_NOTIF_RECV, so
+ * the kernel's synchronous wake-up runs it on the notifying task's CPU;
+ * the event loop's thread keeps what waits (parked ops, the answerer,
+ * the proxy).  Everything in struct mediator, its ops and its dnsd is
+ * guarded by mu (recursive: a callback may run inside another), which
+ * the notification thread holds while it handles one notification and
+ * the loop holds in every callback into the mediator.  Only the loop's
+ * thread calls libevent or the proxy: the notification thread hands it
+ * waits (toloop), notifications that need the proxy or the DNS helper
+ * (fwd) and, in proxy mode, audit records (arecs), and wakes it through
+ * wakefd.  Immutable after sandbox_mediator_start: plan, base, proxy,
+ * pol, self, listener, fddir, cwdfd, loop_thread, notif/resp sizes,
+ * meta_caps.
+ */
 struct mediator {
+	pthread_mutex_t		 mu;
+	pthread_t		 loop_thread;	/* the event loop's */
+	pthread_t		 thread;	/* the notification thread */
+	bool			 threaded;	/* it was started */
+	bool			 joined;
+	int			 stop;		/* atomic: thread, stop */
+	bool			 thread_gone;	/* it failed: loop takes over */
+	int			 wakefd;	/* owned eventfd, or -1 */
+	struct event		*wev;		/* owned */
+	struct med_ops		 toloop;	/* waits for the loop to add */
+	struct med_fwd		*fwd, **fwd_tail; /* owned: for the loop */
+	struct med_arec		*arecs, **arec_tail; /* owned: for the loop */
+	const struct seccomp_notif *cur;	/* the thread's, being handled */
 	const struct plan	*plan;		/* borrowed */
 	struct event_base	*base;		/* borrowed */
 	struct proxy		*proxy;		/* borrowed or NULL */
@@ -185,11 +228,25 @@ struct med_op *sandbox_mediator_op_new(struct mediator *,
 	    const struct seccomp_notif *req);
 
 /*
- * Park op on the loop until op->ev (set by the caller; NULL when
- * event_new failed) fires or tvp passes; op goes on the pending list.
- * When the event cannot be added, op is answered ENOMEM.
+ * Park op until fd is ready for what (EV_READ/EV_WRITE; fd -1: a timer)
+ * or tvp passes, then call cb on the loop with mu held.  On the
+ * notification thread the wait is handed to the loop.  When it cannot
+ * be added, op is answered ENOMEM.
  */
-void	 sandbox_mediator_op_park(struct med_op *, const struct timeval *tvp);
+void	 sandbox_mediator_op_wait(struct med_op *, int fd, short what,
+	    med_op_cb *cb, const struct timeval *tvp);
+
+/*
+ * On the notification thread: hand the notification being handled over
+ * to the loop's thread, which handles it again from the start (true: the
+ * caller frees what it made and answers nothing).  false on the loop.
+ * For a handler that finds, before it acts, that it needs the loop.
+ */
+bool	 sandbox_mediator_to_loop(struct mediator *);
+
+/* Take / release m's lock (a callback from the loop into the mediator). */
+void	 sandbox_mediator_lock(struct mediator *);
+void	 sandbox_mediator_unlock(struct mediator *);
 
 /* Free op: off the pending list, the socket's flags restored. */
 void	 sandbox_mediator_op_free(struct med_op *);
