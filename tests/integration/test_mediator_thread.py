@@ -1,0 +1,144 @@
+"""The mediator's notification thread (src/sandbox/mediator.c): the
+child's notifications are received by a thread of their own, blocked in
+SECCOMP_IOCTL_NOTIF_RECV, which handles them under the mediator's lock or
+hands them to the event loop (proxy-mode connects, socket(), waits, audit
+records of the proxy's log).  These tests hold it to what the loop alone
+did: every thread of a program gets its own answer, waits still happen on
+the loop, audit records are all written, and it stops with the run even
+when the child's descendants outlive it.
+"""
+
+import errno
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from run_fixtures import assert_ok, box, try_bin  # noqa: F401
+from test_mediator import Server, audit_lines, direct
+
+# 8 threads, each N connects alternating between a port it may reach and
+# one it may not, and as many chmods inside and outside the grant: every
+# answer checked against the expected one (any mix-up between threads'
+# notifications shows as a wrong errno).
+MIXED = r"""
+import errno, os, socket, sys, threading
+ok_port, no_port, n, granted, outside = int(sys.argv[1]), \
+    int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+bad = []
+def conn(port):
+	s = socket.socket()
+	try:
+		s.connect(("127.0.0.1", port))
+		return 0
+	except OSError as e:
+		return e.errno
+	finally:
+		s.close()
+def work(k):
+	f = os.path.join(granted, "f%d" % k)
+	open(f, "w").close()
+	for i in range(n):
+		if i % 2:
+			r = conn(no_port)
+			if r != errno.EACCES:
+				bad.append(("deny", k, i, r))
+		else:
+			r = conn(ok_port)
+			if r != 0:
+				bad.append(("allow", k, i, r))
+		mode = 0o600 if i % 2 else 0o644
+		try:
+			os.chmod(f, mode)
+			if os.stat(f).st_mode & 0o777 != mode:
+				bad.append(("mode", k, i))
+		except OSError as e:
+			bad.append(("chmod", k, i, e.errno))
+		try:
+			os.chmod(outside, 0o600)
+			bad.append(("outside", k, i))
+		except OSError as e:
+			if e.errno != errno.EACCES:
+				bad.append(("outside", k, i, e.errno))
+t = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+for x in t: x.start()
+for x in t: x.join()
+print("bad=%d %r" % (len(bad), bad[:5]))
+"""
+
+
+def test_eight_threads_at_once_each_get_their_own_answers(box):
+	ok = Server("127.0.0.1")
+	no = Server("127.0.0.1")
+	outside = box.write(os.path.join(box.outside, "f"), "x\n")
+	try:
+		res = box.run("run", "--block-net", "--open-port", ok.port,
+		    "--allow", box.granted, "--read-file", outside, "--",
+		    "/usr/bin/python3", "-c", MIXED, ok.port, no.port, 100,
+		    box.granted, outside, timeout=120)
+		assert_ok(res)
+		assert "bad=0 " in res.out, res
+		# 8 x 50 allowed connects reached ok; none reached no.
+		deadline = time.monotonic() + 5
+		while ok.accepted < 400 and time.monotonic() < deadline:
+			time.sleep(0.05)
+		assert ok.accepted == 400
+		assert no.accepted == 0
+	finally:
+		ok.close()
+		no.close()
+	assert os.stat(outside).st_mode & 0o777 == 0o644
+
+
+def test_the_run_ends_when_the_child_exits_though_a_descendant_lives_on(
+    box):
+	"""The background process keeps the child's filter (and the
+	listener's tasks) alive: the notification thread, blocked in RECV, is
+	stopped with the run instead of waiting for it."""
+	res = box.run("run", "--block-net", "--allow", box.granted, "--",
+	    "/bin/sh", "-c", "sleep 6 >/dev/null 2>&1 & exit 0", timeout=30)
+	assert_ok(res)
+	assert res.elapsed < 4, res
+
+
+def test_a_descendant_calling_while_the_run_ends_is_stopped_cleanly(box):
+	"""A background loop of chmods (notifications) still going when the
+	child exits: the thread is stopped in the middle of them, without a
+	sanitizer report or a hang."""
+	f = box.write(os.path.join(box.granted, "g"), "x\n")
+	# Bounded: once the run is over its chmods fail (ENOSYS) at once.
+	script = ("(i=0; while [ $i -lt 4000 ]; do chmod 600 %s; chmod 644 %s; "
+	    "i=$((i+1)); done) >/dev/null 2>&1 & sleep 0.3; exit 3" % (f, f))
+	t0 = time.monotonic()
+	res = box.run("run", "--block-net", "--allow", box.granted, "--",
+	    "/bin/sh", "-c", script, timeout=30)
+	assert res.rc == 3, res
+	assert time.monotonic() - t0 < 8, res
+
+
+def test_proxy_mode_metadata_denials_handled_off_the_loop_are_audited(box):
+	"""In proxy mode the thread hands its audit records to the loop (the
+	proxy's log is the loop's): each denial is in the log and in the
+	summary, written before the run's report."""
+	outside = box.write(os.path.join(box.outside, "h"), "x\n")
+	log = box.path("audit.log")
+	res = box.run("run", "--allow-domain", "example.test", "--allow",
+	    box.granted, "--read-file", outside, "--audit-log", log, "--",
+	    "/usr/bin/python3", "-c",
+	    "import os, sys\n"
+	    "for i in range(20):\n"
+	    "    try:\n"
+	    "        os.chmod(sys.argv[1], 0o600)\n"
+	    "    except PermissionError:\n"
+	    "        pass\n"
+	    "    else:\n"
+	    "        sys.exit(99)\n", outside)
+	assert_ok(res)
+	recs = [r for r in direct(audit_lines(log), decision="deny")
+	    if r.get("host") == "chmod:" + outside]
+	assert len(recs) == 20, audit_lines(log)
+	assert "chmod:" + outside in res.err, res
+	assert os.stat(outside).st_mode & 0o777 == 0o644
