@@ -689,6 +689,12 @@ sandbox_dnsd_is_server(const struct dnsd *d, const struct sockaddr_storage *a,
 }
 
 bool
+sandbox_dnsd_settled(const struct dnsd *d)
+{
+	return d == NULL || d->state != 0;
+}
+
+bool
 sandbox_dnsd_owns(const struct dnsd *d, int fd)
 {
 	struct stat	 st;

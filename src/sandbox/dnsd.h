@@ -113,6 +113,12 @@ int	 sandbox_dnsd_tcp(struct dnsd *, const struct sockaddr_storage *a,
 bool	 sandbox_dnsd_is_server(const struct dnsd *,
 	    const struct sockaddr_storage *a, uint16_t port);
 
+/*
+ * True when the set-up is over (up or failed; NULL too): sockets are
+ * then made without starting anything on the loop.
+ */
+bool	 sandbox_dnsd_settled(const struct dnsd *);
+
 /* True when socket fd was made in our namespace. */
 bool	 sandbox_dnsd_owns(const struct dnsd *, int fd);
 

@@ -571,8 +571,14 @@ sandbox_mediate_inet_connect(struct med_op *op, int fd)
 		sandbox_mediate_connect_start(op, fd, "inet", port);
 		return;
 	}
-	if (sandbox_mediate_dns_connect(op, fd, &n, port) ||
-	    synth_connect(op, fd, &n, port))
+	if (sandbox_mediate_dns_connect(op, fd, &n, port))
+		return;
+	/* The proxy's registrations and credential hosts are the loop's. */
+	if (m->proxy != NULL && sandbox_mediator_to_loop(m)) {
+		sandbox_mediator_op_free(op);
+		return;
+	}
+	if (synth_connect(op, fd, &n, port))
 		return;
 	if (proxy_guard_ntop((struct sockaddr *)&op->addr, host,
 	    sizeof(host)) == NULL)
@@ -618,6 +624,11 @@ sandbox_mediate_inet_bind(struct med_op *op, int fd)
 	char			 host[INET6_ADDRSTRLEN];
 	uint16_t		 port;
 
+	/* proxy_server_sandbox_bound below: the loop's. */
+	if (m->proxy != NULL && sandbox_mediator_to_loop(m)) {
+		sandbox_mediator_op_free(op);
+		return;
+	}
 	op->verdict = sandbox_mediator_decide_bind(&m->pol,
 	    (struct sockaddr *)&op->addr, op->len, &reason);
 	if (op->verdict == MEDIATOR_DENY) {

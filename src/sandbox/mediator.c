@@ -846,20 +846,17 @@ on_stop_signal(int sig)
 	(void)sig;	/* only to interrupt NOTIF_RECV (EINTR) */
 }
 
-/* Calls whose handling needs the loop's thread (libevent, the proxy). */
+/*
+ * Calls whose handling needs the loop's thread from the start: socket()
+ * until the DNS helper is up (it may be forked then: events of its own).
+ * Handlers hand over the rest themselves (sandbox_mediator_to_loop):
+ * proxy-mode inet connects and binds (the proxy's registrations and
+ * configuration are the loop's), a TCP connect to a nameserver.
+ */
 static bool
 for_loop(const struct mediator *m, const struct seccomp_notif *req)
 {
-	int	nr = req->data.nr;
-
-	/* The DNS helper may be started (lazy): events of its own. */
-	if (nr == __NR_socket)
-		return true;
-	if (m->proxy == NULL)
-		return false;
-	/* Proxy registrations, grants refreshed on the loop, its audit. */
-	return nr == __NR_connect || nr == __NR_bind || nr == __NR_sendto ||
-	    nr == __NR_sendmsg || nr == __NR_sendmmsg;
+	return req->data.nr == __NR_socket && !sandbox_dnsd_settled(m->dns);
 }
 
 /* Queue req for the loop's thread (mu held). */
