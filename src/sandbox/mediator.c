@@ -133,6 +133,7 @@ struct med_arec {
 };
 
 static void	handle(struct mediator *, const struct seccomp_notif *);
+static bool	thread_start(struct mediator *);
 
 static bool
 on_loop(const struct mediator *m)
@@ -806,6 +807,27 @@ on_listener(evutil_socket_t lfd, short what, void *arg)
 	bool			 spun;
 
 	(void)what;
+	/*
+	 * The first notification starts the thread, which takes it (and
+	 * every later one) from the queue: a run that makes none (`keyhole
+	 * run -- true`) never pays for a thread.
+	 */
+	if (!m->threaded && !m->no_thread) {
+		/* Not for the hang-up that ends every run. */
+		if ((r = listener_next(m, lfd, false, &spun)) != 1) {
+			if (r == -1)
+				event_del(m->lev);
+			return;
+		}
+		event_del(m->lev);
+		if (thread_start(m))
+			return;
+		m->no_thread = true;
+		log_debug("%s: no notification thread: answered on the loop",
+		    __func__);
+		if (event_add(m->lev, NULL) == -1)
+			log_warnx("cannot watch the seccomp listener");
+	}
 	req = xmalloc(m->notif_size);
 	sandbox_mediator_lock(m);
 	for (i = 0; i < MEDIATOR_BATCH; i++) {
@@ -1036,11 +1058,7 @@ sandbox_mediator_start(int listener, void *arg, struct errbuf *e)
 		errbuf_set(e, "cannot watch the seccomp listener");
 		return -1;
 	}
-	/* The loop watches the listener only when no thread can. */
-	if (thread_start(m))
-		return 0;
-	log_debug("%s: no notification thread: answered on the loop",
-	    __func__);
+	/* Until the first notification: on_listener starts the thread. */
 	if (event_add(m->lev, NULL) == -1) {
 		errbuf_set(e, "cannot watch the seccomp listener");
 		return -1;

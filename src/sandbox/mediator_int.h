@@ -104,6 +104,8 @@ struct mediator {
 	pthread_t		 loop_thread;	/* the event loop's */
 	pthread_t		 thread;	/* the notification thread */
 	bool			 threaded;	/* it was started */
+	bool			 no_thread;	/* it could not be: the loop
+						 * answers */
 	bool			 joined;
 	int			 stop;		/* atomic: thread, stop */
 	bool			 thread_gone;	/* it failed: loop takes over */
