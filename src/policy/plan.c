@@ -579,6 +579,19 @@ policy_plan_resolve(const struct plan *p, const char *host, uint16_t port)
 }
 
 void
+policy_plan_close_fds(struct plan *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ngrants; i++) {
+		if (p->grants[i].has_fd)
+			(void)close(p->grants[i].fd);
+		p->grants[i].has_fd = false;
+		p->grants[i].fd = -1;
+	}
+}
+
+void
 policy_plan_free(struct plan *p)
 {
 	size_t	i;
@@ -606,11 +619,10 @@ policy_plan_free(struct plan *p)
 	free(p->tls_ca_cert);
 	free(p->tls_ca_key);
 	free(p->audit_log);
+	policy_plan_close_fds(p);
 	for (i = 0; i < p->ngrants; i++) {
 		free(p->grants[i].path);
 		free(p->grants[i].group);
-		if (p->grants[i].has_fd)
-			(void)close(p->grants[i].fd);
 	}
 	free(p->grants);
 	strv_free(&p->deny_paths);

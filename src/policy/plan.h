@@ -181,6 +181,11 @@ const struct resolve_entry *policy_plan_resolve(const struct plan *,
  * port and the route.
  */
 int	 policy_plan_check_listen(const struct plan *, struct errbuf *e);
+/*
+ * Close the descriptors the grants hold (fs_grant.fd): once the child's
+ * Landlock rules are in force nothing needs them.  The grants stay.
+ */
+void	 policy_plan_close_fds(struct plan *);
 void	 policy_plan_free(struct plan *);
 
 #endif

@@ -604,7 +604,7 @@ read_child_err(int fd, struct child_err *ce)
 }
 
 int
-sandbox_supervise_run(const struct plan *p, struct event_base *base,
+sandbox_supervise_run(struct plan *p, struct event_base *base,
     struct proxy *proxy, char *const argv[], char *const envp[],
     struct errbuf *e)
 {
@@ -613,7 +613,7 @@ sandbox_supervise_run(const struct plan *p, struct event_base *base,
 }
 
 int
-sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
+sandbox_supervise_run_mediated(struct plan *p, struct event_base *base,
     struct proxy *proxy, supervise_listener_fn *on_listener, void *arg,
     char *const argv[], char *const envp[], struct errbuf *e)
 {
@@ -749,6 +749,14 @@ sandbox_supervise_run_mediated(const struct plan *p, struct event_base *base,
 			goto out_sig;
 		}
 	}
+	/*
+	 * The Landlock rules are in force: their objects, the plan's grant
+	 * descriptors among them, are no longer needed.  Closed now, while
+	 * the child runs, not after it has exited.
+	 */
+	sandbox_landlock_spec_free(ll);
+	ll = NULL;
+	policy_plan_close_fds(p);
 	while (!sv.done) {
 		if (event_base_dispatch(base) == -1) {
 			log_warnx("event loop failed; waiting for the child");

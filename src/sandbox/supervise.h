@@ -28,8 +28,12 @@ struct proxy;
  * "keyhole: <msg>" and is also left in e (do not print it again).
  * Returns -1 with e for a keyhole error before the child existed (main
  * prints it and exits 1).
+ *
+ * Once the child has exec'd, the descriptors the plan's grants hold (the
+ * Landlock rules' objects) are closed (policy_plan_close_fds): while the
+ * child runs, not after it, when the caller is waiting to exit.
  */
-int	 sandbox_supervise_run(const struct plan *p, struct event_base *base,
+int	 sandbox_supervise_run(struct plan *p, struct event_base *base,
 	    struct proxy *proxy, char *const argv[], char *const envp[],
 	    struct errbuf *e);
 
@@ -49,7 +53,7 @@ typedef int supervise_listener_fn(int listener, void *arg, struct errbuf *e);
  * unless plan->allow_degraded_network, which also drops the direct
  * grants' Landlock ports.  Returns as sandbox_supervise_run.
  */
-int	 sandbox_supervise_run_mediated(const struct plan *p,
+int	 sandbox_supervise_run_mediated(struct plan *p,
 	    struct event_base *base, struct proxy *proxy,
 	    supervise_listener_fn *on_listener, void *arg,
 	    char *const argv[], char *const envp[], struct errbuf *e);

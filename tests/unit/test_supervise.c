@@ -419,6 +419,34 @@ test_supervise_no_command_is_an_error(void **state)
 	plan_clear(&p);
 }
 
+/*
+ * The grants' descriptors (the Landlock rules' objects, opened when the
+ * plan was built) are closed once the child runs, and the plan says so.
+ */
+static void
+test_supervise_grant_descriptors_are_closed_once_the_child_runs(
+    void **state)
+{
+	struct plan	 p;
+	struct errbuf	 e;
+	char		*argv[] = { "sh", "-c", "exit 0", NULL };
+	int		 fd;
+
+	(void)state;
+	skip_without_landlock();
+	sys_plan(&p);
+	fd = open("/usr", O_PATH | O_CLOEXEC);
+	assert_true(fd > 2);
+	p.grants[0].has_fd = true;
+	p.grants[0].fd = fd;
+	p.grants[0].mode = S_IFDIR | 0755;
+	assert_int_equal(run(&p, argv, &e), 0);
+	assert_false(p.grants[0].has_fd);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	plan_clear(&p);
+}
+
 /* What take_listener saw: the fd and whether it was a seccomp listener. */
 static int	taken = -1;
 static bool	taken_is_listener;
@@ -615,6 +643,8 @@ main(void)
 		cmocka_unit_test(test_supervise_inherited_fds_are_closed),
 		cmocka_unit_test(
 		    test_supervise_listener_reaches_the_supervisor_not_the_child),
+		cmocka_unit_test(
+		    test_supervise_grant_descriptors_are_closed_once_the_child_runs),
 		cmocka_unit_test(test_supervise_envp_is_the_childs_environment),
 		cmocka_unit_test(
 		    test_supervise_sigterm_is_forwarded_to_the_child),
