@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,40 @@ grants_add_creatable(struct plan *p, const struct profile_grant *g)
 	return ok;
 }
 
+/*
+ * Groups share paths (/tmp, /dev/null and the other devices are in two
+ * groups each with the default profile): fold each repeat's access into
+ * the first of its path, so that a path is resolved once (open, stat,
+ * close, and a readlink for a symlink: ~12 paths, each run).  The result
+ * is the plan the repeats gave, which widened the first grant the same
+ * way.  skip[i]: entry i was folded into an earlier one.
+ */
+static void
+grants_fold_repeats(struct profile_group_paths *gp, bool *skip)
+{
+	uint32_t	*h;
+	size_t		 i, j;
+	const char	*c;
+
+	h = xreallocarray(NULL, gp->ngrants + 1, sizeof(*h));
+	for (i = 0; i < gp->ngrants; i++) {
+		h[i] = 2166136261u;	/* FNV-1a */
+		for (c = gp->grants[i].path; *c != '\0'; c++)
+			h[i] = (h[i] ^ (unsigned char)*c) * 16777619u;
+		skip[i] = false;
+		for (j = 0; j < i; j++) {
+			if (skip[j] || h[j] != h[i] ||
+			    gp->grants[j].create != gp->grants[i].create ||
+			    strcmp(gp->grants[j].path, gp->grants[i].path) != 0)
+				continue;
+			gp->grants[j].access |= gp->grants[i].access;
+			skip[i] = true;
+			break;
+		}
+	}
+	free(h);
+}
+
 static int
 grants_groups(struct plan *p, const struct profile *prof,
     const struct profile_env *env, struct errbuf *e)
@@ -218,7 +253,7 @@ grants_groups(struct plan *p, const struct profile *prof,
 	struct strv			 groups = { 0 };
 	struct profile_group_paths	 gp = { 0 };
 	char				 real[PATH_MAX];
-	bool				 proc = false;
+	bool				 proc = false, *skip = NULL;
 	size_t				 i;
 	int				 rc = -1;
 
@@ -226,6 +261,8 @@ grants_groups(struct plan *p, const struct profile *prof,
 		goto out;
 	if (profile_groups_expand(&groups, env, &gp, e) == -1)
 		goto out;
+	skip = xreallocarray(NULL, gp.ngrants + 1, sizeof(*skip));
+	grants_fold_repeats(&gp, skip);
 	for (i = 0; i < groups.n; i++) {
 		const struct profile_group *pg =
 		    profile_builtin_group(groups.v[i]);
@@ -236,6 +273,8 @@ grants_groups(struct plan *p, const struct profile *prof,
 	for (i = 0; i < gp.ngrants; i++) {
 		const struct profile_grant *g = &gp.grants[i];
 
+		if (skip[i])
+			continue;
 		if (grants_is_proc_self(g->path)) {
 			proc = true;
 			continue;
@@ -256,6 +295,7 @@ grants_groups(struct plan *p, const struct profile *prof,
 	}
 	rc = 0;
 out:
+	free(skip);
 	strv_free(&groups);
 	profile_group_paths_free(&gp);
 	return rc;

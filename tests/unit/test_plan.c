@@ -1086,6 +1086,35 @@ test_plan_grants_keep_what_resolving_opened(void **state)
 		assert_int_equal(fcntl(fds[i], F_GETFD), -1);
 }
 
+/*
+ * A path several groups grant (the default profile has /tmp and the
+ * devices in two groups each) is resolved once and is one grant, with
+ * the write access one of them gives.
+ */
+static void
+test_plan_path_of_several_groups_is_one_grant(void **state)
+{
+	const struct fs_grant	*g;
+	size_t			 i, j, ntmp = 0;
+	F;
+
+	PARSE(f, "run", "--allow-cwd", "--", "true");
+	build(f);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		g = &f->plan->grants[i];
+		for (j = 0; j < i; j++)
+			assert_false(f->plan->grants[j].is_file == g->is_file &&
+			    strcmp(f->plan->grants[j].path, g->path) == 0);
+		if (strcmp(g->path, "/tmp") == 0 ||
+		    strcmp(g->path, "/dev/null") == 0) {
+			assert_true(g->access & FS_WRITE);
+			assert_true(g->has_fd);
+			ntmp++;
+		}
+	}
+	assert_int_equal(ntmp, 2);
+}
+
 static void
 test_plan_free_null_is_a_noop(void **state)
 {
@@ -1108,6 +1137,7 @@ main(void)
 		T(test_plan_each_proxy_flag_turns_proxy_on),
 		T(test_plan_run_without_network_options_is_allow),
 		T(test_plan_grants_keep_what_resolving_opened),
+		T(test_plan_path_of_several_groups_is_one_grant),
 		T(test_plan_profile_block_gives_blocked),
 		T(test_plan_profile_allow_domain_gives_proxy),
 		T(test_plan_cli_proxy_flag_beats_profile_block),

@@ -121,6 +121,39 @@ test_tmpdir_remove_never_follows_links(void **state)
 	free(base);
 }
 
+/*
+ * Removing an empty directory, however its mode was left, and one that a
+ * link took the place of: the link goes, never what it points at.
+ */
+static void
+test_tmpdir_remove_of_empty_or_replaced_directory(void **state)
+{
+	struct errbuf	 e = { 0 };
+	char		*base = base_new(), *d, out[PATH_MAX / 2];
+
+	(void)state;
+	d = sandbox_tmpdir_create(base, &e);
+	assert_non_null(d);
+	assert_int_equal(chmod(d, 0), 0);
+	assert_int_equal(sandbox_tmpdir_remove(d, &e), 0);
+	assert_int_equal(access(d, F_OK), -1);
+	free(d);
+
+	snprintf(out, sizeof(out), "%s/outside", base);
+	assert_int_equal(mkdir(out, 0755), 0);
+	d = sandbox_tmpdir_create(base, &e);
+	assert_non_null(d);
+	assert_int_equal(rmdir(d), 0);
+	assert_int_equal(symlink(out, d), 0);
+	assert_int_equal(sandbox_tmpdir_remove(d, &e), -1);
+	assert_int_equal(access(out, F_OK), 0);
+	assert_int_equal(unlink(d), 0);
+	assert_int_equal(rmdir(out), 0);
+	assert_int_equal(rmdir(base), 0);
+	free(d);
+	free(base);
+}
+
 static void
 test_tmpdir_remove_of_missing_directory_is_fine(void **state)
 {
@@ -138,6 +171,8 @@ main(void)
 		cmocka_unit_test(test_tmpdir_created_0700_under_base),
 		cmocka_unit_test(test_tmpdir_falls_back_to_tmp_for_a_bad_base),
 		cmocka_unit_test(test_tmpdir_remove_never_follows_links),
+		cmocka_unit_test(
+		    test_tmpdir_remove_of_empty_or_replaced_directory),
 		cmocka_unit_test(
 		    test_tmpdir_remove_of_missing_directory_is_fine),
 	};
