@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,10 +360,87 @@ test_dns_ttl_cancel_after_answer_arrived_is_safe(void **state)
 	assert_false(fx->ans.called);
 }
 
+/* Descriptors open in this process. */
+static int
+count_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*de;
+	int		 n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+struct plain_answer {
+	bool		called;
+	char		error[128];
+	size_t		n;
+};
+
+static void
+plain_done(const char *error, const struct sockaddr_storage *addrs,
+    size_t n, void *arg)
+{
+	struct plain_answer	*a = arg;
+
+	(void)addrs;
+	a->called = true;
+	a->n = n;
+	snprintf(a->error, sizeof(a->error), "%s", error != NULL ? error : "");
+}
+
+/*
+ * The system resolver is made at the first name to resolve: a new one,
+ * and one that answered only IP literals, has opened nothing (evdns opens
+ * the nameserver's socket when it starts); the first name is answered
+ * (localhost, from /etc/hosts).
+ */
+static void
+test_dns_system_resolver_is_made_at_first_use(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct timeval		 tv = { 3, 0 };
+	struct plain_answer	 a = { 0 };
+	struct errbuf		 e = { 0 };
+	struct dns		*d;
+	int			 n0;
+
+	(void)state;
+	assert_non_null(base);
+	n0 = count_fds();
+	d = proxy_dns_new(base, &e);
+	assert_non_null(d);
+	assert_non_null(proxy_dns_resolve(d, "192.0.2.7", 80, plain_done,
+	    &a));
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_true(a.called);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(count_fds(), n0);
+
+	memset(&a, 0, sizeof(a));
+	assert_non_null(proxy_dns_resolve(d, "localhost", 80, plain_done,
+	    &a));
+	assert_false(a.called);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	assert_true(a.called);
+	assert_string_equal(a.error, "");
+	assert_true(a.n >= 1);
+	proxy_dns_free(d);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dns_system_resolver_is_made_at_first_use),
 		cmocka_unit_test_setup_teardown(
 		    test_dns_ttl_is_the_smallest_record_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(
