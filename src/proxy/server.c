@@ -119,11 +119,16 @@ struct proxy {
 	void			(*gone)(void *);
 	void			*gone_arg;
 	uint64_t		 next_id;
-	/* Mediated client ports: a count, as a port can be reused before
-	 * the close of its previous connection has been seen. */
-	uint8_t			 registered[65536];
+	/*
+	 * Mediated client ports: a count, as a port can be reused before
+	 * the close of its previous connection has been seen.  Made at the
+	 * first registration (72 KB with the next: a proxy without a
+	 * sandbox never needs them, and a table made with the proxy was
+	 * zeroed into resident memory); NULL: nothing registered.
+	 */
+	uint8_t			*registered;	/* owned: [65536] */
 	/* Inet ports a sandboxed process bound (a bit each). */
-	uint8_t			 sandbox_bound[65536 / 8];
+	uint8_t			*sandbox_bound;	/* owned: [65536 / 8] */
 	/* Transparent egress (SPEC 4.13): mediated source port -> host. */
 	struct {
 		uint16_t	 port;
@@ -234,6 +239,8 @@ proxy_server_denials(const struct proxy *px)
 void
 proxy_server_register_port(struct proxy *px, uint16_t port)
 {
+	if (px->registered == NULL)
+		px->registered = xcalloc(65536, sizeof(*px->registered));
 	if (px->registered[port] < UINT8_MAX)
 		px->registered[port]++;
 }
@@ -241,7 +248,7 @@ proxy_server_register_port(struct proxy *px, uint16_t port)
 void
 proxy_server_unregister_port(struct proxy *px, uint16_t port)
 {
-	if (px->registered[port] > 0)
+	if (px->registered != NULL && px->registered[port] > 0)
 		px->registered[port]--;
 }
 
@@ -294,13 +301,17 @@ proxy_server_take_transparent(struct proxy *px, uint16_t port,
 void
 proxy_server_sandbox_bound(struct proxy *px, uint16_t port)
 {
+	if (px->sandbox_bound == NULL)
+		px->sandbox_bound = xcalloc(65536 / 8,
+		    sizeof(*px->sandbox_bound));
 	px->sandbox_bound[port / 8] |= (uint8_t)(1u << (port % 8));
 }
 
 bool
 proxy_server_is_sandbox_bound(const struct proxy *px, uint16_t port)
 {
-	return (px->sandbox_bound[port / 8] & (1u << (port % 8))) != 0;
+	return px->sandbox_bound != NULL &&
+	    (px->sandbox_bound[port / 8] & (1u << (port % 8))) != 0;
 }
 
 bool
@@ -335,7 +346,8 @@ proxy_server_peer_in_sandbox(const struct proxy *px,
 bool
 proxy_server_port_registered(const struct proxy *px, uint16_t port)
 {
-	return port != 0 && px->registered[port] > 0;
+	return port != 0 && px->registered != NULL &&
+	    px->registered[port] > 0;
 }
 
 static void
@@ -1477,5 +1489,7 @@ proxy_server_free(struct proxy *px)
 	free(px->more);
 	free(px->raddrs);
 	free(px->pool_base);
+	free(px->registered);
+	free(px->sandbox_bound);
 	free(px);
 }

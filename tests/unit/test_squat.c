@@ -113,6 +113,35 @@ test_squat_other_ports_and_hosts_are_not(void **state)
 	assert_true(proxy_server_is_sandbox_bound(fx->px, 65535));
 }
 
+/*
+ * The port tables are made at the first registration or bind: before it
+ * every port reads as neither, an unregistration is harmless, and the
+ * first registration counts like any other (twice in, once out: still
+ * registered).
+ */
+static void
+test_squat_port_tables_made_at_first_use_count_from_the_start(void **state)
+{
+	struct fx		*fx = *state;
+	struct sockaddr_storage	 ss;
+
+	assert_false(proxy_server_port_registered(fx->px, 5000));
+	assert_false(proxy_server_is_sandbox_bound(fx->px, 5000));
+	assert_false(proxy_server_peer_in_sandbox(fx->px,
+	    sa(&ss, "127.0.0.1", 5000)));
+	proxy_server_unregister_port(fx->px, 5000);
+	assert_false(proxy_server_port_registered(fx->px, 5000));
+	proxy_server_register_port(fx->px, 5000);
+	proxy_server_register_port(fx->px, 5000);
+	assert_true(proxy_server_port_registered(fx->px, 5000));
+	assert_false(proxy_server_port_registered(fx->px, 5001));
+	proxy_server_unregister_port(fx->px, 5000);
+	assert_true(proxy_server_port_registered(fx->px, 5000));
+	proxy_server_unregister_port(fx->px, 5000);
+	assert_false(proxy_server_port_registered(fx->px, 5000));
+	assert_false(proxy_server_is_sandbox_bound(fx->px, 5000));
+}
+
 int
 main(void)
 {
@@ -123,6 +152,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_squat_other_ports_and_hosts_are_not, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_squat_port_tables_made_at_first_use_count_from_the_start,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
