@@ -11,10 +11,13 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 #include "policy/plan.h"
@@ -171,6 +174,79 @@ test_intercept_unconstrained_covers_anything(void **state)
 	plan_done(&p);
 }
 
+
+/* Does ctx serve a leaf for host, with the chain and a matching key? */
+static bool
+serves(SSL_CTX *ctx, const char *host)
+{
+	STACK_OF(X509)	*chain = NULL;
+	X509		*leaf = SSL_CTX_get0_certificate(ctx);
+
+	SSL_CTX_get0_chain_certs(ctx, &chain);
+	return leaf != NULL && X509_check_host(leaf, host, 0, 0, NULL) == 1 &&
+	    chain != NULL && sk_X509_num(chain) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1;
+}
+
+static void
+test_intercept_ctx_is_made_once_per_leaf_and_kept(void **state)
+{
+	static const char *const hosts[] = { "a.test", "b.test", NULL };
+	struct plan		 plan;
+	struct intercept_tls	*t;
+	struct errbuf		 e = { 0 };
+	SSL_CTX			*a, *b, *first;
+	char			 host[32];
+	size_t			 i;
+	SSL			*ssl;
+
+	(void)state;
+	plan_of(&plan, hosts);
+	t = proxy_tls_intercept_tls_new(&plan, NULL, &e);
+	assert_non_null(t);
+	a = proxy_tls_intercept_ctx(t, "a.test", &e);
+	b = proxy_tls_intercept_ctx(t, "b.test", &e);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	assert_true(serves(a, "a.test"));
+	assert_false(serves(a, "b.test"));
+	assert_true(serves(b, "b.test"));
+	/* The next connection to a host reuses its context. */
+	assert_ptr_equal(proxy_tls_intercept_ctx(t, "a.test", &e), a);
+	assert_ptr_equal(proxy_tls_intercept_ctx(t, "b.test", &e), b);
+	/* What every context holds to: TLS >= 1.2, no resumption. */
+	assert_int_equal(SSL_CTX_get_min_proto_version(a), TLS1_2_VERSION);
+	assert_int_equal(SSL_CTX_get_num_tickets(a), 0);
+	assert_true(SSL_CTX_get_options(a) & SSL_OP_NO_TICKET);
+	assert_int_equal(SSL_CTX_get_session_cache_mode(a),
+	    SSL_SESS_CACHE_OFF);
+	ssl = SSL_new(b);
+	assert_non_null(ssl);
+	assert_ptr_equal(SSL_get_certificate(ssl), SSL_CTX_get0_certificate(b));
+	/*
+	 * Past INTERCEPT_CTX_MAX leaves the least used go (b among them);
+	 * a, used all along, is kept.
+	 */
+	for (i = 0; i < INTERCEPT_CTX_MAX + 8; i++) {
+		snprintf(host, sizeof(host), "h%zu.a.test", i);
+		first = proxy_tls_intercept_ctx(t, host, &e);
+		assert_non_null(first);
+		assert_true(serves(first, host));
+		assert_ptr_equal(proxy_tls_intercept_ctx(t, "a.test", &e), a);
+	}
+	snprintf(host, sizeof(host), "h%zu.a.test", (size_t)0);
+	first = proxy_tls_intercept_ctx(t, host, &e);
+	assert_true(serves(first, host));
+	/* An SSL made before its context went keeps its leaf (refcount). */
+	assert_int_equal(X509_check_host(SSL_get_certificate(ssl), "b.test", 0,
+	    0, NULL), 1);
+	assert_ptr_not_equal(proxy_tls_intercept_ctx(t, "b.test", &e), NULL);
+	SSL_free(ssl);
+	proxy_tls_intercept_tls_free(t);
+	plan_done(&plan);
+}
+
 int
 main(void)
 {
@@ -180,6 +256,8 @@ main(void)
 		cmocka_unit_test(
 		    test_intercept_uncovered_lists_what_a_reload_added),
 		cmocka_unit_test(test_intercept_unconstrained_covers_anything),
+		cmocka_unit_test(
+		    test_intercept_ctx_is_made_once_per_leaf_and_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

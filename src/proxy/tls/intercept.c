@@ -35,9 +35,25 @@
 #define INTERCEPT_UNTRUSTED \
 	"client does not trust keyhole's CA: is SSL_CERT_FILE honoured?"
 
-struct intercept_tls {
+/*
+ * A context per leaf: its certificate, chain and the leaf key were set
+ * and checked against each other once, when it was made.  Setting them
+ * on each connection's SSL instead re-checked that the certificate
+ * matches the key (SSL_use_certificate: ~36 k instructions, 1.4 % of a
+ * full handshake, bench/intercept_rate) every time.  Keyed by the leaf
+ * itself, of which a reference is held: a leaf the CA's cache replaced
+ * cannot come back at the same address while its context lives.
+ */
+struct intercept_ctx {
+	X509		*leaf;		/* a reference; NULL: free slot */
 	SSL_CTX		*ctx;		/* owned */
+	uint64_t	 used;
+};
+
+struct intercept_tls {
 	struct pki	*pki;		/* owned */
+	struct intercept_ctx ctxs[INTERCEPT_CTX_MAX];
+	uint64_t	 tick;
 	/*
 	 * The names the CA may sign for (exact, "*.suffix"), fixed at start:
 	 * a reload cannot widen them, the root key being gone.  all: no
@@ -199,18 +215,30 @@ proxy_tls_intercept_tls_new_multi(const struct plan *const *plans,
 		    "constraints: --tls-intercept all with an empty allow-list "
 		    "intercepts any host, so the run's CA may sign for any "
 		    "name (it lives in keyhole's memory only)");
-	if ((t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		errbuf_set(e, "cannot create the interception TLS context");
-		goto fail;
-	}
-	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION |
+	return t;
+fail:
+	ERR_clear_error();
+	proxy_tls_intercept_tls_free(t);
+	return NULL;
+}
+
+/* The server context for leaf, made once per leaf (see intercept_ctx). */
+static SSL_CTX *
+intercept_ctx_new(struct intercept_tls *t, X509 *leaf)
+{
+	SSL_CTX	*ctx;
+	X509	*chain = proxy_tls_pki_chain(t->pki);
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_max_early_data(t->ctx, 0);
+	SSL_CTX_set_max_early_data(ctx, 0);
 	/* Idle tunnels hold no 16 KiB record buffers (memory per conn). */
-	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_alpn_select_cb(t->ctx, intercept_alpn, NULL);
-	SSL_CTX_set_tlsext_servername_callback(t->ctx, intercept_sni);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, intercept_alpn, NULL);
+	SSL_CTX_set_tlsext_servername_callback(ctx, intercept_sni);
 	/*
 	 * No resumption: no session cache (its entries and sweeps cost every
 	 * connection) and no tickets.  A stateless ticket is a serialised,
@@ -220,19 +248,52 @@ proxy_tls_intercept_tls_new_multi(const struct plan *const *plans,
 	 * call, or keep-alive) seldom offer one back; what a resumed TLS 1.3
 	 * handshake saves us is the one signature.
 	 */
-	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_num_tickets(t->ctx, 0);
-	if (SSL_CTX_use_PrivateKey(t->ctx, proxy_tls_pki_leaf_key(t->pki))
-	    != 1) {
-		errbuf_set(e, "cannot load the interception leaf key");
-		goto fail;
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	if (SSL_CTX_use_certificate(ctx, leaf) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, proxy_tls_pki_leaf_key(t->pki)) != 1 ||
+	    (chain != NULL && SSL_CTX_add1_chain_cert(ctx, chain) != 1)) {
+		SSL_CTX_free(ctx);
+		return NULL;
 	}
-	return t;
-fail:
-	ERR_clear_error();
-	proxy_tls_intercept_tls_free(t);
-	return NULL;
+	return ctx;
+}
+
+SSL_CTX *
+proxy_tls_intercept_ctx(struct intercept_tls *t, const char *host,
+    struct errbuf *e)
+{
+	struct intercept_ctx	*ic, *victim = &t->ctxs[0];
+	SSL_CTX			*ctx;
+	X509			*leaf;
+	size_t			 i;
+
+	if ((leaf = proxy_tls_pki_leaf(t->pki, host, e)) == NULL)
+		return NULL;
+	t->tick++;
+	for (i = 0; i < INTERCEPT_CTX_MAX; i++) {
+		ic = &t->ctxs[i];
+		if (ic->leaf == leaf) {
+			ic->used = t->tick;
+			return ic->ctx;
+		}
+		if (victim->leaf != NULL && (ic->leaf == NULL ||
+		    ic->used < victim->used))
+			victim = ic;
+	}
+	if ((ctx = intercept_ctx_new(t, leaf)) == NULL) {
+		ERR_clear_error();
+		errbuf_set(e, "cannot set up TLS interception");
+		return NULL;
+	}
+	SSL_CTX_free(victim->ctx);
+	X509_free(victim->leaf);
+	X509_up_ref(leaf);
+	victim->leaf = leaf;
+	victim->ctx = ctx;
+	victim->used = t->tick;
+	return ctx;
 }
 
 X509 *
@@ -244,9 +305,14 @@ proxy_tls_intercept_root(const struct intercept_tls *t)
 void
 proxy_tls_intercept_tls_free(struct intercept_tls *t)
 {
+	size_t	i;
+
 	if (t == NULL)
 		return;
-	SSL_CTX_free(t->ctx);
+	for (i = 0; i < INTERCEPT_CTX_MAX; i++) {
+		SSL_CTX_free(t->ctxs[i].ctx);
+		X509_free(t->ctxs[i].leaf);
+	}
 	proxy_tls_pki_free(t->pki);
 	strv_free(&t->names);
 	free(t);
@@ -486,7 +552,7 @@ intercept_begin(struct conn *c, struct intercept *ic)
 	struct intercept_tls	*t = proxy_server_itls(c->px);
 	struct bufferevent	*tls, *raw = c->client;
 	struct errbuf		 e = { 0 };
-	X509			*leaf;
+	SSL_CTX			*ctx;
 	SSL			*ssl;
 
 	ic->host = xstrdup(c->host);
@@ -507,16 +573,12 @@ intercept_begin(struct conn *c, struct intercept *ic)
 		    "it to intercept this host");
 		return;
 	}
-	if ((leaf = proxy_tls_pki_leaf(t->pki, c->host, &e)) == NULL) {
+	if ((ctx = proxy_tls_intercept_ctx(t, c->host, &e)) == NULL) {
 		proxy_tls_intercept_free(ic);
 		proxy_conn_deny(c, 502, errbuf_msg(&e));
 		return;
 	}
-	if ((ssl = SSL_new(t->ctx)) == NULL ||
-	    SSL_use_certificate(ssl, leaf) != 1 ||
-	    (proxy_tls_pki_chain(t->pki) != NULL &&
-	    SSL_add1_chain_cert(ssl, proxy_tls_pki_chain(t->pki)) != 1)) {
-		SSL_free(ssl);
+	if ((ssl = SSL_new(ctx)) == NULL) {
 		ERR_clear_error();
 		proxy_tls_intercept_free(ic);
 		proxy_conn_deny(c, 502, "cannot set up TLS interception");

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "util/errbuf.h"
@@ -21,7 +22,10 @@
 struct conn;
 struct plan;
 struct intercept;	/* per connection; opaque */
-struct intercept_tls;	/* per proxy: the CA and the server context */
+/* Server contexts kept, one per leaf (proxy_tls_intercept_ctx). */
+#define INTERCEPT_CTX_MAX	64
+
+struct intercept_tls;	/* per proxy: the CA and the server contexts */
 
 /*
  * Set up interception for plan, or NULL (no error) when nothing would
@@ -50,6 +54,14 @@ bool	 proxy_tls_intercept_covers(const struct intercept_tls *,
  */
 void	 proxy_tls_intercept_uncovered(const struct intercept_tls *,
 	    const struct plan *, struct strv *out);
+/*
+ * The server context for host (canonical, covered): its leaf (minted, or
+ * from the CA's cache), the chain and the key set once per leaf, the
+ * contexts of the INTERCEPT_CTX_MAX leaves used last kept.  Borrowed
+ * (SSL_new takes its own reference); NULL with e on failure.
+ */
+SSL_CTX	*proxy_tls_intercept_ctx(struct intercept_tls *, const char *host,
+	    struct errbuf *e);
 /* The certificate clients must trust (borrowed). */
 X509	*proxy_tls_intercept_root(const struct intercept_tls *);
 void	 proxy_tls_intercept_tls_free(struct intercept_tls *);
