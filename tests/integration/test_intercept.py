@@ -121,6 +121,32 @@ def test_intercept_host_mismatch_is_421(route, tls_upstream):
 	assert len(tls_upstream.requests) == 1
 
 
+@pytest.mark.parametrize("form,ok", [
+	("api.test:{port}", True),
+	("API.Test:{port}", True),
+	("api.test.:{port}", True),
+	("api.test", False),
+	("api.test:{port}0", False),
+	("api.test:0{port}", True),
+	("api.testx:{port}", False),
+	("api.tes:{port}", False),
+	("api.test:{port}:1", False),
+	("xapi.test:{port}", False),
+])
+def test_intercept_host_forms_are_held_to_the_connect_host(route,
+    tls_upstream, form, ok):
+	"""Each spelling of Host: the CONNECT host in any case, with its
+	port (443 may be left out), a trailing dot: served; anything else
+	421, and nothing reaches the upstream."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	with tunnel(r.px, host) as ts:
+		st, h, b = request(ts, "GET", "/f", form.format(
+		    port=tls_upstream.port), auth(r))
+	assert st == (200 if ok else 421), (form, st, b)
+	assert len(tls_upstream.requests) == (1 if ok else 0)
+
+
 def test_intercept_sni_mismatch_is_refused_and_audited(route, tls_upstream):
 	r = route(tls_upstream)
 	host = "api.test:%d" % tls_upstream.port

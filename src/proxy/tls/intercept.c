@@ -66,6 +66,9 @@ struct intercept_tls {
 struct intercept {
 	SSL		*ssl;		/* borrowed: owned by c->client */
 	char		*host;		/* owned; the CONNECT host */
+	size_t		 host_len;
+	char		 port_s[8];	/* ":port", as a client writes it */
+	bool		 name;		/* host is no IPv6 literal */
 	uint16_t	 port;
 	size_t		 route_i;	/* SIZE_MAX: a plain host */
 	size_t		 pool_i;	/* SIZE_MAX: no pooling */
@@ -556,7 +559,10 @@ intercept_begin(struct conn *c, struct intercept *ic)
 	SSL			*ssl;
 
 	ic->host = xstrdup(c->host);
+	ic->host_len = strlen(ic->host);
 	ic->port = c->port;
+	snprintf(ic->port_s, sizeof(ic->port_s), ":%u", c->port);
+	ic->name = strchr(ic->host, ':') == NULL;
 	/*
 	 * Fail closed: a host to intercept is never tunnelled blind.  After
 	 * a reload the CA is still the one made at start (its root key is
@@ -627,11 +633,24 @@ static int
 intercept_same_host(const struct intercept *ic, const char *authority,
     size_t len)
 {
-	char		*a = xstrndup(authority, len), *raw = NULL, *canon;
+	char		*a, *raw = NULL, *canon;
 	uint16_t	 port;
 	struct errbuf	 e = { 0 };
 	int		 rc = -1;
+	size_t		 pl = strlen(ic->port_s);
 
+	/*
+	 * What clients send on every request: the CONNECT host itself (any
+	 * case) and its port as written, or no port for 443.  Canonical
+	 * already, so the same answer as parsing it, with no copies.
+	 */
+	if (ic->name && len >= ic->host_len &&
+	    strncasecmp(authority, ic->host, ic->host_len) == 0 &&
+	    ((len == ic->host_len && ic->port == 443) ||
+	    (len == ic->host_len + pl &&
+	    memcmp(authority + ic->host_len, ic->port_s, pl) == 0)))
+		return 0;
+	a = xstrndup(authority, len);
 	if (proxy_http_parse_authority(a, &raw, &port, 443) == 0 &&
 	    (canon = policy_allowlist_canon_host(raw, strlen(raw), &e)) !=
 	    NULL) {
