@@ -328,6 +328,89 @@ landlock_tty_rules(struct landlock_spec *s, struct errbuf *e)
 	return 0;
 }
 
+/* path is root or lies beneath it (canonical paths). */
+static bool
+ll_within(const char *path, const char *root)
+{
+	size_t	n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return path[0] == '/';
+	return strncmp(path, root, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/');
+}
+
+static int
+ll_cmp(const void *a, const void *b, void *arg)
+{
+	const struct landlock_spec	*s = arg;
+
+	return strcmp(s->paths[*(const size_t *)a].path,
+	    s->paths[*(const size_t *)b].path);
+}
+
+/*
+ * Drop the path rules that rules on their ancestors already cover: in one
+ * ruleset Landlock allows an access when the rules met walking up from
+ * the file to the root grant it together, so a rule whose rights are all
+ * in its ancestors' rules changes nothing (the default profile has 14 of
+ * 66: /usr/lib/x86_64-linux-gnu under /usr/lib, /usr/share/locale under
+ * /usr/share, /proc/cpuinfo under /proc, the private temporary directory
+ * under /tmp ...).  Each rule costs a landlock_add_rule in the child and a
+ * copy when the domain is made.  Conservative: sorted by path, a rule is
+ * checked against the chain of ancestors kept on a stack; one it cannot
+ * see there is kept.
+ */
+static void
+landlock_prune(struct landlock_spec *s)
+{
+	struct ll_path_rule	*r;
+	size_t			*ix, *stack, depth = 0, i, k, n = s->npaths;
+	uint64_t		 covered;
+	bool			*drop;
+
+	if (n < 2)
+		return;
+	ix = xreallocarray(NULL, n, sizeof(*ix));
+	stack = xreallocarray(NULL, n, sizeof(*stack));
+	drop = xcalloc(n, sizeof(*drop));
+	for (i = 0; i < n; i++)
+		ix[i] = i;
+	qsort_r(ix, n, sizeof(*ix), ll_cmp, s);
+	for (i = 0; i < n; i++) {
+		r = &s->paths[ix[i]];
+		while (depth > 0 &&
+		    !ll_within(r->path, s->paths[stack[depth - 1]].path))
+			depth--;
+		covered = 0;
+		for (k = 0; k < depth; k++)
+			covered |= s->paths[stack[k]].access;
+		if (depth > 0 && (r->access & ~covered) == 0)
+			drop[ix[i]] = true;
+		else
+			stack[depth++] = ix[i];
+	}
+	for (i = k = 0; i < n; i++) {
+		if (!drop[i]) {
+			s->paths[k++] = s->paths[i];
+			continue;
+		}
+		if (!s->paths[i].borrowed)
+			close(s->paths[i].fd);
+		free(s->paths[i].path);
+	}
+	s->npaths = k;
+	free(drop);
+	free(stack);
+	free(ix);
+}
+
+size_t
+sandbox_landlock_spec_npaths(const struct landlock_spec *s)
+{
+	return s->npaths;
+}
+
 int
 sandbox_landlock_prepare(const struct plan *p, uint16_t proxy_port,
     struct landlock_spec **out, struct errbuf *e)
@@ -365,6 +448,7 @@ sandbox_landlock_prepare(const struct plan *p, uint16_t proxy_port,
 			return -1;
 		}
 	}
+	landlock_prune(s);
 	if (landlock_tty_rules(s, e) == -1) {
 		sandbox_landlock_spec_free(s);
 		return -1;

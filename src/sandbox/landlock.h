@@ -1,6 +1,7 @@
 #ifndef KEYHOLE_SANDBOX_LANDLOCK_H
 #define KEYHOLE_SANDBOX_LANDLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/errbuf.h"
@@ -55,6 +56,8 @@ void	 sandbox_landlock_explain(const struct landlock_spec *, int where,
 
 /* The ABI the spec was built for. */
 int	 sandbox_landlock_spec_abi(const struct landlock_spec *);
+/* Path rules in the spec (for tests). */
+size_t	 sandbox_landlock_spec_npaths(const struct landlock_spec *);
 
 /* Close the descriptors and free.  NULL is a no-op. */
 void	 sandbox_landlock_spec_free(struct landlock_spec *);

@@ -351,6 +351,63 @@ test_landlock_rule_covers_what_the_plan_opened(void **state)
 	free(moved);
 }
 
+/*
+ * A rule that rules on its ancestors cover is dropped, and what it granted
+ * stays granted: ro/sub (read, under ro read) goes; rw/sub (read, under rw
+ * read+write) goes; ro/w (write, under ro read only) stays, and writing
+ * there works while writing elsewhere under ro does not.
+ */
+static void
+test_landlock_rules_their_ancestors_cover_are_dropped(void **state)
+{
+	struct landlock_spec	*s;
+	struct plan		 p, q;
+	struct errbuf		 e;
+	size_t			 n;
+	char			*d;
+
+	(void)state;
+	skip_without_landlock();
+	d = tpath("ro/sub");
+	assert_int_equal(mkdir(d, 0755), 0);
+	free(d);
+	make_file("ro/sub/f");
+	d = tpath("ro/w");
+	assert_int_equal(mkdir(d, 0755), 0);
+	free(d);
+	d = tpath("rw/sub");
+	assert_int_equal(mkdir(d, 0755), 0);
+	free(d);
+	memset(&p, 0, sizeof(p));
+	grant(&p, "ro", FS_READ, false);
+	grant(&p, "ro/sub", FS_READ, false);
+	grant(&p, "rw", FS_READWRITE, false);
+	grant(&p, "rw/sub", FS_READ, false);
+	grant(&p, "ro/w", FS_READWRITE, false);
+	/* The same without the two subs: as many rules (tty ones too). */
+	memset(&q, 0, sizeof(q));
+	grant(&q, "ro", FS_READ, false);
+	grant(&q, "rw", FS_READWRITE, false);
+	grant(&q, "ro/w", FS_READWRITE, false);
+	errbuf_clear(&e);
+	if (sandbox_landlock_prepare(&q, 0, &s, &e) == -1)
+		fail_msg("prepare: %s", errbuf_msg(&e));
+	n = sandbox_landlock_spec_npaths(s);
+	sandbox_landlock_spec_free(s);
+	plan_clear(&q);
+	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
+		fail_msg("prepare: %s", errbuf_msg(&e));
+	assert_true(n >= 3);
+	assert_int_equal(sandbox_landlock_spec_npaths(s), n);
+	sandbox_landlock_spec_free(s);
+	assert_int_equal(check(&p, OP_READ, "ro/sub/f"), 0);
+	assert_int_equal(check(&p, OP_CREATE, "ro/sub/g"), EACCES);
+	assert_int_equal(check(&p, OP_CREATE, "ro/w/g"), 0);
+	assert_int_equal(check(&p, OP_CREATE, "rw/sub/g"), 0);
+	assert_int_equal(check(&p, OP_CREATE, "ro/h"), EACCES);
+	plan_clear(&p);
+}
+
 /* A listener on 127.0.0.1:<kernel-chosen>; returns the fd, sets *port. */
 static int
 listener(uint16_t *port)
@@ -511,6 +568,8 @@ main(void)
 		    test_landlock_write_file_grant_gets_file_rights_only),
 		cmocka_unit_test(test_landlock_vanished_grant_is_skipped),
 		cmocka_unit_test(test_landlock_rule_covers_what_the_plan_opened),
+		cmocka_unit_test(
+		    test_landlock_rules_their_ancestors_cover_are_dropped),
 		cmocka_unit_test(
 		    test_landlock_blocked_mode_denies_ungranted_tcp_port),
 		cmocka_unit_test(test_landlock_allow_mode_leaves_tcp_alone),
