@@ -55,8 +55,11 @@ path_open_nofollow(const char *path)
  * open, readlink of /proc/self/fd/N, close: 3 system calls where
  * realpath(3) makes a readlink per component (the built-in policy's
  * paths under /lib, /bin, /etc/alternatives ...: ~70 calls a start).
- * -1 on any failure, errno unspecified: the caller asks realpath, which
- * gives the same answer or the error it would have given.
+ * -1 on any other failure, errno unspecified: the caller asks realpath,
+ * which gives the same answer or the error it would have given.  -2 with
+ * errno when the kernel found nothing there (ENOENT, ENOTDIR, ELOOP):
+ * realpath would say the same after a readlink per component (4 calls
+ * for /lib/aarch64-linux-gnu on an x86_64 system, at every start).
  */
 static int
 path_real_proc(const char *path, char *out, struct stat *st, int *fdp)
@@ -66,7 +69,8 @@ path_real_proc(const char *path, char *out, struct stat *st, int *fdp)
 	int	fd;
 
 	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
-		return -1;
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    -2 : -1;
 	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, out, PATH_MAX);
 	/* Not "/..." (not under our root, or a pseudo file): realpath. */
@@ -104,8 +108,12 @@ path_real_fd(const char *path, char *out, struct stat *st, int *fdp)
 			return NULL;
 		/* ELOOP (a symlink), ENOSYS, EACCES ...: the long way. */
 	}
-	if (path_real_proc(path, out, st, fdp) == 0)
+	switch (path_real_proc(path, out, st, fdp)) {
+	case 0:
 		return out;
+	case -2:
+		return NULL;
+	}
 	if (realpath(path, out) == NULL)
 		return NULL;
 	if (st != NULL && stat(out, st) == -1)

@@ -205,6 +205,9 @@ test_path_real_errors_match(void **state)
 	agrees("/dangling/x");
 	agrees("/loop");
 	agrees("/ld/missing");
+	agrees("/ld/missing/deeper");
+	agrees("/ld/f/under-a-file");
+	agrees("/loop/x");
 }
 
 static void
