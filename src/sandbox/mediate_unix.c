@@ -392,7 +392,9 @@ unix_umask(pid_t tid)
 /*
  * bind() to a pathname in directory dirfd (ours, resolved as the child
  * would) under name: with our working directory there for the duration
- * (the supervisor has one thread), and the child's umask.  0 or -errno.
+ * and the child's umask (the notification thread's own, CLONE_FS
+ * unshared; without that thread the loop's, which is then the only one
+ * that looks at either).  0 or -errno.
  */
 static int
 unix_bind_at(struct med_op *op, int dirfd, const char *name)
