@@ -27,7 +27,6 @@
 #include "sandbox/landlock.h"
 #include "sandbox/seccomp.h"
 #include "util/log.h"
-#include "util/strnum.h"
 #include "util/xmalloc.h"
 
 #ifndef PR_CAP_AMBIENT
@@ -47,7 +46,7 @@
  * run off its own stack into ours.
  */
 #define CHILD_STACK_SIZE	(256 * 1024)
-/* Highest capability when /proc/sys/kernel/cap_last_cap is unreadable. */
+/* Highest capability tried when the kernel's cannot be found out. */
 #define CAP_LAST_FALLBACK	63
 
 /* Signals the supervisor forwards to the child. */
@@ -375,27 +374,32 @@ resolve_cmd(const char *name, char *const envp[], char **out)
 	return ENOENT;
 }
 
-/* The highest capability number of this kernel. */
-static int
-read_last_cap(void)
+/*
+ * The highest capability number of this kernel, asked of prctl: reading
+ * a bounding-set bit past the last one says EINVAL.  Starting from the
+ * headers' last, that is two calls where /proc/sys/kernel/cap_last_cap
+ * was three and a procfs lookup at every start.  Anything unexpected
+ * (prctl refused): CAP_LAST_FALLBACK, and the drop loop then tries every
+ * number up to it (EINVAL for the ones that do not exist).
+ */
+int
+sandbox_supervise_last_cap(void)
 {
-	char		buf[32];
-	ssize_t		n;
-	uint64_t	v;
-	int		fd;
+	int	cap = CAP_LAST_CAP;
 
-	fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
+	if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) {
+		if (errno != EINVAL)
+			return CAP_LAST_FALLBACK;
+		/* An older kernel: fewer than the headers know. */
+		while (--cap >= 0)
+			if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0)
+				return cap;
 		return CAP_LAST_FALLBACK;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return CAP_LAST_FALLBACK;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		n--;
-	if (strnum_parse(buf, (size_t)n, 0, 255, &v) == -1)
-		return CAP_LAST_FALLBACK;
-	return (int)v;
+	}
+	while (cap < CAP_LAST_FALLBACK &&
+	    prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0)
+		cap++;
+	return cap;
 }
 
 /* Word the child's failure record into e; returns the exit code. */
@@ -678,7 +682,7 @@ sandbox_supervise_run_mediated(struct plan *p, struct event_base *base,
 	c.dir = p->workdir != NULL ? p->workdir : "/";
 	c.ll = ll;
 	c.sc = sc;
-	c.last_cap = read_last_cap();
+	c.last_cap = sandbox_supervise_last_cap();
 	c.parent = getpid();
 	for (i = 0; i < NFORWARD; i++)
 		c.sigs[c.nsigs++] = forwarded[i];

@@ -74,4 +74,7 @@ int	 sandbox_supervise_mediator_mode(const struct plan *p, bool have,
 	    struct allow_entry **av, const struct plan **llp,
 	    struct errbuf *e);
 
+/* The highest capability number this kernel knows (for the drop loop). */
+int	 sandbox_supervise_last_cap(void);
+
 #endif

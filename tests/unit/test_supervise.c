@@ -447,6 +447,22 @@ test_supervise_grant_descriptors_are_closed_once_the_child_runs(
 	plan_clear(&p);
 }
 
+/* The last capability, asked of prctl, is the one procfs names. */
+static void
+test_supervise_last_cap_is_the_kernels(void **state)
+{
+	char	buf[16];
+	FILE	*f;
+
+	(void)state;
+	f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+	if (f == NULL)
+		skip();
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_int_equal(sandbox_supervise_last_cap(), atoi(buf));
+}
+
 /* What take_listener saw: the fd and whether it was a seccomp listener. */
 static int	taken = -1;
 static bool	taken_is_listener;
@@ -643,6 +659,7 @@ main(void)
 		cmocka_unit_test(test_supervise_inherited_fds_are_closed),
 		cmocka_unit_test(
 		    test_supervise_listener_reaches_the_supervisor_not_the_child),
+		cmocka_unit_test(test_supervise_last_cap_is_the_kernels),
 		cmocka_unit_test(
 		    test_supervise_grant_descriptors_are_closed_once_the_child_runs),
 		cmocka_unit_test(test_supervise_envp_is_the_childs_environment),
