@@ -8,14 +8,10 @@ the loop, audit records are all written, and it stops with the run even
 when the child's descendants outlive it.
 """
 
-import errno
-import json
 import os
+import select
 import socket
-import threading
 import time
-
-import pytest
 
 from run_fixtures import assert_ok, box, try_bin  # noqa: F401
 from test_mediator import Server, audit_lines, direct
@@ -142,3 +138,71 @@ def test_proxy_mode_metadata_denials_handled_off_the_loop_are_audited(box):
 	assert len(recs) == 20, audit_lines(log)
 	assert "chmod:" + outside in res.err, res
 	assert os.stat(outside).st_mode & 0o777 == 0o644
+
+
+# A blocking connect to a peer whose accept queue is full, made by one
+# thread while another makes metadata calls: the connect's wait is handed
+# to the loop, the notification thread goes on answering.
+WAITING = r"""
+import os, socket, sys, threading, time
+port, f = int(sys.argv[1]), sys.argv[2]
+res = {}
+def conn():
+	s = socket.socket()
+	try:
+		s.connect(("127.0.0.1", port))
+		res["c"] = "ok"
+	except OSError as e:
+		res["c"] = "errno %d" % e.errno
+	s.close()
+t = threading.Thread(target=conn)
+t.start()
+time.sleep(0.5)
+t0 = time.monotonic()
+for i in range(50):
+	os.chmod(f, 0o600 if i % 2 else 0o644)
+print("chmods %.3f alive %s" % (time.monotonic() - t0, t.is_alive()),
+    flush=True)
+t.join()
+print("connect", res["c"], flush=True)
+"""
+
+
+def test_a_connect_waiting_on_the_loop_does_not_hold_up_other_calls(box):
+	slow = Server("127.0.0.1", backlog=0, accept=False)
+	fill = []
+	f = box.write(os.path.join(box.granted, "w"), "x\n")
+	try:
+		for _ in range(3):
+			c = socket.socket()
+			c.setblocking(False)
+			try:
+				c.connect(("127.0.0.1", slow.port))
+			except BlockingIOError:
+				pass
+			fill.append(c)
+		time.sleep(0.2)
+		p = box.popen("run", "--block-net", "--open-port", slow.port,
+		    "--allow", box.granted, "--", "/usr/bin/python3", "-c",
+		    WAITING, str(slow.port), f)
+		try:
+			r, _, _ = select.select([p.stdout], [], [], 10)
+			assert r, "no answer to the chmods within 10 s"
+			line = p.stdout.readline().decode()
+			took, alive = float(line.split()[1]), line.split()[3]
+			assert alive == "True", line
+			assert took < 2.0, line
+			for c in fill:
+				c.close()
+			slow.start()
+			out, err = p.communicate(timeout=30)
+		finally:
+			if p.poll() is None:
+				p.kill()
+				p.wait()
+	finally:
+		slow.close()
+		for c in fill:
+			c.close()
+	assert p.returncode == 0, (out, err)
+	assert b"connect ok" in out, (out, err)
