@@ -266,6 +266,55 @@ test_pki_leaf_cache_reuses_and_stays_bounded(void **state)
 	proxy_tls_pki_free(p);
 }
 
+/*
+ * The cache is looked up through a hash of the host: through hundreds of
+ * evictions every host gets its own leaf, in any case, and exactly the
+ * least recently used one is minted again.
+ */
+static void
+test_pki_leaf_cache_finds_each_host_through_evictions(void **state)
+{
+	struct pki	*p = make(hosts, true);
+	struct errbuf	 e = { 0 };
+	X509		*x;
+	char		 name[64];
+	uint64_t	 minted;
+	int		 i, n = 2 * PKI_LEAF_CACHE_MAX + 88;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		x = proxy_tls_pki_leaf(p, name, &e);
+		assert_non_null(x);
+		assert_int_equal(X509_check_host(x, name, 0, 0, NULL), 1);
+	}
+	assert_int_equal(proxy_tls_pki_minted(p), (uint64_t)n);
+	/* The last PKI_LEAF_CACHE_MAX are cached: found in any case. */
+	for (i = n - PKI_LEAF_CACHE_MAX; i < n; i++) {
+		snprintf(name, sizeof(name), "N%d.EXAMPLE.test", i);
+		x = proxy_tls_pki_leaf(p, name, &e);
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		assert_int_equal(X509_check_host(x, name, 0, 0, NULL), 1);
+	}
+	minted = proxy_tls_pki_minted(p);
+	assert_int_equal(minted, (uint64_t)n);
+	/* An evicted one comes back: the least recently used goes. */
+	assert_non_null(proxy_tls_pki_leaf(p, "n0.example.test", &e));
+	assert_int_equal(proxy_tls_pki_minted(p), minted + 1);
+	for (i = n - PKI_LEAF_CACHE_MAX + 1; i < n; i++) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		x = proxy_tls_pki_leaf(p, name, &e);
+		assert_int_equal(X509_check_host(x, name, 0, 0, NULL), 1);
+	}
+	assert_int_equal(proxy_tls_pki_minted(p), minted + 1);
+	snprintf(name, sizeof(name), "n%d.example.test", n -
+	    PKI_LEAF_CACHE_MAX);
+	x = proxy_tls_pki_leaf(p, name, &e);
+	assert_int_equal(X509_check_host(x, name, 0, 0, NULL), 1);
+	assert_int_equal(proxy_tls_pki_minted(p), minted + 2);
+	proxy_tls_pki_free(p);
+}
+
 /* Thread CPU nanoseconds of 200 encodings of x (the best of 5 runs). */
 static long
 encode_ns(X509 *x)
@@ -473,6 +522,8 @@ main(void)
 		cmocka_unit_test(
 		    test_pki_serials_are_random_and_validity_inside_ca),
 		cmocka_unit_test(test_pki_leaf_cache_reuses_and_stays_bounded),
+		cmocka_unit_test(
+		    test_pki_leaf_cache_finds_each_host_through_evictions),
 		cmocka_unit_test(test_pki_leaf_and_chain_are_sent_from_their_der),
 		cmocka_unit_test(test_pki_unconstrained_without_names),
 		cmocka_unit_test(
