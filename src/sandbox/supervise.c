@@ -38,6 +38,9 @@
 #ifndef __NR_close_range
 #define __NR_close_range		436
 #endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD			0x00001000
+#endif
 
 #define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 /*
@@ -279,10 +282,12 @@ child_entry(void *arg)
  *
  * The stack stays mapped: unmapping it after the child ran on another CPU
  * costs a TLB shootdown (~20 us of every start, perf); 256 KB of address
- * space, the few pages the child touched resident.  -1 with errno.
+ * space, the few pages the child touched resident.  With pidfd non-NULL
+ * the kernel also gives us a pidfd of the child there (CLONE_PIDFD,
+ * Linux 5.2+; EINVAL before).  -1 with errno.
  */
 static pid_t
-spawn_child(struct child_ctx *c)
+spawn_child(struct child_ctx *c, int *pidfd)
 {
 	static char	*kept;
 	size_t	 guard = (size_t)sysconf(_SC_PAGESIZE);
@@ -304,8 +309,8 @@ spawn_child(struct child_ctx *c)
 		kept = stack;
 	}
 	pid = clone(child_entry, stack + guard + CHILD_STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD | (c->mediate ? CLONE_FILES : 0),
-	    c);
+	    CLONE_VM | CLONE_VFORK | SIGCHLD | (c->mediate ? CLONE_FILES : 0) |
+	    (pidfd != NULL ? CLONE_PIDFD : 0), c, pidfd);
 	return pid;
 }
 
@@ -490,15 +495,16 @@ on_forward(evutil_socket_t sig, short what, void *arg)
 		(void)kill(sv->pid, (int)sig);
 }
 
+/*
+ * The child has exited (its pidfd is readable) or a SIGCHLD came: reap it
+ * if it is gone and end the loop.
+ */
 static void
-on_sigchld(evutil_socket_t sig, short what, void *arg)
+sv_reap(struct supervisor *sv)
 {
-	struct supervisor	*sv = arg;
-	pid_t			 r;
-	int			 status;
+	pid_t	r;
+	int	status;
 
-	(void)sig;
-	(void)what;
 	if (sv->done)
 		return;
 	do {
@@ -515,6 +521,22 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 	if (sv->proxy != NULL)
 		proxy_server_shutdown(sv->proxy);
 	event_base_loopbreak(sv->base);
+}
+
+static void
+on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	sv_reap(arg);
+}
+
+static void
+on_pidfd(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sv_reap(arg);
 }
 
 /* Blocking reap, for paths where the loop does not run. */
@@ -637,7 +659,7 @@ sandbox_supervise_run_mediated(struct plan *p, struct event_base *base,
 	sigset_t		 all, oldmask;
 	char			*path = NULL;
 	int			 pfd[2] = { -1, -1 }, ret = -1, err;
-	int			 listener = -1;
+	int			 listener = -1, pidfd = -1;
 	bool			 mediate;
 	size_t			 i, nevs = 0;
 	uint16_t		 port;
@@ -694,10 +716,15 @@ sandbox_supervise_run_mediated(struct plan *p, struct event_base *base,
 
 	sv.base = base;
 	sv.proxy = proxy;
-	/* Armed before fork: a signal or exit in between is not lost. */
+	/*
+	 * Armed before fork: a signal in between is not lost.  The child's
+	 * exit is watched through its pidfd (below), whose readiness cannot
+	 * be lost either: the loop wakes once when it exits, where SIGCHLD
+	 * costs a signal delivery, libevent's handler writing its pipe and a
+	 * second pass of the loop reading it.
+	 */
 	for (i = 0; i < NFORWARD; i++)
 		evs[nevs++] = evsignal_new(base, forwarded[i], on_forward, &sv);
-	evs[nevs++] = evsignal_new(base, SIGCHLD, on_sigchld, &sv);
 	for (i = 0; i < nevs; i++) {
 		if (evs[i] == NULL || event_add(evs[i], NULL) == -1) {
 			errbuf_set(e, "cannot watch signals");
@@ -718,7 +745,18 @@ sandbox_supervise_run_mediated(struct plan *p, struct event_base *base,
 	/* No handler may run in the child before it resets them. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &oldmask);
-	pid = spawn_child(&c);
+	pid = spawn_child(&c, &pidfd);
+	if (pid == -1 && errno == EINVAL) {
+		/* No CLONE_PIDFD (Linux < 5.2): SIGCHLD, armed before. */
+		pidfd = -1;
+		evs[nevs] = evsignal_new(base, SIGCHLD, on_sigchld, &sv);
+		if (evs[nevs] == NULL || event_add(evs[nevs++], NULL) == -1) {
+			sigprocmask(SIG_SETMASK, &oldmask, NULL);
+			errbuf_set(e, "cannot watch signals");
+			goto out_sig;
+		}
+		pid = spawn_child(&c, NULL);
+	}
 	err = errno;
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	close(pfd[1]);
@@ -729,6 +767,17 @@ sandbox_supervise_run_mediated(struct plan *p, struct event_base *base,
 		goto out_sig;
 	}
 	sv.pid = pid;
+	if (pidfd != -1) {
+		evs[nevs] = event_new(base, pidfd, EV_READ | EV_PERSIST,
+		    on_pidfd, &sv);
+		if (evs[nevs] == NULL || event_add(evs[nevs++], NULL) == -1) {
+			(void)kill(pid, SIGKILL);
+			(void)reap(pid);
+			sv.done = true;
+			errbuf_set(e, "cannot watch the child");
+			goto out_sig;
+		}
+	}
 
 	if (read_child_err(pfd[0], &ce)) {
 		(void)reap(pid);
@@ -780,6 +829,8 @@ out:
 	for (i = 0; i < nevs; i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
+	if (pidfd != -1)
+		close(pidfd);
 	if (pfd[0] != -1)
 		close(pfd[0]);
 	if (pfd[1] != -1)

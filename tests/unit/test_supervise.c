@@ -144,6 +144,30 @@ test_supervise_exit_status_is_passed_on(void **state)
 	assert_int_equal(run_sh("exit 3", &e), 3);
 }
 
+/*
+ * The child's exit is seen through its pidfd, not SIGCHLD: a supervisor
+ * whose SIGCHLD is blocked still ends with the child's status (with
+ * SIGCHLD alone it would wait for ever; the alarm fails the test then).
+ */
+static void
+test_supervise_child_exit_is_seen_with_sigchld_blocked(void **state)
+{
+	struct errbuf	e;
+	sigset_t	chld, old;
+	int		rc;
+
+	(void)state;
+	skip_without_landlock();
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	alarm(20);
+	rc = run_sh("exit 5", &e);
+	alarm(0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	assert_int_equal(rc, 5);
+}
+
 static void
 test_supervise_death_by_signal_is_128_plus_n(void **state)
 {
@@ -647,6 +671,7 @@ main(void)
 		cmocka_unit_test(
 		    test_supervise_blocked_mode_without_mediator_keeps_landlock),
 		cmocka_unit_test(test_supervise_exit_status_is_passed_on),
+		cmocka_unit_test(test_supervise_child_exit_is_seen_with_sigchld_blocked),
 		cmocka_unit_test(test_supervise_death_by_signal_is_128_plus_n),
 		cmocka_unit_test(test_supervise_missing_command_is_127),
 		cmocka_unit_test(test_supervise_missing_path_is_127),
