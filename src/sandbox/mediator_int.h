@@ -114,7 +114,7 @@ struct mediator {
 	struct med_ops		 toloop;	/* waits for the loop to add */
 	struct med_fwd		*fwd, **fwd_tail; /* owned: for the loop */
 	struct med_arec		*arecs, **arec_tail; /* owned: for the loop */
-	const struct seccomp_notif *cur;	/* the thread's, being handled */
+	const struct seccomp_notif *cur;	/* the thread's, in hand */
 	const struct plan	*plan;		/* borrowed */
 	struct event_base	*base;		/* borrowed */
 	struct proxy		*proxy;		/* borrowed or NULL */
