@@ -6,16 +6,19 @@
  * with the files that handle one kind of call (mediate_*.c).  Nothing
  * outside src/sandbox/mediat*.c includes this.
  *
- * A handler is called with one notification (struct seccomp_notif, read
- * once by the loop) and must, exactly once, either answer it
- * (sandbox_mediator_answer*, or sandbox_mediator_op_finish for an op) or,
- * when sandbox_mediator_valid() says the notification is gone, drop it.
- * It may answer later from the event loop (an op parked on m->pending),
- * never block.  Everything decided on comes from the handler's own copies:
- * sandbox_mediator_read() of the child's memory (once), its own duplicate
- * of a child's descriptor (sandbox_mediator_getfd), directories opened the
- * way the child would see them (sandbox_mediator_dirfd).  Nothing is ever
- * answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+ * A handler is called with one notification (struct seccomp_notif,
+ * received once, by the notification thread or the loop) and must,
+ * exactly once, either answer it (sandbox_mediator_answer*, or
+ * sandbox_mediator_op_finish for an op) or, when sandbox_mediator_valid()
+ * says the notification is gone, drop it.  It may answer later from the
+ * event loop (an op waiting on it: sandbox_mediator_op_wait), never
+ * block, and, run on the notification thread, never call libevent or the
+ * proxy (sandbox_mediator_to_loop hands such a notification over before
+ * anything is done).  Everything decided on comes from the handler's own
+ * copies: sandbox_mediator_read() of the child's memory (once), its own
+ * duplicate of a child's descriptor (sandbox_mediator_getfd), directories
+ * opened the way the child would see them (sandbox_mediator_dirfd).
+ * Nothing is ever answered with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
  *
  * Adding a handler: write it in its own file, declare it below, add one
  * line to the table in mediator.c (syscall number -> handler) and a
