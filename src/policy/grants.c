@@ -82,6 +82,7 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
 	g->has_fd = fd != -1;
 	g->fd = fd;
 	g->mode = mode;
+	g->own_rule = false;
 }
 
 static void
@@ -593,7 +594,12 @@ policy_grants_create(const struct plan *p)
 void
 policy_grants_add_tmpdir(struct plan *p, const char *path)
 {
+	size_t	i;
+
 	grants_add(p, path, FS_READWRITE, false, FS_SRC_SYSTEM, NULL);
+	for (i = 0; i < p->ngrants; i++)
+		if (!p->grants[i].is_file && strcmp(p->grants[i].path, path) == 0)
+			p->grants[i].own_rule = true;
 }
 
 void

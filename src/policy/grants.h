@@ -29,7 +29,8 @@ int	 policy_grants_build(struct plan *, const struct cli *,
 void	 policy_grants_create(const struct plan *);
 /*
  * Grant read+write on the run's private temporary directory (SPEC §7),
- * a canonical path keyhole created itself.
+ * a canonical path keyhole created itself; its Landlock rule is never
+ * pruned (fs_grant.own_rule).
  */
 void	 policy_grants_add_tmpdir(struct plan *, const char *path);
 /*

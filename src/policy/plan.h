@@ -94,6 +94,12 @@ struct fs_grant {
 	bool		 has_fd;
 	int		 fd;
 	mode_t		 mode;
+	/*
+	 * A Landlock rule of its own even where an ancestor's rule grants
+	 * as much (sandbox/landlock.c, landlock_prune): the private
+	 * temporary directory, whose inode the child's domain then holds.
+	 */
+	bool		 own_rule;
 };
 
 struct plan {

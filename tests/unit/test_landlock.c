@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "policy/grants.h"
 #include "policy/plan.h"
 #include "sandbox/landlock.h"
 #include "util/ports.h"
@@ -408,6 +409,51 @@ test_landlock_rules_their_ancestors_cover_are_dropped(void **state)
 	plan_clear(&p);
 }
 
+/*
+ * The private temporary directory keeps a rule of its own under an
+ * ancestor granting as much (the child's domain then holds its inode, so
+ * our rmdir does not free it on the run's time), and grants what it did.
+ */
+static void
+test_landlock_private_tmpdir_keeps_its_rule_under_a_covering_ancestor(
+    void **state)
+{
+	struct landlock_spec	*s;
+	struct plan		 p;
+	struct errbuf		 e;
+	size_t			 n;
+	char			*d;
+
+	(void)state;
+	skip_without_landlock();
+	d = tpath("rw/keyhole-t");
+	assert_int_equal(mkdir(d, 0700), 0);
+	memset(&p, 0, sizeof(p));
+	grant(&p, "rw", FS_READWRITE, false);
+	errbuf_clear(&e);
+	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
+		fail_msg("prepare: %s", errbuf_msg(&e));
+	n = sandbox_landlock_spec_npaths(s);
+	sandbox_landlock_spec_free(s);
+	/* An ordinary grant there is folded into rw's rule ... */
+	grant(&p, "rw/keyhole-t", FS_READWRITE, false);
+	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
+		fail_msg("prepare: %s", errbuf_msg(&e));
+	assert_int_equal(sandbox_landlock_spec_npaths(s), n);
+	sandbox_landlock_spec_free(s);
+	/* ... the private temporary directory's is not. */
+	policy_grants_add_tmpdir(&p, d);
+	assert_true(p.grants[p.ngrants - 1].own_rule);
+	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
+		fail_msg("prepare: %s", errbuf_msg(&e));
+	assert_int_equal(sandbox_landlock_spec_npaths(s), n + 1);
+	sandbox_landlock_spec_free(s);
+	assert_int_equal(check(&p, OP_CREATE, "rw/keyhole-t/f"), 0);
+	assert_int_equal(check(&p, OP_CREATE, "rw/g"), 0);
+	free(d);
+	plan_clear(&p);
+}
+
 /* A listener on 127.0.0.1:<kernel-chosen>; returns the fd, sets *port. */
 static int
 listener(uint16_t *port)
@@ -570,6 +616,7 @@ main(void)
 		cmocka_unit_test(test_landlock_rule_covers_what_the_plan_opened),
 		cmocka_unit_test(
 		    test_landlock_rules_their_ancestors_cover_are_dropped),
+		cmocka_unit_test(test_landlock_private_tmpdir_keeps_its_rule_under_a_covering_ancestor),
 		cmocka_unit_test(
 		    test_landlock_blocked_mode_denies_ungranted_tcp_port),
 		cmocka_unit_test(test_landlock_allow_mode_leaves_tcp_alone),
