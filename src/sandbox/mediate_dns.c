@@ -65,7 +65,7 @@ sandbox_mediate_socket(struct mediator *m, const struct seccomp_notif *req)
 	addfd.newfd_flags = (type & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
 	fd = ioctl(m->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
 	if (fd >= 0)
-		m->answered++;
+		__atomic_fetch_add(&m->answered, 1, __ATOMIC_RELAXED);
 	else if (errno != ENOENT)
 		sandbox_mediator_answer(m, req->id, -errno);
 	close(s);

@@ -86,7 +86,7 @@ pty_install(struct mediator *m, uint64_t id, int peer, int cloexec)
 	addfd.newfd_flags = (uint32_t)cloexec;
 	fd = ioctl(m->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
 	if (fd >= 0) {
-		m->answered++;
+		__atomic_fetch_add(&m->answered, 1, __ATOMIC_RELAXED);
 		return fd;
 	}
 	if (errno != EINVAL)
@@ -154,7 +154,7 @@ pty_continue(struct mediator *m, uint64_t id)
 	    errno != ENOENT)
 		log_warn("seccomp answer %llu", (unsigned long long)id);
 	free(resp);
-	m->answered++;
+	__atomic_fetch_add(&m->answered, 1, __ATOMIC_RELAXED);
 }
 
 /*
