@@ -67,6 +67,22 @@ class Server:
 			else:
 				c.close()
 
+	def fill_backlog(self):
+		"""Fill the accept queue of a non-accepting server (backlog=0)
+		and leave a SYN hanging, so the next blocking connect to it
+		waits; returns the filling sockets (the caller closes them)."""
+		fill = []
+		for _ in range(3):
+			c = socket.socket()
+			c.setblocking(False)
+			try:
+				c.connect(("127.0.0.1", self.port))
+			except BlockingIOError:
+				pass
+			fill.append(c)
+		time.sleep(0.2)
+		return fill
+
 	def close(self):
 		self.stop = True
 		if self.thread is not None:
@@ -246,16 +262,7 @@ def test_proxy_serves_while_a_blocking_connect_is_pending(box, mconnect):
 	slow = Server("127.0.0.1", backlog=0, accept=False)
 	fill = []
 	try:
-		# Fill the accept queue, then leave a SYN hanging.
-		for _ in range(3):
-			c = socket.socket()
-			c.setblocking(False)
-			try:
-				c.connect(("127.0.0.1", slow.port))
-			except BlockingIOError:
-				pass
-			fill.append(c)
-		time.sleep(0.2)
+		fill = slow.fill_backlog()
 		pp = free_port_number()
 		p = box.popen("run", "--proxy-port", pp, "--allow-domain",
 		    "example.test", "--open-port", slow.port, "--read-file",

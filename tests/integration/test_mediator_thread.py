@@ -10,7 +10,6 @@ when the child's descendants outlive it.
 
 import os
 import select
-import socket
 import time
 
 from run_fixtures import assert_ok, box, try_bin  # noqa: F401
@@ -173,15 +172,7 @@ def test_a_connect_waiting_on_the_loop_does_not_hold_up_other_calls(box):
 	fill = []
 	f = box.write(os.path.join(box.granted, "w"), "x\n")
 	try:
-		for _ in range(3):
-			c = socket.socket()
-			c.setblocking(False)
-			try:
-				c.connect(("127.0.0.1", slow.port))
-			except BlockingIOError:
-				pass
-			fill.append(c)
-		time.sleep(0.2)
+		fill = slow.fill_backlog()
 		p = box.popen("run", "--block-net", "--open-port", slow.port,
 		    "--allow", box.granted, "--", "/usr/bin/python3", "-c",
 		    WAITING, str(slow.port), f)
