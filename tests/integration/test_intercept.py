@@ -27,18 +27,23 @@ BUNDLE_VARS = ["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
 
 
 def tunnel(px, authority, alpn=("http/1.1",), cafile=None,
-    server_hostname=None):
-	"""CONNECT through the proxy, then TLS trusting the run's bundle:
-	returns the TLS socket."""
-	s = socket.create_connection(("127.0.0.1", px.port),
-	    timeout=SOCK_TIMEOUT)
+    server_hostname=None, ctx=None, rcvbuf=None):
+	"""CONNECT through the proxy, then TLS trusting the run's bundle (or
+	with ctx, a context the caller made): returns the TLS socket.
+	rcvbuf: SO_RCVBUF of the client socket, set before it connects."""
+	s = socket.socket()
+	if rcvbuf is not None:
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+	s.settimeout(SOCK_TIMEOUT)
+	s.connect(("127.0.0.1", px.port))
 	s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
 	    authority.encode(), authority.encode(), auth_header(px.token)))
 	st, _, _, rest = read_head(s)
 	assert st == 200, st
 	assert rest == b""
-	ctx = ssl.create_default_context(cafile=cafile or
-	    px.env["KEYHOLE_CA_BUNDLE"])
+	if ctx is None:
+		ctx = ssl.create_default_context(cafile=cafile or
+		    px.env["KEYHOLE_CA_BUNDLE"])
 	if alpn:
 		ctx.set_alpn_protocols(list(alpn))
 	host = server_hostname or authority.rsplit(":", 1)[0]
@@ -710,12 +715,7 @@ def test_intercept_offers_no_session_resumption(route, tls_upstream):
 	assert sess is not None and not sess.has_ticket
 	ctx = ssl.create_default_context(cafile=r.px.env["KEYHOLE_CA_BUNDLE"])
 	ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-	s = socket.create_connection(("127.0.0.1", r.px.port),
-	    timeout=SOCK_TIMEOUT)
-	s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
-	    host.encode(), host.encode(), auth_header(r.px.token)))
-	assert read_head(s)[0] == 200
-	with ctx.wrap_socket(s, server_hostname="api.test") as ts:
+	with tunnel(r.px, host, alpn=None, ctx=ctx) as ts:
 		st, h, b = request(ts, "GET", "/t", host, auth(r))
 		assert st == 200, b
 		assert not ts.session.has_ticket
@@ -804,15 +804,7 @@ def test_intercept_big_answer_to_a_slow_reader_arrives_whole(route,
 	stalls gets every byte, and the tunnel goes on."""
 	r = route(tls_upstream)
 	host = "api.test:%d" % tls_upstream.port
-	s = socket.socket()
-	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
-	s.settimeout(SOCK_TIMEOUT)
-	s.connect(("127.0.0.1", r.px.port))
-	s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
-	    host.encode(), host.encode(), auth_header(r.px.token)))
-	assert read_head(s)[0] == 200
-	ctx = ssl.create_default_context(cafile=r.px.env["KEYHOLE_CA_BUNDLE"])
-	with ctx.wrap_socket(s, server_hostname="api.test") as ts:
+	with tunnel(r.px, host, alpn=None, rcvbuf=32768) as ts:
 		body = b"y" * 3000000
 		ts.sendall(("POST /big HTTP/1.1\r\nHost: %s\r\nAuthorization: "
 		    "Bearer %s\r\nContent-Length: %d\r\n\r\n" % (host,
@@ -906,12 +898,7 @@ def test_intercept_small_response_is_one_tls_record(route, ca, n):
 		ctx = ssl.create_default_context(
 		    cafile=r.px.env["KEYHOLE_CA_BUNDLE"])
 		ctx._msg_callback = trace
-		s = socket.create_connection(("127.0.0.1", r.px.port),
-		    timeout=SOCK_TIMEOUT)
-		s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
-		    host.encode(), host.encode(), auth_header(r.px.token)))
-		assert read_head(s)[0] == 200
-		with ctx.wrap_socket(s, server_hostname="api.test") as ts:
+		with tunnel(r.px, host, alpn=None, ctx=ctx) as ts:
 			for i in range(3):
 				del seen[:]
 				st, h, b = request(ts, "GET", "/one/%d" % i, host,

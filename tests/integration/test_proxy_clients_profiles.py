@@ -238,23 +238,24 @@ def test_clients_profile_reload_applies_and_bad_profile_keeps_the_last(pcp):
 def test_clients_profile_errors_are_located(keyhole, pcp):
 	import subprocess
 	doc = json.load(open(str(pcp.clients)))
-	doc["clients"]["team-a"]["profile"] = "missing.json"
-	_write(pcp.clients, doc)
-	p = subprocess.run([keyhole, "proxy", "--clients", str(pcp.clients),
-	    "--profile", str(pcp.main)], capture_output=True, timeout=10,
-	    env={"K_MAIN": "x", "K_A": "y", "K_B": "z"})
-	err = p.stderr.decode()
-	assert p.returncode == 1, err
+
+	def refused_with(profile):
+		"""team-a names profile: the proxy exits 1; its stderr."""
+		doc["clients"]["team-a"]["profile"] = profile
+		_write(pcp.clients, doc)
+		p = subprocess.run([keyhole, "proxy", "--clients",
+		    str(pcp.clients), "--profile", str(pcp.main)],
+		    capture_output=True, timeout=10,
+		    env={"K_MAIN": "x", "K_A": "y", "K_B": "z"})
+		err = p.stderr.decode()
+		assert p.returncode == 1, err
+		return err
+
+	err = refused_with("missing.json")
 	assert "clients %s: line " % pcp.clients in err
 	assert "clients.team-a.profile: " in err and "missing.json" in err
 	# A phantom for a route only the proxy's profile has.
-	doc["clients"]["team-a"]["profile"] = "b.json"
-	_write(pcp.clients, doc)
-	p = subprocess.run([keyhole, "proxy", "--clients", str(pcp.clients),
-	    "--profile", str(pcp.main)], capture_output=True, timeout=10,
-	    env={"K_MAIN": "x", "K_A": "y", "K_B": "z"})
-	err = p.stderr.decode()
-	assert p.returncode == 1, err
+	err = refused_with("b.json")
 	assert "clients.team-a.phantoms.svc: no such credential route" in err
 
 
