@@ -47,7 +47,7 @@ policy_grants_path_within(const char *path, const char *root)
  * the plan from here on, -1 for none) and mode: what path named when it
  * was resolved (fs_grant.fd).
  */
-static void
+static struct fs_grant *
 grants_add_fd(struct plan *p, const char *path, enum fs_access access,
     bool is_file, enum fs_source src, const char *group, int fd, mode_t mode)
 {
@@ -67,7 +67,7 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
 				g->mode = mode;
 			} else if (fd != -1)
 				(void)close(fd);
-			return;
+			return g;
 		}
 	}
 	p->grants = xreallocarray(p->grants, p->ngrants + 1,
@@ -83,13 +83,14 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
 	g->fd = fd;
 	g->mode = mode;
 	g->own_rule = false;
+	return g;
 }
 
-static void
+static struct fs_grant *
 grants_add(struct plan *p, const char *path, enum fs_access access,
     bool is_file, enum fs_source src, const char *group)
 {
-	grants_add_fd(p, path, access, is_file, src, group, -1, 0);
+	return grants_add_fd(p, path, access, is_file, src, group, -1, 0);
 }
 
 /*
@@ -594,12 +595,8 @@ policy_grants_create(const struct plan *p)
 void
 policy_grants_add_tmpdir(struct plan *p, const char *path)
 {
-	size_t	i;
-
-	grants_add(p, path, FS_READWRITE, false, FS_SRC_SYSTEM, NULL);
-	for (i = 0; i < p->ngrants; i++)
-		if (!p->grants[i].is_file && strcmp(p->grants[i].path, path) == 0)
-			p->grants[i].own_rule = true;
+	grants_add(p, path, FS_READWRITE, false, FS_SRC_SYSTEM, NULL)->own_rule =
+	    true;
 }
 
 void

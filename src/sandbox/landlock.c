@@ -12,6 +12,7 @@
 
 #include <linux/landlock.h>
 
+#include "policy/grants.h"
 #include "policy/plan.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -331,18 +332,6 @@ landlock_tty_rules(struct landlock_spec *s, struct errbuf *e)
 	return 0;
 }
 
-/* path is root or lies beneath it (canonical paths). */
-static bool
-ll_within(const char *path, const char *root)
-{
-	size_t	n = strlen(root);
-
-	if (strcmp(root, "/") == 0)
-		return path[0] == '/';
-	return strncmp(path, root, n) == 0 &&
-	    (path[n] == '\0' || path[n] == '/');
-}
-
 static int
 ll_cmp(const void *a, const void *b, void *arg)
 {
@@ -393,7 +382,8 @@ landlock_prune(struct landlock_spec *s)
 	for (i = 0; i < n; i++) {
 		r = &s->paths[ix[i]];
 		while (depth > 0 &&
-		    !ll_within(r->path, s->paths[stack[depth - 1]].path))
+		    !policy_grants_path_within(r->path,
+		    s->paths[stack[depth - 1]].path))
 			depth--;
 		covered = 0;
 		for (k = 0; k < depth; k++)
