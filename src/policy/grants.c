@@ -21,6 +21,7 @@
 #include "policy/plan.h"
 #include "policy/route.h"
 #include "profile/profile.h"
+#include "util/hash.h"
 #include "util/path.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -227,13 +228,10 @@ grants_fold_repeats(struct profile_group_paths *gp, bool *skip)
 {
 	uint32_t	*h;
 	size_t		 i, j;
-	const char	*c;
 
 	h = xreallocarray(NULL, gp->ngrants + 1, sizeof(*h));
 	for (i = 0; i < gp->ngrants; i++) {
-		h[i] = 2166136261u;	/* FNV-1a */
-		for (c = gp->grants[i].path; *c != '\0'; c++)
-			h[i] = (h[i] ^ (unsigned char)*c) * 16777619u;
+		h[i] = hash_str(gp->grants[i].path, false);
 		skip[i] = false;
 		for (j = 0; j < i; j++) {
 			if (skip[j] || h[j] != h[i] ||

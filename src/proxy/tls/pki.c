@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "util/hash.h"
 #include "util/xmalloc.h"
 
 struct pki_leaf {
@@ -448,19 +449,11 @@ fail:
 	return NULL;
 }
 
-/* FNV-1a of host, case folded (names compare with strcasecmp). */
+/* The bucket of host, case folded (names compare with strcasecmp). */
 static size_t
 pki_bucket(const char *host)
 {
-	uint32_t	h = 2166136261u;
-	unsigned char	c;
-
-	for (; (c = (unsigned char)*host) != '\0'; host++) {
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		h = (h ^ c) * 16777619u;
-	}
-	return h % PKI_BUCKETS;
+	return hash_str(host, true) % PKI_BUCKETS;
 }
 
 X509 *
