@@ -103,11 +103,10 @@ dns_open(struct dns *d)
 }
 
 struct dns *
-proxy_dns_new(struct event_base *base, struct errbuf *e)
+proxy_dns_new(struct event_base *base)
 {
 	struct dns	*d = xcalloc(1, sizeof(*d));
 
-	(void)e;
 	d->base = base;
 	return d;
 }
@@ -169,6 +168,15 @@ req_defer(struct dns_req *r)
 	if (r->ev == NULL)
 		log_fatalx("cannot create a DNS event");
 	evtimer_add(r->ev, &tv);
+}
+
+/* The system resolver could not be made (dns_open): r fails, deferred. */
+static struct dns_req *
+req_no_resolver(struct dns_req *r)
+{
+	snprintf(r->error, sizeof(r->error), "cannot start the DNS resolver");
+	req_defer(r);
+	return r;
 }
 
 /* Take the addresses of a getaddrinfo answer into r; frees res. */
@@ -256,12 +264,8 @@ proxy_dns_resolve(struct dns *d, const char *host, uint16_t port,
 		req_defer(r);
 		return r;
 	}
-	if (!dns_open(d)) {
-		snprintf(r->error, sizeof(r->error),
-		    "cannot start the DNS resolver");
-		req_defer(r);
-		return r;
-	}
+	if (!dns_open(d))
+		return req_no_resolver(r);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -415,12 +419,8 @@ proxy_dns_resolve_ttl(struct dns *d, const char *host, uint16_t port,
 	r->port = port;
 	r->ttl = DNS_TTL_UNKNOWN;
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	if (!req_literal(r, host, port) && !dns_open(d)) {
-		snprintf(r->error, sizeof(r->error),
-		    "cannot start the DNS resolver");
-		req_defer(r);
-		return r;
-	}
+	if (!req_literal(r, host, port) && !dns_open(d))
+		return req_no_resolver(r);
 	if (r->naddrs > 0 || req_from_hosts(r, host, portstr) ||
 	    evdns_base_count_nameservers(d->evdns) == 0) {
 		if (r->naddrs == 0 && r->error[0] == '\0')

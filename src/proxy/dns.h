@@ -33,7 +33,8 @@ typedef void dns_ttl_fn(const char *error,
 	    const struct sockaddr_storage *addrs, size_t n, uint32_t ttl,
 	    void *arg);
 
-struct dns *proxy_dns_new(struct event_base *, struct errbuf *e);
+/* The system resolver, made at the first name it is asked for. */
+struct dns *proxy_dns_new(struct event_base *);
 /*
  * A resolver that asks only nameserver ("IP:PORT") and reads hosts_path
  * (NULL: none) instead of the system's files.  For tests.

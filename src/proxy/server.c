@@ -1198,8 +1198,7 @@ server_build(const struct plan *plan, struct event_base *base,
 	if (parent == NULL && old == NULL &&
 	    (px->audit = proxy_audit_open(plan->audit_log, e)) == NULL)
 		goto fail;
-	if ((px->dns = proxy_dns_new(base, e)) == NULL)
-		goto fail;
+	px->dns = proxy_dns_new(base);
 	px->accept_pause = evtimer_new(base, server_resume_accept, px);
 	if (px->accept_pause == NULL) {
 		errbuf_set(e, "cannot create the accept timer");

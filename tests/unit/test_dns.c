@@ -406,14 +406,13 @@ test_dns_system_resolver_is_made_at_first_use(void **state)
 	struct event_base	*base = event_base_new();
 	struct timeval		 tv = { 3, 0 };
 	struct plain_answer	 a = { 0 };
-	struct errbuf		 e = { 0 };
 	struct dns		*d;
 	int			 n0;
 
 	(void)state;
 	assert_non_null(base);
 	n0 = count_fds();
-	d = proxy_dns_new(base, &e);
+	d = proxy_dns_new(base);
 	assert_non_null(d);
 	assert_non_null(proxy_dns_resolve(d, "192.0.2.7", 80, plain_done,
 	    &a));
