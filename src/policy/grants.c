@@ -37,7 +37,9 @@ policy_grants_path_within(const char *path, const char *root)
 {
 	size_t	n = strlen(root);
 
-	if (strcmp(root, "/") == 0)
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (n == 1 && root[0] == '/')
 		return path[0] == '/';
 	return strncmp(path, root, n) == 0 &&
 	    (path[n] == '\0' || path[n] == '/');

@@ -42,7 +42,10 @@ void	 policy_grants_add_tmpdir(struct plan *, const char *path);
 int	 policy_grants_check_secrets(const struct plan *, struct errbuf *e);
 /* A system read grant (keyhole's CA bundle directory, SPEC 4.12). */
 void	 policy_grants_add_read(struct plan *, const char *path);
-/* True when path equals root or lies inside it (component-wise). */
+/*
+ * True when path equals root or lies inside it (component-wise; trailing
+ * slashes of root ignored).
+ */
 bool	 policy_grants_path_within(const char *path, const char *root);
 /*
  * May the child change the metadata (mode, times, extended attributes)

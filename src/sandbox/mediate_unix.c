@@ -19,6 +19,7 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 
+#include "policy/grants.h"
 #include "policy/plan.h"
 #include "policy/why.h"
 #include "util/log.h"
@@ -29,20 +30,6 @@
  * for the child (recording what is bound inside), and the resolution of
  * a pathname to a pinned socket inode for connects and datagram sends.
  */
-
-/* True when path is dir or lies below it (both absolute, canonical). */
-static bool
-path_within(const char *path, const char *dir)
-{
-	size_t	n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (n == 1 && dir[0] == '/')
-		return path[0] == '/';
-	return strncmp(path, dir, n) == 0 &&
-	    (path[n] == '\0' || path[n] == '/');
-}
 
 enum mediator_verdict
 sandbox_mediator_decide_unix(const struct mediator_policy *pol,
@@ -56,7 +43,8 @@ sandbox_mediator_decide_unix(const struct mediator_policy *pol,
 			return MEDIATOR_UNIX;
 	if (path[0] == '/') {
 		for (i = 0; i < pol->unix_allow.n; i++)
-			if (path_within(path, pol->unix_allow.v[i]))
+			if (policy_grants_path_within(path,
+			    pol->unix_allow.v[i]))
 				return MEDIATOR_UNIX;
 	}
 	*reason = "unix socket not bound in the sandbox nor named by "

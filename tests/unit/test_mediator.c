@@ -423,6 +423,22 @@ test_mediator_allows_named_unix_socket(void **state)
 	    "/run/user/1/agent.sock2", DEV, 5, &reason), MEDIATOR_DENY);
 }
 
+/* A directory named with a trailing slash covers what lies below it only. */
+static void
+test_mediator_allows_sockets_below_a_named_directory(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*reason;
+
+	strv_push(&f->pol.unix_allow, "/run/user/2/");
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/2/gpg/S.agent", DEV, 5, &reason), MEDIATOR_UNIX);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/2", DEV, 5, &reason), MEDIATOR_UNIX);
+	assert_int_equal(sandbox_mediator_decide_unix(&f->pol,
+	    "/run/user/22/bus", DEV, 5, &reason), MEDIATOR_DENY);
+}
+
 static void
 test_mediator_denies_relative_unix_path_not_bound_inside(void **state)
 {
@@ -661,6 +677,7 @@ main(void)
 		T(test_mediator_denies_same_inode_on_other_device),
 		T(test_mediator_denies_outside_daemons_sockets),
 		T(test_mediator_allows_named_unix_socket),
+		T(test_mediator_allows_sockets_below_a_named_directory),
 		T(test_mediator_denies_relative_unix_path_not_bound_inside),
 		T(test_mediator_binds_unix_socket_only_in_write_grant),
 		T(test_mediator_bound_set_forgets_the_oldest_when_full),
