@@ -3,8 +3,9 @@
 #
 # The policy groups become constant struct profile_group values and each
 # built-in profile the span of its value in the embedded text
-# (src/profile/builtin_data.h), so that a run parses no policy JSON
-# unless it loads a profile.  The JSON stays the source of truth: bad
+# (src/profile/builtin_data.h), and the built-in default profile's
+# groups as a list, so that a run parses no policy JSON unless it loads
+# a profile other than the built-in default.  The JSON stays the source of truth: bad
 # data fails the build here with the key that is wrong, which is what
 # the run-time parser used to abort with.  tests/unit/test_profile_builtin.c
 # checks that the compiled data equals what parsing the JSON gives.
@@ -190,6 +191,27 @@ def main():
 		w("\t{ %s, %d, %d },\n" % (cstr(name.encode("latin-1").decode(
 		    "utf-8")), start, end))
 	w("};\nconst size_t profile_builtin_nprofiles = %d;\n" % len(profiles))
+	# The built-in default's groups, what every run without --profile
+	# needs of it: the other keys it has cannot change its effective
+	# groups, the ones that could (extends, policy.exclude_groups, a
+	# meta.name other than default) are refused here.
+	d = doc["profiles"].get("default")
+	if not isinstance(d, dict):
+		fail("profiles.default required")
+	for key in ("extends", "policy"):
+		if key in d:
+			fail("profiles.default: %s would change its groups; "
+			    "teach policygen.py and profile_default_groups" % key)
+	if not isinstance(d.get("meta"), dict) or \
+	    d["meta"].get("name") != "default":
+		fail("profiles.default: meta.name must be \"default\"")
+	dg = strlist(d.get("security"), "groups", "profiles.default.security")
+	w("\nstatic char *default_groups[] = {\n")
+	for it in dg:
+		w("\t%s,\n" % cstr(it))
+	w("\tNULL\n};\n")
+	w("const struct strv profile_builtin_default_security_groups = "
+	    "{ default_groups, %d };\n" % len(dg))
 
 
 main()

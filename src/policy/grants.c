@@ -248,6 +248,10 @@ grants_fold_repeats(struct profile_group_paths *gp, bool *skip)
 	free(h);
 }
 
+/*
+ * The grants of the profile's effective groups; prof NULL: the default
+ * profile's (profile_default_groups: the built-in's parse nothing).
+ */
 static int
 grants_groups(struct plan *p, const struct profile *prof,
     const struct profile_env *env, struct errbuf *e)
@@ -259,7 +263,8 @@ grants_groups(struct plan *p, const struct profile *prof,
 	size_t				 i;
 	int				 rc = -1;
 
-	if (profile_effective_groups(prof, &groups, e) == -1)
+	if ((prof != NULL ? profile_effective_groups(prof, &groups, e) :
+	    profile_default_groups(env, &groups, e)) == -1)
 		goto out;
 	if (profile_groups_expand(&groups, env, &gp, e) == -1)
 		goto out;
@@ -610,32 +615,23 @@ policy_grants_build(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)
 {
 	struct profile_env	 env;
-	struct profile		*def = NULL;
-	int			 rc = -1;
 
 	profile_env_from_environ(&env);
 	env.workdir = cli->workdir;
 	if (profile_env_check(&env, e) == -1)
 		return -1;
-	if (prof == NULL) {
-		if ((def = profile_load("default", &env, e)) == NULL)
-			return -1;
-		prof = def;
-	}
+	/* No profile: the default's groups, none of its other keys. */
 	if (grants_groups(p, prof, &env, e) == -1)
-		goto out;
-	if (def == NULL && grants_profile(p, prof, &env, e) == -1)
-		goto out;
+		return -1;
+	if (prof != NULL && grants_profile(p, prof, &env, e) == -1)
+		return -1;
 	if (grants_cli(p, cli, e) == -1)
-		goto out;
-	if (grants_workdir(p, cli, def == NULL ? prof : NULL, e) == -1)
-		goto out;
+		return -1;
+	if (grants_workdir(p, cli, prof, e) == -1)
+		return -1;
 	if (grants_check_sensitive(p, e) == -1)
-		goto out;
-	rc = 0;
-out:
-	profile_free(def);
-	return rc;
+		return -1;
+	return 0;
 }
 
 /* Who made grant g, for a message. */

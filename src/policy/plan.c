@@ -578,17 +578,43 @@ policy_plan_resolve(const struct plan *p, const char *host, uint16_t port)
 	return NULL;
 }
 
+static int
+plan_fd_cmp(const void *a, const void *b)
+{
+	int	x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The grants' descriptors were opened one after the other, so their
+ * numbers are mostly one run: closed with a close_range(2) per run of
+ * consecutive numbers (all ours), not ~65 close(2) at every start.
+ */
 void
 policy_plan_close_fds(struct plan *p)
 {
-	size_t	i;
+	int	*fds;
+	size_t	 i, j, n = 0;
 
+	fds = xreallocarray(NULL, p->ngrants + 1, sizeof(*fds));
 	for (i = 0; i < p->ngrants; i++) {
 		if (p->grants[i].has_fd)
-			(void)close(p->grants[i].fd);
+			fds[n++] = p->grants[i].fd;
 		p->grants[i].has_fd = false;
 		p->grants[i].fd = -1;
 	}
+	qsort(fds, n, sizeof(*fds), plan_fd_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && fds[j] == fds[j - 1] + 1; j++)
+			;
+		if (j - i > 1 && close_range((unsigned int)fds[i],
+		    (unsigned int)fds[j - 1], 0) == 0)
+			continue;
+		for (; i < j; i++)
+			(void)close(fds[i]);
+	}
+	free(fds);
 }
 
 void

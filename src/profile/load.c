@@ -1909,6 +1909,51 @@ profile_load(const char *arg, const struct profile_env *env,
 	return p;
 }
 
+int
+profile_default_groups(const struct profile_env *env, struct strv *out,
+    struct errbuf *e)
+{
+	struct strv	 dirs = { 0 };
+	struct profile	*p;
+	char		*path;
+	bool		 user = false;
+	size_t		 i;
+	int		 rc;
+
+	/* find_named's test: any of them shadows the built-in. */
+	if (profile_search_dirs(env, &dirs, e) == -1)
+		return -1;
+	for (i = 0; i < dirs.n && !user; i++) {
+		path = xasprintf("%s/default.json", dirs.v[i]);
+		user = access(path, F_OK) == 0;
+		free(path);
+	}
+	strv_free(&dirs);
+	if (user) {
+		if ((p = profile_load("default", env, e)) == NULL)
+			return -1;
+	} else {
+		/*
+		 * What resolving the built-in gives (policygen.py refuses
+		 * a default whose other keys could change its groups).
+		 */
+		p = profile_new();
+		free(p->meta.name);
+		p->meta.name = xstrdup("default");
+		p->label = xstrdup("builtin:default");
+		strv_copy(&p->security.groups,
+		    profile_builtin_default_groups());
+		if (profile_finalise(p, e) == -1) {
+			errbuf_wrap(e, "profile %s", p->label);
+			profile_free(p);
+			return -1;
+		}
+	}
+	rc = profile_effective_groups(p, out, e);
+	profile_free(p);
+	return rc;
+}
+
 /* ---- lifetime ---- */
 
 struct profile *

@@ -407,6 +407,14 @@ const struct strv *profile_builtin_default_groups(void);
  */
 int	 profile_finalise(struct profile *, struct errbuf *e);
 /*
+ * profile_effective_groups of profile_load("default", env): a user's
+ * default.json when the search directories have one, else the built-in
+ * default's groups, compiled in (nothing parsed: every run without
+ * --profile asks).  -1 with e.
+ */
+int	 profile_default_groups(const struct profile_env *, struct strv *out,
+	    struct errbuf *e);
+/*
  * The effective groups of a finalised profile that apply on Linux
  * (platform absent or "linux"), in order.  -1 with e.
  */

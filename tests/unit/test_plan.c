@@ -1087,6 +1087,49 @@ test_plan_grants_keep_what_resolving_opened(void **state)
 }
 
 /*
+ * policy_plan_close_fds closes runs of consecutive grant descriptors at
+ * once: every grant's descriptor is closed, a descriptor in the middle
+ * of a run that is not the plan's stays open, and the grants say none.
+ */
+static void
+test_plan_close_fds_closes_the_grants_and_no_other(void **state)
+{
+	struct fs_grant	*g, *mid = NULL;
+	int		 fds[256], other;
+	size_t		 i, nfds = 0;
+	F;
+
+	PARSE(f, "run", "--allow-cwd", "--", "true");
+	build(f);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		g = &f->plan->grants[i];
+		if (!g->has_fd)
+			continue;
+		assert_true(nfds < sizeof(fds) / sizeof(fds[0]));
+		fds[nfds++] = g->fd;
+		if (mid == NULL && nfds > 2)
+			mid = g;
+	}
+	assert_non_null(mid);
+	/* Its number becomes someone else's descriptor. */
+	assert_int_equal(close(mid->fd), 0);
+	other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(other, mid->fd);
+	mid->has_fd = false;
+	mid->fd = -1;
+	policy_plan_close_fds(f->plan);
+	for (i = 0; i < nfds; i++)
+		if (fds[i] != other)
+			assert_int_equal(fcntl(fds[i], F_GETFD), -1);
+	assert_true(fcntl(other, F_GETFD) != -1);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		assert_false(f->plan->grants[i].has_fd);
+		assert_int_equal(f->plan->grants[i].fd, -1);
+	}
+	close(other);
+}
+
+/*
  * A path several groups grant (the default profile has /tmp and the
  * devices in two groups each) is resolved once and is one grant, with
  * the write access one of them gives.
@@ -1138,6 +1181,7 @@ main(void)
 		T(test_plan_run_without_network_options_is_allow),
 		T(test_plan_grants_keep_what_resolving_opened),
 		T(test_plan_path_of_several_groups_is_one_grant),
+		T(test_plan_close_fds_closes_the_grants_and_no_other),
 		T(test_plan_profile_block_gives_blocked),
 		T(test_plan_profile_allow_domain_gives_proxy),
 		T(test_plan_cli_proxy_flag_beats_profile_block),

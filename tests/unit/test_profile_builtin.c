@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "profile/builtin_data.h"
 #include "profile/profile.h"
@@ -554,6 +555,95 @@ test_builtin_compiled_groups_equal_the_parsed_json(void **state)
 	json_decref(root);
 }
 
+/*
+ * A run without --profile takes the built-in default's groups from the
+ * compiled list (nothing parsed): it must be what parsing its JSON
+ * gives, and profile_default_groups what loading "default" gives, with
+ * and without a user's default.json shadowing the built-in.
+ */
+static void
+test_builtin_compiled_default_groups_equal_the_parsed_json(void **state)
+{
+	struct profile	*p;
+	json_error_t	 je;
+	json_t		*root, *d;
+
+	(void)state;
+	root = json_loadb(data_policy_json, data_policy_json_len,
+	    JSON_REJECT_DUPLICATES, &je);
+	assert_non_null(root);
+	d = json_object_get(json_object_get(root, "profiles"), "default");
+	assert_non_null(d);
+	assert_list_is_json(profile_builtin_default_groups(),
+	    json_object_get(d, "security"), "groups");
+	assert_true(profile_builtin_default_groups()->n > 0);
+	json_decref(root);
+	p = profile_builtin_get("default");
+	assert_non_null(p);
+	assert_int_equal(p->security.groups.n,
+	    profile_builtin_default_groups()->n);
+	assert_int_equal(p->extends.n, 0);
+	profile_free(p);
+}
+
+static void
+assert_default_groups_are_loaded_defaults(void)
+{
+	struct errbuf	 e = { { 0 } };
+	struct strv	 got = { 0 }, want = { 0 };
+	struct profile	*p;
+	size_t		 i;
+
+	assert_int_equal(profile_default_groups(&env, &got, &e), 0);
+	p = load("default");
+	assert_int_equal(profile_effective_groups(p, &want, &e), 0);
+	assert_true(want.n > 0);
+	assert_int_equal(got.n, want.n);
+	for (i = 0; i < want.n; i++)
+		assert_string_equal(got.v[i], want.v[i]);
+	profile_free(p);
+	strv_free(&got);
+	strv_free(&want);
+}
+
+static void
+test_default_groups_are_those_of_the_loaded_default(void **state)
+{
+	struct errbuf	 e = { { 0 } };
+	struct strv	 got = { 0 };
+	char		*dir, *file, *cmd;
+	FILE		*fp;
+
+	(void)state;
+	assert_default_groups_are_loaded_defaults();
+	/* A user's default.json shadows the built-in. */
+	dir = xasprintf("%s/.config/keyhole/profiles", home);
+	file = xasprintf("%s/default.json", dir);
+	cmd = xasprintf("mkdir -p '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_non_null(fp = fopen(file, "w"));
+	fputs("{\"meta\":{\"name\":\"default\"},\"security\":"
+	    "{\"groups\":[\"system_write_linux\",\"deny_credentials\"]}}",
+	    fp);
+	fclose(fp);
+	assert_default_groups_are_loaded_defaults();
+	assert_int_equal(profile_default_groups(&env, &got, &e), 0);
+	assert_int_equal(got.n, 2);
+	assert_string_equal(got.v[0], "system_write_linux");
+	strv_free(&got);
+	/* Its errors are profile_load's. */
+	assert_non_null(fp = fopen(file, "w"));
+	fputs("{\"security\":{\"groups\":[\"no_such_group\"]}}", fp);
+	fclose(fp);
+	assert_int_equal(profile_default_groups(&env, &got, &e), -1);
+	assert_non_null(strstr(errbuf_msg(&e), "no_such_group"));
+	assert_int_equal(got.n, 0);
+	unlink(file);
+	free(file);
+	free(dir);
+}
+
 static void
 test_builtin_profile_spans_are_the_profiles_in_the_json(void **state)
 {
@@ -727,6 +817,8 @@ main(void)
 		T(test_builtin_group_lookup),
 		T(test_builtin_compiled_groups_equal_the_parsed_json),
 		T(test_builtin_profile_spans_are_the_profiles_in_the_json),
+		T(test_builtin_compiled_default_groups_equal_the_parsed_json),
+		T(test_default_groups_are_those_of_the_loaded_default),
 		T(test_finalise_adds_default_groups_once),
 		T(test_finalise_respects_exclude_groups),
 		T(test_extends_default_respects_excluded_groups),
