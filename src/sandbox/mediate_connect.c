@@ -23,6 +23,7 @@
  */
 
 static void	connect_go(struct med_op *);
+static void	connect_decide(struct mediator *, struct med_op *, int);
 
 static void
 on_connect_event(int fd, short what, struct med_op *op)
@@ -131,12 +132,12 @@ connect_go(struct med_op *op)
  * Take the child's socket (pidfd_getfd), check it is what the verdict is
  * about, and connect.  fd is the child's descriptor number.
  */
-void
-sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
-    int port)
+static void
+connect_start(struct med_op *op, int fd, const char *what, int port)
 {
 	struct mediator	*m = op->m;
 	int		 v, fl, err;
+	bool		 ours;
 	socklen_t	 sl = sizeof(v);
 
 	/* Taken already when the DNS check looked at it (mediate_dns.c). */
@@ -180,8 +181,11 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 		break;
 	case MEDIATOR_DNS:
 		/* Only a datagram socket made in the DNS namespace. */
-		if (getsockopt(op->sfd, SOL_SOCKET, SO_TYPE, &v, &sl) == -1 ||
-		    v != SOCK_DGRAM || !sandbox_dnsd_owns(m->dns, op->sfd)) {
+		sandbox_mediator_lock(m);
+		ours = getsockopt(op->sfd, SOL_SOCKET, SO_TYPE, &v, &sl) == 0 &&
+		    v == SOCK_DGRAM && sandbox_dnsd_owns(m->dns, op->sfd);
+		sandbox_mediator_unlock(m);
+		if (!ours) {
 			sandbox_mediator_audit(m, false, what, port,
 			    "not a DNS socket of the sandbox");
 			sandbox_mediator_op_finish(op, -EACCES);
@@ -216,6 +220,25 @@ sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
 		op->oflags = fl;
 	}
 	connect_go(op);
+}
+
+/*
+ * Called with mu held, and on a notification thread performed without
+ * it: from here on the op touches only its own copies (the address, the
+ * duplicate) and what locks itself (audit, waits, hand-overs), so a busy
+ * child's connects are made in parallel (mediator_int.h).
+ */
+void
+sandbox_mediate_connect_start(struct med_op *op, int fd, const char *what,
+    int port)
+{
+	struct mediator	*m = op->m;
+	bool		 released;
+
+	released = sandbox_mediator_release(m);
+	connect_start(op, fd, what, port);
+	if (released)
+		sandbox_mediator_lock(m);
 }
 
 /*
@@ -258,11 +281,36 @@ void
 sandbox_mediate_connect(struct mediator *m, const struct seccomp_notif *req)
 {
 	struct med_op		*op;
-	struct sockaddr_nl	*nl;
 	int			 fd = (int)req->data.args[0];
+	socklen_t		 sl = sizeof(op->proto);
 
+	/* Called without mu (mediator.c's handle): our copies only. */
 	if ((op = op_with_addr(m, req)) == NULL)
 		return;
+	if (op->addr.ss_family == AF_INET || op->addr.ss_family == AF_INET6) {
+		/*
+		 * The duplicate and its protocol, needed by every inet path
+		 * (the DNS check asks first), taken before the decision
+		 * holds mu.  Failures are met again, and answered, there.
+		 */
+		if ((op->sfd = sandbox_mediator_getfd(m, op->tid, op->id,
+		    fd)) < 0)
+			op->sfd = -1;
+		else if (getsockopt(op->sfd, SOL_SOCKET, SO_PROTOCOL,
+		    &op->proto, &sl) == -1)
+			op->proto = 0;
+	}
+	sandbox_mediator_lock(m);
+	connect_decide(m, op, fd);
+	sandbox_mediator_unlock(m);
+}
+
+/* connect(), mu held: the decision on our copy of the address. */
+static void
+connect_decide(struct mediator *m, struct med_op *op, int fd)
+{
+	struct sockaddr_nl	*nl;
+
 	switch (op->addr.ss_family) {
 	case AF_INET:
 	case AF_INET6:

@@ -111,15 +111,23 @@ sandbox_mediate_dns_connect(struct med_op *op, int fd,
 
 	if (m->dns == NULL)
 		return false;
-	sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
-	if (sfd < 0)
-		return false;	/* the general path answers the error */
 	/*
 	 * Asked once: IPPROTO_UDP is an inet datagram socket (the filter
 	 * lets no other be made), IPPROTO_TCP what connect_start checks.
+	 * Usually taken and asked already (sandbox_mediate_connect).
 	 */
-	if (getsockopt(sfd, SOL_SOCKET, SO_PROTOCOL, &proto, &sl) == -1)
-		proto = 0;
+	if (op->sfd != -1) {
+		sfd = op->sfd;
+		proto = op->proto;
+		op->sfd = -1;
+	} else {
+		sfd = sandbox_mediator_getfd(m, op->tid, op->id, fd);
+		if (sfd < 0)
+			return false;	/* the general path answers */
+		if (getsockopt(sfd, SOL_SOCKET, SO_PROTOCOL, &proto,
+		    &sl) == -1)
+			proto = 0;
+	}
 	if (proto == IPPROTO_UDP) {
 		/* A UDP socket of ours may connect anywhere in its netns. */
 		op->sfd = sfd;

@@ -141,16 +141,36 @@ on_loop(const struct mediator *m)
 	return pthread_equal(pthread_self(), m->loop_thread) != 0;
 }
 
+/*
+ * The notification in hand on this thread (for sandbox_mediator_to_loop)
+ * and how many times this thread holds mu through the two functions
+ * below (the loop also takes it directly, through dnsd: only a
+ * notification thread's count is trusted, by sandbox_mediator_release).
+ */
+static __thread const struct seccomp_notif *cur_req;
+static __thread int mu_depth;
+
 void
 sandbox_mediator_lock(struct mediator *m)
 {
 	(void)pthread_mutex_lock(&m->mu);
+	mu_depth++;
 }
 
 void
 sandbox_mediator_unlock(struct mediator *m)
 {
+	mu_depth--;
 	(void)pthread_mutex_unlock(&m->mu);
+}
+
+bool
+sandbox_mediator_release(struct mediator *m)
+{
+	if (on_loop(m) || mu_depth != 1)
+		return false;
+	sandbox_mediator_unlock(m);
+	return true;
 }
 
 /* Wake the loop's thread for what the notification thread handed it. */
@@ -188,6 +208,16 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		pthread_mutex_init(&m->mu, &ma);
 		pthread_mutexattr_destroy(&ma);
 	}
+	pthread_mutex_init(&m->pmu, NULL);
+	{
+		pthread_condattr_t	ca;
+
+		/* Its waits are timed on the monotonic clock. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&m->pcv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	m->loop_thread = pthread_self();
 	m->wakefd = -1;
 	TAILQ_INIT(&m->toloop);
@@ -197,7 +227,6 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 	m->base = base;
 	m->proxy = proxy;
 	m->listener = -1;
-	m->pidfd = -1;
 	m->diagfd = -1;
 	m->fddir = -1;
 	/* Unix binds happen in the child's directories, then back here. */
@@ -220,6 +249,8 @@ sandbox_mediator_new(const struct plan *p, struct event_base *base,
 		    NULL) {
 			if (m->cwdfd != -1)
 				close(m->cwdfd);
+			pthread_cond_destroy(&m->pcv);
+			pthread_mutex_destroy(&m->pmu);
 			pthread_mutex_destroy(&m->mu);
 			free(m);
 			return NULL;
@@ -385,34 +416,68 @@ open_pidfd(pid_t tid)
 	return (int)syscall(SYS_pidfd_open, tgid, 0);
 }
 
+/*
+ * Pidfds of the threads that notified last, kept per thread of ours
+ * (notification threads and the loop each have their own, so no lock):
+ * most calls come from a few threads again and again, and a pidfd_open
+ * costs three system calls (open, ID_VALID, close of the one it
+ * replaces).  A stale one (that task gone, its tid reused) fails
+ * pidfd_getfd with ESRCH, since a pidfd names one task.  tid 0: empty.
+ */
+#define MEDIATOR_PIDFDS	8
+static __thread struct {
+	pid_t	tid;
+	int	fd;
+}		 pidfds[MEDIATOR_PIDFDS];
+static __thread unsigned pidfds_next;
+
+/* Close this thread's kept pidfds (when it leaves, or the mediator goes). */
+static void
+pidfds_drop(void)
+{
+	size_t	i;
+
+	for (i = 0; i < MEDIATOR_PIDFDS; i++)
+		if (pidfds[i].tid != 0) {
+			close(pidfds[i].fd);
+			pidfds[i].tid = 0;
+		}
+}
+
 int
 sandbox_mediator_getfd(struct mediator *m, pid_t tid, uint64_t id, int fd)
 {
-	int	sfd = -1, err = ESRCH;
+	size_t	i;
+	int	sfd, pfd, err;
 
-	if (m->pidfd != -1 && m->pidfd_tid == tid) {
-		sfd = (int)syscall(SYS_pidfd_getfd, m->pidfd, fd, 0);
-		err = errno;
-		if (sfd == -1 && err == ESRCH) {
-			close(m->pidfd);	/* stale: reopen below */
-			m->pidfd = -1;
-		}
+	for (i = 0; i < MEDIATOR_PIDFDS; i++)
+		if (pidfds[i].tid == tid)
+			break;
+	if (i < MEDIATOR_PIDFDS) {
+		sfd = (int)syscall(SYS_pidfd_getfd, pidfds[i].fd, fd, 0);
+		if (sfd >= 0)
+			return sfd;
+		if (errno != ESRCH)
+			return -EBADF;
+		close(pidfds[i].fd);	/* stale: reopen below */
+		pidfds[i].tid = 0;
 	}
-	if (sfd == -1 && err == ESRCH) {
-		if (m->pidfd != -1)
-			close(m->pidfd);
-		if ((m->pidfd = open_pidfd(tid)) == -1)
-			return -ESRCH;
-		m->pidfd_tid = tid;
-		/* The tid could have been reused before pidfd_open. */
-		if (!sandbox_mediator_valid(m, id)) {
-			close(m->pidfd);
-			m->pidfd = -1;
-			return -ESRCH;
-		}
-		sfd = (int)syscall(SYS_pidfd_getfd, m->pidfd, fd, 0);
-		err = errno;
+	if ((pfd = open_pidfd(tid)) == -1)
+		return -ESRCH;
+	/* The tid could have been reused before pidfd_open. */
+	if (!sandbox_mediator_valid(m, id)) {
+		close(pfd);
+		return -ESRCH;
 	}
+	sfd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	err = errno;
+	if (i == MEDIATOR_PIDFDS) {
+		i = pidfds_next++ % MEDIATOR_PIDFDS;
+		if (pidfds[i].tid != 0)
+			close(pidfds[i].fd);
+	}
+	pidfds[i].tid = tid;
+	pidfds[i].fd = pfd;
 	if (sfd == -1)
 		return err == ESRCH ? -ESRCH : -EBADF;
 	return sfd;
@@ -517,17 +582,35 @@ sandbox_mediator_op_free(struct med_op *op)
 	free(op);
 }
 
+/*
+ * Our duplicate is closed before the answer: the child's socket then
+ * outlives it, and the child's own close() is the last one, the one that
+ * tears the connection down (an RST, the socket's memory), on the
+ * child's CPU time, not on a notification thread's.
+ */
 void
 sandbox_mediator_op_finish(struct med_op *op, int err)
 {
+	struct mediator	*m = op->m;
+
 	if (err != 0 && err != -EINPROGRESS && op->reg_port != 0 &&
-	    op->m->proxy != NULL)
-		proxy_server_unregister_port(op->m->proxy, op->reg_port);
-	if (op->sfd != -1 && op->oflags != -1) {
-		(void)fcntl(op->sfd, F_SETFL, op->oflags);
-		op->oflags = -1;
+	    m->proxy != NULL)
+		proxy_server_unregister_port(m->proxy, op->reg_port);
+	if (op->ev != NULL) {
+		/* Before its descriptor is closed: epoll is keyed by it. */
+		event_free(op->ev);
+		op->ev = NULL;
+		TAILQ_REMOVE(&m->pending, op, entry);
+		m->npending--;
 	}
-	answer(op->m, op->id, 0, err);
+	if (op->sfd != -1) {
+		if (op->oflags != -1)
+			(void)fcntl(op->sfd, F_SETFL, op->oflags);
+		op->oflags = -1;
+		close(op->sfd);
+		op->sfd = -1;
+	}
+	answer(m, op->id, 0, err);
 	sandbox_mediator_op_free(op);
 }
 
@@ -579,8 +662,10 @@ sandbox_mediator_op_wait(struct med_op *op, int fd, short what,
 		return;
 	}
 	/* Counted as pending already: MEDIATOR_MAX_PENDING holds. */
+	sandbox_mediator_lock(m);
 	TAILQ_INSERT_TAIL(&m->toloop, op, entry);
 	m->npending++;
+	sandbox_mediator_unlock(m);
 	wake_loop(m);
 }
 
@@ -612,11 +697,14 @@ audit_put(struct mediator *m, const char *mode, bool allow, bool would,
 		a->host = host != NULL ? xstrdup(host) : NULL;
 		a->port = port;
 		a->reason = reason != NULL ? xstrdup(reason) : NULL;
+		sandbox_mediator_lock(m);
 		*m->arec_tail = a;
 		m->arec_tail = &a->next;
+		sandbox_mediator_unlock(m);
 		wake_loop(m);
 		return;
 	}
+	sandbox_mediator_lock(m);	/* connect's handler may not hold it */
 	memset(&rec, 0, sizeof(rec));
 	rec.mode = mode;
 	rec.allow = allow;
@@ -626,6 +714,7 @@ audit_put(struct mediator *m, const char *mode, bool allow, bool would,
 	rec.reason = reason;
 	rec.ms = -1;
 	proxy_audit_write(m->audit, &rec);
+	sandbox_mediator_unlock(m);
 }
 
 void
@@ -701,24 +790,38 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-/* One notification, to its handler by syscall number. */
+/*
+ * One notification, to its handler by syscall number, with mu held
+ * (taken here; the loop holds it already).  connect()'s handler takes
+ * mu itself, for its decision only (mediator_int.h).
+ */
 static void
 handle(struct mediator *m, const struct seccomp_notif *req)
 {
 	size_t	i;
+	bool	full;
 
 	if (MEDIATOR_ARCH != 0 && req->data.arch != MEDIATOR_ARCH) {
 		answer(m, req->id, 0, -EACCES);
 		return;
 	}
-	if (m->npending >= MEDIATOR_MAX_PENDING) {
+	sandbox_mediator_lock(m);
+	full = m->npending >= MEDIATOR_MAX_PENDING;
+	sandbox_mediator_unlock(m);
+	if (full) {
 		answer(m, req->id, 0, -EAGAIN);
+		return;
+	}
+	if (req->data.nr == __NR_connect) {
+		sandbox_mediate_connect(m, req);
 		return;
 	}
 	for (i = 0; i < sizeof(mediator_handlers) /
 	    sizeof(mediator_handlers[0]); i++)
 		if (mediator_handlers[i].nr == req->data.nr) {
+			sandbox_mediator_lock(m);
 			mediator_handlers[i].fn(m, req);
+			sandbox_mediator_unlock(m);
 			return;
 		}
 	answer(m, req->id, 0, -EACCES);
@@ -861,6 +964,7 @@ on_listener(evutil_socket_t lfd, short what, void *arg)
 /* ---- the notification thread ------------------------------------------ */
 
 #define MEDIATOR_STOP_SIG	SIGURG	/* ignored by default: harmless */
+#define MEDIATOR_THREAD_NAME	"keyhole-notify"	/* 15 bytes at most */
 
 static void
 on_stop_signal(int sig)
@@ -881,7 +985,7 @@ for_loop(const struct mediator *m, const struct seccomp_notif *req)
 	return req->data.nr == __NR_socket && !sandbox_dnsd_settled(m->dns);
 }
 
-/* Queue req for the loop's thread (mu held). */
+/* Queue req for the loop's thread. */
 static void
 forward(struct mediator *m, const struct seccomp_notif *req)
 {
@@ -890,17 +994,19 @@ forward(struct mediator *m, const struct seccomp_notif *req)
 	f = xmalloc(offsetof(struct med_fwd, req) + m->notif_size);
 	f->next = NULL;
 	memcpy(&f->req, req, m->notif_size);
+	sandbox_mediator_lock(m);
 	*m->fwd_tail = f;
 	m->fwd_tail = &f->next;
+	sandbox_mediator_unlock(m);
 	wake_loop(m);
 }
 
 bool
 sandbox_mediator_to_loop(struct mediator *m)
 {
-	if (on_loop(m) || m->cur == NULL)
+	if (on_loop(m) || cur_req == NULL)
 		return false;
-	forward(m, m->cur);
+	forward(m, cur_req);
 	return true;
 }
 
@@ -914,53 +1020,171 @@ listener_hung_up(int lfd)
 	    (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+/* True when a notification is queued that nobody has received. */
+static bool
+listener_queued(int lfd)
+{
+	struct pollfd	pfd = { .fd = lfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+/* One notification on a notification thread. */
+static void
+handle_one(struct mediator *m, const struct seccomp_notif *req)
+{
+	bool	fwd;
+
+	if (req->data.nr == __NR_socket) {
+		sandbox_mediator_lock(m);
+		fwd = for_loop(m, req);
+		if (fwd)
+			forward(m, req);
+		sandbox_mediator_unlock(m);
+		if (fwd)
+			return;
+	}
+	cur_req = req;
+	handle(m, req);
+	cur_req = NULL;
+}
+
+static void	*notif_main(void *);
+
 /*
- * The notification thread: blocked in NOTIF_RECV, so a notification
- * wakes it directly (never through epoll, which loses the synchronous
- * wake-up) and, with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, on the
- * notifying task's CPU; the answer wakes that task on ours.  A round
- * trip then needs no idle CPU woken (bench/README.md).  Each
- * notification is handled with mu held, or handed to the loop.
+ * Start one more notification thread (pmu held), all signals blocked
+ * but the one that stops it.  false when it cannot.
+ */
+static bool
+thread_spawn(struct mediator *m)
+{
+	sigset_t	all, old;
+	bool		ok;
+
+	if (m->nthreads >= MEDIATOR_THREADS ||
+	    __atomic_load_n(&m->stop, __ATOMIC_ACQUIRE))
+		return false;
+	sigfillset(&all);
+	sigdelset(&all, MEDIATOR_STOP_SIG);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(&m->threads[m->nthreads], NULL, notif_main,
+	    m) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ok)
+		m->nthreads++;
+	return ok;
+}
+
+/*
+ * Leader and followers: one thread at a time (the leader) waits in
+ * NOTIF_RECV, since the kernel wakes every thread waiting there for each
+ * notification (its wait is not exclusive) and all but one would go back
+ * to sleep for nothing.  Having received one, the leader hands the lead
+ * to an idle follower (starting one, up to MEDIATOR_THREADS, when none
+ * is idle) only when another notification is already queued, and handles
+ * its own; otherwise it handles it and goes back to RECV itself.  So a
+ * program calling from one thread is served by one thread, as before
+ * (no futex wake-up, no poll: that is looked for only within
+ * MEDIATOR_MULTI_CALLS calls of a change of calling thread), and a busy
+ * one by several at once.  Each notification is handled with mu held
+ * (connect's system calls without it: mediator_int.h), or handed to the
+ * loop.
  */
 static void *
 notif_main(void *arg)
 {
 	struct mediator		*m = arg;
 	struct seccomp_notif	*req;
-	bool			 failed = false;
+	struct timespec		 ts;
+	bool			 failed = false, lead = false, look, first;
+	int			 rc, err;
 
 	req = xmalloc(m->notif_size);
+	/* Seen in ps and /proc/PID/task/TID/comm (and by the tests). */
+	(void)pthread_setname_np(pthread_self(), MEDIATOR_THREAD_NAME);
 	/* Unix binds fchdir() and umask(): ours alone, not the loop's. */
 	if (unshare(CLONE_FS) == -1) {
 		log_warn("mediator thread: unshare(CLONE_FS)");
+		(void)pthread_mutex_lock(&m->pmu);
+		/* The first one's failure hands everything to the loop; a
+		 * later one's leaves fewer threads. */
+		first = pthread_equal(m->threads[0], pthread_self()) != 0;
+		(void)pthread_mutex_unlock(&m->pmu);
+		if (!first) {
+			free(req);
+			return NULL;
+		}
 		failed = true;
 	}
-	while (!failed && !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
+	(void)pthread_mutex_lock(&m->pmu);
+	while (!failed) {
+		/* Follow until the lead is free. */
+		while (!lead && m->leading && !m->done &&
+		    !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 100 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			m->idle++;
+			(void)pthread_cond_timedwait(&m->pcv, &m->pmu, &ts);
+			m->idle--;
+		}
+		if (m->done || __atomic_load_n(&m->stop, __ATOMIC_ACQUIRE))
+			break;
+		lead = m->leading = true;
+		(void)pthread_mutex_unlock(&m->pmu);
+
 		memset(req, 0, m->notif_size);
-		if (ioctl(m->listener, SECCOMP_IOCTL_NOTIF_RECV, req) == -1) {
-			if (errno == EINTR)
+		rc = ioctl(m->listener, SECCOMP_IOCTL_NOTIF_RECV, req);
+		err = errno;
+
+		(void)pthread_mutex_lock(&m->pmu);
+		if (rc == -1) {
+			if (err == EINTR)
 				continue;
-			if (errno == ENOENT) {
+			if (err == ENOENT) {
 				/* Its task went away, or all of them did. */
-				if (listener_hung_up(m->listener))
+				if (listener_hung_up(m->listener)) {
+					m->done = true;
 					break;
+				}
 				continue;
 			}
+			errno = err;
 			log_warn("seccomp notification");
-			failed = true;
+			/* All leave; the loop answers from now on. */
+			failed = m->done = true;
 			break;
 		}
-		sandbox_mediator_lock(m);
-		if (for_loop(m, req))
-			forward(m, req);
-		else {
-			m->cur = req;
-			handle(m, req);
-			m->cur = NULL;
+		if ((pid_t)req->pid != m->last_tid) {
+			m->last_tid = (pid_t)req->pid;
+			m->multi = MEDIATOR_MULTI_CALLS;
+		} else if (m->multi > 0)
+			m->multi--;
+		/* Worth a look only if someone could take the lead. */
+		look = m->multi > 0 && (m->idle > 0 ||
+		    m->nthreads < MEDIATOR_THREADS);
+		if (look && listener_queued(m->listener) &&
+		    (m->idle > 0 || thread_spawn(m))) {
+			/* More is queued: a follower takes the lead. */
+			m->leading = lead = false;
+			(void)pthread_cond_signal(&m->pcv);
 		}
-		sandbox_mediator_unlock(m);
+		(void)pthread_mutex_unlock(&m->pmu);
+
+		handle_one(m, req);
+
+		(void)pthread_mutex_lock(&m->pmu);
 	}
+	if (lead)
+		m->leading = false;
+	if (m->done || failed)
+		(void)pthread_cond_broadcast(&m->pcv);
+	(void)pthread_mutex_unlock(&m->pmu);
 	free(req);
+	pidfds_drop();
 	if (failed) {
 		sandbox_mediator_lock(m);
 		m->thread_gone = true;
@@ -971,15 +1195,13 @@ notif_main(void *arg)
 }
 
 /*
- * Start the notification thread: all signals blocked but the one that
- * stops it, its own working directory and umask (unix binds change
- * them: CLONE_FS unshared).  false when it cannot run.
+ * Start the first notification thread (more start when the child is
+ * busy: notif_main).  false when it cannot run.
  */
 static bool
 thread_start(struct mediator *m)
 {
 	struct sigaction	sa;
-	sigset_t		all, old;
 	bool			ok;
 
 	if ((m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
@@ -993,11 +1215,9 @@ thread_start(struct mediator *m)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(MEDIATOR_STOP_SIG, &sa, NULL) == -1)
 		return false;
-	sigfillset(&all);
-	sigdelset(&all, MEDIATOR_STOP_SIG);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ok = pthread_create(&m->thread, NULL, notif_main, m) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)pthread_mutex_lock(&m->pmu);
+	ok = thread_spawn(m);
+	(void)pthread_mutex_unlock(&m->pmu);
 	m->threaded = ok;
 	return ok;
 }
@@ -1006,22 +1226,40 @@ void
 sandbox_mediator_stop(struct mediator *m)
 {
 	struct timespec	ts;
+	pthread_t	t;
+	int		i;
 
 	if (m == NULL)
 		return;
 	if (m->threaded && !m->joined) {
 		__atomic_store_n(&m->stop, 1, __ATOMIC_RELEASE);
-		/* Again until it is out: the signal may come before RECV. */
-		for (;;) {
-			(void)pthread_kill(m->thread, MEDIATOR_STOP_SIG);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 20 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			if (pthread_timedjoin_np(m->thread, NULL, &ts) == 0)
+		/*
+		 * No thread starts once stop is seen (under pmu); a running
+		 * one may start another, so joined in order until none is
+		 * left.
+		 */
+		for (i = 0;; i++) {
+			(void)pthread_mutex_lock(&m->pmu);
+			(void)pthread_cond_broadcast(&m->pcv);
+			if (i >= m->nthreads) {
+				(void)pthread_mutex_unlock(&m->pmu);
 				break;
+			}
+			t = m->threads[i];
+			(void)pthread_mutex_unlock(&m->pmu);
+			/* Again until it is out: the signal may come before
+			 * RECV. */
+			for (;;) {
+				(void)pthread_kill(t, MEDIATOR_STOP_SIG);
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += 20 * 1000 * 1000;
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+				if (pthread_timedjoin_np(t, NULL, &ts) == 0)
+					break;
+			}
 		}
 		m->joined = true;
 	}
@@ -1113,14 +1351,15 @@ sandbox_mediator_free(struct mediator *m)
 		close(m->listener);
 	sandbox_mediator_policy_clear(&m->pol);
 	proxy_audit_free(m->own_audit);
-	if (m->pidfd != -1)
-		close(m->pidfd);
+	pidfds_drop();		/* the loop's */
 	if (m->cwdfd != -1)
 		close(m->cwdfd);
 	if (m->diagfd != -1)
 		close(m->diagfd);
 	if (m->fddir != -1)
 		close(m->fddir);
+	pthread_cond_destroy(&m->pcv);
+	pthread_mutex_destroy(&m->pmu);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
 }

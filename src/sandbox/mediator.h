@@ -67,6 +67,9 @@ struct mediator;	/* opaque */
 #define MEDIATOR_TTL_MAX_S	3600
 #define MEDIATOR_UNIX_RETRY_MS	20	/* blocking AF_UNIX, full backlog */
 #define MEDIATOR_SYNC_AFTER	32	/* lone notifications: sync wake-ups */
+#define MEDIATOR_THREADS	4	/* notification threads at most */
+#define MEDIATOR_MULTI_CALLS	64	/* calls after a change of caller
+					 * that look for more work */
 #ifndef MEDIATOR_SPIN_NS
 #define MEDIATOR_SPIN_NS	50000	/* look again for a next one (ns) */
 #endif

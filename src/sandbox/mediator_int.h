@@ -87,37 +87,56 @@ struct med_op {
 TAILQ_HEAD(med_ops, med_op);
 
 /*
- * Threads (docs/HACKING.md, "The mediator"): notifications are received
- * by one thread of their own, blocked in SECCOMP_IOCTL_NOTIF_RECV, so
- * the kernel's synchronous wake-up runs it on the notifying task's CPU;
- * the event loop's thread keeps what waits (parked ops, the answerer,
- * the proxy).  Everything in struct mediator, its ops and its dnsd is
- * guarded by mu (recursive: a callback may run inside another), which
- * the notification thread holds while it handles one notification and
- * the loop holds in every callback into the mediator.  Only the loop's
- * thread calls libevent or the proxy: the notification thread hands it
- * waits (toloop), notifications that need the proxy or the DNS helper
- * (fwd) and, in proxy mode, audit records (arecs), and wakes it through
- * wakefd.  Immutable after sandbox_mediator_start: plan, base, proxy,
- * pol, self, listener, fddir, cwdfd, loop_thread, notif/resp sizes,
- * meta_caps.
+ * Threads (docs/HACKING.md, "Threads"): notifications are received by
+ * threads of their own (up to MEDIATOR_THREADS, one at a time in
+ * SECCOMP_IOCTL_NOTIF_RECV), so the kernel's synchronous wake-up runs
+ * the receiver on the notifying task's CPU; the event loop's thread
+ * keeps what waits (parked ops, the answerer, the proxy).  Everything in
+ * struct mediator, its ops and its dnsd is guarded by mu (recursive: a
+ * callback may run inside another), which a notification thread holds
+ * while it handles one notification and the loop holds in every
+ * callback into the mediator.  The exception is connect(): its system
+ * calls on the handler's own copies (reading the address, the
+ * duplicate, the connect itself, the answer) are made without mu, which
+ * is held only for the decision and what it touches (audit, hand-overs,
+ * waits); so connects of a busy child are handled in parallel.  Only the
+ * loop's thread calls libevent or the proxy: the notification threads
+ * hand it waits (toloop), notifications that need the proxy or the DNS
+ * helper (fwd) and, in proxy mode, audit records (arecs), and wake it
+ * through wakefd.  Immutable after sandbox_mediator_start: plan, base,
+ * proxy, pol, self, listener, fddir, cwdfd, loop_thread, notif/resp
+ * sizes, meta_caps.
  */
 struct mediator {
 	pthread_mutex_t		 mu;
 	pthread_t		 loop_thread;	/* the event loop's */
-	pthread_t		 thread;	/* the notification thread */
-	bool			 threaded;	/* it was started */
+	/*
+	 * The notification threads (leader/follower, mediator.c): pmu
+	 * guards the fields down to thread_gone.
+	 */
+	pthread_mutex_t		 pmu;
+	pthread_cond_t		 pcv;		/* a follower may lead */
+	pthread_t		 threads[MEDIATOR_THREADS];
+	int			 nthreads;	/* started */
+	int			 idle;		/* followers waiting on pcv */
+	bool			 leading;	/* one thread leads: is in, or
+						 * on its way to, RECV */
+	bool			 done;		/* the listener hung up */
+	pid_t			 last_tid;	/* who notified last */
+	unsigned		 multi;		/* calls left that look for
+						 * more work (poll) */
+	bool			 threaded;	/* the first was started */
 	bool			 no_thread;	/* it could not be: the loop
 						 * answers */
 	bool			 joined;
-	int			 stop;		/* atomic: thread, stop */
-	bool			 thread_gone;	/* it failed: loop takes over */
+	int			 stop;		/* atomic: threads, stop */
+	bool			 thread_gone;	/* one failed: loop takes over
+						 * (mu) */
 	int			 wakefd;	/* owned eventfd, or -1 */
 	struct event		*wev;		/* owned */
 	struct med_ops		 toloop;	/* waits for the loop to add */
 	struct med_fwd		*fwd, **fwd_tail; /* owned: for the loop */
 	struct med_arec		*arecs, **arec_tail; /* owned: for the loop */
-	const struct seccomp_notif *cur;	/* the thread's, in hand */
 	const struct plan	*plan;		/* borrowed */
 	struct event_base	*base;		/* borrowed */
 	struct proxy		*proxy;		/* borrowed or NULL */
@@ -135,13 +154,6 @@ struct mediator {
 	size_t			 notif_size;
 	size_t			 resp_size;
 	unsigned long		 answered;
-	/*
-	 * The last notifying thread's pidfd, kept: most connects come from
-	 * the same thread.  A stale one (that task gone, its tid reused)
-	 * fails pidfd_getfd with ESRCH, since a pidfd names one task.
-	 */
-	int			 pidfd;		/* owned or -1 */
-	pid_t			 pidfd_tid;
 	bool			 sync_ok;	/* kernel has sync wake-ups */
 	bool			 sync;		/* and they are on */
 	unsigned		 singles;	/* wakes with one notification */
@@ -252,6 +264,14 @@ bool	 sandbox_mediator_to_loop(struct mediator *);
 /* Take / release m's lock (a callback from the loop into the mediator). */
 void	 sandbox_mediator_lock(struct mediator *);
 void	 sandbox_mediator_unlock(struct mediator *);
+
+/*
+ * On a notification thread holding mu once: release it (true), for
+ * system calls on the handler's own copies only; take it again with
+ * sandbox_mediator_lock.  false (mu kept) on the loop or when held more
+ * than once.
+ */
+bool	 sandbox_mediator_release(struct mediator *);
 
 /* Free op: off the pending list, the socket's flags restored. */
 void	 sandbox_mediator_op_free(struct med_op *);

@@ -197,3 +197,245 @@ def test_a_connect_waiting_on_the_loop_does_not_hold_up_other_calls(box):
 			c.close()
 	assert p.returncode == 0, (out, err)
 	assert b"connect ok" in out, (out, err)
+
+
+# ---- parallel handlers (leader/follower, mediator.c) ----
+
+def notify_threads(pid):
+	"""How many of process pid's threads are notification threads."""
+	n = 0
+	try:
+		tasks = os.listdir("/proc/%d/task" % pid)
+	except OSError:
+		return 0
+	for t in tasks:
+		try:
+			with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+				if f.read().strip() == "keyhole-notify":
+					n += 1
+		except OSError:
+			pass
+	return n
+
+
+def watch_threads(p, most):
+	"""Until p ends: the most notification threads seen at once."""
+	while p.poll() is None:
+		most = max(most, notify_threads(p.pid))
+		time.sleep(0.01)
+	return most
+
+
+def test_a_busy_child_is_answered_by_several_threads_each_call_rightly(box):
+	"""8 threads connecting (allowed and denied) and chmod-ing (inside
+	and outside the grant) at once: more than one notification thread
+	handles them, and still every thread gets its own answer."""
+	ok = Server("127.0.0.1")
+	no = Server("127.0.0.1")
+	outside = box.write(os.path.join(box.outside, "f"), "x\n")
+	try:
+		p = box.popen("run", "--block-net", "--open-port", ok.port,
+		    "--allow", box.granted, "--read-file", outside, "--",
+		    "/usr/bin/python3", "-c", MIXED, ok.port, no.port, 300,
+		    box.granted, outside)
+		try:
+			most = watch_threads(p, 0)
+			out, err = p.communicate(timeout=120)
+		finally:
+			if p.poll() is None:
+				p.kill()
+				p.wait()
+		assert p.returncode == 0, (out, err)
+		assert b"bad=0 " in out, (out, err)
+		assert most >= 2, "one notification thread only"
+		deadline = time.monotonic() + 5
+		while ok.accepted < 1200 and time.monotonic() < deadline:
+			time.sleep(0.05)
+		assert ok.accepted == 1200
+		assert no.accepted == 0
+	finally:
+		ok.close()
+		no.close()
+	assert os.stat(outside).st_mode & 0o777 == 0o644
+
+
+def test_a_single_threaded_program_is_answered_by_one_thread(box):
+	"""The lead passes only when calls queue up: a program calling from
+	one thread never wakes a second notification thread."""
+	f = box.write(os.path.join(box.granted, "s"), "x\n")
+	p = box.popen("run", "--block-net", "--allow", box.granted, "--",
+	    "/usr/bin/python3", "-c",
+	    "import os, sys\n"
+	    "for i in range(3000):\n"
+	    "    os.chmod(sys.argv[1], 0o600 if i % 2 else 0o644)\n", f)
+	try:
+		most = watch_threads(p, 0)
+		out, err = p.communicate(timeout=60)
+	finally:
+		if p.poll() is None:
+			p.kill()
+			p.wait()
+	assert p.returncode == 0, (out, err)
+	assert most == 1, most
+
+
+# One thread's blocking connect waits (a full accept queue) while 8 others
+# connect and chmod: none of them waits for it.
+PENDING_BUSY = r"""
+import errno, os, socket, sys, threading, time
+slow, ok_port, f = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+res = {}
+def pending():
+	s = socket.socket()
+	try:
+		s.connect(("127.0.0.1", slow))
+		res["p"] = "ok"
+	except OSError as e:
+		res["p"] = "errno %d" % e.errno
+	s.close()
+bad = []
+def busy(k):
+	for i in range(100):
+		s = socket.socket()
+		try:
+			s.connect(("127.0.0.1", ok_port))
+		except OSError as e:
+			bad.append(("conn", k, i, e.errno))
+		s.close()
+		os.chmod(f, 0o600 if i % 2 else 0o644)
+p = threading.Thread(target=pending)
+p.start()
+time.sleep(0.5)
+t0 = time.monotonic()
+t = [threading.Thread(target=busy, args=(k,)) for k in range(8)]
+for x in t: x.start()
+for x in t: x.join()
+print("busy %.3f alive %s bad %d %r" % (time.monotonic() - t0,
+    p.is_alive(), len(bad), bad[:3]), flush=True)
+p.join()
+print("pending", res["p"], flush=True)
+"""
+
+
+def test_a_pending_connect_does_not_hold_up_eight_busy_threads(box):
+	slow = Server("127.0.0.1", backlog=0, accept=False)
+	ok = Server("127.0.0.1")
+	fill = []
+	f = box.write(os.path.join(box.granted, "w"), "x\n")
+	try:
+		fill = slow.fill_backlog()
+		p = box.popen("run", "--block-net", "--open-port", slow.port,
+		    "--open-port", ok.port, "--allow", box.granted, "--",
+		    "/usr/bin/python3", "-c", PENDING_BUSY, str(slow.port),
+		    str(ok.port), f)
+		try:
+			r, _, _ = select.select([p.stdout], [], [], 30)
+			assert r, "the busy threads were not answered in 30 s"
+			line = p.stdout.readline().decode()
+			w = line.split()
+			assert w[3] == "True", line
+			assert w[5] == "0", line
+			assert float(w[1]) < 20, line
+			for c in fill:
+				c.close()
+			slow.start()
+			out, err = p.communicate(timeout=30)
+		finally:
+			if p.poll() is None:
+				p.kill()
+				p.wait()
+		deadline = time.monotonic() + 5
+		while ok.accepted < 800 and time.monotonic() < deadline:
+			time.sleep(0.05)
+		assert ok.accepted == 800
+	finally:
+		slow.close()
+		ok.close()
+		for c in fill:
+			c.close()
+	assert p.returncode == 0, (out, err)
+	assert b"pending ok" in out, (out, err)
+
+
+def test_the_run_ends_cleanly_while_several_threads_handle_calls(box):
+	"""The child exits while 8 of its threads are connecting and
+	chmod-ing: every notification thread is stopped, the exit status is
+	kept, no hang, no sanitizer report (box.run checks)."""
+	ok = Server("127.0.0.1")
+	f = box.write(os.path.join(box.granted, "e"), "x\n")
+	script = (
+	    "import os, socket, sys, threading, time\n"
+	    "port, f = int(sys.argv[1]), sys.argv[2]\n"
+	    "def busy(k):\n"
+	    "    while True:\n"
+	    "        s = socket.socket()\n"
+	    "        try:\n"
+	    "            s.connect(('127.0.0.1', port))\n"
+	    "        except OSError:\n"
+	    "            pass\n"
+	    "        s.close()\n"
+	    "        os.chmod(f, 0o600)\n"
+	    "for k in range(8):\n"
+	    "    threading.Thread(target=busy, args=(k,), daemon=True).start()\n"
+	    "time.sleep(1)\n"
+	    "os._exit(7)\n")
+	try:
+		t0 = time.monotonic()
+		res = box.run("run", "--block-net", "--open-port", ok.port,
+		    "--allow", box.granted, "--", "/usr/bin/python3", "-c",
+		    script, ok.port, f, timeout=60)
+	finally:
+		ok.close()
+	assert res.rc == 7, res
+	assert time.monotonic() - t0 < 20, res
+	assert ok.accepted > 0
+
+
+DENIED = r"""
+import errno, os, socket, sys, threading
+port, n, outside = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+bad = []
+def work(k):
+	for i in range(n):
+		s = socket.socket()
+		try:
+			s.connect(("127.0.0.1", port))
+			bad.append(("conn", k, i))
+		except OSError as e:
+			if e.errno != errno.EACCES:
+				bad.append(("conn", k, i, e.errno))
+		s.close()
+		try:
+			os.chmod(outside, 0o600)
+			bad.append(("chmod", k, i))
+		except OSError as e:
+			if e.errno != errno.EACCES:
+				bad.append(("chmod", k, i, e.errno))
+t = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+for x in t: x.start()
+for x in t: x.join()
+print("bad=%d %r" % (len(bad), bad[:5]))
+"""
+
+
+def test_denials_from_many_threads_at_once_are_audited_once_each(box):
+	"""8 threads x 50 denied connects and 50 denied chmods, handled by
+	several threads at once: exactly one audit record each."""
+	no = Server("127.0.0.1")
+	outside = box.write(os.path.join(box.outside, "d"), "x\n")
+	log = box.path("audit.log")
+	try:
+		res = box.run("run", "--block-net", "--allow", box.granted,
+		    "--read-file", outside, "--audit-log", log, "--",
+		    "/usr/bin/python3", "-c", DENIED, no.port, 50, outside,
+		    timeout=120)
+	finally:
+		no.close()
+	assert_ok(res)
+	assert "bad=0 " in res.out, res
+	recs = direct(audit_lines(log), decision="deny")
+	conns = [r for r in recs if r.get("port") == no.port]
+	chmods = [r for r in recs if r.get("host") == "chmod:" + outside]
+	assert len(conns) == 400, len(conns)
+	assert len(chmods) == 400, len(chmods)
+	assert no.accepted == 0
