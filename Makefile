@@ -25,8 +25,12 @@ RELR	:= -Wl,-z,pack-relative-relocs
 # The static libcrypto's CPU probe moved from .init to OpenSSL's first use
 # (src/proxy/cpuid.c): cpuid traps in a VM, ~50 us of every start.
 CPUID	:= -Wl,--wrap=OPENSSL_cpuid_setup -Wl,-u,__wrap_OPENSSL_cpuid_setup
+# Every error OpenSSL queues is seen entering (src/proxy/errqueue.c), so an
+# empty queue need not be looked at: only where libssl and libcrypto are
+# linked in, so that their own calls to ERR_new come through the wrapper.
+ERRQ	:= -Wl,--wrap=ERR_new -Wl,--wrap=ERR_peek_error
 ifeq ($(STATIC),yes)
-REL_LIBS = $(RELR) $(CPUID) -Wl,-O1 -Wl,-Bstatic \
+REL_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,-O1 -Wl,-Bstatic \
 	   $(filter-out -ldl -pthread,$(shell pkg-config --static --libs $(PKGS) 2>/dev/null)) \
 	   -lhttp_parser -Wl,-Bdynamic -ldl -pthread
 else
@@ -137,6 +141,9 @@ build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ fuzz/fuzz_$*.c fuzz/replay.c \
 	    build/asan/libkeyhole.a $(WRAP) $(LIBS)
+
+# Its test raises every error itself, so it can check the tracking too.
+build/asan/tests/test_errqueue: WRAP += $(ERRQ)
 
 asan: build/asan/keyhole $(UNITBINS) $(HELPERS) $(REPLAYBINS)
 

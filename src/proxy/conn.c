@@ -647,6 +647,8 @@ proxy_conn_next_request(struct conn *c)
 	} else {
 		c->flags |= CONN_KA_WAIT;
 		proxy_conn_timer(c, plan->limits.idle_timeout_ms);
+		if (c->flags & CONN_INTERCEPT)
+			proxy_tls_intercept_idle(c);
 	}
 }
 
@@ -742,6 +744,8 @@ conn_read_head(struct conn *c)
 	/* Between keep-alive requests the head clock starts at the first byte. */
 	if ((c->flags & CONN_KA_WAIT) && evbuffer_get_length(in) > 0) {
 		c->flags &= ~CONN_KA_WAIT;
+		if (c->flags & CONN_INTERCEPT)
+			proxy_tls_intercept_busy(c);
 		proxy_conn_timer(c, plan->limits.head_timeout_ms);
 	}
 	switch (proxy_http_read_head(&c->req, in)) {

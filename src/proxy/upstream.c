@@ -186,6 +186,12 @@ TAILQ_HEAD(pool_list, pool_entry);
 struct upstream_pool {
 	struct event_base	*base;		/* borrowed */
 	struct pool_list	*lists;		/* owned; one per route */
+	/*
+	 * Entries kept for the next park (on every routed request): no
+	 * allocation per request.  At most as many as were ever parked at
+	 * once, freed with the pool.
+	 */
+	struct pool_list	 spare;		/* owned */
 	size_t			*counts;	/* owned */
 	size_t			 nroutes;
 	size_t			 nidle;		/* over all routes */
@@ -216,6 +222,7 @@ proxy_upstream_pool_new(struct event_base *base, size_t nroutes)
 	p->nroutes = nroutes;
 	p->lists = xcalloc(nroutes ? nroutes : 1, sizeof(*p->lists));
 	p->counts = xcalloc(nroutes ? nroutes : 1, sizeof(*p->counts));
+	TAILQ_INIT(&p->spare);
 	for (i = 0; i < nroutes; i++)
 		TAILQ_INIT(&p->lists[i]);
 	p->idle_ms = UPSTREAM_POOL_IDLE_MS;
@@ -242,7 +249,8 @@ pool_entry_free(struct pool_entry *pe)
 		event_del(p->sweep);
 	if (pe->bev != NULL)
 		bufferevent_free(pe->bev);
-	free(pe);
+	pe->bev = NULL;
+	TAILQ_INSERT_HEAD(&p->spare, pe, entry);
 }
 
 static void
@@ -292,7 +300,10 @@ proxy_upstream_pool_put(struct upstream_pool *p, size_t i,
 		bufferevent_free(bev);
 		return;
 	}
-	pe = xcalloc(1, sizeof(*pe));
+	if ((pe = TAILQ_FIRST(&p->spare)) != NULL)
+		TAILQ_REMOVE(&p->spare, pe, entry);
+	else
+		pe = xcalloc(1, sizeof(*pe));
 	pe->pool = p;
 	pe->route = i;
 	pe->bev = bev;
@@ -307,7 +318,12 @@ proxy_upstream_pool_put(struct upstream_pool *p, size_t i,
 		tv.tv_usec = (every % 1000) * 1000;
 		event_add(p->sweep, &tv);
 	}
-	proxy_conn_bev_watermark(bev, EV_READ | EV_WRITE, 0, 0);
+	/*
+	 * A read high mark would stop it noticing that the server spoke or
+	 * closed.  The write marks stay (no write callback while parked):
+	 * the next exchange sets the same ones again (forward.c).
+	 */
+	proxy_conn_bev_watermark(bev, EV_READ, 0, 0);
 	bufferevent_setcb(bev, pool_on_read, NULL, pool_on_event, pe);
 	proxy_conn_bev_enable(bev, EV_READ);
 }
@@ -338,13 +354,18 @@ proxy_upstream_pool_idle(const struct upstream_pool *p, size_t i)
 void
 proxy_upstream_pool_free(struct upstream_pool *p)
 {
-	size_t	i;
+	struct pool_entry	*pe;
+	size_t			 i;
 
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->nroutes; i++)
 		while (!TAILQ_EMPTY(&p->lists[i]))
 			pool_entry_free(TAILQ_FIRST(&p->lists[i]));
+	while ((pe = TAILQ_FIRST(&p->spare)) != NULL) {
+		TAILQ_REMOVE(&p->spare, pe, entry);
+		free(pe);
+	}
 	event_free(p->sweep);
 	free(p->lists);
 	free(p->counts);

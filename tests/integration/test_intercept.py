@@ -965,3 +965,112 @@ def test_intercept_download_to_a_stalled_client_is_bounded(route, ca):
 				got += len(ts.recv(65536))
 	finally:
 		up.close()
+
+
+class _SplitTls:
+	"""TLS over a tunnel through memory BIOs, so that a record can be put
+	on the wire in pieces (an ssl socket writes each record whole)."""
+
+	def __init__(self, px, authority):
+		s = socket.socket()
+		s.settimeout(SOCK_TIMEOUT)
+		s.connect(("127.0.0.1", px.port))
+		s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+		    authority.encode(), authority.encode(), auth_header(px.token)))
+		st, _, _, rest = read_head(s)
+		assert st == 200 and rest == b"", st
+		ctx = ssl.create_default_context(
+		    cafile=px.env["KEYHOLE_CA_BUNDLE"])
+		ctx.set_alpn_protocols(["http/1.1"])
+		self.sock, self.inc, self.out = s, ssl.MemoryBIO(), ssl.MemoryBIO()
+		self.tls = ctx.wrap_bio(self.inc, self.out,
+		    server_hostname=authority.rsplit(":", 1)[0])
+		while True:
+			try:
+				self.tls.do_handshake()
+				break
+			except ssl.SSLWantReadError:
+				self._flush()
+				self._fill()
+		self._flush()
+
+	def _flush(self):
+		data = self.out.read()
+		if data:
+			self.sock.sendall(data)
+
+	def _fill(self):
+		data = self.sock.recv(65536)
+		assert data, "proxy closed the tunnel"
+		self.inc.write(data)
+
+	def send(self, data, split=None, pause=0.0):
+		"""Seal data; put the bytes on the wire, cut after split bytes
+		with a pause there."""
+		self.tls.write(data)
+		wire = self.out.read()
+		if split is None:
+			self.sock.sendall(wire)
+			return
+		self.sock.sendall(wire[:split])
+		time.sleep(pause)
+		self.sock.sendall(wire[split:])
+
+	def settimeout(self, t):
+		self.sock.settimeout(t)
+
+	def recv(self, n):
+		"""Plaintext, as a socket's recv (read_response reads with it)."""
+		while True:
+			try:
+				return self.tls.read(n)
+			except ssl.SSLWantReadError:
+				self._fill()
+
+	def response(self):
+		st, _, _, body, rest = read_response(self)
+		assert rest == b""
+		return st, body
+
+	def close(self):
+		self.sock.close()
+
+
+def test_intercept_idle_tunnels_let_go_of_tls_buffers_and_go_on(route,
+    tls_upstream):
+	"""A tunnel waiting for its next request gives its TLS record buffers
+	back after a moment (memory per idle connection) and gets them again
+	with the next record: also when that record arrives in pieces around
+	the moment (a half record is kept), when a tunnel closes while waiting
+	(before and after), and for the requests of other tunnels meanwhile."""
+	r = route(tls_upstream)
+	host = "api.test:%d" % tls_upstream.port
+	req = ("GET /idle HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s"
+	    "\r\n\r\n" % (host, r.phantom)).encode()
+	a, b = tunnel(r.px, host), tunnel(r.px, host)
+	split = _SplitTls(r.px, host)
+	try:
+		for t in (a, b):
+			assert request(t, "GET", "/one", host, auth(r))[0] == 200
+		split.send(req)
+		assert split.response()[0] == 200
+		b.close()		# waiting, its buffers not yet gone
+		time.sleep(0.5)		# the others' are gone now
+		st, _, body = request(a, "GET", "/two", host, auth(r))
+		assert st == 200 and json.loads(body)["path"] == "/two"
+		# Half a record arrives, the buffers' moment passes, the rest.
+		split.send(req, split=10, pause=0.5)
+		assert split.response()[0] == 200
+		split.send(req, split=len(req) // 2, pause=0.05)
+		assert split.response()[0] == 200
+		time.sleep(0.5)
+		a.close()		# closed after its buffers went
+		c = tunnel(r.px, host)
+		with c:
+			assert request(c, "GET", "/three", host, auth(r))[0] == 200
+	finally:
+		split.close()
+	r.px.wait_audit(mode="intercept", path="/three")
+	recs = r.px.wait_audit(mode="intercept", path="/idle")
+	assert len(recs) == 3 and all(x["status"] == 200 for x in recs), recs
+	assert len(tls_upstream.requests) == 7

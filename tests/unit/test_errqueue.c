@@ -11,6 +11,7 @@
  * calls below go through src/proxy/errqueue.c.
  */
 void	__wrap_ERR_clear_error(void);
+void	__real_ERR_new(void);
 
 /* A queued error is cleared, as by OpenSSL's own function. */
 static void
@@ -63,6 +64,55 @@ test_empty_queue_stays_usable(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
+/*
+ * Also linked with --wrap=ERR_new and --wrap=ERR_peek_error, as the
+ * release binary: once the queue was seen empty, errors are noticed as
+ * they are queued, after errors were taken off it one by one too.
+ */
+static void
+test_errors_are_seen_as_they_are_queued(void **state)
+{
+	(void)state;
+	ERR_clear_error();
+	assert_int_equal(ERR_peek_error(), 0);
+	ERR_raise(ERR_LIB_SYS, 11);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_error()), 11);
+	/* Taken off by the reader: empty again, and seen so. */
+	assert_int_equal(ERR_GET_REASON(ERR_get_error()), 11);
+	assert_int_equal(ERR_peek_error(), 0);
+	ERR_clear_error();
+	assert_int_equal(ERR_peek_error(), 0);
+	/* A clear after a clear does not hide the next error. */
+	ERR_raise(ERR_LIB_SYS, 12);
+	ERR_clear_error();
+	ERR_raise(ERR_LIB_SYS, 13);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_error()), 13);
+	ERR_clear_error();
+	assert_int_equal(ERR_get_error(), 0);
+}
+
+/*
+ * The queue is not looked at while no error entered it: one queued
+ * behind ERR_new's back (which OpenSSL 3.0 never does) stays unseen.
+ * This is what saves the looks; it fails if the tracking is off.
+ */
+static void
+test_an_empty_queue_is_not_looked_at(void **state)
+{
+	(void)state;
+	ERR_clear_error();
+	assert_int_equal(ERR_peek_error(), 0);
+	__real_ERR_new();
+	ERR_set_error(ERR_LIB_SYS, 14, NULL);
+	assert_int_equal(ERR_peek_error(), 0);
+	/* The real look still finds it, and an ERR_new shows it. */
+	assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()), 14);
+	ERR_raise(ERR_LIB_SYS, 15);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_error()), 14);
+	ERR_clear_error();
+	assert_int_equal(ERR_peek_last_error(), 0);
+}
+
 int
 main(void)
 {
@@ -70,6 +120,8 @@ main(void)
 		cmocka_unit_test(test_queued_error_is_cleared),
 		cmocka_unit_test(test_full_queue_is_cleared),
 		cmocka_unit_test(test_empty_queue_stays_usable),
+		cmocka_unit_test(test_errors_are_seen_as_they_are_queued),
+		cmocka_unit_test(test_an_empty_queue_is_not_looked_at),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

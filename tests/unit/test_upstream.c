@@ -246,6 +246,62 @@ test_pool_gives_back_the_newest_and_drops_a_talker(void **state)
 	event_base_free(a.base);
 }
 
+/*
+ * Entries are kept for the next park (no allocation per request): a
+ * connection parked again and again in the same entry is still watched
+ * (its server's close drops it), a read high mark is lifted while it is
+ * parked (or it would not see the close), its write marks stay for the
+ * next exchange, and the pool frees what it kept (ASan: no leak).
+ */
+static void
+test_pool_reuses_entries_and_still_watches_parked(void **state)
+{
+	struct upstream_pool	*pool;
+	struct pair		 a, b;
+	struct bufferevent	*got;
+	void			*ssl;
+	size_t			 lo, hi;
+	char			 c;
+	int			 i;
+
+	(void)state;
+	pair_open(&a, 0);
+	pair_open_on(&b, a.base, 0);
+	pool = proxy_upstream_pool_new(a.base, 2);
+	for (i = 0; i < 5; i++) {
+		proxy_conn_bev_watermark(a.bev, EV_READ, 0, 10);
+		proxy_conn_bev_watermark(a.bev, EV_WRITE, 7, 0);
+		proxy_upstream_pool_put(pool, 1, a.bev, NULL);
+		assert_int_equal(proxy_upstream_pool_idle(pool, 1), 1);
+		assert_int_equal(bufferevent_getwatermark(a.bev, EV_READ, &lo,
+		    &hi), 0);
+		assert_int_equal(hi, 0);
+		assert_int_equal(bufferevent_getwatermark(a.bev, EV_WRITE,
+		    &lo, &hi), 0);
+		assert_int_equal(lo, 7);
+		got = proxy_upstream_pool_get(pool, 1, &ssl);
+		assert_ptr_equal(got, a.bev);
+		assert_int_equal(proxy_upstream_pool_idle(pool, 1), 0);
+	}
+	proxy_upstream_pool_put(pool, 1, a.bev, NULL);
+	proxy_upstream_pool_put(pool, 0, b.bev, NULL);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 1);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 1), 1);
+	/* The server of the twice-used entry closes: that one goes. */
+	shutdown(a.peer, SHUT_WR);
+	loop_for(a.base, 50);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 1), 0);
+	assert_int_equal(proxy_upstream_pool_idle(pool, 0), 1);
+	assert_int_equal(read(a.peer, &c, 1), 0);
+	assert_null(proxy_upstream_pool_get(pool, 1, &ssl));
+	proxy_upstream_pool_free(pool);	/* frees b.bev and the spares */
+	loop_for(a.base, 10);		/* libevent closes on its turn */
+	assert_int_equal(read(b.peer, &c, 1), 0);
+	close(a.peer);
+	close(b.peer);
+	event_base_free(a.base);
+}
+
 int
 main(void)
 {
@@ -259,6 +315,8 @@ main(void)
 		    test_pool_parked_connection_expires_and_closes),
 		cmocka_unit_test(
 		    test_pool_gives_back_the_newest_and_drops_a_talker),
+		cmocka_unit_test(
+		    test_pool_reuses_entries_and_still_watches_parked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,6 +90,14 @@ void	 proxy_tls_intercept_request(struct conn *);
  * injects into the path or query, which cannot go out bare.
  */
 int	 proxy_tls_intercept_no_phantom(struct conn *);
+/*
+ * c waits for its next request with nothing buffered: its TLS record
+ * buffers are let go unless it is busy again within a moment (they come
+ * back with the next record).
+ */
+void	 proxy_tls_intercept_idle(struct conn *);
+/* c's next request began to arrive (after proxy_tls_intercept_idle). */
+void	 proxy_tls_intercept_busy(struct conn *);
 /* The handshake deadline passed. */
 void	 proxy_tls_intercept_timeout(struct conn *);
 void	 proxy_tls_intercept_free(struct intercept *);
