@@ -28,7 +28,8 @@ CPUID	:= -Wl,--wrap=OPENSSL_cpuid_setup -Wl,-u,__wrap_OPENSSL_cpuid_setup
 # Every error OpenSSL queues is seen entering (src/proxy/errqueue.c), so an
 # empty queue need not be looked at: only where libssl and libcrypto are
 # linked in, so that their own calls to ERR_new come through the wrapper.
-ERRQ	:= -Wl,--wrap=ERR_new -Wl,--wrap=ERR_peek_error
+ERRQ	:= -Wl,--wrap=ERR_new -Wl,--wrap=ERR_peek_error \
+	   -Wl,--wrap=ERR_set_mark -Wl,--wrap=ERR_clear_last_mark
 ifeq ($(STATIC),yes)
 REL_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,-O1 -Wl,-Bstatic \
 	   $(filter-out -ldl -pthread,$(shell pkg-config --static --libs $(PKGS) 2>/dev/null)) \

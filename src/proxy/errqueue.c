@@ -39,6 +39,10 @@ void		__real_ERR_new(void) __attribute__((weak));
 void		__wrap_ERR_new(void);
 unsigned long	__real_ERR_peek_error(void) __attribute__((weak));
 unsigned long	__wrap_ERR_peek_error(void);
+int		__real_ERR_set_mark(void) __attribute__((weak));
+int		__wrap_ERR_set_mark(void);
+int		__real_ERR_clear_last_mark(void) __attribute__((weak));
+int		__wrap_ERR_clear_last_mark(void);
 
 /* Something may have been queued since the queue was last seen empty. */
 static _Thread_local bool	errq_maybe = true;
@@ -75,6 +79,26 @@ unsigned long
 __wrap_ERR_peek_error(void)
 {
 	return errq_peek();
+}
+
+/*
+ * On an empty queue both return 0 and change nothing (OpenSSL 3.0's
+ * err.c): no mark is set, none is there to clear.
+ */
+int
+__wrap_ERR_set_mark(void)
+{
+	if (!errq_maybe && errq_tracked())
+		return 0;
+	return __real_ERR_set_mark();
+}
+
+int
+__wrap_ERR_clear_last_mark(void)
+{
+	if (!errq_maybe && errq_tracked())
+		return 0;
+	return __real_ERR_clear_last_mark();
 }
 
 void

@@ -113,6 +113,35 @@ test_an_empty_queue_is_not_looked_at(void **state)
 	assert_int_equal(ERR_peek_last_error(), 0);
 }
 
+/*
+ * Marks (also wrapped: skipped on a queue known empty) behave as
+ * OpenSSL's: a mark set on an empty queue is no mark, so popping to it
+ * takes everything queued since; one set behind an error keeps it.
+ */
+static void
+test_marks_on_an_empty_queue_and_behind_an_error(void **state)
+{
+	(void)state;
+	ERR_clear_error();
+	assert_int_equal(ERR_set_mark(), 0);
+	ERR_raise(ERR_LIB_SYS, 16);
+	assert_int_equal(ERR_pop_to_mark(), 0);
+	assert_int_equal(ERR_peek_last_error(), 0);
+	assert_int_equal(ERR_clear_last_mark(), 0);
+	ERR_raise(ERR_LIB_SYS, 17);
+	assert_int_equal(ERR_set_mark(), 1);
+	ERR_raise(ERR_LIB_SYS, 18);
+	assert_int_equal(ERR_pop_to_mark(), 1);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()), 17);
+	assert_int_equal(ERR_set_mark(), 1);
+	assert_int_equal(ERR_clear_last_mark(), 1);
+	assert_int_equal(ERR_pop_to_mark(), 0);	/* no mark left: all go */
+	assert_int_equal(ERR_peek_last_error(), 0);
+	ERR_clear_error();
+	assert_int_equal(ERR_clear_last_mark(), 0);
+	assert_int_equal(ERR_set_mark(), 0);
+}
+
 int
 main(void)
 {
@@ -122,6 +151,8 @@ main(void)
 		cmocka_unit_test(test_empty_queue_stays_usable),
 		cmocka_unit_test(test_errors_are_seen_as_they_are_queued),
 		cmocka_unit_test(test_an_empty_queue_is_not_looked_at),
+		cmocka_unit_test(
+		    test_marks_on_an_empty_queue_and_behind_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
