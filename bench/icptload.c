@@ -38,7 +38,7 @@ struct worker {
 	pthread_t	 t;
 	long		 n, err;
 	unsigned	*lat;	/* microseconds */
-	long		 nlat;
+	long		 nlat, cap;	/* cap: room in lat */
 };
 
 static double
@@ -190,7 +190,7 @@ run(void *arg)
 			continue;
 		}
 		w->n++;
-		if (w->nlat < LAT_MAX)
+		if (w->nlat < w->cap)
 			w->lat[w->nlat++] = (unsigned)((now() - t0) * 1e6);
 		if (newconn) {
 			close_conn(ssl);
@@ -248,16 +248,14 @@ main(int argc, char **argv)
 	t0 = now();
 	deadline = t0 + secs;
 	for (i = 0; i < conns; i++) {
-		w[i].lat = malloc(sizeof(unsigned) * LAT_MAX / (size_t)conns +
-		    sizeof(unsigned));
+		w[i].cap = LAT_MAX / conns;
+		w[i].lat = malloc(sizeof(unsigned) * (size_t)w[i].cap);
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	}
 	for (i = 0; i < conns; i++) {
 		pthread_join(w[i].t, NULL);
 		n += w[i].n;
 		err += w[i].err;
-		if (w[i].nlat > LAT_MAX / conns)
-			w[i].nlat = LAT_MAX / conns;
 		nl += w[i].nlat;
 	}
 	secs = now() - t0;
