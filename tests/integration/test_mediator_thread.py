@@ -1,7 +1,8 @@
-"""The mediator's notification thread (src/sandbox/mediator.c): the
-child's notifications are received by a thread of their own, blocked in
-SECCOMP_IOCTL_NOTIF_RECV, which handles them under the mediator's lock or
-hands them to the event loop (proxy-mode connects, socket(), waits, audit
+"""The mediator's notification threads (src/sandbox/mediator.c): the
+child's notifications are received by threads of their own, blocked in
+SECCOMP_IOCTL_NOTIF_RECV (one at a time; several handle calls at once
+when the child is busy), which handle them under the mediator's lock or
+hand them to the event loop (proxy-mode connects, socket(), waits, audit
 records of the proxy's log).  These tests hold it to what the loop alone
 did: every thread of a program gets its own answer, waits still happen on
 the loop, audit records are all written, and it stops with the run even
@@ -9,9 +10,12 @@ when the child's descendants outlive it.
 """
 
 import os
+import resource
 import select
+import subprocess
 import time
 
+from conftest import assert_no_sanitizer_report
 from run_fixtures import assert_ok, box, try_bin  # noqa: F401
 from test_mediator import Server, audit_lines, direct
 
@@ -439,3 +443,82 @@ def test_denials_from_many_threads_at_once_are_audited_once_each(box):
 	assert len(conns) == 400, len(conns)
 	assert len(chmods) == 400, len(chmods)
 	assert no.accepted == 0
+
+
+# One thread of the child connecting (allowed, denied) and chmod-ing
+# (inside, outside): every answer checked.
+SINGLE = r"""
+import errno, os, socket, sys
+ok_port, no_port, f, outside = int(sys.argv[1]), int(sys.argv[2]), \
+    sys.argv[3], sys.argv[4]
+bad = []
+for i in range(50):
+	for port, want in ((ok_port, 0), (no_port, errno.EACCES)):
+		s = socket.socket()
+		try:
+			s.connect(("127.0.0.1", port))
+			r = 0
+		except OSError as e:
+			r = e.errno
+		s.close()
+		if r != want:
+			bad.append(("conn", port, r))
+	os.chmod(f, 0o600 if i % 2 else 0o644)
+	try:
+		os.chmod(outside, 0o600)
+		bad.append(("outside", i))
+	except OSError as e:
+		if e.errno != errno.EACCES:
+			bad.append(("outside", i, e.errno))
+print("bad=%d %r" % (len(bad), bad[:5]), flush=True)
+"""
+
+
+def huge_stack_limit():
+	# glibc sizes a new thread's stack by RLIMIT_STACK: a 1 TiB one
+	# cannot be mapped, so pthread_create fails (EAGAIN), for root too.
+	resource.setrlimit(resource.RLIMIT_STACK, (1 << 40, 1 << 40))
+
+
+def test_when_no_thread_can_be_started_the_loop_answers_every_call(box):
+	"""The fallback: the notification thread cannot be created (a huge
+	`ulimit -s`), so the event loop receives and answers, as before the
+	thread existed; every answer is still right and denials are
+	audited."""
+	ok = Server("127.0.0.1")
+	no = Server("127.0.0.1")
+	f = box.write(os.path.join(box.granted, "n"), "x\n")
+	outside = box.write(os.path.join(box.outside, "n"), "x\n")
+	log = box.path("audit.log")
+	argv = [box.keyhole, "run", "--block-net", "--open-port", str(ok.port),
+	    "--allow", box.granted, "--read-file", outside, "--audit-log",
+	    log, "--", "/usr/bin/python3", "-c", SINGLE, str(ok.port),
+	    str(no.port), f, outside]
+	try:
+		p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+		    stderr=subprocess.PIPE, env=box.env(), cwd=box.root,
+		    preexec_fn=huge_stack_limit)
+		try:
+			most = watch_threads(p, 0)
+			out, err = p.communicate(timeout=60)
+		finally:
+			if p.poll() is None:
+				p.kill()
+				p.wait()
+		assert p.returncode == 0, (out, err)
+		assert_no_sanitizer_report(err.decode("utf-8", "replace"))
+		assert b"bad=0 " in out, (out, err)
+		assert most == 0, "a notification thread was started"
+		deadline = time.monotonic() + 5
+		while ok.accepted < 50 and time.monotonic() < deadline:
+			time.sleep(0.05)
+		assert ok.accepted == 50
+		assert no.accepted == 0
+	finally:
+		ok.close()
+		no.close()
+	recs = direct(audit_lines(log), decision="deny")
+	assert len([r for r in recs if r.get("port") == no.port]) == 50
+	assert len([r for r in recs if r.get("host") == "chmod:" +
+	    outside]) == 50
+	assert os.stat(outside).st_mode & 0o777 == 0o644
