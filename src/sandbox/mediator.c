@@ -1118,15 +1118,16 @@ notif_main(void *arg)
 	}
 	(void)pthread_mutex_lock(&m->pmu);
 	while (!failed) {
-		/* Follow until the lead is free. */
+		/*
+		 * Follow until the lead is free.  Whoever frees it, ends
+		 * the run or stops us signals pcv: the time-out is only a
+		 * safety net, long so that idle followers of a long run do
+		 * not wake for nothing.
+		 */
 		while (!lead && m->leading && !m->done &&
 		    !__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += 100 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			ts.tv_sec += MEDIATOR_FOLLOW_S;
 			m->idle++;
 			(void)pthread_cond_timedwait(&m->pcv, &m->pmu, &ts);
 			m->idle--;

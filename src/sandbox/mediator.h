@@ -70,6 +70,7 @@ struct mediator;	/* opaque */
 #define MEDIATOR_THREADS	4	/* notification threads at most */
 #define MEDIATOR_MULTI_CALLS	64	/* calls after a change of caller
 					 * that look for more work */
+#define MEDIATOR_FOLLOW_S	5	/* an idle follower's wait (s) */
 #ifndef MEDIATOR_SPIN_NS
 #define MEDIATOR_SPIN_NS	50000	/* look again for a next one (ns) */
 #endif
