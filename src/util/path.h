@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * realpath(3) with the same answers and errno, cheaper: a clean absolute
@@ -20,6 +21,13 @@ char	*path_real(const char *path, char *out, struct stat *st);
  * opens nothing twice; *fdp is -1 when only realpath(3) could answer.
  */
 char	*path_real_fd(const char *path, char *out, struct stat *st, int *fdp);
+
+/*
+ * For tests: how many times a name was asked of the kernel (open, then
+ * readlink of /proc/self/fd/N) rather than found by following ordinary
+ * links; only magic links, ".." in a link and the like need it.
+ */
+size_t	 path_real_proc_count(void);
 
 /* True when path is absolute and has no ".", ".." or empty component. */
 bool	 path_is_clean(const char *path);

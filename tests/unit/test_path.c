@@ -58,7 +58,34 @@ group_setup(void **state)
 	if (symlink("nowhere", p) == -1)
 		return -1;
 	snprintf(p, sizeof(p), "%s/loop", root);
-	return symlink("loop", p);
+	if (symlink("loop", p) == -1)
+		return -1;
+	/* Links to links, absolute and relative, in the middle of a path. */
+	snprintf(p, sizeof(p), "%s/chain", root);
+	if (symlink("ld", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d/sub/back", root);
+	snprintf(t, sizeof(t), "%s/chain", root);
+	if (symlink(t, p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d/sub/dot", root);
+	if (symlink("./../f", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/d/sub/slashes", root);
+	if (symlink("..//sub", p) == -1)
+		return -1;
+	/* Into /proc (magic links), and a target that is not a path. */
+	snprintf(p, sizeof(p), "%s/fd", root);
+	if (symlink("/proc/self/fd", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/pipe", root);
+	if (symlink("pipe:[1]", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/loop2", root);
+	if (symlink("loop3/x", p) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s/loop3", root);
+	return symlink("loop2/y", p);
 }
 
 static int
@@ -181,6 +208,72 @@ test_path_real_symlinks_resolved(void **state)
 	agrees("/abs/sub");
 }
 
+/*
+ * Links met on the way are followed without /proc where they are
+ * ordinary (chains, absolute, relative, deep): the same answers, and the
+ * same errors for what is not there; what is left to the kernel (".."
+ * or "." in a target, magic links, non-path targets, loops) too.
+ */
+static void
+test_path_real_link_chains_and_targets(void **state)
+{
+	static const char *const plain[] = { "/chain", "/chain/f",
+	    "/chain/sub/back/f", "/d/sub/back", "/d/sub/back/sub/back/f",
+	    "/chain/missing", "/chain/f/x", "/d/sub/back/missing/deeper",
+	    "/abs/f", "/abs/sub/back/f", "/ld/sub", "/dangling" };
+	static const char *const kernel[] = { "/d/sub/dot", "/d/sub/slashes",
+	    "/fd", "/fd/0", "/d/up", "/pipe", "/loop2", "/loop2/z" };
+	size_t	i, before;
+
+	(void)state;
+	before = path_real_proc_count();
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		agrees(plain[i]);
+		agrees_fd(plain[i]);
+	}
+	assert_int_equal(path_real_proc_count(), before);
+	for (i = 0; i < sizeof(kernel) / sizeof(kernel[0]); i++) {
+		before = path_real_proc_count();
+		agrees(kernel[i]);
+		agrees_fd(kernel[i]);
+		assert_true(path_real_proc_count() > before);
+	}
+}
+
+/* System paths behind links, as the default profile names them. */
+static void
+test_path_real_system_links(void **state)
+{
+	static const char *const paths[] = { "/bin", "/lib", "/lib64",
+	    "/sbin", "/lib/terminfo", "/etc/localtime", "/etc/os-release",
+	    "/dev/stdin", "/dev/stdout", "/dev/fd", "/lib/no-such-dir",
+	    "/proc/self", "/proc/self/fd/0" };
+	char		got[PATH_MAX], want[PATH_MAX];
+	struct stat	st;
+	char		*w, *g;
+	size_t		i;
+	int		werr, gerr, fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		errno = 0;
+		w = realpath(paths[i], want);
+		werr = errno;
+		errno = 0;
+		g = path_real_fd(paths[i], got, &st, &fd);
+		gerr = errno;
+		if (w == NULL) {
+			assert_null(g);
+			assert_int_equal(gerr, werr);
+			continue;
+		}
+		assert_non_null(g);
+		assert_string_equal(got, want);
+		if (fd != -1)
+			close(fd);
+	}
+}
+
 static void
 test_path_real_unclean_paths(void **state)
 {
@@ -266,6 +359,8 @@ main(void)
 		cmocka_unit_test(test_path_real_without_stat),
 		cmocka_unit_test(test_path_is_clean),
 		cmocka_unit_test(test_path_real_fd_opens_what_it_names),
+		cmocka_unit_test(test_path_real_link_chains_and_targets),
+		cmocka_unit_test(test_path_real_system_links),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
