@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <event2/event.h>
 
 #include "policy/plan.h"
@@ -166,6 +168,84 @@ test_supervise_child_exit_is_seen_with_sigchld_blocked(void **state)
 	alarm(0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	assert_int_equal(rc, 5);
+}
+
+/*
+ * What the child's handlers are reset by (CLONE_CLEAR_SIGHAND where the
+ * kernel has it, a sigaction per signal else) keeps what was ignored
+ * ignored in the program, as exec does: SIGUSR2 ignored by us, and
+ * SIGHUP, which the supervisor forwards (its handler) but found ignored.
+ * SigIgn has bit n-1 for signal n: SIGHUP 0x1, SIGUSR2 0x800.
+ */
+static void
+test_supervise_ignored_signals_stay_ignored_in_the_child(void **state)
+{
+	struct errbuf		e;
+	struct sigaction	ign, ohup, ousr2, now;
+	int			rc;
+
+	(void)state;
+	skip_without_landlock();
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGHUP, &ign, &ohup), 0);
+	assert_int_equal(sigaction(SIGUSR2, &ign, &ousr2), 0);
+	rc = run_sh("v=0x$(sed -n 's/^SigIgn:[[:space:]]*//p' "
+	    "/proc/self/status); [ $((v & 0x801)) -eq $((0x801)) ]", &e);
+	assert_int_equal(sigaction(SIGHUP, &ohup, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR2, &ousr2, NULL), 0);
+	assert_int_equal(rc, 0);
+	/* And ours are as we left them. */
+	assert_int_equal(sigaction(SIGHUP, NULL, &now), 0);
+	assert_ptr_equal(now.sa_handler, ohup.sa_handler);
+	/* Not ignored here: not ignored there. */
+	assert_int_equal(run_sh("v=0x$(sed -n 's/^SigIgn:[[:space:]]*//p' "
+	    "/proc/self/status); [ $((v & 0x800)) -eq 0 ]", &e), 0);
+}
+
+/*
+ * Where clone3 is refused (Linux < 5.5 has no CLONE_CLEAR_SIGHAND, a
+ * container's seccomp profile says ENOSYS), the child is started with
+ * clone and resets the handlers itself: same exit statuses, same
+ * dispositions.  Run in a forked process whose filter refuses clone3.
+ */
+static void
+test_supervise_without_clone3_falls_back_to_clone(void **state)
+{
+	struct sock_filter	 f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435 /* clone3 */, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog	 prog = { sizeof(f) / sizeof(f[0]), f };
+	struct sigaction	 ign;
+	struct errbuf		 e;
+	pid_t			 pid;
+	int			 st, rc;
+
+	(void)state;
+	skip_without_landlock();
+	if ((pid = fork()) == 0) {
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+		    &prog) == -1 || sigaction(SIGHUP, &ign, NULL) == -1)
+			_exit(90);
+		if (syscall(435, NULL, 0) != -1 || errno != ENOSYS)
+			_exit(91);
+		if ((rc = run_sh("exit 7", &e)) != 7)
+			_exit(92);
+		rc = run_sh("v=0x$(sed -n 's/^SigIgn:[[:space:]]*//p' "
+		    "/proc/self/status); [ $((v & 0x1)) -eq 1 ]", &e);
+		_exit(rc == 0 ? 0 : 93);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void
@@ -662,6 +742,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_supervise_mediator_used_when_given),
+		cmocka_unit_test(
+		    test_supervise_ignored_signals_stay_ignored_in_the_child),
+		cmocka_unit_test(
+		    test_supervise_without_clone3_falls_back_to_clone),
 		cmocka_unit_test(
 		    test_supervise_allow_mode_mediates_for_unix_sockets),
 		cmocka_unit_test(
