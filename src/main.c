@@ -171,6 +171,7 @@ load_profile(const struct cli *cli, struct profile **out, struct errbuf *e)
 }
 
 static void	print_dry_run(const struct plan *, char *const argv[]);
+static struct event_base *main_event_base(void);
 
 /*
  * A store with every route's secret source, read now (SPEC 5).  A route
@@ -770,7 +771,7 @@ cmd_proxy(const struct cli *cli, struct errbuf *e)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((pr.base = event_base_new()) == NULL) {
+	if ((pr.base = main_event_base()) == NULL) {
 		errbuf_set(e, "cannot create the event loop");
 		goto out;
 	}
@@ -1047,6 +1048,27 @@ report_only(const struct audit *a)
 	strbuf_free(&b);
 }
 
+/*
+ * The event loop, blind to libevent's EVENT_* environment variables
+ * (EVENT_NOEPOLL, EVENT_SHOW_METHOD ...): the user's environment does
+ * not pick keyhole's back end, and the 16 getuid/geteuid/getgid/getegid
+ * calls libevent makes to decide whether to read them are saved at every
+ * start.
+ */
+static struct event_base *
+main_event_base(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 /* keyhole run / shell: the main job (SPEC §1, §2). */
 static int
 run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
@@ -1083,7 +1105,7 @@ run_sandboxed(const struct cli *cli, char *const argv[], struct errbuf *e)
 	}
 	if ((creds = load_creds(plan, cli, e)) == NULL)
 		goto out;
-	if ((base = event_base_new()) == NULL) {
+	if ((base = main_event_base()) == NULL) {
 		errbuf_set(e, "cannot create the event loop");
 		goto out;
 	}

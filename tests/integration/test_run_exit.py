@@ -14,6 +14,18 @@ def test_true_exits_0(box):
 	assert res.rc == 0, res
 
 
+def test_libevent_environment_does_not_pick_the_event_loop(box):
+	"""EVENT_NOEPOLL (and libevent's other EVENT_* knobs) in the user's
+	environment do not switch keyhole's loop to poll(2); the one libevent
+	reads anyway, EVENT_SHOW_METHOD, shows it is still epoll."""
+	for opts in (["--allow-cwd"], ["--allow-domain", "example.com"]):
+		res = box.run("run", *opts, "--", "true", cwd=box.granted,
+		    env={"EVENT_NOEPOLL": "1", "EVENT_SHOW_METHOD": "1"})
+		assert res.rc == 0, res
+		assert "libevent using: epoll" in res.err, res
+		assert "libevent using: poll" not in res.err, res
+
+
 def test_child_status_3_is_passed_through(box):
 	res = box.run("run", "-s", "--", "sh", "-c", "exit 3")
 	assert res.rc == 3, res
