@@ -879,6 +879,8 @@ proxy_conn_relay(struct conn *c)
 	proxy_conn_set_state(c, CONN_TUNNEL);
 	proxy_conn_touch(c);
 	proxy_conn_timer(c, plan->limits.idle_timeout_ms);
+	if (c->flags & CONN_INTERCEPT)
+		proxy_tls_intercept_tunnel(c);
 	if (proxy_splice_start(c) == 0)
 		return;
 	bufferevent_setcb(c->up, up_on_read, up_on_write, up_on_event, c);

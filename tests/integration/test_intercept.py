@@ -609,6 +609,12 @@ def test_intercept_websocket_relays_after_101(route, upgrade_upstream_tls):
 		ts.sendall(blob)
 		got, left = recv_exact(ts, len(blob), left)
 		assert got == blob
+		# Idle past the moment a waiting connection's TLS buffers go,
+		# then on both ways (a tunnel lets them go after each record).
+		time.sleep(0.4)
+		ts.sendall(b"again")
+		got, left = recv_exact(ts, 5, left)
+		assert got == b"again"
 	assert "Bearer " + REAL_SECRET in upgrade_upstream_tls.heads[0]
 
 

@@ -595,6 +595,20 @@ proxy_tls_intercept_busy(struct conn *c)
 		intercept_unidle(c->icpt);
 }
 
+/*
+ * A tunnel (WebSocket after 101) may idle for hours between messages and
+ * never waits for a next request: its buffers go after each record again,
+ * as SSL_MODE_RELEASE_BUFFERS does.
+ */
+void
+proxy_tls_intercept_tunnel(struct conn *c)
+{
+	if (c->icpt == NULL || c->icpt->ssl == NULL)
+		return;
+	intercept_unidle(c->icpt);
+	SSL_set_mode(c->icpt->ssl, SSL_MODE_RELEASE_BUFFERS);
+}
+
 void
 proxy_tls_intercept_timeout(struct conn *c)
 {

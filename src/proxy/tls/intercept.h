@@ -98,6 +98,8 @@ int	 proxy_tls_intercept_no_phantom(struct conn *);
 void	 proxy_tls_intercept_idle(struct conn *);
 /* c's next request began to arrive (after proxy_tls_intercept_idle). */
 void	 proxy_tls_intercept_busy(struct conn *);
+/* c becomes a tunnel (WebSocket): record buffers go after each record. */
+void	 proxy_tls_intercept_tunnel(struct conn *);
 /* The handshake deadline passed. */
 void	 proxy_tls_intercept_timeout(struct conn *);
 void	 proxy_tls_intercept_free(struct intercept *);
