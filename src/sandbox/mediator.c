@@ -396,13 +396,19 @@ read_tgid(pid_t tid)
 /*
  * A pidfd for the notifying thread: its own (PIDFD_THREAD, 6.9+), else
  * its process's (a thread is not a pidfd_open target before 6.9).
+ * *keep: whether the pidfd may be kept for the tid.  A pidfd naming the
+ * thread, or a leader (whose tid stays taken while its process lives),
+ * fails with ESRCH once the tid could name another task; one made from
+ * the Tgid of another thread would not (that thread may exit and its tid
+ * go to a task of another process while the first one lives on).
  */
 static int
-open_pidfd(pid_t tid)
+open_pidfd(pid_t tid, bool *keep)
 {
 	pid_t	tgid;
 	int	fd;
 
+	*keep = true;
 	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
 	if (fd >= 0 || errno != EINVAL)
 		return fd;
@@ -413,6 +419,7 @@ open_pidfd(pid_t tid)
 		errno = ESRCH;
 		return -1;
 	}
+	*keep = false;
 	return (int)syscall(SYS_pidfd_open, tgid, 0);
 }
 
@@ -449,6 +456,7 @@ sandbox_mediator_getfd(struct mediator *m, pid_t tid, uint64_t id, int fd)
 {
 	size_t	i;
 	int	sfd, pfd, err;
+	bool	keep;
 
 	for (i = 0; i < MEDIATOR_PIDFDS; i++)
 		if (pidfds[i].tid == tid)
@@ -462,7 +470,7 @@ sandbox_mediator_getfd(struct mediator *m, pid_t tid, uint64_t id, int fd)
 		close(pidfds[i].fd);	/* stale: reopen below */
 		pidfds[i].tid = 0;
 	}
-	if ((pfd = open_pidfd(tid)) == -1)
+	if ((pfd = open_pidfd(tid, &keep)) == -1)
 		return -ESRCH;
 	/* The tid could have been reused before pidfd_open. */
 	if (!sandbox_mediator_valid(m, id)) {
@@ -471,6 +479,12 @@ sandbox_mediator_getfd(struct mediator *m, pid_t tid, uint64_t id, int fd)
 	}
 	sfd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
 	err = errno;
+	if (!keep) {
+		close(pfd);
+		if (sfd == -1)
+			return err == ESRCH ? -ESRCH : -EBADF;
+		return sfd;
+	}
 	if (i == MEDIATOR_PIDFDS) {
 		i = pidfds_next++ % MEDIATOR_PIDFDS;
 		if (pidfds[i].tid != 0)
