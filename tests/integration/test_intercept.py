@@ -174,6 +174,13 @@ def test_intercept_trace_is_405_and_h2c_refused(route, tls_upstream):
 		    ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAARAAAAA")])
 	assert st == 400, b
 	assert tls_upstream.requests == []
+	# Refused before the route: audited with the CONNECT host and port.
+	recs = r.px.wait_audit(mode="intercept", decision="deny", status=405)
+	assert recs[0]["host"] == "api.test", recs
+	assert recs[0]["port"] == tls_upstream.port, recs
+	assert recs[0]["method"] == "TRACE", recs
+	recs = r.px.wait_audit(mode="intercept", decision="deny", status=400)
+	assert recs[0]["host"] == "api.test", recs
 
 
 def test_intercept_endpoint_rules_and_base_path(route, tls_upstream):

@@ -791,6 +791,22 @@ intercept_same_host(const struct intercept *ic, const char *authority,
 	return rc;
 }
 
+/*
+ * A request refused before the route serves it: audited with the CONNECT
+ * host and no path (proxy_reverse_serve sets both for the others, so
+ * they are not made for every request).
+ */
+static void
+intercept_deny(struct conn *c, int status, const char *msg,
+    const char *reason)
+{
+	free(c->host);
+	free(c->path);
+	c->host = xstrdup(c->icpt->host);
+	c->path = xstrdup("");
+	proxy_conn_deny_json(c, status, msg, reason);
+}
+
 void
 proxy_tls_intercept_request(struct conn *c)
 {
@@ -801,22 +817,20 @@ proxy_tls_intercept_request(struct conn *c)
 	char			 reason[300];
 
 	c->mode = CONN_MODE_REVERSE;	/* JSON answers, the route's rules */
-	c->host = xstrdup(ic->host);
 	c->port = ic->port;
-	c->path = xstrdup("");
 	if (strcasecmp(c->head->method, "TRACE") == 0 ||
 	    strcasecmp(c->head->method, "TRACK") == 0) {
-		proxy_conn_deny_json(c, 405, NULL, "TRACE and TRACK are "
+		intercept_deny(c, 405, NULL, "TRACE and TRACK are "
 		    "refused inside an intercepted tunnel");
 		return;
 	}
 	if (strcasecmp(c->head->method, "CONNECT") == 0) {
-		proxy_conn_deny_json(c, 405, NULL, "CONNECT inside an "
+		intercept_deny(c, 405, NULL, "CONNECT inside an "
 		    "intercepted tunnel");
 		return;
 	}
 	if (proxy_http_header_has_token(c->head, "Upgrade", "h2c")) {
-		proxy_conn_deny_json(c, 400, "Upgrade: h2c refused",
+		intercept_deny(c, 400, "Upgrade: h2c refused",
 		    "Upgrade: h2c refused inside an intercepted tunnel");
 		return;
 	}
@@ -826,19 +840,19 @@ proxy_tls_intercept_request(struct conn *c)
 		host = target + 8;
 		end = host + strcspn(host, "/?#");
 		if (intercept_same_host(ic, host, (size_t)(end - host)) == -1) {
-			proxy_conn_deny_json(c, 421, NULL, "request target "
+			intercept_deny(c, 421, NULL, "request target "
 			    "names another host than the CONNECT");
 			return;
 		}
 		path = *end == '/' ? end : *end == '?' ? end : "/";
 	} else {
-		proxy_conn_deny_json(c, 400, NULL, "bad request target");
+		intercept_deny(c, 400, NULL, "bad request target");
 		return;
 	}
 	host = proxy_http_field(c->head, HF_HOST);
 	if (host == NULL || intercept_same_host(ic, host, strlen(host)) ==
 	    -1) {
-		proxy_conn_deny_json(c, 421, NULL, host == NULL ? "no Host "
+		intercept_deny(c, 421, NULL, host == NULL ? "no Host "
 		    "header" : "Host names another host than the CONNECT");
 		return;
 	}
@@ -847,7 +861,7 @@ proxy_tls_intercept_request(struct conn *c)
 	    path[n] != '/' && path[n] != '?')) {
 		snprintf(reason, sizeof(reason), "path outside the route's "
 		    "base path %s", r->up_path);
-		proxy_conn_deny_json(c, 403, NULL, reason);
+		intercept_deny(c, 403, NULL, reason);
 		return;
 	}
 	c->route = r;
