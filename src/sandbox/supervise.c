@@ -47,6 +47,15 @@
 #endif
 #define KH_CLONE_CLEAR_SIGHAND		0x100000000ULL	/* Linux 5.5 */
 
+/* A ThreadSanitizer build (make tsan): spawn_child_tsan(). */
+#if defined(__SANITIZE_THREAD__)
+#define KH_TSAN				1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KH_TSAN				1
+#endif
+#endif
+
 #define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 /*
  * The child's stack between clone and execve, above a guard page: it
@@ -345,6 +354,46 @@ spawn_clone3(struct kh_clone_args *ca, int (*fn)(void *), void *arg)
 }
 #endif
 
+#ifdef KH_TSAN
+/*
+ * ThreadSanitizer builds only: the child gets memory of its own (no
+ * CLONE_VM), through glibc's clone(), which TSan intercepts and treats as
+ * a fork.  A child sharing our memory runs instrumented code and TSan's
+ * interceptors (sigaction, close) on the main thread's TSan state: TSan
+ * then drops the signals we forward (its table of handlers says SIG_DFL),
+ * shows stale frames, and through an intercepted clone(CLONE_VM) it no
+ * longer saw the main thread's locks and reported races under mu that
+ * were none (docs/HACKING.md "ThreadSanitizer").  CLONE_VFORK stays: the
+ * descriptor table is shared (CLONE_FILES) until the listener is made,
+ * the error pipe's write end with it, which our caller closes once we
+ * return.  The listener's number comes back through a shared page.
+ */
+static pid_t
+spawn_child_tsan(struct child_ctx *c, char *top, int *pidfd)
+{
+	int	*mine = c->listener, *shared;
+	pid_t	 pid;
+	int	 err;
+
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		return -1;
+	*shared = -1;
+	c->listener = shared;
+	c->sighand_clear = false;
+	pid = clone(child_entry, top, CLONE_VFORK | SIGCHLD |
+	    (c->mediate ? CLONE_FILES : 0) |
+	    (pidfd != NULL ? CLONE_PIDFD : 0), c, pidfd);
+	err = errno;
+	c->listener = mine;
+	*mine = *shared;
+	(void)munmap(shared, sizeof(*shared));
+	errno = err;
+	return pid;
+}
+#endif
+
 static pid_t
 spawn_child(struct child_ctx *c, int *pidfd)
 {
@@ -371,6 +420,9 @@ spawn_child(struct child_ctx *c, int *pidfd)
 		}
 		kept = stack;
 	}
+#ifdef KH_TSAN
+	return spawn_child_tsan(c, stack + guard + CHILD_STACK_SIZE, pidfd);
+#endif
 #if defined(__x86_64__) && !defined(__ILP32__)
 	/*
 	 * clone3 with CLONE_CLEAR_SIGHAND: the kernel makes the handlers
