@@ -59,7 +59,7 @@ REPLAYBINS := $(patsubst %,build/asan/fuzz/replay_%,$(FUZZT))
 # Small programs the integration tests run inside the sandbox.
 HELPERS	:= $(patsubst tests/helpers/%.c,build/helpers/%,$(sort $(wildcard tests/helpers/*.c)))
 
-.PHONY: all asan test unit integration demo clean deps bench fuzz memcheck \
+.PHONY: all asan tsan test unit integration demo clean deps bench fuzz memcheck \
 	compilers fuzz-replay fuzz-smoke man completions install uninstall \
 	deb FORCE
 
@@ -147,6 +147,31 @@ build/asan/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h \
 build/asan/tests/test_errqueue: WRAP += $(ERRQ)
 
 asan: build/asan/keyhole $(UNITBINS) $(HELPERS) $(REPLAYBINS)
+
+# ThreadSanitizer (scripts/tsan.sh runs the mediator's stress tests with
+# it): objects in build/tsan/obj, built with clang, libraries linked
+# dynamically and not instrumented.  Not part of make test (time).
+TSAN_CC	?= clang
+TSAN	 = -fsanitize=thread -fno-omit-frame-pointer -O1 -g
+TOBJS	:= $(patsubst %.c,build/tsan/obj/%.o,$(LIBSRCS) $(GENSRCS:build/gen/%=gen/%))
+
+build/tsan/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(@D)
+	@echo "  CC/TSAN $<"
+	@$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -MMD -MP -c -o $@ $<
+
+build/tsan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC/TSAN $<"
+	@$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -MMD -MP -c -o $@ $<
+
+build/tsan/libkeyhole.a: $(TOBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/tsan/keyhole: build/tsan/obj/src/main.o build/tsan/libkeyhole.a
+	$(TSAN_CC) $(ALL_CFLAGS) $(TSAN) -o $@ $^ $(WRAP) $(LIBS)
+
+tsan: build/tsan/keyhole $(HELPERS)
 
 # Helpers are plain (no sanitizer): they run under seccomp and Landlock.
 build/helpers/%: tests/helpers/%.c
