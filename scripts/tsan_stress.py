@@ -75,6 +75,95 @@ for x in t: x.join()
 print("done", flush=True)
 """
 
+# "waits": 8 threads: blocking connects to a server that accepts one
+# connection every 20 ms through a backlog of 1 (most wait, on the loop,
+# for SYN retries; beyond MEDIATOR_MAX_PENDING they get EAGAIN), unix
+# stream binds, connects and accepts, and datagrams sent to a bound path;
+# after 3 s the program _exits with connects still waiting.  And 8 threads connecting by name (a --resolve'd direct grant
+# in proxy mode, the loop's) with lookups: "byname".
+UNIX = r"""
+import os, socket, sys, threading, time
+port, granted, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+n = {"conn": 0, "unix": 0, "err": 0}
+def conn(host):
+	try:
+		s = socket.create_connection((host, port))
+		s.close()
+		n["conn"] += 1
+	except OSError:
+		n["err"] += 1
+def unix(k, i):
+	p = os.path.join(granted, "u%d.%d" % (k, i % 4))
+	d = os.path.join(granted, "d%d.%d" % (k, i % 4))
+	for x in (p, d):
+		try:
+			os.unlink(x)
+		except OSError:
+			pass
+	try:
+		l = socket.socket(socket.AF_UNIX)
+		l.bind(p)
+		l.listen(4)
+		c = socket.socket(socket.AF_UNIX)
+		c.connect(p)
+		a, _ = l.accept()
+		for s in (a, c, l):
+			s.close()
+		r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+		r.bind(d)
+		w = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+		w.sendto(b"x", d)
+		r.recv(8)
+		w.close()
+		r.close()
+		n["unix"] += 1
+	except OSError:
+		n["err"] += 1
+def work(k):
+	i = 0
+	while True:
+		if how == "byname":
+			conn("db.test")
+		else:
+			if i % 4 == 0:
+				threading.Thread(target=conn, args=("127.0.0.1",),
+				    daemon=True).start()
+			unix(k, i)
+		i += 1
+for k in range(8):
+	threading.Thread(target=work, args=(k,), daemon=True).start()
+time.sleep(3)
+os.write(1, ("%r\n" % n).encode())
+os._exit(7)
+"""
+
+
+class Slow:
+	"""A TCP listener with a backlog of 1 accepting every 20 ms."""
+
+	def __init__(self):
+		self.s = socket.socket()
+		self.s.bind(("127.0.0.1", 0))
+		self.s.listen(1)
+		self.port = self.s.getsockname()[1]
+		threading.Thread(target=self.loop, daemon=True).start()
+
+	def loop(self):
+		while True:
+			time.sleep(0.02)
+			try:
+				c, _ = self.s.accept()
+			except OSError:
+				return
+			c.close()
+
+	def close(self):
+		try:
+			self.s.shutdown(socket.SHUT_RDWR)
+		except OSError:
+			pass
+		self.s.close()
+
 
 class Server:
 	"""A TCP listener on 127.0.0.1 accepting and closing until closed."""
@@ -103,7 +192,7 @@ class Server:
 		self.s.close()
 
 
-def programs(root, ok, no, connloop):
+def programs(root, ok, no, slow, connloop):
 	"""name -> (keyhole arguments, expected exit code)."""
 	granted = os.path.join(root, "granted")
 	outside = os.path.join(root, "outside", "f")
@@ -118,6 +207,14 @@ def programs(root, ok, no, connloop):
 	    "proxy": (proxied + py + ["400", granted, outside, "all"], 0),
 	    "proxy-cut": (proxied + py + ["0", granted, outside, "cut"], 7),
 	}
+	audit = os.path.join(root, "audit.log")
+	p["waits"] = (["run", "--block-net", "--open-port", str(slow.port),
+	    "--allow", granted, "--audit-log", audit, "--", "/usr/bin/python3",
+	    "-c", UNIX, str(slow.port), granted, "waits"], 7)
+	p["byname"] = (["run", "--allow-domain", "db.test:%d" % ok.port,
+	    "--resolve", "db.test:%d:127.0.0.1" % ok.port, "--allow", granted,
+	    "--audit-log", audit, "--", "/usr/bin/python3", "-c", UNIX,
+	    str(ok.port), granted, "byname"], 7)
 	if connloop:
 		p["connloop"] = (["run", "--block-net", "--open-port",
 		    str(ok.port), "--read-file", connloop, "--", connloop,
@@ -137,10 +234,10 @@ def main():
 	for f in ("granted/bg", "outside/f"):
 		with open(os.path.join(root, f), "w") as fh:
 			fh.write("x\n")
-	ok, no = Server(), Server()
+	ok, no, slow = Server(), Server(), Slow()
 	bad = 0
 	try:
-		progs = programs(root, ok, no, connloop)
+		progs = programs(root, ok, no, slow, connloop)
 		names = sys.argv[4:] or list(progs)
 		for name in names:
 			if name not in progs:
@@ -159,21 +256,24 @@ def main():
 					p = subprocess.run([keyhole] + args,
 					    capture_output=True, env=env, cwd=root,
 					    timeout=300)
-					rc, err = p.returncode, p.stderr
+					rc, out, err = p.returncode, p.stdout, \
+					    p.stderr
 				except subprocess.TimeoutExpired as e:
-					rc, err = "timeout", e.stderr or b""
+					rc, out, err = "timeout", e.stdout or b"", \
+					    e.stderr or b""
 				ok_run = rc == want and (want != 0 or
-				    b"done" in p.stdout or name == "connloop")
+				    b"done" in out or name == "connloop")
 				bad += not ok_run
 				print("%-12s round %d: exit %s%s (%.1f s)" % (name, r,
 				    rc, "" if ok_run else " (want %d)" % want,
 				    time.monotonic() - t0), flush=True)
 				if not ok_run or os.environ.get("TSAN_STRESS_V"):
-					sys.stdout.write(err.decode("utf-8",
-					    "replace")[-2000:])
+					sys.stdout.write((out + err).decode(
+					    "utf-8", "replace")[-2000:])
 	finally:
 		ok.close()
 		no.close()
+		slow.close()
 		shutil.rmtree(root, ignore_errors=True)
 	sys.exit(2 if bad else 0)
 
