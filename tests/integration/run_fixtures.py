@@ -81,6 +81,12 @@ def assert_no_sanitizer(res):
 	assert_no_sanitizer_report(res.err)
 
 
+
+def _default_interrupts():
+	import signal
+	signal.signal(signal.SIGINT, signal.SIG_DFL)
+	signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
 class Box:
 	"""A scratch tree under build/: root/{home,granted,outside}.
 	home has .ssh/id_test (so ~/.ssh exists).  granted/data.txt and
@@ -142,10 +148,16 @@ class Box:
 		    *try_args, **kw)
 
 	def popen(self, *args, env=None, stdin=subprocess.DEVNULL):
+		"""keyhole started as from a terminal's shell: SIGINT and
+		SIGQUIT at their defaults even when the suite itself runs as a
+		background job (which ignores them, and keyhole rightly hands
+		an ignored signal on as ignored, so its forwarding tests would
+		see the child ignore it)."""
 		argv = [self.keyhole] + [str(a) for a in args]
 		return subprocess.Popen(argv, stdin=stdin,
 		    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-		    env=self.env(env), cwd=self.root)
+		    env=self.env(env), cwd=self.root,
+		    preexec_fn=_default_interrupts)
 
 	def close(self):
 		shutil.rmtree(self.root, ignore_errors=True)
