@@ -19,14 +19,11 @@ from conftest import assert_no_sanitizer_report
 from run_fixtures import assert_ok, box, try_bin  # noqa: F401
 from test_mediator import Server, audit_lines, direct
 
-# 8 threads, each N connects alternating between a port it may reach and
-# one it may not, and as many chmods inside and outside the grant: every
-# answer checked against the expected one (any mix-up between threads'
-# notifications shows as a wrong errno).
-MIXED = r"""
-import errno, os, socket, sys, threading
-ok_port, no_port, n, granted, outside = int(sys.argv[1]), \
-    int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+# What the child programs below share: conn() and chmod_err() give 0 or
+# the errno, in_threads() runs work(k) on 8 threads at once, and report()
+# prints the mismatches collected in bad.
+CHILD_LIB = r"""
+import errno, os, socket, sys, threading, time
 bad = []
 def conn(port):
 	s = socket.socket()
@@ -37,6 +34,29 @@ def conn(port):
 		return e.errno
 	finally:
 		s.close()
+def chmod_err(path, mode):
+	try:
+		os.chmod(path, mode)
+		return 0
+	except OSError as e:
+		return e.errno
+def outcome(r):
+	return "ok" if r == 0 else "errno %d" % r
+def in_threads(work, n=8):
+	t = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+	for x in t: x.start()
+	for x in t: x.join()
+def report():
+	print("bad=%d %r" % (len(bad), bad[:5]), flush=True)
+"""
+
+# 8 threads, each N connects alternating between a port it may reach and
+# one it may not, and as many chmods inside and outside the grant: every
+# answer checked against the expected one (any mix-up between threads'
+# notifications shows as a wrong errno).
+MIXED = CHILD_LIB + r"""
+ok_port, no_port, n, granted, outside = int(sys.argv[1]), \
+    int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 def work(k):
 	f = os.path.join(granted, "f%d" % k)
 	open(f, "w").close()
@@ -50,22 +70,14 @@ def work(k):
 			if r != 0:
 				bad.append(("allow", k, i, r))
 		mode = 0o600 if i % 2 else 0o644
-		try:
-			os.chmod(f, mode)
-			if os.stat(f).st_mode & 0o777 != mode:
-				bad.append(("mode", k, i))
-		except OSError as e:
-			bad.append(("chmod", k, i, e.errno))
-		try:
-			os.chmod(outside, 0o600)
-			bad.append(("outside", k, i))
-		except OSError as e:
-			if e.errno != errno.EACCES:
-				bad.append(("outside", k, i, e.errno))
-t = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-for x in t: x.start()
-for x in t: x.join()
-print("bad=%d %r" % (len(bad), bad[:5]))
+		r = chmod_err(f, mode)
+		if r != 0 or os.stat(f).st_mode & 0o777 != mode:
+			bad.append(("mode", k, i, r))
+		r = chmod_err(outside, 0o600)
+		if r != errno.EACCES:
+			bad.append(("outside", k, i, r))
+in_threads(work)
+report()
 """
 
 
@@ -146,19 +158,12 @@ def test_proxy_mode_metadata_denials_handled_off_the_loop_are_audited(box):
 # A blocking connect to a peer whose accept queue is full, made by one
 # thread while another makes metadata calls: the connect's wait is handed
 # to the loop, the notification thread goes on answering.
-WAITING = r"""
-import os, socket, sys, threading, time
+WAITING = CHILD_LIB + r"""
 port, f = int(sys.argv[1]), sys.argv[2]
 res = {}
-def conn():
-	s = socket.socket()
-	try:
-		s.connect(("127.0.0.1", port))
-		res["c"] = "ok"
-	except OSError as e:
-		res["c"] = "errno %d" % e.errno
-	s.close()
-t = threading.Thread(target=conn)
+def pending():
+	res["c"] = outcome(conn(port))
+t = threading.Thread(target=pending)
 t.start()
 time.sleep(0.5)
 t0 = time.monotonic()
@@ -285,35 +290,22 @@ def test_a_single_threaded_program_is_answered_by_one_thread(box):
 
 # One thread's blocking connect waits (a full accept queue) while 8 others
 # connect and chmod: none of them waits for it.
-PENDING_BUSY = r"""
-import errno, os, socket, sys, threading, time
+PENDING_BUSY = CHILD_LIB + r"""
 slow, ok_port, f = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 res = {}
 def pending():
-	s = socket.socket()
-	try:
-		s.connect(("127.0.0.1", slow))
-		res["p"] = "ok"
-	except OSError as e:
-		res["p"] = "errno %d" % e.errno
-	s.close()
-bad = []
+	res["p"] = outcome(conn(slow))
 def busy(k):
 	for i in range(100):
-		s = socket.socket()
-		try:
-			s.connect(("127.0.0.1", ok_port))
-		except OSError as e:
-			bad.append(("conn", k, i, e.errno))
-		s.close()
+		r = conn(ok_port)
+		if r != 0:
+			bad.append(("conn", k, i, r))
 		os.chmod(f, 0o600 if i % 2 else 0o644)
 p = threading.Thread(target=pending)
 p.start()
 time.sleep(0.5)
 t0 = time.monotonic()
-t = [threading.Thread(target=busy, args=(k,)) for k in range(8)]
-for x in t: x.start()
-for x in t: x.join()
+in_threads(busy)
 print("busy %.3f alive %s bad %d %r" % (time.monotonic() - t0,
     p.is_alive(), len(bad), bad[:3]), flush=True)
 p.join()
@@ -395,30 +387,18 @@ def test_the_run_ends_cleanly_while_several_threads_handle_calls(box):
 	assert ok.accepted > 0
 
 
-DENIED = r"""
-import errno, os, socket, sys, threading
+DENIED = CHILD_LIB + r"""
 port, n, outside = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-bad = []
 def work(k):
 	for i in range(n):
-		s = socket.socket()
-		try:
-			s.connect(("127.0.0.1", port))
-			bad.append(("conn", k, i))
-		except OSError as e:
-			if e.errno != errno.EACCES:
-				bad.append(("conn", k, i, e.errno))
-		s.close()
-		try:
-			os.chmod(outside, 0o600)
-			bad.append(("chmod", k, i))
-		except OSError as e:
-			if e.errno != errno.EACCES:
-				bad.append(("chmod", k, i, e.errno))
-t = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-for x in t: x.start()
-for x in t: x.join()
-print("bad=%d %r" % (len(bad), bad[:5]))
+		r = conn(port)
+		if r != errno.EACCES:
+			bad.append(("conn", k, i, r))
+		r = chmod_err(outside, 0o600)
+		if r != errno.EACCES:
+			bad.append(("chmod", k, i, r))
+in_threads(work)
+report()
 """
 
 
@@ -447,30 +427,19 @@ def test_denials_from_many_threads_at_once_are_audited_once_each(box):
 
 # One thread of the child connecting (allowed, denied) and chmod-ing
 # (inside, outside): every answer checked.
-SINGLE = r"""
-import errno, os, socket, sys
+SINGLE = CHILD_LIB + r"""
 ok_port, no_port, f, outside = int(sys.argv[1]), int(sys.argv[2]), \
     sys.argv[3], sys.argv[4]
-bad = []
 for i in range(50):
 	for port, want in ((ok_port, 0), (no_port, errno.EACCES)):
-		s = socket.socket()
-		try:
-			s.connect(("127.0.0.1", port))
-			r = 0
-		except OSError as e:
-			r = e.errno
-		s.close()
+		r = conn(port)
 		if r != want:
 			bad.append(("conn", port, r))
 	os.chmod(f, 0o600 if i % 2 else 0o644)
-	try:
-		os.chmod(outside, 0o600)
-		bad.append(("outside", i))
-	except OSError as e:
-		if e.errno != errno.EACCES:
-			bad.append(("outside", i, e.errno))
-print("bad=%d %r" % (len(bad), bad[:5]), flush=True)
+	r = chmod_err(outside, 0o600)
+	if r != errno.EACCES:
+		bad.append(("outside", i, r))
+report()
 """
 
 
