@@ -4,13 +4,15 @@
 # threads connecting (allowed and denied), denied chmod and utimensat,
 # getaddrinfo, a descendant outliving the child, the run ending while
 # handlers are busy, in blocked and proxy mode; connects waiting on the
-# loop with unix sockets; connects by name in proxy mode; bench/connloop's
-# 8 connecting threads.  Not part of make test (about 40 s).
+# loop with unix sockets and ptys; connects by name in proxy mode;
+# report-only mode; bench/connloop's 8 connecting threads.  Not part of
+# make test (about 50 s).
 #
 #   scripts/tsan.sh                 # every program, 3 rounds
 #   scripts/tsan.sh 5 proxy blocked # 5 rounds of the two named ones
 #
-# Programs: blocked blocked-cut proxy proxy-cut waits byname connloop.  Runs in a
+# Programs: blocked blocked-cut proxy proxy-cut waits byname report
+# connloop.  Runs in a
 # network namespace of its own (unshare --net: root, or a user namespace)
 # so nothing can leave the machine.  TSAN_CC=gcc builds with gcc's
 # libtsan (after `rm -rf build/tsan`: the objects are not rebuilt for a

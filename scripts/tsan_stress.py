@@ -78,9 +78,12 @@ print("done", flush=True)
 # "waits": 8 threads: blocking connects to a server that accepts one
 # connection every 20 ms through a backlog of 1 (most wait, on the loop,
 # for SYN retries; beyond MEDIATOR_MAX_PENDING they get EAGAIN), unix
-# stream binds, connects and accepts, and datagrams sent to a bound path;
-# after 3 s the program _exits with connects still waiting.  And 8 threads connecting by name (a --resolve'd direct grant
-# in proxy mode, the loop's) with lookups: "byname".
+# stream binds, connects and accepts, datagrams sent to a bound path
+# (sendto, sendmsg), a pty opened (mediate_pty); after 3 s the program
+# _exits with connects still waiting.  "byname": 8 threads connecting
+# by name (a --resolve'd direct grant in proxy mode, the loop's), with
+# lookups.  "report": BUSY in --report-only mode (would_deny records
+# handed to the loop).
 UNIX = r"""
 import os, socket, sys, threading, time
 port, granted, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -114,8 +117,12 @@ def unix(k, i):
 		w = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 		w.sendto(b"x", d)
 		r.recv(8)
+		w.sendmsg([b"y"], [], 0, d)
+		r.recv(8)
 		w.close()
 		r.close()
+		for f in os.openpty():
+			os.close(f)
 		n["unix"] += 1
 	except OSError:
 		n["err"] += 1
@@ -125,7 +132,7 @@ def work(k):
 		if how == "byname":
 			conn("db.test")
 		else:
-			if i % 4 == 0:
+			if i % 2 == 0:
 				threading.Thread(target=conn, args=("127.0.0.1",),
 				    daemon=True).start()
 			unix(k, i)
@@ -208,6 +215,10 @@ def programs(root, ok, no, slow, connloop):
 	    "proxy-cut": (proxied + py + ["0", granted, outside, "cut"], 7),
 	}
 	audit = os.path.join(root, "audit.log")
+	p["report"] = (["run", "--report-only", "--allow-domain",
+	    "example.test", "--allow", granted, "--read-file", outside,
+	    "--audit-log", audit, "--"] + py + ["200", granted, outside,
+	    "all"], 0)
 	p["waits"] = (["run", "--block-net", "--open-port", str(slow.port),
 	    "--allow", granted, "--audit-log", audit, "--", "/usr/bin/python3",
 	    "-c", UNIX, str(slow.port), granted, "waits"], 7)
