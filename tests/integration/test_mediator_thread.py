@@ -93,10 +93,7 @@ def test_eight_threads_at_once_each_get_their_own_answers(box):
 		assert_ok(res)
 		assert "bad=0 " in res.out, res
 		# 8 x 50 allowed connects reached ok; none reached no.
-		deadline = time.monotonic() + 5
-		while ok.accepted < 400 and time.monotonic() < deadline:
-			time.sleep(0.05)
-		assert ok.accepted == 400
+		assert accepted(ok, 400) == 400
 		assert no.accepted == 0
 	finally:
 		ok.close()
@@ -235,6 +232,28 @@ def watch_threads(p, most):
 	return most
 
 
+def finish_watching(p, timeout):
+	"""(the most notification threads seen at once, out, err) of p run
+	to its end; killed if it outlives the timeout."""
+	try:
+		most = watch_threads(p, 0)
+		out, err = p.communicate(timeout=timeout)
+	finally:
+		if p.poll() is None:
+			p.kill()
+			p.wait()
+	return most, out, err
+
+
+def accepted(server, n, timeout=5):
+	"""server's count of accepted connections once it reaches n (they
+	arrive after the client's connect returned), or at the timeout."""
+	deadline = time.monotonic() + timeout
+	while server.accepted < n and time.monotonic() < deadline:
+		time.sleep(0.05)
+	return server.accepted
+
+
 def test_a_busy_child_is_answered_by_several_threads_each_call_rightly(box):
 	"""8 threads connecting (allowed and denied) and chmod-ing (inside
 	and outside the grant) at once: more than one notification thread
@@ -247,20 +266,11 @@ def test_a_busy_child_is_answered_by_several_threads_each_call_rightly(box):
 		    "--allow", box.granted, "--read-file", outside, "--",
 		    "/usr/bin/python3", "-c", MIXED, ok.port, no.port, 300,
 		    box.granted, outside)
-		try:
-			most = watch_threads(p, 0)
-			out, err = p.communicate(timeout=120)
-		finally:
-			if p.poll() is None:
-				p.kill()
-				p.wait()
+		most, out, err = finish_watching(p, 120)
 		assert p.returncode == 0, (out, err)
 		assert b"bad=0 " in out, (out, err)
 		assert most >= 2, "one notification thread only"
-		deadline = time.monotonic() + 5
-		while ok.accepted < 1200 and time.monotonic() < deadline:
-			time.sleep(0.05)
-		assert ok.accepted == 1200
+		assert accepted(ok, 1200) == 1200
 		assert no.accepted == 0
 	finally:
 		ok.close()
@@ -277,13 +287,7 @@ def test_a_single_threaded_program_is_answered_by_one_thread(box):
 	    "import os, sys\n"
 	    "for i in range(3000):\n"
 	    "    os.chmod(sys.argv[1], 0o600 if i % 2 else 0o644)\n", f)
-	try:
-		most = watch_threads(p, 0)
-		out, err = p.communicate(timeout=60)
-	finally:
-		if p.poll() is None:
-			p.kill()
-			p.wait()
+	most, out, err = finish_watching(p, 60)
 	assert p.returncode == 0, (out, err)
 	assert most == 1, most
 
@@ -340,10 +344,7 @@ def test_a_pending_connect_does_not_hold_up_eight_busy_threads(box):
 			if p.poll() is None:
 				p.kill()
 				p.wait()
-		deadline = time.monotonic() + 5
-		while ok.accepted < 800 and time.monotonic() < deadline:
-			time.sleep(0.05)
-		assert ok.accepted == 800
+		assert accepted(ok, 800) == 800
 	finally:
 		slow.close()
 		ok.close()
@@ -467,21 +468,12 @@ def test_when_no_thread_can_be_started_the_loop_answers_every_call(box):
 		p = subprocess.Popen(argv, stdout=subprocess.PIPE,
 		    stderr=subprocess.PIPE, env=box.env(), cwd=box.root,
 		    preexec_fn=huge_stack_limit)
-		try:
-			most = watch_threads(p, 0)
-			out, err = p.communicate(timeout=60)
-		finally:
-			if p.poll() is None:
-				p.kill()
-				p.wait()
+		most, out, err = finish_watching(p, 60)
 		assert p.returncode == 0, (out, err)
 		assert_no_sanitizer_report(err.decode("utf-8", "replace"))
 		assert b"bad=0 " in out, (out, err)
 		assert most == 0, "a notification thread was started"
-		deadline = time.monotonic() + 5
-		while ok.accepted < 50 and time.monotonic() < deadline:
-			time.sleep(0.05)
-		assert ok.accepted == 50
+		assert accepted(ok, 50) == 50
 		assert no.accepted == 0
 	finally:
 		ok.close()
