@@ -145,19 +145,23 @@ os._exit(7)
 """
 
 
-class Slow:
-	"""A TCP listener with a backlog of 1 accepting every 20 ms."""
+class Server:
+	"""A TCP listener on 127.0.0.1 accepting and closing until closed,
+	one connection every `pause` seconds (0: at once) from a backlog of
+	`backlog`."""
 
-	def __init__(self):
+	def __init__(self, backlog=512, pause=0):
 		self.s = socket.socket()
 		self.s.bind(("127.0.0.1", 0))
-		self.s.listen(1)
+		self.s.listen(backlog)
 		self.port = self.s.getsockname()[1]
+		self.pause = pause
 		threading.Thread(target=self.loop, daemon=True).start()
 
 	def loop(self):
 		while True:
-			time.sleep(0.02)
+			if self.pause:
+				time.sleep(self.pause)
 			try:
 				c, _ = self.s.accept()
 			except OSError:
@@ -172,31 +176,9 @@ class Slow:
 		self.s.close()
 
 
-class Server:
-	"""A TCP listener on 127.0.0.1 accepting and closing until closed."""
-
-	def __init__(self):
-		self.s = socket.socket()
-		self.s.bind(("127.0.0.1", 0))
-		self.s.listen(512)
-		self.port = self.s.getsockname()[1]
-		self.t = threading.Thread(target=self.loop, daemon=True)
-		self.t.start()
-
-	def loop(self):
-		while True:
-			try:
-				c, _ = self.s.accept()
-			except OSError:
-				return
-			c.close()
-
-	def close(self):
-		try:
-			self.s.shutdown(socket.SHUT_RDWR)
-		except OSError:
-			pass
-		self.s.close()
+def Slow():
+	"""A listener with a backlog of 1 accepting every 20 ms."""
+	return Server(backlog=1, pause=0.02)
 
 
 def programs(root, ok, no, slow, connloop):
