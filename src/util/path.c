@@ -88,6 +88,28 @@ path_real_proc(const char *path, char *out, struct stat *st, int *fdp)
 	return -1;
 }
 
+/*
+ * fd, opened with no link on the way for the clean name (len bytes), as
+ * the answer: name into out, fd into *fdp, its stat into *st.  0, or -1
+ * with errno (fd closed) when the stat fails.
+ */
+static int
+path_answer(int fd, const char *name, size_t len, char *out,
+    struct stat *st, int *fdp)
+{
+	int	saved;
+
+	if (st != NULL && fstat(fd, st) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	memcpy(out, name, len + 1);
+	*fdp = fd;
+	return 0;
+}
+
 /* Under /proc: magic links (/proc/self, /proc/PID/fd/N) are not text. */
 static bool
 path_in_proc(const char *path)
@@ -120,7 +142,7 @@ path_real_links(const char *path, char *out, struct stat *st, int *fdp)
 	char	*slash;
 	size_t	plen, dlen;
 	ssize_t	n;
-	int	hops, fd, saved, len;
+	int	hops, fd, len;
 
 	if (strlen(path) >= sizeof(cur))
 		return -1;
@@ -169,17 +191,8 @@ path_real_links(const char *path, char *out, struct stat *st, int *fdp)
 		if (len < 0 || (size_t)len >= sizeof(next) ||
 		    !path_is_clean(next))
 			return -1;
-		if ((fd = path_open_nofollow(next)) != -1) {
-			if (st != NULL && fstat(fd, st) == -1) {
-				saved = errno;
-				(void)close(fd);
-				errno = saved;
-				return -1;
-			}
-			memcpy(out, next, (size_t)len + 1);
-			*fdp = fd;
-			return 0;
-		}
+		if ((fd = path_open_nofollow(next)) != -1)
+			return path_answer(fd, next, (size_t)len, out, st, fdp);
 		if (errno == ENOENT || errno == ENOTDIR)
 			return -2;
 		if (errno != ELOOP)
@@ -193,21 +206,13 @@ char *
 path_real_fd(const char *path, char *out, struct stat *st, int *fdp)
 {
 	size_t	len = strlen(path);
-	int	fd, saved;
+	int	fd;
 
 	*fdp = -1;
 	if (len < PATH_MAX && path_is_clean(path)) {
-		if ((fd = path_open_nofollow(path)) != -1) {
-			if (st != NULL && fstat(fd, st) == -1) {
-				saved = errno;
-				(void)close(fd);
-				errno = saved;
-				return NULL;
-			}
-			memcpy(out, path, len + 1);
-			*fdp = fd;
-			return out;
-		}
+		if ((fd = path_open_nofollow(path)) != -1)
+			return path_answer(fd, path, len, out, st, fdp) == 0 ?
+			    out : NULL;
 		/* Nothing on the way was a symlink: realpath agrees. */
 		if (errno == ENOENT || errno == ENOTDIR)
 			return NULL;
