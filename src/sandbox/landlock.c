@@ -230,6 +230,22 @@ under_dev(const char *path)
 	return strcmp(path, "/dev") == 0 || strncmp(path, "/dev/", 5) == 0;
 }
 
+/* Append a path rule: fd (ours to close unless borrowed) for path. */
+static void
+ll_add_path(struct landlock_spec *s, int fd, bool borrowed, bool keep,
+    uint64_t access, const char *path)
+{
+	struct ll_path_rule	*r;
+
+	s->paths = xreallocarray(s->paths, s->npaths + 1, sizeof(*s->paths));
+	r = &s->paths[s->npaths++];
+	r->fd = fd;
+	r->borrowed = borrowed;
+	r->keep = keep;
+	r->access = access;
+	r->path = xstrdup(path);
+}
+
 /* Open one grant and append its rule; ENOENT skips it with a warning. */
 static int
 landlock_path_rule(struct landlock_spec *s, const struct fs_grant *g,
@@ -273,13 +289,7 @@ landlock_path_rule(struct landlock_spec *s, const struct fs_grant *g,
 			close(fd);
 		return 0;
 	}
-	s->paths = xreallocarray(s->paths, s->npaths + 1, sizeof(*s->paths));
-	s->paths[s->npaths].fd = fd;
-	s->paths[s->npaths].borrowed = g->has_fd;
-	s->paths[s->npaths].keep = g->own_rule;
-	s->paths[s->npaths].access = access;
-	s->paths[s->npaths].path = xstrdup(g->path);
-	s->npaths++;
+	ll_add_path(s, fd, g->has_fd, g->own_rule, access, g->path);
 	return 0;
 }
 
@@ -320,14 +330,7 @@ landlock_tty_rules(struct landlock_spec *s, struct errbuf *e)
 				close(fd);
 			return -1;
 		}
-		s->paths = xreallocarray(s->paths, s->npaths + 1,
-		    sizeof(*s->paths));
-		s->paths[s->npaths].fd = fd;
-		s->paths[s->npaths].borrowed = false;
-		s->paths[s->npaths].keep = false;
-		s->paths[s->npaths].access = access;
-		s->paths[s->npaths].path = xstrdup(name);
-		s->npaths++;
+		ll_add_path(s, fd, false, false, access, name);
 	}
 	return 0;
 }
