@@ -47,11 +47,15 @@ int		__wrap_ERR_clear_last_mark(void);
 /* Something may have been queued since the queue was last seen empty. */
 static _Thread_local bool	errq_maybe = true;
 
-/* Is ERR_new wrapped (so that errq_maybe can be trusted)? */
+/*
+ * Known to be empty without looking: seen empty since the last ERR_new,
+ * and ERR_new is wrapped (so that errq_maybe can be trusted).
+ */
 static bool
-errq_tracked(void)
+errq_known_empty(void)
 {
-	return __real_ERR_new != NULL && __real_ERR_peek_error != NULL;
+	return !errq_maybe && __real_ERR_new != NULL &&
+	    __real_ERR_peek_error != NULL;
 }
 
 static unsigned long
@@ -61,7 +65,7 @@ errq_peek(void)
 
 	if (__real_ERR_peek_error == NULL)
 		return ERR_peek_error();	/* not wrapped: the real one */
-	if (!errq_maybe && errq_tracked())
+	if (errq_known_empty())
 		return 0;
 	if ((e = __real_ERR_peek_error()) == 0)
 		errq_maybe = false;
@@ -88,7 +92,7 @@ __wrap_ERR_peek_error(void)
 int
 __wrap_ERR_set_mark(void)
 {
-	if (!errq_maybe && errq_tracked())
+	if (errq_known_empty())
 		return 0;
 	return __real_ERR_set_mark();
 }
@@ -96,7 +100,7 @@ __wrap_ERR_set_mark(void)
 int
 __wrap_ERR_clear_last_mark(void)
 {
-	if (!errq_maybe && errq_tracked())
+	if (errq_known_empty())
 		return 0;
 	return __real_ERR_clear_last_mark();
 }
