@@ -1669,6 +1669,22 @@ profile_name_valid(const char *s)
 	return true;
 }
 
+/* The user's file for profile name (owned), the first of dirs; or NULL. */
+static char *
+find_user_file(const char *name, const struct strv *dirs)
+{
+	char	*path;
+	size_t	 i;
+
+	for (i = 0; i < dirs->n; i++) {
+		path = xasprintf("%s/%s.json", dirs->v[i], name);
+		if (access(path, F_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
 /*
  * Find a profile by name: the user directories then the built-ins.  *id
  * gets the identity used for cycles and sharing (canonical file path or
@@ -1680,19 +1696,14 @@ find_named(const char *name, const struct strv *dirs, char **id,
 {
 	struct profile	*p;
 	char		*path, *canon;
-	size_t		 i;
 
 	*notfound = false;
-	for (i = 0; i < dirs->n; i++) {
-		path = xasprintf("%s/%s.json", dirs->v[i], name);
-		if (access(path, F_OK) == 0) {
-			p = profile_parse_file(path, e);
-			canon = realpath(path, NULL);
-			*id = canon != NULL ? canon : xstrdup(path);
-			free(path);
-			return p;
-		}
+	if ((path = find_user_file(name, dirs)) != NULL) {
+		p = profile_parse_file(path, e);
+		canon = realpath(path, NULL);
+		*id = canon != NULL ? canon : xstrdup(path);
 		free(path);
+		return p;
 	}
 	if ((p = profile_builtin_get(name)) != NULL) {
 		*id = xasprintf("builtin:%s", name);
@@ -1916,18 +1927,15 @@ profile_default_groups(const struct profile_env *env, struct strv *out,
 	struct strv	 dirs = { 0 };
 	struct profile	*p;
 	char		*path;
-	bool		 user = false;
-	size_t		 i;
+	bool		 user;
 	int		 rc;
 
-	/* find_named's test: any of them shadows the built-in. */
+	/* find_named's test: a user's default shadows the built-in. */
 	if (profile_search_dirs(env, &dirs, e) == -1)
 		return -1;
-	for (i = 0; i < dirs.n && !user; i++) {
-		path = xasprintf("%s/default.json", dirs.v[i]);
-		user = access(path, F_OK) == 0;
-		free(path);
-	}
+	path = find_user_file("default", &dirs);
+	user = path != NULL;
+	free(path);
 	strv_free(&dirs);
 	if (user) {
 		if ((p = profile_load("default", env, e)) == NULL)
