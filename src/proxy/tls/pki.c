@@ -300,14 +300,23 @@ fail:
 	return NULL;
 }
 
-struct pki *
-proxy_tls_pki_new(const struct strv *hosts, bool constrain, uint32_t days,
-    struct errbuf *e)
+/* An empty pki: no keys, an empty leaf cache; days 0: the default. */
+static struct pki *
+pki_alloc(uint32_t days)
 {
 	struct pki	*p = xcalloc(1, sizeof(*p));
 
 	memset(p->bucket, 0xff, sizeof(p->bucket));	/* all -1: empty */
 	p->days = days != 0 ? days : PKI_DEFAULT_DAYS;
+	return p;
+}
+
+struct pki *
+proxy_tls_pki_new(const struct strv *hosts, bool constrain, uint32_t days,
+    struct errbuf *e)
+{
+	struct pki	*p = pki_alloc(days);
+
 	if ((p->root_key = pki_keygen(e)) == NULL ||
 	    (p->sign_key = pki_keygen(e)) == NULL ||
 	    (p->leaf_key = pki_keygen(e)) == NULL)
@@ -340,13 +349,10 @@ struct pki *
 proxy_tls_pki_load(const char *cert_file, const char *key_file,
     uint32_t days, struct errbuf *e)
 {
-	struct pki	*p = xcalloc(1, sizeof(*p));
+	struct pki	*p = pki_alloc(days);
 	BIO		*b;
 	BASIC_CONSTRAINTS *bc;
 
-	memset(p->bucket, 0xff, sizeof(p->bucket));	/* all -1: empty */
-
-	p->days = days != 0 ? days : PKI_DEFAULT_DAYS;
 	if ((b = BIO_new_file(cert_file, "r")) == NULL ||
 	    (p->root = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
 		BIO_free(b);
