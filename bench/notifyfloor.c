@@ -152,25 +152,39 @@ recv_fd(int sock)
 	return fd;
 }
 
-/* The child: filter, hand the listener over, wait for go, time N calls. */
+/*
+ * The child's start: the filter for nr (when filter; notify: trapping it,
+ * else allowing it), its listener handed to the answerer over sock, then
+ * the answerer's go.
+ */
 static void
-child(const char *mode, long n, const char *file, int sock)
+filter_then_go(int sock, int filter, int notify, int nr)
 {
-	int	notify = strcmp(mode, "filter") != 0, lfd = -1, fd;
+	int	lfd = -1;
 	char	go;
-	double	t0;
-	long	i;
 
-	if ((fd = open(file, O_RDONLY)) == -1)
-		err(1, "%s", file);
-	if (strcmp(mode, "none") != 0)
-		lfd = install(notify, __NR_fchmod);
+	if (filter)
+		lfd = install(notify, nr);
 	if (lfd != -1) {
 		send_fd(sock, lfd);
 		close(lfd);
 	}
 	if (read(sock, &go, 1) != 1)
 		errx(1, "no go from the answerer");
+}
+
+/* The child: filter, hand the listener over, wait for go, time N calls. */
+static void
+child(const char *mode, long n, const char *file, int sock)
+{
+	int	fd;
+	double	t0;
+	long	i;
+
+	if ((fd = open(file, O_RDONLY)) == -1)
+		err(1, "%s", file);
+	filter_then_go(sock, strcmp(mode, "none") != 0,
+	    strcmp(mode, "filter") != 0, __NR_fchmod);
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
 		if (fchmod(fd, (i & 1) ? 0644 : 0640) == -1)
@@ -245,16 +259,9 @@ c_child(int filter, int threads, int sock)
 {
 	pthread_t	t[256];
 	double		t0, wall;
-	int		lfd, i;
-	char		go;
+	int		i;
 
-	if (filter) {
-		lfd = install(1, __NR_connect);
-		send_fd(sock, lfd);
-		close(lfd);
-	}
-	if (read(sock, &go, 1) != 1)
-		errx(1, "no go from the answerer");
+	filter_then_go(sock, filter, 1, __NR_connect);
 	t0 = now_ns();
 	for (i = 0; i < threads; i++)
 		if (pthread_create(&t[i], NULL, c_work, (void *)(intptr_t)
