@@ -173,6 +173,24 @@ print("connect", res["c"], flush=True)
 """
 
 
+def meanwhile(p, slow, fill, timeout, what, check):
+	"""While slow's full backlog (fill) holds a connect of p: p's first
+	line within timeout (else fails with what), given to check; then the
+	backlog is freed, slow accepts, and p runs to its end: (out, err)."""
+	try:
+		r, _, _ = select.select([p.stdout], [], [], timeout)
+		assert r, what
+		check(p.stdout.readline().decode())
+		for c in fill:
+			c.close()
+		slow.start()
+		return p.communicate(timeout=30)
+	finally:
+		if p.poll() is None:
+			p.kill()
+			p.wait()
+
+
 def test_a_connect_waiting_on_the_loop_does_not_hold_up_other_calls(box):
 	slow = Server("127.0.0.1", backlog=0, accept=False)
 	fill = []
@@ -182,21 +200,13 @@ def test_a_connect_waiting_on_the_loop_does_not_hold_up_other_calls(box):
 		p = box.popen("run", "--block-net", "--open-port", slow.port,
 		    "--allow", box.granted, "--", "/usr/bin/python3", "-c",
 		    WAITING, str(slow.port), f)
-		try:
-			r, _, _ = select.select([p.stdout], [], [], 10)
-			assert r, "no answer to the chmods within 10 s"
-			line = p.stdout.readline().decode()
+
+		def check(line):
 			took, alive = float(line.split()[1]), line.split()[3]
 			assert alive == "True", line
 			assert took < 2.0, line
-			for c in fill:
-				c.close()
-			slow.start()
-			out, err = p.communicate(timeout=30)
-		finally:
-			if p.poll() is None:
-				p.kill()
-				p.wait()
+		out, err = meanwhile(p, slow, fill, 10,
+		    "no answer to the chmods within 10 s", check)
 	finally:
 		slow.close()
 		for c in fill:
@@ -328,22 +338,14 @@ def test_a_pending_connect_does_not_hold_up_eight_busy_threads(box):
 		    "--open-port", ok.port, "--allow", box.granted, "--",
 		    "/usr/bin/python3", "-c", PENDING_BUSY, str(slow.port),
 		    str(ok.port), f)
-		try:
-			r, _, _ = select.select([p.stdout], [], [], 30)
-			assert r, "the busy threads were not answered in 30 s"
-			line = p.stdout.readline().decode()
+
+		def check(line):
 			w = line.split()
 			assert w[3] == "True", line
 			assert w[5] == "0", line
 			assert float(w[1]) < 20, line
-			for c in fill:
-				c.close()
-			slow.start()
-			out, err = p.communicate(timeout=30)
-		finally:
-			if p.poll() is None:
-				p.kill()
-				p.wait()
+		out, err = meanwhile(p, slow, fill, 30,
+		    "the busy threads were not answered in 30 s", check)
 		assert accepted(ok, 800) == 800
 	finally:
 		slow.close()

@@ -61,6 +61,32 @@ make_file(const char *rel)
 	free(p);
 }
 
+/* A directory at rel (mode), its full path returned (owned). */
+static char *
+make_dir(const char *rel, mode_t mode)
+{
+	char	*p = tpath(rel);
+
+	assert_int_equal(mkdir(p, mode), 0);
+	return p;
+}
+
+/* How many path rules the plan's ruleset is made of. */
+static size_t
+path_rules(const struct plan *p)
+{
+	struct landlock_spec	*s;
+	struct errbuf		 e;
+	size_t			 n;
+
+	errbuf_clear(&e);
+	if (sandbox_landlock_prepare(p, 0, &s, &e) == -1)
+		fail_msg("prepare: %s", errbuf_msg(&e));
+	n = sandbox_landlock_spec_npaths(s);
+	sandbox_landlock_spec_free(s);
+	return n;
+}
+
 static int
 setup(void **state)
 {
@@ -361,24 +387,15 @@ test_landlock_rule_covers_what_the_plan_opened(void **state)
 static void
 test_landlock_rules_their_ancestors_cover_are_dropped(void **state)
 {
-	struct landlock_spec	*s;
 	struct plan		 p, q;
-	struct errbuf		 e;
 	size_t			 n;
-	char			*d;
 
 	(void)state;
 	skip_without_landlock();
-	d = tpath("ro/sub");
-	assert_int_equal(mkdir(d, 0755), 0);
-	free(d);
+	free(make_dir("ro/sub", 0755));
 	make_file("ro/sub/f");
-	d = tpath("ro/w");
-	assert_int_equal(mkdir(d, 0755), 0);
-	free(d);
-	d = tpath("rw/sub");
-	assert_int_equal(mkdir(d, 0755), 0);
-	free(d);
+	free(make_dir("ro/w", 0755));
+	free(make_dir("rw/sub", 0755));
 	memset(&p, 0, sizeof(p));
 	grant(&p, "ro", FS_READ, false);
 	grant(&p, "ro/sub", FS_READ, false);
@@ -390,17 +407,10 @@ test_landlock_rules_their_ancestors_cover_are_dropped(void **state)
 	grant(&q, "ro", FS_READ, false);
 	grant(&q, "rw", FS_READWRITE, false);
 	grant(&q, "ro/w", FS_READWRITE, false);
-	errbuf_clear(&e);
-	if (sandbox_landlock_prepare(&q, 0, &s, &e) == -1)
-		fail_msg("prepare: %s", errbuf_msg(&e));
-	n = sandbox_landlock_spec_npaths(s);
-	sandbox_landlock_spec_free(s);
+	n = path_rules(&q);
 	plan_clear(&q);
-	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
-		fail_msg("prepare: %s", errbuf_msg(&e));
 	assert_true(n >= 3);
-	assert_int_equal(sandbox_landlock_spec_npaths(s), n);
-	sandbox_landlock_spec_free(s);
+	assert_int_equal(path_rules(&p), n);
 	assert_int_equal(check(&p, OP_READ, "ro/sub/f"), 0);
 	assert_int_equal(check(&p, OP_CREATE, "ro/sub/g"), EACCES);
 	assert_int_equal(check(&p, OP_CREATE, "ro/w/g"), 0);
@@ -418,36 +428,23 @@ static void
 test_landlock_private_tmpdir_keeps_its_rule_under_a_covering_ancestor(
     void **state)
 {
-	struct landlock_spec	*s;
 	struct plan		 p;
-	struct errbuf		 e;
 	size_t			 n;
 	char			*d;
 
 	(void)state;
 	skip_without_landlock();
-	d = tpath("rw/keyhole-t");
-	assert_int_equal(mkdir(d, 0700), 0);
+	d = make_dir("rw/keyhole-t", 0700);
 	memset(&p, 0, sizeof(p));
 	grant(&p, "rw", FS_READWRITE, false);
-	errbuf_clear(&e);
-	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
-		fail_msg("prepare: %s", errbuf_msg(&e));
-	n = sandbox_landlock_spec_npaths(s);
-	sandbox_landlock_spec_free(s);
+	n = path_rules(&p);
 	/* An ordinary grant there is folded into rw's rule ... */
 	grant(&p, "rw/keyhole-t", FS_READWRITE, false);
-	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
-		fail_msg("prepare: %s", errbuf_msg(&e));
-	assert_int_equal(sandbox_landlock_spec_npaths(s), n);
-	sandbox_landlock_spec_free(s);
+	assert_int_equal(path_rules(&p), n);
 	/* ... the private temporary directory's is not. */
 	policy_grants_add_tmpdir(&p, d);
 	assert_true(p.grants[p.ngrants - 1].own_rule);
-	if (sandbox_landlock_prepare(&p, 0, &s, &e) == -1)
-		fail_msg("prepare: %s", errbuf_msg(&e));
-	assert_int_equal(sandbox_landlock_spec_npaths(s), n + 1);
-	sandbox_landlock_spec_free(s);
+	assert_int_equal(path_rules(&p), n + 1);
 	assert_int_equal(check(&p, OP_CREATE, "rw/keyhole-t/f"), 0);
 	assert_int_equal(check(&p, OP_CREATE, "rw/g"), 0);
 	free(d);
