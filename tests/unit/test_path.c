@@ -240,6 +240,63 @@ test_path_real_link_chains_and_targets(void **state)
 	}
 }
 
+/*
+ * A link whose target joined with the rest of the path is PATH_MAX - 2,
+ * PATH_MAX - 1 (the longest name that fits with its NUL) or PATH_MAX
+ * bytes long, absolute and relative: realpath's answers and errors, the
+ * ones that fit without /proc, the one that does not by the kernel's way
+ * (an off-by-one in the join would overflow or answer it).
+ */
+static void
+test_path_real_link_joins_at_path_max(void **state)
+{
+	char		dir[PATH_MAX], rel[PATH_MAX], name[NAME_MAX + 1];
+	char		comp[201];
+	size_t		len, i, n, before;
+	int		dfd, fd, next;
+
+	(void)state;
+	memset(comp, 'c', sizeof(comp) - 1);
+	comp[sizeof(comp) - 1] = '\0';
+	snprintf(dir, sizeof(dir), "%s/big", root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_true((dfd = open(dir, O_PATH | O_DIRECTORY)) >= 0);
+	len = strlen(dir);
+	for (i = 0; i < 19; i++) {
+		assert_int_equal(mkdirat(dfd, comp, 0700), 0);
+		assert_true((next = openat(dfd, comp, O_PATH |
+		    O_DIRECTORY)) >= 0);
+		close(dfd);
+		dfd = next;
+		len += snprintf(dir + len, sizeof(dir) - len, "/%s", comp);
+	}
+	assert_true(len < PATH_MAX - 8 && PATH_MAX - len - 1 <= NAME_MAX);
+	snprintf(rel, sizeof(rel), "%s/lbig", root);
+	assert_int_equal(symlink(dir, rel), 0);
+	for (n = PATH_MAX - 2 - len - 1; n <= PATH_MAX - len - 1; n++) {
+		memset(name, 'n', n);
+		name[n] = '\0';
+		assert_true((fd = openat(dfd, name, O_WRONLY | O_CREAT, 0600)) >=
+		    0);
+		close(fd);
+		/* dir/rl -> name, relative: joined after the link's dir. */
+		(void)unlinkat(dfd, "rl", 0);
+		assert_int_equal(symlinkat(name, dfd, "rl"), 0);
+		before = path_real_proc_count();
+		snprintf(rel, sizeof(rel), "/lbig/%s", name);
+		agrees(rel);
+		agrees_fd(rel);
+		snprintf(rel, sizeof(rel), "%s/rl", dir + strlen(root));
+		agrees(rel);
+		agrees_fd(rel);
+		if (len + 1 + n < PATH_MAX)
+			assert_int_equal(path_real_proc_count(), before);
+		else
+			assert_true(path_real_proc_count() > before);
+	}
+	close(dfd);
+}
+
 /* System paths behind links, as the default profile names them. */
 static void
 test_path_real_system_links(void **state)
@@ -361,6 +418,7 @@ main(void)
 		cmocka_unit_test(test_path_real_fd_opens_what_it_names),
 		cmocka_unit_test(test_path_real_link_chains_and_targets),
 		cmocka_unit_test(test_path_real_system_links),
+		cmocka_unit_test(test_path_real_link_joins_at_path_max),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
