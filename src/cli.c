@@ -1199,28 +1199,58 @@ parse_bool(const char *s)
 }
 
 /*
+ * The entries of env whose names could be an equivalent's (KEYHOLE_ or
+ * NONO_), in order: what env_lookup scans ~30 times, where env is what
+ * the user's shell exported.  NULL-terminated, owned (not the strings);
+ * NULL when env is.
+ */
+static char **
+env_ours(char **env)
+{
+	char	**out;
+	size_t	  i, n = 0;
+
+	if (env == NULL)
+		return NULL;
+	for (i = 0; env[i] != NULL; i++)
+		;
+	out = xreallocarray(NULL, i + 1, sizeof(*out));
+	for (i = 0; env[i] != NULL; i++)
+		if (strncmp(env[i], "KEYHOLE_", 8) == 0 ||
+		    strncmp(env[i], "NONO_", 5) == 0)
+			out[n++] = env[i];
+	out[n] = NULL;
+	return out;
+}
+
+/*
  * Look up one environment equivalent: KEYHOLE_X, else NONO_X, else the
  * legacy NONO_ names.  An empty value counts as unset.  *var gets the
- * name that was used (in buf or a static string).
+ * name that was used (in buf or a static string).  ours: env_ours(env),
+ * asked for the names it holds; any other name is looked up in env.
  */
 static const char *
-env_lookup(char **env, const struct envvar *ev, char *buf, size_t bufsz,
-    const char **var)
+env_lookup(char **env, char **ours, const struct envvar *ev, char *buf,
+    size_t bufsz, const char **var)
 {
 	static const char *const prefixes[] = { "KEYHOLE_", "NONO_" };
 	const char	*val;
-	size_t		 i;
+	size_t		 i, plen, nlen = strlen(ev->name);
 
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		snprintf(buf, bufsz, "%s%s", prefixes[i], ev->name);
-		if ((val = env_get(env, buf)) != NULL && *val != '\0') {
+		plen = strlen(prefixes[i]);
+		if (plen + nlen >= bufsz)
+			continue;
+		memcpy(buf, prefixes[i], plen);
+		memcpy(buf + plen, ev->name, nlen + 1);
+		if ((val = env_get(ours, buf)) != NULL && *val != '\0') {
 			*var = buf;
 			return val;
 		}
 	}
 	for (i = 0; ev->legacy[i] != NULL; i++) {
-		if ((val = env_get(env, ev->legacy[i])) != NULL &&
-		    *val != '\0') {
+		if ((val = env_get(strncmp(ev->legacy[i], "NONO_", 5) == 0 ?
+		    ours : env, ev->legacy[i])) != NULL && *val != '\0') {
 			*var = ev->legacy[i];
 			return val;
 		}
@@ -1236,18 +1266,19 @@ apply_env(struct parse *p, char **env)
 	const struct opt	*o;
 	struct strv		 list = { 0 };
 	const char		*val, *var;
-	char			 buf[64];
+	char			 buf[64], **ours;
 	size_t			 i, j;
-	int			 b, rc;
+	int			 b, rc = -1;
 
+	ours = env_ours(env);
 	for (i = 0; i < NENVVARS; i++) {
 		ev = &envvars[i];
 		o = find_id(ev->id);
 		if (o == NULL || !(o->cmds & p->cmd->bit) ||
 		    p->seen[ev->id][0] != '\0')
 			continue;
-		if ((val = env_lookup(env, ev, buf, sizeof(buf), &var)) ==
-		    NULL)
+		if ((val = env_lookup(env, ours, ev, buf, sizeof(buf),
+		    &var)) == NULL)
 			continue;
 		switch (ev->type) {
 		case ENV_BOOL:
@@ -1255,28 +1286,31 @@ apply_env(struct parse *p, char **env)
 				errbuf_set(p->e, "invalid value '%s' for %s: "
 				    "expected a boolean (1/0, true/false, "
 				    "yes/no, on/off)", val, var);
-				return -1;
+				goto out;
 			}
 			if (b == 1 && store(p, ev->id, var, NULL) == -1)
-				return -1;
+				goto out;
 			break;
 		case ENV_STR:
 			if (store(p, ev->id, var, val) == -1)
-				return -1;
+				goto out;
 			break;
 		case ENV_LIST:
 			strv_split_push(&list, val, ',');
 			for (j = 0; j < list.n; j++)
 				if (store(p, ev->id, var, list.v[j]) == -1)
 					break;
-			rc = j < list.n ? -1 : 0;
+			j = j < list.n;
 			strv_free(&list);
-			if (rc == -1)
-				return -1;
+			if (j)
+				goto out;
 			break;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	free(ours);
+	return rc;
 }
 
 int

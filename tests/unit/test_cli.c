@@ -1262,6 +1262,30 @@ test_cli_env_bad_boolean_names_variable(void **state)
 	    "(1/0, true/false, yes/no, on/off)");
 }
 
+/*
+ * Among other variables, look-alikes and repeats: the first entry of a
+ * name is its value (getenv's), an empty one is unset, a name that only
+ * starts like one (KEYHOLE_ALLOWX, XKEYHOLE_ALLOW) is not it.
+ */
+static void
+test_cli_env_first_entry_of_a_name_among_others_counts(void **state)
+{
+	static const char *const env[] = { "PATH=/bin", "XKEYHOLE_ALLOW=/x",
+	    "KEYHOLE_ALLOWX=/y", "KEYHOLE_PROFILE=first", "HOME=/h",
+	    "KEYHOLE_PROFILE=second", "NONO_ALLOW=", "KEYHOLE_ALLOW=",
+	    "NONO_ALLOW=/second", "NONO_NETWORK_PROFILE=", "LANG=C",
+	    "NONO_ALLOW_PROXY=legacy.example", "KEYHOLE_ALLOW_DOMAIN=",
+	    NULL };
+	F;
+
+	assert_int_equal(PARSE_ENV(f, env, "run", "true"), 0);
+	assert_string_equal(f->cli.profile, "first");
+	assert_int_equal(f->cli.allow.n, 0);
+	assert_null(f->cli.network_profile);
+	assert_int_equal(f->cli.allow_domain.n, 1);
+	assert_string_equal(f->cli.allow_domain.v[0], "legacy.example");
+}
+
 static void
 test_cli_env_keyhole_false_beats_nono_true(void **state)
 {
@@ -1511,6 +1535,7 @@ main(void)
 		T(test_cli_env_nono_names_are_read),
 		T(test_cli_env_booleans_accept_nono_spellings),
 		T(test_cli_env_bad_boolean_names_variable),
+		T(test_cli_env_first_entry_of_a_name_among_others_counts),
 		T(test_cli_env_keyhole_false_beats_nono_true),
 		T(test_cli_env_legacy_names_are_copied),
 		T(test_cli_env_legacy_proxy_allow_is_read),
