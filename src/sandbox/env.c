@@ -16,17 +16,26 @@
  * Variables that make a program load code or change how a shell parses
  * (reference §6.1, nono's list).  Exact names, case-sensitive.
  */
-static const char *const dangerous_names[] = {
-	"BASH_ENV", "ENV", "CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "IFS",
-	"PYTHONSTARTUP", "PYTHONPATH", "NODE_OPTIONS", "NODE_PATH",
-	"PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB", "GEM_PATH", "GEM_HOME",
-	"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "DOTNET_STARTUP_HOOKS",
-	"GOFLAGS", "OP_SERVICE_ACCOUNT_TOKEN", "OP_CONNECT_TOKEN",
-	"OP_CONNECT_HOST",
+/* A word and its length, so that most names are told apart by length. */
+struct env_word {
+	const char	*s;
+	size_t		 len;
 };
 
-static const char *const dangerous_prefixes[] = {
-	"LD_", "DYLD_", "BASH_FUNC_", "OP_SESSION_",
+#define W(s)	{ s, sizeof(s) - 1 }
+
+static const struct env_word dangerous_names[] = {
+	W("BASH_ENV"), W("ENV"), W("CDPATH"), W("GLOBIGNORE"),
+	W("PROMPT_COMMAND"), W("IFS"), W("PYTHONSTARTUP"), W("PYTHONPATH"),
+	W("NODE_OPTIONS"), W("NODE_PATH"), W("PERL5OPT"), W("PERL5LIB"),
+	W("RUBYOPT"), W("RUBYLIB"), W("GEM_PATH"), W("GEM_HOME"),
+	W("JAVA_TOOL_OPTIONS"), W("_JAVA_OPTIONS"), W("DOTNET_STARTUP_HOOKS"),
+	W("GOFLAGS"), W("OP_SERVICE_ACCOUNT_TOKEN"), W("OP_CONNECT_TOKEN"),
+	W("OP_CONNECT_HOST"),
+};
+
+static const struct env_word dangerous_prefixes[] = {
+	W("LD_"), W("DYLD_"), W("BASH_FUNC_"), W("OP_SESSION_"),
 };
 
 /*
@@ -35,18 +44,22 @@ static const char *const dangerous_prefixes[] = {
  * accident.  Besides these names, every name ending in one of the
  * suffixes below.
  */
-static const char *const credential_names[] = {
-	"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY",
-	"CODEX_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GITHUB_TOKEN",
-	"GH_TOKEN", "GITLAB_TOKEN", "AWS_SECRET_ACCESS_KEY",
-	"AWS_SESSION_TOKEN", "AZURE_OPENAI_API_KEY", "HF_TOKEN", "NPM_TOKEN",
-	"CLAUDE_CODE_OAUTH_TOKEN", "OPENROUTER_API_KEY", "MISTRAL_API_KEY",
-	"GROQ_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY",
+static const struct env_word credential_names[] = {
+	W("ANTHROPIC_API_KEY"), W("ANTHROPIC_AUTH_TOKEN"), W("OPENAI_API_KEY"),
+	W("CODEX_API_KEY"), W("GEMINI_API_KEY"), W("GOOGLE_API_KEY"),
+	W("GITHUB_TOKEN"), W("GH_TOKEN"), W("GITLAB_TOKEN"),
+	W("AWS_SECRET_ACCESS_KEY"), W("AWS_SESSION_TOKEN"),
+	W("AZURE_OPENAI_API_KEY"), W("HF_TOKEN"), W("NPM_TOKEN"),
+	W("CLAUDE_CODE_OAUTH_TOKEN"), W("OPENROUTER_API_KEY"),
+	W("MISTRAL_API_KEY"), W("GROQ_API_KEY"), W("DEEPSEEK_API_KEY"),
+	W("XAI_API_KEY"),
 };
 
-static const char *const credential_suffixes[] = {
-	"_API_KEY", "_TOKEN", "_SECRET",
+static const struct env_word credential_suffixes[] = {
+	W("_API_KEY"), W("_TOKEN"), W("_SECRET"),
 };
+
+#undef W
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -64,38 +77,60 @@ name_is(const char *entry, size_t nlen, const char *word)
 	return strlen(word) == nlen && memcmp(entry, word, nlen) == 0;
 }
 
-bool
-sandbox_env_dangerous(const char *name)
+/* Is the name of entry (nlen bytes) exactly the word w? */
+static bool
+name_is_word(const char *entry, size_t nlen, const struct env_word *w)
 {
-	size_t	nlen = env_name_len(name), i, plen;
+	return w->len == nlen && memcmp(entry, w->s, nlen) == 0;
+}
+
+/* sandbox_env_dangerous, for a name nlen bytes long. */
+static bool
+env_dangerous_n(const char *name, size_t nlen)
+{
+	const struct env_word	*w;
+	size_t			 i;
 
 	for (i = 0; i < NITEMS(dangerous_names); i++)
-		if (name_is(name, nlen, dangerous_names[i]))
+		if (name_is_word(name, nlen, &dangerous_names[i]))
 			return true;
 	for (i = 0; i < NITEMS(dangerous_prefixes); i++) {
-		plen = strlen(dangerous_prefixes[i]);
-		if (nlen >= plen &&
-		    memcmp(name, dangerous_prefixes[i], plen) == 0)
+		w = &dangerous_prefixes[i];
+		if (nlen >= w->len && memcmp(name, w->s, w->len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* sandbox_env_credential, for a name nlen bytes long. */
+static bool
+env_credential_n(const char *name, size_t nlen)
+{
+	const struct env_word	*w;
+	size_t			 i;
+
+	for (i = 0; i < NITEMS(credential_names); i++)
+		if (name_is_word(name, nlen, &credential_names[i]))
+			return true;
+	for (i = 0; i < NITEMS(credential_suffixes); i++) {
+		w = &credential_suffixes[i];
+		if (nlen > w->len && memcmp(name + nlen - w->len, w->s,
+		    w->len) == 0)
 			return true;
 	}
 	return false;
 }
 
 bool
+sandbox_env_dangerous(const char *name)
+{
+	return env_dangerous_n(name, env_name_len(name));
+}
+
+bool
 sandbox_env_credential(const char *name)
 {
-	size_t	nlen = env_name_len(name), i, slen;
-
-	for (i = 0; i < NITEMS(credential_names); i++)
-		if (name_is(name, nlen, credential_names[i]))
-			return true;
-	for (i = 0; i < NITEMS(credential_suffixes); i++) {
-		slen = strlen(credential_suffixes[i]);
-		if (nlen > slen && memcmp(name + nlen - slen,
-		    credential_suffixes[i], slen) == 0)
-			return true;
-	}
-	return false;
+	return env_credential_n(name, env_name_len(name));
 }
 
 bool
@@ -140,10 +175,74 @@ env_find(const struct strv *env, const char *entry, size_t nlen)
 	size_t	i;
 
 	for (i = 0; i < env->n; i++)
-		if (env_name_len(env->v[i]) == nlen &&
-		    memcmp(env->v[i], entry, nlen) == 0)
+		if (strncmp(env->v[i], entry, nlen) == 0 &&
+		    (env->v[i][nlen] == '=' || env->v[i][nlen] == '\0'))
 			return (ssize_t)i;
 	return -1;
+}
+
+/*
+ * The names of the entries already inherited, so that the first entry of
+ * a name wins without a scan of the list per entry: open addressing over
+ * "NAME=value" strings (borrowed), at most half full.
+ */
+struct env_names {
+	const char	**slot;
+	size_t		  mask;
+};
+
+static uint32_t
+env_names_hash(const char *name, size_t nlen)
+{
+	uint32_t	h = 2166136261u;	/* FNV-1a, as util/hash.c */
+	size_t		i;
+
+	for (i = 0; i < nlen; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return h;
+}
+
+static void
+env_names_init(struct env_names *t, size_t n)
+{
+	size_t	slots = 16;
+
+	while (slots < 2 * n)
+		slots *= 2;
+	t->slot = xcalloc(slots, sizeof(*t->slot));
+	t->mask = slots - 1;
+}
+
+/* The slot of name (nlen bytes): its entry's, or the empty one it takes. */
+static size_t
+env_names_find(const struct env_names *t, const char *name, size_t nlen)
+{
+	size_t	i = env_names_hash(name, nlen) & t->mask;
+
+	while (t->slot[i] != NULL && !(strncmp(t->slot[i], name, nlen) == 0 &&
+	    t->slot[i][nlen] == '='))
+		i = (i + 1) & t->mask;
+	return i;
+}
+
+static bool
+env_names_has(const struct env_names *t, const char *name, size_t nlen)
+{
+	return t->slot[env_names_find(t, name, nlen)] != NULL;
+}
+
+/* Add entry ("NAME=value", name nlen bytes), not there yet. */
+static void
+env_names_add(struct env_names *t, const char *entry, size_t nlen)
+{
+	t->slot[env_names_find(t, entry, nlen)] = entry;
+}
+
+static void
+env_names_free(struct env_names *t)
+{
+	free(t->slot);
+	t->slot = NULL;
 }
 
 /* Remove (and wipe) the entry named like entry, if present. */
@@ -209,7 +308,7 @@ env_inherit_ok(const struct plan *p, const char *entry, size_t nlen,
 {
 	const char	*value = entry + nlen + 1;
 
-	if (sandbox_env_dangerous(entry)) {
+	if (env_dangerous_n(entry, nlen)) {
 		if (rep != NULL && !entry_in(keyhole_vars, entry, nlen))
 			env_note(&rep->dangerous, entry, nlen);
 		return false;
@@ -225,7 +324,7 @@ env_inherit_ok(const struct plan *p, const char *entry, size_t nlen,
 	if (is_secret != NULL && is_secret(value, strlen(value), arg))
 		return false;
 	/* A route's phantom replaces it anyway: nothing to say. */
-	if (sandbox_env_credential(entry) && !entry_in(keyhole_vars, entry,
+	if (env_credential_n(entry, nlen) && !entry_in(keyhole_vars, entry,
 	    nlen) && !env_credential_kept(p, entry, nlen)) {
 		if (rep != NULL && value[0] != '\0')
 			env_note(&rep->credentials, entry, nlen);
@@ -256,19 +355,26 @@ sandbox_env_build_report(const struct plan *p, char *const *in,
     const struct strv *keyhole_vars, struct strv *out,
     struct env_report *rep)
 {
-	const char	*s;
-	size_t		 i, nlen;
+	struct env_names	 seen;
+	const char		*s;
+	size_t			 i, nlen;
 
 	sandbox_env_free(out);
+	for (i = 0; in != NULL && in[i] != NULL; i++)
+		;
+	env_names_init(&seen, i);
 	for (i = 0; in != NULL && in[i] != NULL; i++) {
 		s = in[i];
 		nlen = env_name_len(s);
-		if (nlen == 0 || s[nlen] != '=' || env_find(out, s, nlen) >= 0)
+		if (nlen == 0 || s[nlen] != '=' || env_names_has(&seen, s, nlen))
 			continue;
 		if (env_inherit_ok(p, s, nlen, drop, is_secret, arg,
-		    keyhole_vars, rep))
+		    keyhole_vars, rep)) {
 			strv_push(out, s);
+			env_names_add(&seen, out->v[out->n - 1], nlen);
+		}
 	}
+	env_names_free(&seen);
 	for (i = 0; p != NULL && i < p->env_set.n; i++) {
 		s = p->env_set.v[i];
 		nlen = env_name_len(s);

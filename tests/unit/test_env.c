@@ -216,6 +216,66 @@ test_env_keyhole_vars_override_inherited(void **state)
 	strv_free(&kh);
 }
 
+/*
+ * A large environment with repeated names: exactly the first acceptable
+ * entry of each name, in input order (one refused for its secret value
+ * leaves the name to a later one); set_vars and keyhole's own move to
+ * the end, in their order.
+ */
+static void
+test_env_first_entry_of_each_name_kept_in_order(void **state)
+{
+	char		*in[700], want[400][32], *s;
+	struct plan	 p;
+	struct strv	 kh = { 0 }, out = { 0 };
+	size_t		 i, n = 0, w = 0;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < 300; i++) {
+		assert_true(asprintf(&in[n++], "V%zu=%zu", i, i) > 0);
+		if (i % 7 == 3)
+			assert_true(asprintf(&in[n++], "V%zu=again", i - 3) > 0);
+		if (i == 10) {
+			in[n++] = strdup("S=s3cr3t");
+			in[n++] = strdup("LD_PRELOAD=/x.so");
+			in[n++] = strdup("noequals");
+			in[n++] = strdup("S=fine");
+			in[n++] = strdup("S=late");
+		}
+		if (i != 7)
+			snprintf(want[w++], sizeof(want[0]), "V%zu=%zu", i, i);
+		if (i == 10)
+			snprintf(want[w++], sizeof(want[0]), "S=fine");
+	}
+	in[n] = NULL;
+	snprintf(want[w++], sizeof(want[0]), "V7=set");
+	snprintf(want[w++], sizeof(want[0]), "V9=keyhole");
+	strv_push(&p.env_set, "V7=set");
+	strv_push(&kh, "V9=keyhole");
+	/* V9's inherited entry goes: keyhole's replaces it, at the end. */
+	for (i = 0; i < w; i++)
+		if (strcmp(want[i], "V9=9") == 0) {
+			memmove(want[i], want[i + 1], (w - i - 1) *
+			    sizeof(want[0]));
+			w--;
+			break;
+		}
+	sandbox_env_build(&p, in, NULL, is_secret, (void *)"s3cr3t", &kh,
+	    &out);
+	assert_int_equal(out.n, w);
+	for (i = 0; i < w; i++)
+		assert_string_equal(out.v[i], want[i]);
+	assert_null(out.v[out.n]);
+	sandbox_env_free(&out);
+	strv_free(&kh);
+	strv_free(&p.env_set);
+	for (i = 0; i < n; i++) {
+		s = in[i];
+		free(s);
+	}
+}
+
 static void
 test_env_wipe_original_zeroes_value_bytes(void **state)
 {
@@ -434,6 +494,7 @@ main(int argc, char **argv, char **envp)
 		cmocka_unit_test(
 		    test_env_set_vars_override_inherited_but_not_keyhole),
 		cmocka_unit_test(test_env_keyhole_vars_override_inherited),
+		cmocka_unit_test(test_env_first_entry_of_each_name_kept_in_order),
 		cmocka_unit_test(test_env_wipe_original_zeroes_value_bytes),
 		cmocka_unit_test(
 		    test_env_wipe_original_hides_values_from_proc_environ),
