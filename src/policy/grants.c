@@ -258,6 +258,7 @@ grants_groups(struct plan *p, const struct profile *prof,
 {
 	struct strv			 groups = { 0 };
 	struct profile_group_paths	 gp = { 0 };
+	struct strv_set			 deny = { 0 };
 	char				 real[PATH_MAX];
 	bool				 proc = false, *skip = NULL;
 	size_t				 i;
@@ -295,13 +296,16 @@ grants_groups(struct plan *p, const struct profile *prof,
 	}
 	if (proc)
 		grants_add(p, "/proc", FS_READ, false, FS_SRC_SYSTEM, NULL);
+	strv_set_init(&deny, &p->deny_paths, 2 * gp.deny_access.n);
 	for (i = 0; i < gp.deny_access.n; i++) {
-		strv_push_unique(&p->deny_paths, gp.deny_access.v[i]);
+		(void)strv_set_push_unique(&deny, &p->deny_paths,
+		    gp.deny_access.v[i]);
 		if (path_real(gp.deny_access.v[i], real, NULL) != NULL)
-			strv_push_unique(&p->deny_paths, real);
+			(void)strv_set_push_unique(&deny, &p->deny_paths, real);
 	}
 	rc = 0;
 out:
+	strv_set_free(&deny);
 	free(skip);
 	strv_free(&groups);
 	profile_group_paths_free(&gp);

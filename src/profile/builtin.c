@@ -214,13 +214,19 @@ profile_groups_expand(const struct strv *groups,
     struct errbuf *e)
 {
 	const struct profile_group	*g;
-	size_t				 i;
+	struct strv_set			 commands;
+	size_t				 i, j;
+	int				 rc = -1;
 
+	for (i = j = 0; i < groups->n; i++)
+		if ((g = profile_builtin_group(groups->v[i])) != NULL)
+			j += g->deny_commands.n;
+	strv_set_init(&commands, &out->deny_commands, j);
 	for (i = 0; i < groups->n; i++) {
 		if ((g = profile_builtin_group(groups->v[i])) == NULL) {
 			errbuf_set(e, "unknown policy group '%s'",
 			    groups->v[i]);
-			return -1;
+			goto out;
 		}
 		if (!on_linux(g))
 			continue;
@@ -228,15 +234,21 @@ profile_groups_expand(const struct strv *groups,
 		    add_grants(out, g, &g->write, FS_WRITE, env, e) == -1 ||
 		    add_grants(out, g, &g->readwrite, FS_READWRITE, env,
 		    e) == -1)
-			return -1;
+			goto out;
 		if (profile_expand_list(&g->deny_access, env,
 		    &out->deny_access, e) == -1) {
 			errbuf_wrap(e, "group %s", g->name);
-			return -1;
+			goto out;
 		}
-		strv_merge(&out->deny_commands, &g->deny_commands);
+		/* strv_merge, with one table for all the groups. */
+		for (j = 0; j < g->deny_commands.n; j++)
+			(void)strv_set_push_unique(&commands,
+			    &out->deny_commands, g->deny_commands.v[j]);
 	}
-	return 0;
+	rc = 0;
+out:
+	strv_set_free(&commands);
+	return rc;
 }
 
 void

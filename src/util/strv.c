@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/hash.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
 
@@ -69,13 +70,109 @@ strv_contains_icase(const struct strv *sv, const char *s)
 	return false;
 }
 
+/*
+ * Lists this short are merged by scanning: a table costs more (the
+ * default profile's groups: 19 into 0, several times a run).
+ */
+#define STRV_MERGE_SCAN	64
+
 void
 strv_merge(struct strv *dst, const struct strv *src)
 {
+	struct strv_set	set;
+	size_t		i;
+
+	if (dst->n * src->n <= STRV_MERGE_SCAN) {
+		for (i = 0; i < src->n; i++)
+			strv_push_unique(dst, src->v[i]);
+		return;
+	}
+	strv_set_init(&set, dst, src->n);
+	for (i = 0; i < src->n; i++)
+		(void)strv_set_push_unique(&set, dst, src->v[i]);
+	strv_set_free(&set);
+}
+
+/* The slot of s in set: its own, or the empty one it would take. */
+static size_t
+strv_set_slot(const struct strv_set *set, const char *s, uint32_t h)
+{
+	size_t	i = h & set->mask;
+
+	while (set->slot[i] != NULL && strcmp(set->slot[i], s) != 0)
+		i = (i + 1) & set->mask;
+	return i;
+}
+
+/* Room for more strings, at most half the slots used. */
+static void
+strv_set_grow(struct strv_set *set, size_t more)
+{
+	const char	**old = set->slot;
+	size_t		  i, nold = old != NULL ? set->mask + 1 : 0;
+	size_t		  slots = nold != 0 ? nold : 16;
+
+	while (2 * (set->n + more) > slots)
+		slots *= 2;
+	if (slots == nold)
+		return;
+	set->slot = xcalloc(slots, sizeof(*set->slot));
+	set->mask = slots - 1;
+	for (i = 0; i < nold; i++)
+		if (old[i] != NULL)
+			set->slot[strv_set_slot(set, old[i],
+			    hash_str(old[i], false))] = old[i];
+	free(old);
+}
+
+/* Add s (borrowed) unless there: true if added. */
+static bool
+strv_set_add(struct strv_set *set, const char *s)
+{
+	uint32_t	h = hash_str(s, false);
+	size_t		i;
+
+	strv_set_grow(set, 1);
+	i = strv_set_slot(set, s, h);
+	if (set->slot[i] != NULL)
+		return false;
+	set->slot[i] = s;
+	set->n++;
+	return true;
+}
+
+void
+strv_set_init(struct strv_set *set, const struct strv *sv, size_t more)
+{
 	size_t	i;
 
-	for (i = 0; i < src->n; i++)
-		strv_push_unique(dst, src->v[i]);
+	memset(set, 0, sizeof(*set));
+	strv_set_grow(set, sv->n + more);
+	for (i = 0; i < sv->n; i++)
+		(void)strv_set_add(set, sv->v[i]);
+}
+
+bool
+strv_set_push_unique(struct strv_set *set, struct strv *sv, const char *s)
+{
+	uint32_t	h = hash_str(s, false);
+	size_t		i;
+
+	strv_set_grow(set, 1);
+	i = strv_set_slot(set, s, h);
+	if (set->slot[i] != NULL)
+		return false;
+	strv_push(sv, s);
+	set->slot[i] = sv->v[sv->n - 1];
+	set->n++;
+	return true;
+}
+
+void
+strv_set_free(struct strv_set *set)
+{
+	free(set->slot);
+	memset(set, 0, sizeof(*set));
 }
 
 void

@@ -29,6 +29,24 @@ void	 strv_split_push(struct strv *, const char *, char sep);
 /* Join with sep; the caller owns the result. */
 char	*strv_join(const struct strv *, const char *sep);
 void	 strv_copy(struct strv *dst, const struct strv *src);
+
+/*
+ * The strings of one list, found by hash: strv_push_unique and
+ * strv_merge without a scan of the list per string, for lists that grow
+ * to hundreds.  Strings are borrowed from the list, which may grow (not
+ * shrink) while the set is used.  Zeroed, or after strv_set_free: empty.
+ */
+struct strv_set {
+	const char	**slot;	/* owned array; strings borrowed */
+	size_t		  mask;	/* slots - 1; 0 before the first add */
+	size_t		  n;
+};
+
+/* Index the strings of sv (repeats once), with room for more. */
+void	 strv_set_init(struct strv_set *, const struct strv *, size_t more);
+/* strv_push_unique(sv, s) where set indexes sv: true if pushed. */
+bool	 strv_set_push_unique(struct strv_set *, struct strv *, const char *);
+void	 strv_set_free(struct strv_set *);
 void	 strv_free(struct strv *);
 
 #endif
