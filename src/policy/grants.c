@@ -46,6 +46,125 @@ policy_grants_path_within(const char *path, const char *root)
 }
 
 /*
+ * The grants by path and kind while the plan is built (plan.h): open
+ * addressing over indices + 1 (0: empty), at most half full, and the
+ * slots of the grants array, which grows by doubling meanwhile.
+ */
+struct grants_index {
+	uint32_t	*slot;
+	size_t		 mask;
+	size_t		 room;	/* grants the array has room for */
+};
+
+static size_t
+grants_index_slot(const struct plan *p, const char *path, bool is_file)
+{
+	const struct grants_index	*x = p->grants_index;
+	const struct fs_grant		*g;
+	size_t				 i;
+
+	i = (hash_str(path, false) ^ (is_file ? 0x9e3779b9u : 0)) & x->mask;
+	for (; x->slot[i] != 0; i = (i + 1) & x->mask) {
+		g = &p->grants[x->slot[i] - 1];
+		if (g->is_file == is_file && strcmp(g->path, path) == 0)
+			break;
+	}
+	return i;
+}
+
+/* Index p's grants until grants_index_end. */
+static void
+grants_index_begin(struct plan *p)
+{
+	struct grants_index	*x;
+	size_t			 i, slots = 256;
+
+	x = xcalloc(1, sizeof(*x));
+	while (slots < 4 * (p->ngrants + 1))
+		slots *= 2;
+	x->slot = xcalloc(slots, sizeof(*x->slot));
+	x->mask = slots - 1;
+	x->room = p->ngrants;
+	p->grants_index = x;
+	for (i = 0; i < p->ngrants; i++)
+		x->slot[grants_index_slot(p, p->grants[i].path,
+		    p->grants[i].is_file)] = (uint32_t)(i + 1);
+}
+
+static void
+grants_index_end(struct plan *p)
+{
+	if (p->grants_index == NULL)
+		return;
+	free(p->grants_index->slot);
+	free(p->grants_index);
+	p->grants_index = NULL;
+}
+
+/*
+ * The grant of path and kind, or NULL; *slot: where a new one goes in
+ * the index (unused without one).
+ */
+static struct fs_grant *
+grants_find(struct plan *p, const char *path, bool is_file, size_t *slot)
+{
+	size_t	i;
+
+	if (p->grants_index != NULL) {
+		*slot = grants_index_slot(p, path, is_file);
+		i = p->grants_index->slot[*slot];
+		return i != 0 ? &p->grants[i - 1] : NULL;
+	}
+	for (i = 0; i < p->ngrants; i++)
+		if (p->grants[i].is_file == is_file &&
+		    strcmp(p->grants[i].path, path) == 0)
+			return &p->grants[i];
+	return NULL;
+}
+
+/* Room for one more grant at the end of the array. */
+static void
+grants_reserve(struct plan *p)
+{
+	struct grants_index	*x = p->grants_index;
+
+	if (x == NULL) {
+		p->grants = xreallocarray(p->grants, p->ngrants + 1,
+		    sizeof(*p->grants));
+		return;
+	}
+	if (p->ngrants == x->room) {
+		x->room = x->room < 32 ? 64 : 2 * x->room;
+		p->grants = xreallocarray(p->grants, x->room,
+		    sizeof(*p->grants));
+	}
+}
+
+/*
+ * Index the grant just filled in at the end (slot: grants_find's);
+ * the table stays at most a quarter full.
+ */
+static void
+grants_index_last(struct plan *p, size_t slot)
+{
+	struct grants_index	*x = p->grants_index;
+	size_t			 i, slots;
+
+	if (x == NULL)
+		return;
+	x->slot[slot] = (uint32_t)p->ngrants;
+	if (4 * p->ngrants <= x->mask + 1)
+		return;
+	slots = 2 * (x->mask + 1);
+	free(x->slot);
+	x->slot = xcalloc(slots, sizeof(*x->slot));
+	x->mask = slots - 1;
+	for (i = 0; i < p->ngrants; i++)
+		x->slot[grants_index_slot(p, p->grants[i].path,
+		    p->grants[i].is_file)] = (uint32_t)(i + 1);
+}
+
+/*
  * Add a grant, or widen the one of the same path and kind.  fd (owned by
  * the plan from here on, -1 for none) and mode: what path named when it
  * was resolved (fs_grant.fd).
@@ -55,26 +174,22 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
     bool is_file, enum fs_source src, const char *group, int fd, mode_t mode)
 {
 	struct fs_grant	*g;
-	size_t		 i;
+	size_t		 slot = 0;
 
 	/* Same path and kind: widen the access (read + write = both). */
-	for (i = 0; i < p->ngrants; i++) {
-		g = &p->grants[i];
-		if (g->is_file == is_file && strcmp(g->path, path) == 0) {
-			g->access |= access;
-			if (src < g->source)
-				g->source = src;
-			if (!g->has_fd && fd != -1) {
-				g->has_fd = true;
-				g->fd = fd;
-				g->mode = mode;
-			} else if (fd != -1)
-				(void)close(fd);
-			return g;
-		}
+	if ((g = grants_find(p, path, is_file, &slot)) != NULL) {
+		g->access |= access;
+		if (src < g->source)
+			g->source = src;
+		if (!g->has_fd && fd != -1) {
+			g->has_fd = true;
+			g->fd = fd;
+			g->mode = mode;
+		} else if (fd != -1)
+			(void)close(fd);
+		return g;
 	}
-	p->grants = xreallocarray(p->grants, p->ngrants + 1,
-	    sizeof(*p->grants));
+	grants_reserve(p);
 	g = &p->grants[p->ngrants++];
 	g->path = xstrdup(path);
 	g->access = access;
@@ -86,6 +201,7 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
 	g->fd = fd;
 	g->mode = mode;
 	g->own_rule = false;
+	grants_index_last(p, slot);
 	return g;
 }
 
@@ -619,23 +735,25 @@ policy_grants_build(struct plan *p, const struct cli *cli,
     const struct profile *prof, struct errbuf *e)
 {
 	struct profile_env	 env;
+	int			 rc;
 
 	profile_env_from_environ(&env);
 	env.workdir = cli->workdir;
 	if (profile_env_check(&env, e) == -1)
 		return -1;
+	grants_index_begin(p);
 	/* No profile: the default's groups, none of its other keys. */
-	if (grants_groups(p, prof, &env, e) == -1)
-		return -1;
-	if (prof != NULL && grants_profile(p, prof, &env, e) == -1)
-		return -1;
-	if (grants_cli(p, cli, e) == -1)
-		return -1;
-	if (grants_workdir(p, cli, prof, e) == -1)
-		return -1;
-	if (grants_check_sensitive(p, e) == -1)
-		return -1;
-	return 0;
+	rc = grants_groups(p, prof, &env, e);
+	if (rc == 0 && prof != NULL)
+		rc = grants_profile(p, prof, &env, e);
+	if (rc == 0)
+		rc = grants_cli(p, cli, e);
+	if (rc == 0)
+		rc = grants_workdir(p, cli, prof, e);
+	grants_index_end(p);
+	if (rc == 0)
+		rc = grants_check_sensitive(p, e);
+	return rc;
 }
 
 /* Who made grant g, for a message. */

@@ -13,6 +13,7 @@
 #include "util/strv.h"
 
 struct cli;
+struct grants_index;
 struct profile;
 struct route;
 
@@ -141,6 +142,12 @@ struct plan {
 	/* Filesystem. */
 	struct fs_grant		*grants;	/* owned array */
 	size_t			 ngrants;
+	/*
+	 * grants.c's index of the grants by path and kind, with the
+	 * array's room: set during policy_grants_build only (~130 adds),
+	 * NULL otherwise (an add then scans).
+	 */
+	struct grants_index	*grants_index;
 	struct strv		 deny_paths;	/* sensitive paths, expanded */
 	struct strv		 override_deny;
 	struct strv		 allow_unix_socket;

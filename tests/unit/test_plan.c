@@ -1158,6 +1158,64 @@ test_plan_path_of_several_groups_is_one_grant(void **state)
 	assert_int_equal(ntmp, 2);
 }
 
+/*
+ * Hundreds of grants (the index of the grants rebuilt several times as
+ * it grows): each directory granted read and again read or write is one
+ * grant with both accesses, in the order first given, after the groups'.
+ */
+static void
+test_plan_many_grants_of_one_path_are_one_each(void **state)
+{
+	enum { NDIRS = 300 };
+	char		 dir[128], *argv[2 * (2 * NDIRS) + 8];
+	char		*envv[1] = { NULL };
+	const struct fs_grant *g;
+	size_t		 i, first = 0, nfound = 0;
+	int		 argc = 0;
+	F;
+
+	argv[argc++] = xstrdup("keyhole");
+	argv[argc++] = xstrdup("run");
+	for (i = 0; i < NDIRS; i++) {
+		snprintf(dir, sizeof(dir), "%s/d%03zu", tmphome, i);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		argv[argc++] = xstrdup("--read");
+		argv[argc++] = xstrdup(dir);
+	}
+	for (i = 0; i < NDIRS; i += 3) {
+		snprintf(dir, sizeof(dir), "%s/d%03zu", tmphome, i);
+		argv[argc++] = xstrdup(i % 2 == 0 ? "--write" : "--read");
+		argv[argc++] = xstrdup(dir);
+	}
+	argv[argc++] = xstrdup("--");
+	argv[argc++] = xstrdup("true");
+	argv[argc] = NULL;
+	assert_int_equal(cli_parse(&f->cli, argc, argv, envv, &f->e), 0);
+	build(f);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		g = &f->plan->grants[i];
+		if (strncmp(g->path, tmphome, strlen(tmphome)) != 0 ||
+		    g->path[strlen(tmphome)] != '/')
+			continue;
+		if (nfound == 0)
+			first = i;
+		snprintf(dir, sizeof(dir), "%s/d%03zu", tmphome, nfound);
+		assert_int_equal(i, first + nfound);
+		assert_string_equal(g->path, dir);
+		assert_int_equal(g->access, nfound % 6 == 0 ?
+		    FS_READ | FS_WRITE : FS_READ);
+		assert_int_equal(g->source, FS_SRC_USER);
+		nfound++;
+	}
+	assert_int_equal(nfound, NDIRS);
+	for (i = 0; i < (size_t)argc; i++)
+		free(argv[i]);
+	for (i = 0; i < NDIRS; i++) {
+		snprintf(dir, sizeof(dir), "%s/d%03zu", tmphome, i);
+		assert_int_equal(rmdir(dir), 0);
+	}
+}
+
 static void
 test_plan_free_null_is_a_noop(void **state)
 {
@@ -1222,6 +1280,7 @@ main(void)
 		T(test_plan_profile_no_proxy_copied),
 		T(test_plan_ports_merge_profile_and_cli),
 		T(test_plan_copies_general_options),
+		T(test_plan_many_grants_of_one_path_are_one_each),
 		T(test_plan_free_null_is_a_noop),
 	};
 #undef T
