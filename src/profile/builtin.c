@@ -195,8 +195,7 @@ add_grants(struct profile_group_paths *out, const struct profile_group *g,
 			    paths->v[i]);
 			return -1;
 		}
-		out->grants = xreallocarray(out->grants, out->ngrants + 1,
-		    sizeof(*out->grants));
+		/* Room made by profile_groups_expand. */
 		gr = &out->grants[out->ngrants++];
 		gr->path = s;
 		gr->access = acc;
@@ -215,12 +214,17 @@ profile_groups_expand(const struct strv *groups,
 {
 	const struct profile_group	*g;
 	struct strv_set			 commands;
-	size_t				 i, j;
+	size_t				 i, j, n;
 	int				 rc = -1;
 
-	for (i = j = 0; i < groups->n; i++)
-		if ((g = profile_builtin_group(groups->v[i])) != NULL)
+	/* One allocation for the grants, one table for the commands. */
+	for (i = j = n = 0; i < groups->n; i++)
+		if ((g = profile_builtin_group(groups->v[i])) != NULL) {
 			j += g->deny_commands.n;
+			n += g->read.n + g->write.n + g->readwrite.n;
+		}
+	out->grants = xreallocarray(out->grants, out->ngrants + n + 1,
+	    sizeof(*out->grants));
 	strv_set_init(&commands, &out->deny_commands, j);
 	for (i = 0; i < groups->n; i++) {
 		if ((g = profile_builtin_group(groups->v[i])) == NULL) {

@@ -116,6 +116,9 @@ profile_expand(const char *tmpl, const struct profile_env *env,
 
 	if (profile_env_check(env, e) == -1)
 		return NULL;
+	/* Nothing to substitute (the system paths of the groups). */
+	if (p[0] != '~' && strchr(p, '$') == NULL)
+		return xstrdup(p);
 	if (p[0] == '~' && (p[1] == '\0' || p[1] == '/')) {
 		strbuf_append(&sb, env->home);
 		p++;

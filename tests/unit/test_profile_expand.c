@@ -75,6 +75,23 @@ test_expand_tilde_forms(void **state)
 	expands_to(&env, "/a/~/b", "/a/~/b");
 }
 
+/* No variable, no leading "~": the text itself, whatever its form. */
+static void
+test_expand_without_variables_is_the_text(void **state)
+{
+	struct profile_env	env = base_env();
+
+	(void)state;
+	expands_to(&env, "", "");
+	expands_to(&env, "/usr/lib/x86_64-linux-gnu",
+	    "/usr/lib/x86_64-linux-gnu");
+	expands_to(&env, "relative/dir", "relative/dir");
+	expands_to(&env, "/a/~", "/a/~");
+	expands_to(&env, "/x/HOME", "/x/HOME");
+	expands_to(&env, "/x/$", "/x/$");
+	expands_to(&env, "/x/$HOME", "/x//home/user");
+}
+
 static void
 test_expand_whole_names_only(void **state)
 {
@@ -238,6 +255,7 @@ main(void)
 		cmocka_unit_test(test_expand_xdg_cache_home),
 		cmocka_unit_test(test_expand_xdg_config_and_data_defaults),
 		cmocka_unit_test(test_expand_xdg_runtime_dir_literal_when_unset),
+		cmocka_unit_test(test_expand_without_variables_is_the_text),
 		cmocka_unit_test(test_expand_does_not_rescan_substituted_text),
 		cmocka_unit_test(test_expand_requires_absolute_home),
 		cmocka_unit_test(
