@@ -37,6 +37,16 @@ REL_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,-O1 -Wl,-Bstatic \
 else
 REL_LIBS = $(LIBS)
 endif
+# OpenSSL on first use (docs/HACKING.md): on x86_64 the static release
+# binary leaves libssl and libcrypto to build/keyhole-tls.so, loaded at the
+# first call into them (src/util/tlslib.c), because relocating their data
+# cost ~0.25 ms of every start and most starts never use TLS.  TLSSPLIT=no
+# links them into build/keyhole as before.
+ifeq ($(STATIC)-$(shell uname -m),yes-x86_64)
+TLSSPLIT ?= yes
+else
+TLSSPLIT := no
+endif
 
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
@@ -125,8 +135,69 @@ build/asan/libkeyhole.a: $(AOBJS)
 # alone instead of walked: 5 % of a routed request's instructions).
 WRAP	:= -Wl,--wrap=ioctl -Wl,--wrap=ERR_clear_error
 
+ifeq ($(TLSSPLIT),yes)
+# The executable: everything but the two files that wrap OpenSSL's own
+# calls (they go into the library), libevent_openssl and a trampoline for
+# every OpenSSL function called (scripts/tlsgen.py).
+TLSOBJS	:= build/obj/src/proxy/errqueue.o build/obj/src/proxy/cpuid.o
+EXEOBJS	:= $(filter-out $(TLSOBJS),$(OBJS))
+TLSPIC	:= $(patsubst build/obj/%,build/pic/%,$(TLSOBJS))
+TLSWRAPPED := ERR_clear_error,ERR_new,ERR_peek_error,ERR_set_mark,ERR_clear_last_mark
+ARCHDIR	:= $(shell pkg-config --variable=libdir openssl 2>/dev/null)
+EXE_LIBS = $(RELR) -Wl,-O1 -Wl,-Bstatic \
+	   $(filter-out -lssl -lcrypto -ldl -pthread,$(shell pkg-config --static --libs $(PKGS) 2>/dev/null)) \
+	   -lhttp_parser -Wl,-Bdynamic -ldl -pthread
+TLS_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,--wrap=ERR_clear_error -Wl,-O1 \
+	   -Wl,-z,now -Wl,-z,relro -Wl,-z,defs -Wl,-Bsymbolic -Wl,-Bstatic \
+	   $(filter-out -ldl -pthread,$(shell pkg-config --static --libs openssl 2>/dev/null)) \
+	   -Wl,-Bdynamic -ldl -pthread
+
+build/obj/src/util/tlslib.o: ALL_CFLAGS += -DKEYHOLE_TLSSPLIT
+
+build/pic/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC/PIC  $<"
+	@$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+build/libkeyhole-exe.a: $(EXEOBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/gen/tls_symbols.txt: build/obj/src/main.o $(EXEOBJS) scripts/tlsgen.py
+	@mkdir -p $(@D)
+	$(PYTHON) scripts/tlsgen.py list $@.tmp $(TLSWRAPPED) \
+	    build/obj/src/main.o $(EXEOBJS) $(ARCHDIR)/libevent_openssl.a -- \
+	    $(ARCHDIR)/libssl.a $(ARCHDIR)/libcrypto.a $(TLSPIC) && mv $@.tmp $@
+
+build/gen/tls_symbols.txt: $(TLSPIC)
+
+build/gen/tls_stubs.S: build/gen/tls_symbols.txt
+	$(PYTHON) scripts/tlsgen.py stubs $< > $@.tmp && mv $@.tmp $@
+
+build/gen/tls_exports.map: build/gen/tls_symbols.txt
+	$(PYTHON) scripts/tlsgen.py exports $< > $@.tmp && mv $@.tmp $@
+
+build/gen/tls_extern.ld: build/gen/tls_symbols.txt
+	$(PYTHON) scripts/tlsgen.py extern $< > $@.tmp && mv $@.tmp $@
+
+build/obj/gen/tls_stubs.o: build/gen/tls_stubs.S
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
+
+build/keyhole-tls.so: $(TLSPIC) build/gen/tls_exports.map \
+    build/gen/tls_extern.ld
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -fPIC -o $@ $(TLSPIC) \
+	    build/gen/tls_extern.ld \
+	    -Wl,--version-script=build/gen/tls_exports.map $(TLS_LIBS)
+
+build/keyhole: build/obj/src/main.o build/libkeyhole-exe.a \
+    build/obj/gen/tls_stubs.o build/keyhole-tls.so
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ build/obj/src/main.o \
+	    build/obj/gen/tls_stubs.o build/libkeyhole-exe.a $(WRAP) \
+	    $(ERRQ) $(EXE_LIBS)
+else
 build/keyhole: build/obj/src/main.o build/libkeyhole.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(WRAP) $(REL_LIBS)
+endif
 
 build/asan/keyhole: build/asan/obj/src/main.o build/asan/libkeyhole.a
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(WRAP) $(LIBS)
@@ -253,6 +324,9 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR  ?= $(DATADIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 EXAMPLEDIR  ?= $(DATADIR)/keyhole/examples
+# Where build/keyhole looks for keyhole-tls.so when it is not beside it
+# (src/util/tlslib.c): ../lib/keyhole from the executable's directory.
+TLSLIBDIR := $(dir $(BINDIR))lib/keyhole
 INSTALL	?= install
 PYTHON	?= /usr/bin/python3
 
@@ -297,6 +371,10 @@ install: build/keyhole man
 	    $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
 	    $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DOCDIR)/guide
 	$(INSTALL) -m 0755 build/keyhole $(DESTDIR)$(BINDIR)/keyhole
+ifeq ($(TLSSPLIT),yes)
+	$(INSTALL) -d $(DESTDIR)$(TLSLIBDIR)
+	$(INSTALL) -m 0644 build/keyhole-tls.so $(DESTDIR)$(TLSLIBDIR)/
+endif
 	$(INSTALL) -m 0644 build/man/keyhole.1 $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 build/man/keyhole-profile.5 $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 completions/keyhole.bash \
@@ -310,7 +388,7 @@ install: build/keyhole man
 
 # Removes what install wrote, and the directories that are keyhole's own.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/keyhole \
+	rm -f $(DESTDIR)$(BINDIR)/keyhole $(DESTDIR)$(TLSLIBDIR)/keyhole-tls.so \
 	    $(DESTDIR)$(MANDIR)/man1/keyhole.1 \
 	    $(DESTDIR)$(MANDIR)/man5/keyhole-profile.5 \
 	    $(DESTDIR)$(BASHCOMPDIR)/keyhole $(DESTDIR)$(ZSHCOMPDIR)/_keyhole \
@@ -319,7 +397,7 @@ uninstall:
 	rm -f $(DESTDIR)$(DOCDIR)/README.md \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(USERDOCS)))
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/guide/,$(notdir $(GUIDE)))
-	-rmdir $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DATADIR)/keyhole \
+	-rmdir $(DESTDIR)$(TLSLIBDIR) $(DESTDIR)$(EXAMPLEDIR) $(DESTDIR)$(DATADIR)/keyhole \
 	    $(DESTDIR)$(DOCDIR)/guide $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The Debian package, into build/deb/, from the tracked files; lintian must

@@ -17,7 +17,10 @@
  * initialisation would take its plain code path, slower but correct.
  *
  * With shared libraries (the sanitizer build) libcrypto.so probes in its
- * own constructor and this file is not linked.
+ * own constructor and this file is not linked.  Where the release build
+ * keeps OpenSSL in keyhole-tls.so (util/tlslib.h), this file is linked
+ * there: the .init call then comes when the library is loaded, at
+ * OpenSSL's first use, and is skipped all the same.
  */
 #include <stdbool.h>
 

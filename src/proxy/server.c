@@ -41,6 +41,7 @@
 #include "util/mono.h"
 #include "util/strbuf.h"
 #include "util/strnum.h"
+#include "util/tlslib.h"
 #include "util/xmalloc.h"
 
 #define PROXY_BACKLOG		1024
@@ -1230,7 +1231,7 @@ struct proxy *
 proxy_server_new(const struct plan *plan, struct event_base *base,
     struct errbuf *e)
 {
-	return server_build(plan, base, NULL, NULL, NULL, e);
+	return proxy_server_new_clients(plan, NULL, base, e);
 }
 
 struct proxy *
@@ -1238,6 +1239,10 @@ proxy_server_new_clients(const struct plan *plan,
     const struct proxy_clients *cs, struct event_base *base,
     struct errbuf *e)
 {
+	/* OpenSSL is loaded at its first use; a missing library is an
+	 * error now, not at the first request (util/tlslib.h). */
+	if (tlslib_check(e) == -1)
+		return NULL;
 	return server_build(plan, base, NULL, NULL, cs, e);
 }
 
