@@ -282,6 +282,8 @@ compilers: build/gen/data_network-policy.c build/gen/data_policy.c \
 	    build/gen/seccomp_builtin.c scripts/seccompgen.c; do \
 		$(OTHER_CC) $(ALL_CFLAGS) -c -o /dev/null $$f; \
 	done
+	@$(OTHER_CC) $(ALL_CFLAGS) -DKEYHOLE_TLSSPLIT -c -o /dev/null \
+	    src/util/tlslib.c
 
 test: deps
 	$(MAKE) compilers
