@@ -344,24 +344,32 @@ grants_add_creatable(struct plan *p, const struct profile_grant *g)
 static void
 grants_fold_repeats(struct profile_group_paths *gp, bool *skip)
 {
-	uint32_t	*h;
-	size_t		 i, j;
+	struct profile_grant	*g, *first = NULL;
+	uint32_t		*slot, h;
+	size_t			 i, j, mask, slots = 64;
 
-	h = xreallocarray(NULL, gp->ngrants + 1, sizeof(*h));
+	/* Open addressing over indices + 1 (0: empty), at most half full. */
+	while (slots < 2 * gp->ngrants)
+		slots *= 2;
+	mask = slots - 1;
+	slot = xcalloc(slots, sizeof(*slot));
 	for (i = 0; i < gp->ngrants; i++) {
-		h[i] = hash_str(gp->grants[i].path, false);
+		g = &gp->grants[i];
+		h = hash_str(g->path, false) ^ (uint32_t)g->create;
 		skip[i] = false;
-		for (j = 0; j < i; j++) {
-			if (skip[j] || h[j] != h[i] ||
-			    gp->grants[j].create != gp->grants[i].create ||
-			    strcmp(gp->grants[j].path, gp->grants[i].path) != 0)
-				continue;
-			gp->grants[j].access |= gp->grants[i].access;
-			skip[i] = true;
-			break;
+		for (j = h & mask; slot[j] != 0; j = (j + 1) & mask) {
+			first = &gp->grants[slot[j] - 1];
+			if (first->create == g->create &&
+			    strcmp(first->path, g->path) == 0)
+				break;
 		}
+		if (slot[j] != 0) {
+			first->access |= g->access;
+			skip[i] = true;
+		} else
+			slot[j] = (uint32_t)(i + 1);
 	}
-	free(h);
+	free(slot);
 }
 
 /*

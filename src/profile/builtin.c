@@ -27,8 +27,10 @@ profile_builtin_group(const char *name)
 {
 	size_t	i;
 
+	/* The first byte first: ~80 look-ups of 45 names a run. */
 	for (i = 0; i < profile_builtin_ngroups; i++)
-		if (strcmp(profile_builtin_groups[i].name, name) == 0)
+		if (profile_builtin_groups[i].name[0] == name[0] &&
+		    strcmp(profile_builtin_groups[i].name, name) == 0)
 			return &profile_builtin_groups[i];
 	return NULL;
 }

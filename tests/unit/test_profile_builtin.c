@@ -465,6 +465,27 @@ test_builtin_group_lookup(void **state)
 	g = profile_builtin_group("dangerous_commands");
 	assert_false(g->required);
 	assert_null(profile_builtin_group("nope"));
+	assert_null(profile_builtin_group(""));
+	assert_null(profile_builtin_group("deny_credential"));
+	assert_null(profile_builtin_group("deny_credentialsx"));
+	assert_null(profile_builtin_group("Deny_credentials"));
+}
+
+/* Every group is found by its name, and only by it. */
+static void
+test_builtin_every_group_found_by_its_name(void **state)
+{
+	const struct profile_group	*g;
+	char				 name[128];
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < profile_builtin_ngroups; i++) {
+		g = &profile_builtin_groups[i];
+		assert_ptr_equal(profile_builtin_group(g->name), g);
+		snprintf(name, sizeof(name), "%s_", g->name);
+		assert_null(profile_builtin_group(name));
+	}
 }
 
 /*
@@ -804,6 +825,7 @@ main(void)
 		T(test_builtin_swival),
 		T(test_builtin_dev_profiles_use_developer_network),
 		T(test_builtin_nonexistent_is_null),
+		T(test_builtin_every_group_found_by_its_name),
 		T(test_builtin_list_has_every_profile),
 		T(test_builtin_group_merging),
 		T(test_default_groups_appear_in_openclaw),
