@@ -167,7 +167,8 @@ grants_index_last(struct plan *p, size_t slot)
 /*
  * Add a grant, or widen the one of the same path and kind.  fd (owned by
  * the plan from here on, -1 for none) and mode: what path named when it
- * was resolved (fs_grant.fd).
+ * was resolved (fs_grant.fd).  group: NULL or a built-in group's name,
+ * kept as it is (static data).
  */
 static struct fs_grant *
 grants_add_fd(struct plan *p, const char *path, enum fs_access access,
@@ -196,7 +197,7 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
 	g->is_file = is_file;
 	g->create = false;
 	g->source = src;
-	g->group = group != NULL ? xstrdup(group) : NULL;
+	g->group = group;
 	g->has_fd = fd != -1;
 	g->fd = fd;
 	g->mode = mode;

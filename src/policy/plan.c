@@ -646,10 +646,8 @@ policy_plan_free(struct plan *p)
 	free(p->tls_ca_key);
 	free(p->audit_log);
 	policy_plan_close_fds(p);
-	for (i = 0; i < p->ngrants; i++) {
+	for (i = 0; i < p->ngrants; i++)
 		free(p->grants[i].path);
-		free(p->grants[i].group);
-	}
 	free(p->grants);
 	strv_free(&p->deny_paths);
 	strv_free(&p->override_deny);

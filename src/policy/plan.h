@@ -85,7 +85,8 @@ struct fs_grant {
 	/* Missing at plan time; created by policy_grants_create(). */
 	bool		 create;
 	enum fs_source	 source;
-	char		*group;		/* owned or NULL: group name */
+	/* NULL or a built-in group's name (static: never freed). */
+	const char	*group;
 	/*
 	 * has_fd: fd is an owned O_PATH descriptor of what path named when
 	 * the plan was built, and mode its st_mode; the Landlock rule uses

@@ -159,6 +159,34 @@ on_linux(const struct profile_group *g)
 }
 
 int
+profile_builtin_default_effective(struct strv *out, struct errbuf *e)
+{
+	const struct strv		*names = profile_builtin_default_groups();
+	const struct profile_group	*g;
+	size_t				 i, j, n = out->n;
+
+	for (i = 0; i < names->n; i++) {
+		if ((g = profile_builtin_group(names->v[i])) == NULL) {
+			errbuf_set(e, "profile builtin:default: security.groups: "
+			    "unknown policy group '%s'", names->v[i]);
+			while (out->n > n)
+				free(out->v[--out->n]);
+			if (out->v != NULL)
+				out->v[out->n] = NULL;
+			return -1;
+		}
+		/* Once each, as finalise merges it; then Linux's only. */
+		for (j = 0; j < i; j++)
+			if (names->v[j][0] == names->v[i][0] &&
+			    strcmp(names->v[j], names->v[i]) == 0)
+				break;
+		if (j == i && on_linux(g))
+			strv_push(out, g->name);
+	}
+	return 0;
+}
+
+int
 profile_effective_groups(const struct profile *p, struct strv *out,
     struct errbuf *e)
 {

@@ -1937,26 +1937,14 @@ profile_default_groups(const struct profile_env *env, struct strv *out,
 	user = path != NULL;
 	free(path);
 	strv_free(&dirs);
-	if (user) {
-		if ((p = profile_load("default", env, e)) == NULL)
-			return -1;
-	} else {
-		/*
-		 * What resolving the built-in gives (policygen.py refuses
-		 * a default whose other keys could change its groups).
-		 */
-		p = profile_new();
-		free(p->meta.name);
-		p->meta.name = xstrdup("default");
-		p->label = xstrdup("builtin:default");
-		strv_copy(&p->security.groups,
-		    profile_builtin_default_groups());
-		if (profile_finalise(p, e) == -1) {
-			errbuf_wrap(e, "profile %s", p->label);
-			profile_free(p);
-			return -1;
-		}
-	}
+	/*
+	 * Without one, what resolving the built-in gives (policygen.py
+	 * refuses a default whose other keys could change its groups).
+	 */
+	if (!user)
+		return profile_builtin_default_effective(out, e);
+	if ((p = profile_load("default", env, e)) == NULL)
+		return -1;
 	rc = profile_effective_groups(p, out, e);
 	profile_free(p);
 	return rc;

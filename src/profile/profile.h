@@ -400,6 +400,13 @@ struct profile *profile_builtin_get(const char *name);
 /* security.groups of the built-in "default" (the implicit groups). */
 const struct strv *profile_builtin_default_groups(void);
 /*
+ * profile_effective_groups of the built-in default, finalised (its
+ * security.groups once each, the Linux ones), appended to out: what
+ * profile_default_groups gives without a user default.json, with no
+ * profile made.  -1 with e (out as it was).
+ */
+int	 profile_builtin_default_effective(struct strv *out, struct errbuf *e);
+/*
  * Finalise a merged profile (nono-profile.md §3.6): refuse excluding a
  * required group ("required"), refuse unknown groups, then groups =
  * implicit defaults (unless meta.name is "default") + security.groups,

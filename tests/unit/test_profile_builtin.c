@@ -631,12 +631,24 @@ static void
 test_default_groups_are_those_of_the_loaded_default(void **state)
 {
 	struct errbuf	 e = { { 0 } };
-	struct strv	 got = { 0 };
+	struct strv	 got = { 0 }, want = { 0 };
 	char		*dir, *file, *cmd;
 	FILE		*fp;
+	size_t		 i;
 
 	(void)state;
 	assert_default_groups_are_loaded_defaults();
+	/* The built-in's, appended after what the list held. */
+	assert_int_equal(profile_default_groups(&env, &want, &e), 0);
+	strv_push(&got, "x");
+	assert_int_equal(profile_builtin_default_effective(&got, &e), 0);
+	assert_int_equal(got.n, want.n + 1);
+	assert_string_equal(got.v[0], "x");
+	for (i = 0; i < want.n; i++)
+		assert_string_equal(got.v[i + 1], want.v[i]);
+	assert_null(got.v[got.n]);
+	strv_free(&got);
+	strv_free(&want);
 	/* A user's default.json shadows the built-in. */
 	dir = xasprintf("%s/.config/keyhole/profiles", home);
 	file = xasprintf("%s/default.json", dir);
