@@ -385,13 +385,14 @@ grants_groups(struct plan *p, const struct profile *prof,
 	struct profile_group_paths	 gp = { 0 };
 	struct strv_set			 deny = { 0 };
 	char				 real[PATH_MAX];
-	bool				 proc = false, *skip = NULL;
+	bool				 proc = false, *skip = NULL, resolved;
 	size_t				 i;
 	int				 rc = -1;
 
 	if ((prof != NULL ? profile_effective_groups(prof, &groups, e) :
 	    profile_default_groups(env, &groups, e)) == -1)
 		goto out;
+	gp.no_commands = true;	/* nothing here enforces them */
 	if (profile_groups_expand(&groups, env, &gp, e) == -1)
 		goto out;
 	skip = xreallocarray(NULL, gp.ngrants + 1, sizeof(*skip));
@@ -423,9 +424,12 @@ grants_groups(struct plan *p, const struct profile *prof,
 		grants_add(p, "/proc", FS_READ, false, FS_SRC_SYSTEM, NULL);
 	strv_set_init(&deny, &p->deny_paths, 2 * gp.deny_access.n);
 	for (i = 0; i < gp.deny_access.n; i++) {
-		(void)strv_set_push_unique(&deny, &p->deny_paths,
+		resolved = path_real(gp.deny_access.v[i], real, NULL) != NULL;
+		/* The expanded path moves to the plan (or is freed). */
+		(void)strv_set_push_unique_owned(&deny, &p->deny_paths,
 		    gp.deny_access.v[i]);
-		if (path_real(gp.deny_access.v[i], real, NULL) != NULL)
+		gp.deny_access.v[i] = NULL;
+		if (resolved)
 			(void)strv_set_push_unique(&deny, &p->deny_paths, real);
 	}
 	rc = 0;

@@ -255,7 +255,8 @@ profile_groups_expand(const struct strv *groups,
 		}
 	out->grants = xreallocarray(out->grants, out->ngrants + n + 1,
 	    sizeof(*out->grants));
-	strv_set_init(&commands, &out->deny_commands, j);
+	strv_set_init(&commands, &out->deny_commands, out->no_commands ? 0 :
+	    j);
 	for (i = 0; i < groups->n; i++) {
 		if ((g = profile_builtin_group(groups->v[i])) == NULL) {
 			errbuf_set(e, "unknown policy group '%s'",
@@ -275,7 +276,7 @@ profile_groups_expand(const struct strv *groups,
 			goto out;
 		}
 		/* strv_merge, with one table for all the groups. */
-		for (j = 0; j < g->deny_commands.n; j++)
+		for (j = 0; !out->no_commands && j < g->deny_commands.n; j++)
 			(void)strv_set_push_unique(&commands,
 			    &out->deny_commands, g->deny_commands.v[j]);
 	}

@@ -257,6 +257,11 @@ struct profile_group_paths {
 	size_t			 ngrants;
 	struct strv		 deny_access;	/* expanded paths */
 	struct strv		 deny_commands;	/* basenames */
+	/*
+	 * Set by a caller that does not read deny_commands (the run's
+	 * grants): profile_groups_expand leaves it empty.
+	 */
+	bool			 no_commands;
 };
 
 /* ---- load.c ---- */

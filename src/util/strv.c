@@ -152,20 +152,39 @@ strv_set_init(struct strv_set *set, const struct strv *sv, size_t more)
 		(void)strv_set_add(set, sv->v[i]);
 }
 
-bool
-strv_set_push_unique(struct strv_set *set, struct strv *sv, const char *s)
+/*
+ * Push s unless set has it: true if pushed.  own: s itself, owned (the
+ * list takes it, or it is freed); NULL: push a copy.
+ */
+static bool
+strv_set_push(struct strv_set *set, struct strv *sv, const char *s,
+    char *own)
 {
 	uint32_t	h = hash_str(s, false);
 	size_t		i;
 
 	strv_set_grow(set, 1);
 	i = strv_set_slot(set, s, h);
-	if (set->slot[i] != NULL)
+	if (set->slot[i] != NULL) {
+		free(own);
 		return false;
-	strv_push(sv, s);
+	}
+	strv_push_owned(sv, own != NULL ? own : xstrdup(s));
 	set->slot[i] = sv->v[sv->n - 1];
 	set->n++;
 	return true;
+}
+
+bool
+strv_set_push_unique(struct strv_set *set, struct strv *sv, const char *s)
+{
+	return strv_set_push(set, sv, s, NULL);
+}
+
+bool
+strv_set_push_unique_owned(struct strv_set *set, struct strv *sv, char *s)
+{
+	return strv_set_push(set, sv, s, s);
 }
 
 void

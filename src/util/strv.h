@@ -46,6 +46,8 @@ struct strv_set {
 void	 strv_set_init(struct strv_set *, const struct strv *, size_t more);
 /* strv_push_unique(sv, s) where set indexes sv: true if pushed. */
 bool	 strv_set_push_unique(struct strv_set *, struct strv *, const char *);
+/* The same with s itself, which the list takes or which is freed. */
+bool	 strv_set_push_unique_owned(struct strv_set *, struct strv *, char *);
 void	 strv_set_free(struct strv_set *);
 void	 strv_free(struct strv *);
 

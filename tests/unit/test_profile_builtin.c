@@ -368,7 +368,7 @@ test_group_grants_are_expanded_with_access(void **state)
 	struct strv			 g = { 0 };
 	struct profile_group_paths	 gp;
 	char				*want;
-	size_t				 i;
+	size_t				 i, n;
 	bool				 found = false;
 
 	(void)state;
@@ -398,6 +398,17 @@ test_group_grants_are_expanded_with_access(void **state)
 	assert_true(strv_contains(&gp.deny_access, want));
 	free(want);
 	assert_true(strv_contains(&gp.deny_commands, "rm"));
+	/* Without the commands (no_commands): the same paths, no commands. */
+	n = gp.ngrants;
+	profile_group_paths_free(&gp);
+	memset(&gp, 0, sizeof(gp));
+	gp.no_commands = true;
+	assert_int_equal(profile_groups_expand(&g, &env, &gp, &e), 0);
+	assert_int_equal(gp.ngrants, n);
+	assert_int_equal(gp.deny_commands.n, 0);
+	want = xasprintf("%s/.ssh", home);
+	assert_true(strv_contains(&gp.deny_access, want));
+	free(want);
 	profile_group_paths_free(&gp);
 	strv_free(&g);
 }

@@ -121,12 +121,42 @@ test_strv_set_push_unique_as_the_list_grows(void **state)
 	strv_free(&want);
 }
 
+/*
+ * The owned variant: the list takes a new string and frees a repeat
+ * (LeakSanitizer and ASan would see either wrong), same list as the
+ * copying one.
+ */
+static void
+test_strv_set_push_unique_owned_takes_or_frees(void **state)
+{
+	struct strv	 a = { 0 }, b = { 0 };
+	struct strv_set	 sa, sb;
+	char		 buf[32];
+	size_t		 i;
+
+	(void)state;
+	strv_set_init(&sa, &a, 0);
+	strv_set_init(&sb, &b, 0);
+	for (i = 0; i < 400; i++) {
+		snprintf(buf, sizeof(buf), "p%zu", (i * 37) % 150);
+		assert_int_equal(strv_set_push_unique_owned(&sa, &a,
+		    strdup(buf)), strv_set_push_unique(&sb, &b, buf));
+	}
+	assert_int_equal(a.n, 150);
+	assert_strv_equal(&a, &b);
+	strv_set_free(&sa);
+	strv_set_free(&sb);
+	strv_free(&a);
+	strv_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strv_merge_keeps_first_occurrences_in_order),
 		cmocka_unit_test(test_strv_set_push_unique_as_the_list_grows),
+		cmocka_unit_test(test_strv_set_push_unique_owned_takes_or_frees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
