@@ -106,6 +106,30 @@ name_char(char c)
 	    (c >= '0' && c <= '9') || c == '_';
 }
 
+/* Length of a leading "$HOME" or "~" followed by "/" or the end, else 0. */
+static size_t
+expand_home_prefix(const char *p)
+{
+	if (p[0] == '~' && (p[1] == '\0' || p[1] == '/'))
+		return 1;
+	if (strncmp(p, "$HOME", 5) == 0 && (p[5] == '\0' || p[5] == '/'))
+		return 5;
+	return 0;
+}
+
+/* a + b, allocated once. */
+static char *
+expand_join(const char *a, const char *b)
+{
+	size_t	 na = strlen(a), nb = strlen(b);
+	char	*s;
+
+	s = xmalloc(na + nb + 1);
+	memcpy(s, a, na);
+	memcpy(s + na, b, nb + 1);
+	return s;
+}
+
 char *
 profile_expand(const char *tmpl, const struct profile_env *env,
     struct errbuf *e)
@@ -119,6 +143,9 @@ profile_expand(const char *tmpl, const struct profile_env *env,
 	/* Nothing to substitute (the system paths of the groups). */
 	if (p[0] != '~' && strchr(p, '$') == NULL)
 		return xstrdup(p);
+	/* "$HOME/rest" or "~/rest", nothing else to substitute: one copy. */
+	if ((n = expand_home_prefix(p)) != 0 && strchr(p + n, '$') == NULL)
+		return expand_join(env->home, p + n);
 	if (p[0] == '~' && (p[1] == '\0' || p[1] == '/')) {
 		strbuf_append(&sb, env->home);
 		p++;

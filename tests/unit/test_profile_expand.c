@@ -92,6 +92,24 @@ test_expand_without_variables_is_the_text(void **state)
 	expands_to(&env, "/x/$HOME", "/x//home/user");
 }
 
+/* A leading $HOME or ~ with nothing after it to substitute, or more. */
+static void
+test_expand_home_then_text(void **state)
+{
+	struct profile_env	env = base_env();
+
+	(void)state;
+	expands_to(&env, "$HOME", "/home/user");
+	expands_to(&env, "$HOME/", "/home/user/");
+	expands_to(&env, "$HOME/.config/gcloud", "/home/user/.config/gcloud");
+	expands_to(&env, "~/", "/home/user/");
+	expands_to(&env, "$HOMEX/a", "$HOMEX/a");
+	expands_to(&env, "$HOME_/a", "$HOME_/a");
+	expands_to(&env, "$HOME.x", "/home/user.x");
+	expands_to(&env, "$HOME/a/$UID", "/home/user/a/1000");
+	expands_to(&env, "~/$HOME", "/home/user//home/user");
+}
+
 static void
 test_expand_whole_names_only(void **state)
 {
@@ -256,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_expand_xdg_config_and_data_defaults),
 		cmocka_unit_test(test_expand_xdg_runtime_dir_literal_when_unset),
 		cmocka_unit_test(test_expand_without_variables_is_the_text),
+		cmocka_unit_test(test_expand_home_then_text),
 		cmocka_unit_test(test_expand_does_not_rescan_substituted_text),
 		cmocka_unit_test(test_expand_requires_absolute_home),
 		cmocka_unit_test(
