@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -474,9 +475,9 @@ static int
 resolve_cmd(const char *name, char *const envp[], char **out)
 {
 	const char	*p, *end;
-	char		*cand, *noexec = NULL;
+	char		 cand[PATH_MAX], *noexec = NULL;
 	struct stat	 st;
-	size_t		 len;
+	size_t		 len, nlen = strlen(name);
 
 	*out = NULL;
 	if (name[0] == '\0')
@@ -488,22 +489,25 @@ resolve_cmd(const char *name, char *const envp[], char **out)
 	for (p = search_path(envp); ; p = end + 1) {
 		end = strchr(p, ':');
 		len = end != NULL ? (size_t)(end - p) : strlen(p);
-		if (len == 0)
-			cand = xasprintf("./%s", name);
-		else
-			cand = xasprintf("%.*s/%s", (int)len, p, name);
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (access(cand, X_OK) == 0) {
-				free(noexec);
-				*out = cand;
-				return 0;
-			}
-			if (noexec == NULL) {
-				noexec = cand;
-				cand = NULL;
+		if (len == 0) {
+			p = ".";
+			len = 1;
+		}
+		/* dir/name, built in place (stat says ENAMETOOLONG anyway). */
+		if (len + 1 + nlen < sizeof(cand)) {
+			memcpy(cand, p, len);
+			cand[len] = '/';
+			memcpy(cand + len + 1, name, nlen + 1);
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+				if (access(cand, X_OK) == 0) {
+					free(noexec);
+					*out = xstrdup(cand);
+					return 0;
+				}
+				if (noexec == NULL)
+					noexec = xstrdup(cand);
 			}
 		}
-		free(cand);
 		if (end == NULL)
 			break;
 	}

@@ -73,6 +73,33 @@ def test_non_executable_file_exits_126_with_message(box):
 	assert "ran" not in res.out
 
 
+def test_command_is_looked_up_along_path_as_execvp_does(box):
+	"""A bare name: the first executable along PATH (a too long entry
+	and a non-executable match skipped); only a non-executable one:
+	126 naming it; an empty entry is the working directory."""
+	dirs = {}
+	for name, mode in (("p1", 0o644), ("p2", 0o755), ("p3", 0o755)):
+		dirs[name] = box.path("granted", name)
+		os.makedirs(dirs[name])
+		box.write(os.path.join(dirs[name], "kh-tool"),
+		    "#!/bin/sh\necho ran-%s\n" % name, mode=mode)
+	sys_path = "/usr/bin:/bin"
+	long_entry = "/" + "x" * 5000
+	res = box.run("run", "--allow", box.granted, "--", "kh-tool",
+	    env={"PATH": ":".join((long_entry, "/nonexistent", dirs["p1"],
+	    dirs["p2"], dirs["p3"], sys_path))})
+	assert res.rc == 0, res
+	assert res.out.strip() == "ran-p2", res
+	res = box.run("run", "--allow", box.granted, "--", "kh-tool",
+	    env={"PATH": ":".join((dirs["p1"], sys_path))})
+	assert res.rc == 126, res
+	assert os.path.join(dirs["p1"], "kh-tool") in res.err, res.err
+	res = box.run("run", "--allow", box.granted, "--", "kh-tool",
+	    env={"PATH": ":" + sys_path}, cwd=dirs["p3"])
+	assert res.rc == 0, res
+	assert res.out.strip() == "ran-p3", res
+
+
 def test_ungranted_executable_exits_126(box):
 	script = box.write(os.path.join(box.outside, "script.sh"),
 	    "#!/bin/sh\necho ran\n", mode=0o755)
