@@ -63,7 +63,7 @@ grants_index_slot(const struct plan *p, const char *path, bool is_file)
 	const struct fs_grant		*g;
 	size_t				 i;
 
-	i = (hash_str(path, false) ^ (is_file ? 0x9e3779b9u : 0)) & x->mask;
+	i = (hash_str_fast(path) ^ (is_file ? 0x9e3779b9u : 0)) & x->mask;
 	for (; x->slot[i] != 0; i = (i + 1) & x->mask) {
 		g = &p->grants[x->slot[i] - 1];
 		if (g->is_file == is_file && strcmp(g->path, path) == 0)
@@ -356,7 +356,7 @@ grants_fold_repeats(struct profile_group_paths *gp, bool *skip)
 	slot = xcalloc(slots, sizeof(*slot));
 	for (i = 0; i < gp->ngrants; i++) {
 		g = &gp->grants[i];
-		h = hash_str(g->path, false) ^ (uint32_t)g->create;
+		h = hash_str_fast(g->path) ^ (uint32_t)g->create;
 		skip[i] = false;
 		for (j = h & mask; slot[j] != 0; j = (j + 1) & mask) {
 			first = &gp->grants[slot[j] - 1];

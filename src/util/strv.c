@@ -121,7 +121,7 @@ strv_set_grow(struct strv_set *set, size_t more)
 	for (i = 0; i < nold; i++)
 		if (old[i] != NULL)
 			set->slot[strv_set_slot(set, old[i],
-			    hash_str(old[i], false))] = old[i];
+			    hash_str_fast(old[i]))] = old[i];
 	free(old);
 }
 
@@ -129,7 +129,7 @@ strv_set_grow(struct strv_set *set, size_t more)
 static bool
 strv_set_add(struct strv_set *set, const char *s)
 {
-	uint32_t	h = hash_str(s, false);
+	uint32_t	h = hash_str_fast(s);
 	size_t		i;
 
 	strv_set_grow(set, 1);
@@ -160,7 +160,7 @@ static bool
 strv_set_push(struct strv_set *set, struct strv *sv, const char *s,
     char *own)
 {
-	uint32_t	h = hash_str(s, false);
+	uint32_t	h = hash_str_fast(s);
 	size_t		i;
 
 	strv_set_grow(set, 1);

@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "util/hash.h"
 
 /* The published FNV-1a (32-bit) test vectors. */
@@ -29,12 +32,60 @@ test_hash_str_fold_lowers_ascii_letters_only(void **state)
 	    hash_str("\xc3\x89t\xc3\xa9", false));
 }
 
+/*
+ * hash_str_fast: a function of the bytes up to the NUL only (the same
+ * text at different addresses and alignments, whatever follows), and
+ * spread in the low bits tables use: 4096 paths of every length from 0
+ * to 60 into 1024 buckets, none badly overfull, few collisions.
+ */
+static void
+test_hash_str_fast_depends_on_the_string_only_and_spreads(void **state)
+{
+	static unsigned	 bucket[1024];
+	char		 a[80], b[96], path[80];
+	uint32_t	 h[4096];
+	size_t		 i, j, len, same = 0, max = 0;
+
+	(void)state;
+	for (len = 0; len < 61; len++) {
+		memset(a, 'x', len);
+		a[len] = '\0';
+		for (i = 0; i < 8; i++) {
+			memset(b, 'y', sizeof(b));
+			memcpy(b + i, a, len + 1);
+			assert_int_equal(hash_str_fast(b + i), hash_str_fast(a));
+		}
+		if (len > 0) {
+			a[len - 1] = 'z';
+			memcpy(b, a, len + 1);
+			a[len - 1] = 'x';
+			assert_int_not_equal(hash_str_fast(b), hash_str_fast(a));
+		}
+	}
+	for (i = 0; i < 4096; i++) {
+		snprintf(path, sizeof(path), "/home/user/.config/%.*s%zu",
+		    (int)(i % 40), "abcdefghijklmnopqrstuvwxyzabcdefghijklmn", i);
+		h[i] = hash_str_fast(path);
+		bucket[h[i] & 1023]++;
+	}
+	for (i = 0; i < 1024; i++)
+		if (bucket[i] > max)
+			max = bucket[i];
+	assert_true(max <= 16);
+	for (i = 0; i < 4096; i++)
+		for (j = 0; j < i; j++)
+			same += h[i] == h[j];
+	assert_true(same <= 4);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_str_is_fnv1a),
 		cmocka_unit_test(test_hash_str_fold_lowers_ascii_letters_only),
+		cmocka_unit_test(
+		    test_hash_str_fast_depends_on_the_string_only_and_spreads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
