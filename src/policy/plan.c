@@ -604,7 +604,11 @@ policy_plan_close_fds(struct plan *p)
 		p->grants[i].has_fd = false;
 		p->grants[i].fd = -1;
 	}
-	qsort(fds, n, sizeof(*fds), plan_fd_cmp);
+	/* Usually in order already (opened so): sort only if not. */
+	for (i = 1; i < n && fds[i - 1] < fds[i]; i++)
+		;
+	if (i < n)
+		qsort(fds, n, sizeof(*fds), plan_fd_cmp);
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && fds[j] == fds[j - 1] + 1; j++)
 			;

@@ -1130,6 +1130,43 @@ test_plan_close_fds_closes_the_grants_and_no_other(void **state)
 }
 
 /*
+ * Descriptors held out of order (a grant widened by a later one that
+ * opened first, say): still every one closed, and only those.
+ */
+static void
+test_plan_close_fds_in_any_order(void **state)
+{
+	struct fs_grant	*g, *first = NULL, *last = NULL;
+	int		 fds[256], other, t;
+	size_t		 i, nfds = 0;
+	F;
+
+	PARSE(f, "run", "--allow-cwd", "--", "true");
+	build(f);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		g = &f->plan->grants[i];
+		if (!g->has_fd)
+			continue;
+		assert_true(nfds < sizeof(fds) / sizeof(fds[0]));
+		fds[nfds++] = g->fd;
+		if (first == NULL)
+			first = g;
+		last = g;
+	}
+	assert_true(nfds > 3);
+	t = first->fd;
+	first->fd = last->fd;
+	last->fd = t;
+	other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(other >= 0);
+	policy_plan_close_fds(f->plan);
+	for (i = 0; i < nfds; i++)
+		assert_int_equal(fcntl(fds[i], F_GETFD), -1);
+	assert_true(fcntl(other, F_GETFD) != -1);
+	close(other);
+}
+
+/*
  * A path several groups grant (the default profile has /tmp and the
  * devices in two groups each) is resolved once and is one grant, with
  * the write access one of them gives.
@@ -1281,6 +1318,7 @@ main(void)
 		T(test_plan_ports_merge_profile_and_cli),
 		T(test_plan_copies_general_options),
 		T(test_plan_many_grants_of_one_path_are_one_each),
+		T(test_plan_close_fds_in_any_order),
 		T(test_plan_free_null_is_a_noop),
 	};
 #undef T
