@@ -172,7 +172,8 @@ grants_index_last(struct plan *p, size_t slot)
  */
 static struct fs_grant *
 grants_add_fd(struct plan *p, const char *path, enum fs_access access,
-    bool is_file, enum fs_source src, const char *group, int fd, mode_t mode)
+    bool is_file, enum fs_source src, const char *group, int fd, mode_t mode,
+    char **take)
 {
 	struct fs_grant	*g;
 	size_t		 slot = 0;
@@ -192,7 +193,12 @@ grants_add_fd(struct plan *p, const char *path, enum fs_access access,
 	}
 	grants_reserve(p);
 	g = &p->grants[p->ngrants++];
-	g->path = xstrdup(path);
+	/* A caller's copy of the same text becomes the grant's. */
+	if (take != NULL && *take != NULL && strcmp(*take, path) == 0) {
+		g->path = *take;
+		*take = NULL;
+	} else
+		g->path = xstrdup(path);
 	g->access = access;
 	g->is_file = is_file;
 	g->create = false;
@@ -210,7 +216,7 @@ static struct fs_grant *
 grants_add(struct plan *p, const char *path, enum fs_access access,
     bool is_file, enum fs_source src, const char *group)
 {
-	return grants_add_fd(p, path, access, is_file, src, group, -1, 0);
+	return grants_add_fd(p, path, access, is_file, src, group, -1, 0, NULL);
 }
 
 /*
@@ -233,11 +239,13 @@ grants_widen_created(struct plan *p, const char *path, enum fs_access access)
 /*
  * Canonicalise one path and add it.  Missing: skipped (a warning unless
  * quiet).  A file where a directory is wanted, or the reverse, is an error.
+ * take: NULL, or the caller's allocated copy of path, which a new grant
+ * of that very text takes (*take set to NULL) rather than copy it.
  */
 static int
 grants_add_path(struct plan *p, const char *path, enum want want,
     enum fs_access access, enum fs_source src, const char *group,
-    bool quiet, struct errbuf *e)
+    bool quiet, char **take, struct errbuf *e)
 {
 	char		 real[PATH_MAX];
 	struct stat	 st;
@@ -265,7 +273,7 @@ grants_add_path(struct plan *p, const char *path, enum want want,
 		goto fail;
 	}
 	grants_add_fd(p, real, access, !S_ISDIR(st.st_mode), src, group, fd,
-	    st.st_mode);
+	    st.st_mode, take);
 	return 0;
 fail:
 	if (fd != -1)
@@ -417,7 +425,7 @@ grants_groups(struct plan *p, const struct profile *prof,
 		    grants_add_creatable(p, g))
 			continue;
 		if (grants_add_path(p, g->path, WANT_ANY, g->access,
-		    FS_SRC_GROUP, g->group, true, e) == -1)
+		    FS_SRC_GROUP, g->group, true, &gp.grants[i].path, e) == -1)
 			goto out;
 	}
 	if (proc)
@@ -456,7 +464,8 @@ grants_list(struct plan *p, const struct strv *paths, enum want want,
 				return -1;
 		} else
 			x = xstrdup(paths->v[i]);
-		rc = grants_add_path(p, x, want, access, src, NULL, false, e);
+		rc = grants_add_path(p, x, want, access, src, NULL, false, &x,
+		    e);
 		free(x);
 		if (rc == -1)
 			return -1;

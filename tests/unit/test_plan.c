@@ -1130,6 +1130,38 @@ test_plan_close_fds_closes_the_grants_and_no_other(void **state)
 }
 
 /*
+ * A grant is named by the canonical path, not the one given: through a
+ * link, the target (and no grant of the link's name); a path without
+ * links, as written.
+ */
+static void
+test_plan_grant_names_the_canonical_path(void **state)
+{
+	char	real[128], link[128], plain[128];
+	size_t	i, nreal = 0, nplain = 0;
+	F;
+
+	snprintf(real, sizeof(real), "%s/real", tmphome);
+	snprintf(link, sizeof(link), "%s/ln", tmphome);
+	snprintf(plain, sizeof(plain), "%s/plain", tmphome);
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(mkdir(plain, 0700), 0);
+	assert_int_equal(symlink("real", link), 0);
+	PARSE(f, "run", "--read", link, "--write", plain, "--", "true");
+	build(f);
+	for (i = 0; i < f->plan->ngrants; i++) {
+		assert_string_not_equal(f->plan->grants[i].path, link);
+		nreal += strcmp(f->plan->grants[i].path, real) == 0;
+		nplain += strcmp(f->plan->grants[i].path, plain) == 0;
+	}
+	assert_int_equal(nreal, 1);
+	assert_int_equal(nplain, 1);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(rmdir(real), 0);
+	assert_int_equal(rmdir(plain), 0);
+}
+
+/*
  * Descriptors held out of order (a grant widened by a later one that
  * opened first, say): still every one closed, and only those.
  */
@@ -1319,6 +1351,7 @@ main(void)
 		T(test_plan_copies_general_options),
 		T(test_plan_many_grants_of_one_path_are_one_each),
 		T(test_plan_close_fds_in_any_order),
+		T(test_plan_grant_names_the_canonical_path),
 		T(test_plan_free_null_is_a_noop),
 	};
 #undef T
