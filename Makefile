@@ -140,7 +140,10 @@ ifeq ($(TLSSPLIT),yes)
 # calls (they go into the library), libevent_openssl and a trampoline for
 # every OpenSSL function called (scripts/tlsgen.py).
 TLSOBJS	:= build/obj/src/proxy/errqueue.o build/obj/src/proxy/cpuid.o
-EXEOBJS	:= $(filter-out $(TLSOBJS),$(OBJS))
+# tlslib.c as the trampolines need it (build/libkeyhole.a keeps the plain
+# one: the benchmarks link it with OpenSSL itself).
+EXEOBJS	:= $(filter-out $(TLSOBJS) build/obj/src/util/tlslib.o,$(OBJS)) \
+	   build/split/obj/src/util/tlslib.o
 TLSPIC	:= $(patsubst build/obj/%,build/pic/%,$(TLSOBJS))
 TLSWRAPPED := ERR_clear_error,ERR_new,ERR_peek_error,ERR_set_mark,ERR_clear_last_mark
 ARCHDIR	:= $(shell pkg-config --variable=libdir openssl 2>/dev/null)
@@ -152,7 +155,10 @@ TLS_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,--wrap=ERR_clear_error -Wl,-O1 \
 	   $(filter-out -ldl -pthread,$(shell pkg-config --static --libs openssl 2>/dev/null)) \
 	   -Wl,-Bdynamic -ldl -pthread
 
-build/obj/src/util/tlslib.o: ALL_CFLAGS += -DKEYHOLE_TLSSPLIT
+build/split/obj/src/util/tlslib.o: src/util/tlslib.c
+	@mkdir -p $(@D)
+	@echo "  CC      $< (split)"
+	@$(CC) $(ALL_CFLAGS) -DKEYHOLE_TLSSPLIT -MMD -MP -c -o $@ $<
 
 build/pic/%.o: %.c
 	@mkdir -p $(@D)
