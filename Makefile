@@ -155,6 +155,9 @@ TLS_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,--wrap=ERR_clear_error -Wl,-O1 \
 	   $(filter-out -ldl -pthread,$(shell pkg-config --static --libs openssl 2>/dev/null)) \
 	   -Wl,-Bdynamic -ldl -pthread
 
+# (tlslib.o was once built with -DKEYHOLE_TLSSPLIT in build/obj: rebuilt.)
+build/obj/src/util/tlslib.o: Makefile
+
 build/split/obj/src/util/tlslib.o: src/util/tlslib.c
 	@mkdir -p $(@D)
 	@echo "  CC      $< (split)"
