@@ -1087,6 +1087,26 @@ test_plan_grants_keep_what_resolving_opened(void **state)
 }
 
 /*
+ * The descriptors the plan's grants hold, in grant order, with the grants
+ * holding them (at most FDS_MAX).
+ */
+#define FDS_MAX	256
+static size_t
+grant_fds(struct plan *p, int *fds, struct fs_grant **holders)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < p->ngrants; i++) {
+		if (!p->grants[i].has_fd)
+			continue;
+		assert_true(n < FDS_MAX);
+		holders[n] = &p->grants[i];
+		fds[n++] = p->grants[i].fd;
+	}
+	return n;
+}
+
+/*
  * policy_plan_close_fds closes runs of consecutive grant descriptors at
  * once: every grant's descriptor is closed, a descriptor in the middle
  * of a run that is not the plan's stays open, and the grants say none.
@@ -1094,23 +1114,16 @@ test_plan_grants_keep_what_resolving_opened(void **state)
 static void
 test_plan_close_fds_closes_the_grants_and_no_other(void **state)
 {
-	struct fs_grant	*g, *mid = NULL;
-	int		 fds[256], other;
-	size_t		 i, nfds = 0;
+	struct fs_grant	*holders[FDS_MAX], *mid;
+	int		 fds[FDS_MAX], other;
+	size_t		 i, nfds;
 	F;
 
 	PARSE(f, "run", "--allow-cwd", "--", "true");
 	build(f);
-	for (i = 0; i < f->plan->ngrants; i++) {
-		g = &f->plan->grants[i];
-		if (!g->has_fd)
-			continue;
-		assert_true(nfds < sizeof(fds) / sizeof(fds[0]));
-		fds[nfds++] = g->fd;
-		if (mid == NULL && nfds > 2)
-			mid = g;
-	}
-	assert_non_null(mid);
+	nfds = grant_fds(f->plan, fds, holders);
+	assert_true(nfds > 3);
+	mid = holders[2];
 	/* Its number becomes someone else's descriptor. */
 	assert_int_equal(close(mid->fd), 0);
 	other = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1168,24 +1181,17 @@ test_plan_grant_names_the_canonical_path(void **state)
 static void
 test_plan_close_fds_in_any_order(void **state)
 {
-	struct fs_grant	*g, *first = NULL, *last = NULL;
-	int		 fds[256], other, t;
-	size_t		 i, nfds = 0;
+	struct fs_grant	*holders[FDS_MAX], *first, *last;
+	int		 fds[FDS_MAX], other, t;
+	size_t		 i, nfds;
 	F;
 
 	PARSE(f, "run", "--allow-cwd", "--", "true");
 	build(f);
-	for (i = 0; i < f->plan->ngrants; i++) {
-		g = &f->plan->grants[i];
-		if (!g->has_fd)
-			continue;
-		assert_true(nfds < sizeof(fds) / sizeof(fds[0]));
-		fds[nfds++] = g->fd;
-		if (first == NULL)
-			first = g;
-		last = g;
-	}
+	nfds = grant_fds(f->plan, fds, holders);
 	assert_true(nfds > 3);
+	first = holders[0];
+	last = holders[nfds - 1];
 	t = first->fd;
 	first->fd = last->fd;
 	last->fd = t;
