@@ -60,11 +60,15 @@ static char		 tlslib_found[PATH_MAX];
 static bool		 tlslib_have_proc;
 static pthread_once_t	 tlslib_once = PTHREAD_ONCE_INIT;
 
-/* The library must be as trustworthy as the executable beside it. */
+/*
+ * The library must be as trustworthy as the executable beside it: a
+ * regular file nobody but its owner can write, owned by root, by us or by
+ * whoever owns the executable (a build tree run with sudo).
+ */
 static int
 tlslib_vet(int fd, const char *path, struct errbuf *e)
 {
-	struct stat	st;
+	struct stat	st, exe;
 
 	if (fstat(fd, &st) == -1) {
 		errbuf_sys(e, "fstat %s", path);
@@ -79,12 +83,12 @@ tlslib_vet(int fd, const char *path, struct errbuf *e)
 		    "refusing to load it", path, (unsigned)st.st_mode & 07777);
 		return -1;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		errbuf_set(e, "%s: owned by uid %u, neither root nor us; "
-		    "refusing to load it", path, (unsigned)st.st_uid);
-		return -1;
-	}
-	return 0;
+	if (st.st_uid == 0 || st.st_uid == geteuid() ||
+	    (stat("/proc/self/exe", &exe) == 0 && st.st_uid == exe.st_uid))
+		return 0;
+	errbuf_set(e, "%s: owned by uid %u, not root, us nor the executable's "
+	    "owner; refusing to load it", path, (unsigned)st.st_uid);
+	return -1;
 }
 
 /*

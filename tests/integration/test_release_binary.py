@@ -137,3 +137,26 @@ def test_release_binary_refuses_a_tls_library_others_can_write(keyhole,
 	    timeout=30)
 	assert p.returncode == 0, p
 	assert b"openssl: OpenSSL 3" in p.stdout, p
+
+
+def test_release_binary_loads_a_tls_library_owned_like_itself(keyhole,
+    tmp_path):
+	"""Owned by neither root nor us: refused, unless the executable has
+	the same owner (a build tree run with sudo)."""
+	if not split():
+		pytest.skip("OpenSSL is linked into this build (TLSSPLIT=no)")
+	if os.geteuid() != 0:
+		pytest.skip("needs root to hand files to another user")
+	kh = copy_release(tmp_path, lib_mode=0o644)
+	lib = os.path.join(os.path.dirname(kh), "keyhole-tls.so")
+	os.chown(lib, 65534, 65534)
+	p = subprocess.run([kh, "version", "-v"], capture_output=True,
+	    timeout=30)
+	assert p.returncode == 1, p
+	assert b"keyhole-tls.so: owned by uid 65534, not root, us nor the " \
+	    b"executable's owner" in p.stderr, p.stderr
+	os.chown(kh, 65534, 65534)
+	p = subprocess.run([kh, "version", "-v"], capture_output=True,
+	    timeout=30)
+	assert p.returncode == 0, p
+	assert b"openssl: OpenSSL 3" in p.stdout, p
