@@ -8,6 +8,7 @@
 #include "creds/source.h"
 #include "sandbox/landlock.h"
 #include "sandbox/probe.h"
+#include "util/tlslib.h"
 
 static const char *
 yesno(bool b)
@@ -49,7 +50,11 @@ version_print(FILE *fp, bool verbose)
 		fprintf(fp, "seccomp: user notification %s, ADDFD %s, "
 		    "sync wake-up flag %s\n", yesno(sc.user_notif),
 		    yesno(sc.addfd), yesno(sc.sync_wakeup));
-	fprintf(fp, "openssl: %s\n", OpenSSL_version(OPENSSL_VERSION));
+	fprintf(fp, "openssl: %s", OpenSSL_version(OPENSSL_VERSION));
+	/* Where it came from, in the release build that loads it. */
+	if (tlslib_path()[0] != '\0')
+		fprintf(fp, " (loaded from %s)", tlslib_path());
+	fputc('\n', fp);
 	fprintf(fp, "libsecret: %s (%s, loaded with dlopen when a keyring "
 	    "credential is used)\n", version_libsecret() ? "found" :
 	    "not found", CREDS_LIBSECRET);

@@ -82,10 +82,12 @@ def test_release_binary_starts_without_loading_openssl(keyhole, tmp_path):
 	finally:
 		px.kill()
 		px.wait(10)
-	# What needs it loads it, and says so with -vv.
+	# What needs it loads it; version -v says from where.
 	p = subprocess.run([keyhole, "version", "-v"], capture_output=True,
 	    timeout=30)
 	assert b"openssl: OpenSSL 3" in p.stdout, p
+	assert (" (loaded from %s)\n" % os.path.realpath(TLSLIB)).encode() \
+	    in p.stdout, p.stdout
 
 
 def copy_release(tmp_path, lib_mode=None):
