@@ -42,6 +42,9 @@ def chmod_err(path, mode):
 		return e.errno
 def outcome(r):
 	return "ok" if r == 0 else "errno %d" % r
+def expect(r, want, *where):
+	if r != want:
+		bad.append(where + (r,))
 def in_threads(work, n=8):
 	t = [threading.Thread(target=work, args=(k,)) for k in range(n)]
 	for x in t: x.start()
@@ -62,20 +65,14 @@ def work(k):
 	open(f, "w").close()
 	for i in range(n):
 		if i % 2:
-			r = conn(no_port)
-			if r != errno.EACCES:
-				bad.append(("deny", k, i, r))
+			expect(conn(no_port), errno.EACCES, "deny", k, i)
 		else:
-			r = conn(ok_port)
-			if r != 0:
-				bad.append(("allow", k, i, r))
+			expect(conn(ok_port), 0, "allow", k, i)
 		mode = 0o600 if i % 2 else 0o644
 		r = chmod_err(f, mode)
 		if r != 0 or os.stat(f).st_mode & 0o777 != mode:
 			bad.append(("mode", k, i, r))
-		r = chmod_err(outside, 0o600)
-		if r != errno.EACCES:
-			bad.append(("outside", k, i, r))
+		expect(chmod_err(outside, 0o600), errno.EACCES, "outside", k, i)
 in_threads(work)
 report()
 """
@@ -311,9 +308,7 @@ def pending():
 	res["p"] = outcome(conn(slow))
 def busy(k):
 	for i in range(100):
-		r = conn(ok_port)
-		if r != 0:
-			bad.append(("conn", k, i, r))
+		expect(conn(ok_port), 0, "conn", k, i)
 		os.chmod(f, 0o600 if i % 2 else 0o644)
 p = threading.Thread(target=pending)
 p.start()
@@ -394,12 +389,8 @@ DENIED = CHILD_LIB + r"""
 port, n, outside = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 def work(k):
 	for i in range(n):
-		r = conn(port)
-		if r != errno.EACCES:
-			bad.append(("conn", k, i, r))
-		r = chmod_err(outside, 0o600)
-		if r != errno.EACCES:
-			bad.append(("chmod", k, i, r))
+		expect(conn(port), errno.EACCES, "conn", k, i)
+		expect(chmod_err(outside, 0o600), errno.EACCES, "chmod", k, i)
 in_threads(work)
 report()
 """
@@ -435,13 +426,9 @@ ok_port, no_port, f, outside = int(sys.argv[1]), int(sys.argv[2]), \
     sys.argv[3], sys.argv[4]
 for i in range(50):
 	for port, want in ((ok_port, 0), (no_port, errno.EACCES)):
-		r = conn(port)
-		if r != want:
-			bad.append(("conn", port, r))
+		expect(conn(port), want, "conn", port)
 	os.chmod(f, 0o600 if i % 2 else 0o644)
-	r = chmod_err(outside, 0o600)
-	if r != errno.EACCES:
-		bad.append(("outside", i, r))
+	expect(chmod_err(outside, 0o600), errno.EACCES, "outside", i)
 report()
 """
 
