@@ -136,6 +136,35 @@ send_fd(int sock, int fd)
 		err(1, "sendmsg");
 }
 
+/*
+ * fork() with a socket pair between the two: the parent keeps sv[0], the
+ * child sv[1].
+ */
+static pid_t
+fork_paired(int sv[2])
+{
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		err(1, "socketpair");
+	if ((pid = fork()) == -1)
+		err(1, "fork");
+	close(sv[pid == 0 ? 0 : 1]);
+	return pid;
+}
+
+/* User + system seconds of RUSAGE_SELF or RUSAGE_CHILDREN. */
+static double
+cpu_seconds(int who)
+{
+	struct rusage	ru;
+
+	if (getrusage(who, &ru) == -1)
+		err(1, "getrusage");
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int
 recv_fd(int sock)
 {
@@ -369,7 +398,6 @@ send:
 static int
 c_main(int argc, char **argv)
 {
-	struct rusage	 ru;
 	pthread_t	 t[16];
 	const char	*mode;
 	double		 wall, cpu;
@@ -390,15 +418,8 @@ c_main(int argc, char **argv)
 		errx(2, "bad numbers");
 	c_continue = strcmp(mode, "continue") == 0;
 	filter = strcmp(mode, "act") == 0 || c_continue;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
-		err(1, "socketpair");
-	if ((pid = fork()) == -1)
-		err(1, "fork");
-	if (pid == 0) {
-		close(sv[0]);
+	if ((pid = fork_paired(sv)) == 0)
 		c_child(filter, threads, sv[1]);
-	}
-	close(sv[1]);
 	if (filter) {
 		c_lfd = recv_fd(sv[0]);
 		if (ioctl(c_lfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
@@ -423,14 +444,7 @@ c_main(int argc, char **argv)
 		for (i = 0; i < answerers; i++)
 			pthread_join(t[i], NULL);
 	}
-	if (getrusage(RUSAGE_SELF, &ru) == -1)
-		err(1, "getrusage");
-	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-	    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-	if (getrusage(RUSAGE_CHILDREN, &ru) == -1)
-		err(1, "getrusage");
-	cpu += (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-	    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+	cpu = cpu_seconds(RUSAGE_SELF) + cpu_seconds(RUSAGE_CHILDREN);
 	printf("connect %s %ld %d %d %.0f %.2f\n", mode, c_n, threads,
 	    answerers, (double)c_n / (wall / 1e9), cpu * 1e6 / (double)c_n);
 	return 0;
@@ -452,15 +466,8 @@ main(int argc, char **argv)
 		errx(2, "usage: notifyfloor none|filter|poll|recv|sync|act N "
 		    "FILE");
 	mode = argv[1];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
-		err(1, "socketpair");
-	if ((pid = fork()) == -1)
-		err(1, "fork");
-	if (pid == 0) {
-		close(sv[0]);
+	if ((pid = fork_paired(sv)) == 0)
 		child(mode, n, argv[3], sv[1]);
-	}
-	close(sv[1]);
 	if (strcmp(mode, "none") != 0 && strcmp(mode, "filter") != 0) {
 		lfd = recv_fd(sv[0]);
 		if ((strcmp(mode, "sync") == 0 || strcmp(mode, "act") == 0) &&
