@@ -22,14 +22,37 @@
 static char	root[64];
 
 /*
- * root/d/f (file), root/d/sub/ (dir), root/ld -> d (relative link),
- * root/d/up -> ../d/sub (link with ".."), root/abs -> root/d (absolute),
- * root/dangling -> nowhere, root/loop -> loop.
+ * root/d/f (file), root/d/sub/ (dir), and the links of links[]: root/ld ->
+ * d (relative), root/d/up -> ../d/sub (with ".."), root/abs -> root/d
+ * (absolute), root/dangling -> nowhere, root/loop -> loop, chains, magic
+ * and non-path targets.
  */
 static int
 group_setup(void **state)
 {
+	/* in_root: the target is absolute, root prefixed. */
+	static const struct {
+		const char	*name, *target;
+		bool		 in_root;
+	} links[] = {
+		{ "ld", "d", false },
+		{ "d/up", "../d/sub", false },
+		{ "abs", "/d", true },
+		{ "dangling", "nowhere", false },
+		{ "loop", "loop", false },
+		/* Links to links, absolute and relative, mid-path. */
+		{ "chain", "ld", false },
+		{ "d/sub/back", "/chain", true },
+		{ "d/sub/dot", "./../f", false },
+		{ "d/sub/slashes", "..//sub", false },
+		/* Into /proc (magic links), a target that is not a path. */
+		{ "fd", "/proc/self/fd", false },
+		{ "pipe", "pipe:[1]", false },
+		{ "loop2", "loop3/x", false },
+		{ "loop3", "loop2/y", false },
+	};
 	char	p[PATH_MAX], t[PATH_MAX];
+	size_t	i;
 
 	(void)state;
 	snprintf(root, sizeof(root), "/tmp/kh-test-path-XXXXXX");
@@ -44,48 +67,14 @@ group_setup(void **state)
 	snprintf(p, sizeof(p), "%s/d/f", root);
 	if (fclose(fopen(p, "w")) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/ld", root);
-	if (symlink("d", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/d/up", root);
-	if (symlink("../d/sub", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/abs", root);
-	snprintf(t, sizeof(t), "%s/d", root);
-	if (symlink(t, p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/dangling", root);
-	if (symlink("nowhere", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/loop", root);
-	if (symlink("loop", p) == -1)
-		return -1;
-	/* Links to links, absolute and relative, in the middle of a path. */
-	snprintf(p, sizeof(p), "%s/chain", root);
-	if (symlink("ld", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/d/sub/back", root);
-	snprintf(t, sizeof(t), "%s/chain", root);
-	if (symlink(t, p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/d/sub/dot", root);
-	if (symlink("./../f", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/d/sub/slashes", root);
-	if (symlink("..//sub", p) == -1)
-		return -1;
-	/* Into /proc (magic links), and a target that is not a path. */
-	snprintf(p, sizeof(p), "%s/fd", root);
-	if (symlink("/proc/self/fd", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/pipe", root);
-	if (symlink("pipe:[1]", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/loop2", root);
-	if (symlink("loop3/x", p) == -1)
-		return -1;
-	snprintf(p, sizeof(p), "%s/loop3", root);
-	return symlink("loop2/y", p);
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, links[i].name);
+		snprintf(t, sizeof(t), "%s%s", links[i].in_root ? root : "",
+		    links[i].target);
+		if (symlink(t, p) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static int
