@@ -46,30 +46,42 @@ policy_grants_path_within(const char *path, const char *root)
 }
 
 /*
- * The grants by path and kind while the plan is built (plan.h): open
- * addressing over indices + 1 (0: empty), at most half full, and the
- * slots of the grants array, which grows by doubling meanwhile.
+ * The grants by path and kind while the plan is built (plan.h): a
+ * hash_index of the grants array, which grows by doubling meanwhile.
  */
 struct grants_index {
-	uint32_t	*slot;
-	size_t		 mask;
-	size_t		 room;	/* grants the array has room for */
+	struct hash_index	 x;
+	size_t			 room;	/* grants the array has room for */
 };
 
-static size_t
-grants_index_slot(const struct plan *p, const char *path, bool is_file)
-{
-	const struct grants_index	*x = p->grants_index;
-	const struct fs_grant		*g;
-	size_t				 i;
+struct grants_key {
+	const char	*path;
+	bool		 is_file;
+};
 
-	i = (hash_str_fast(path) ^ (is_file ? 0x9e3779b9u : 0)) & x->mask;
-	for (; x->slot[i] != 0; i = (i + 1) & x->mask) {
-		g = &p->grants[x->slot[i] - 1];
-		if (g->is_file == is_file && strcmp(g->path, path) == 0)
-			break;
-	}
-	return i;
+static uint32_t
+grants_hash(const char *path, bool is_file)
+{
+	return hash_str_fast(path) ^ (is_file ? 0x9e3779b9u : 0);
+}
+
+static bool
+grants_match(size_t pos, const void *key, const void *arg)
+{
+	const struct plan	*p = arg;
+	const struct fs_grant	*g = &p->grants[pos];
+	const struct grants_key	*k = key;
+
+	return g->is_file == k->is_file && strcmp(g->path, k->path) == 0;
+}
+
+static uint32_t
+grants_hash_at(size_t pos, const void *arg)
+{
+	const struct plan	*p = arg;
+	const struct fs_grant	*g = &p->grants[pos];
+
+	return grants_hash(g->path, g->is_file);
 }
 
 /* Index p's grants until grants_index_end. */
@@ -77,18 +89,20 @@ static void
 grants_index_begin(struct plan *p)
 {
 	struct grants_index	*x;
-	size_t			 i, slots = 256;
+	struct grants_key	 k;
+	size_t			 i, slot;
 
 	x = xcalloc(1, sizeof(*x));
-	while (slots < 4 * (p->ngrants + 1))
-		slots *= 2;
-	x->slot = xcalloc(slots, sizeof(*x->slot));
-	x->mask = slots - 1;
+	hash_index_init(&x->x, p->ngrants < 128 ? 128 : p->ngrants);
 	x->room = p->ngrants;
 	p->grants_index = x;
-	for (i = 0; i < p->ngrants; i++)
-		x->slot[grants_index_slot(p, p->grants[i].path,
-		    p->grants[i].is_file)] = (uint32_t)(i + 1);
+	for (i = 0; i < p->ngrants; i++) {
+		k.path = p->grants[i].path;
+		k.is_file = p->grants[i].is_file;
+		slot = hash_index_slot(&x->x, grants_hash(k.path, k.is_file),
+		    grants_match, &k, p);
+		hash_index_put(&x->x, slot, i, grants_hash_at, p);
+	}
 }
 
 static void
@@ -96,7 +110,7 @@ grants_index_end(struct plan *p)
 {
 	if (p->grants_index == NULL)
 		return;
-	free(p->grants_index->slot);
+	hash_index_free(&p->grants_index->x);
 	free(p->grants_index);
 	p->grants_index = NULL;
 }
@@ -108,16 +122,17 @@ grants_index_end(struct plan *p)
 static struct fs_grant *
 grants_find(struct plan *p, const char *path, bool is_file, size_t *slot)
 {
-	size_t	i;
+	struct grants_key	k = { path, is_file };
+	size_t			i;
 
 	if (p->grants_index != NULL) {
-		*slot = grants_index_slot(p, path, is_file);
-		i = p->grants_index->slot[*slot];
-		return i != 0 ? &p->grants[i - 1] : NULL;
+		*slot = hash_index_slot(&p->grants_index->x,
+		    grants_hash(path, is_file), grants_match, &k, p);
+		return hash_index_at(&p->grants_index->x, *slot, &i) ?
+		    &p->grants[i] : NULL;
 	}
 	for (i = 0; i < p->ngrants; i++)
-		if (p->grants[i].is_file == is_file &&
-		    strcmp(p->grants[i].path, path) == 0)
+		if (grants_match(i, &k, p))
 			return &p->grants[i];
 	return NULL;
 }
@@ -140,28 +155,13 @@ grants_reserve(struct plan *p)
 	}
 }
 
-/*
- * Index the grant just filled in at the end (slot: grants_find's);
- * the table stays at most a quarter full.
- */
+/* Index the grant just filled in at the end (slot: grants_find's). */
 static void
 grants_index_last(struct plan *p, size_t slot)
 {
-	struct grants_index	*x = p->grants_index;
-	size_t			 i, slots;
-
-	if (x == NULL)
-		return;
-	x->slot[slot] = (uint32_t)p->ngrants;
-	if (4 * p->ngrants <= x->mask + 1)
-		return;
-	slots = 2 * (x->mask + 1);
-	free(x->slot);
-	x->slot = xcalloc(slots, sizeof(*x->slot));
-	x->mask = slots - 1;
-	for (i = 0; i < p->ngrants; i++)
-		x->slot[grants_index_slot(p, p->grants[i].path,
-		    p->grants[i].is_file)] = (uint32_t)(i + 1);
+	if (p->grants_index != NULL)
+		hash_index_put(&p->grants_index->x, slot, p->ngrants - 1,
+		    grants_hash_at, p);
 }
 
 /*
@@ -342,6 +342,29 @@ grants_add_creatable(struct plan *p, const struct profile_grant *g)
 	return ok;
 }
 
+static bool
+grants_fold_match(size_t pos, const void *key, const void *arg)
+{
+	const struct profile_group_paths	*gp = arg;
+	const struct profile_grant		*a = &gp->grants[pos], *b = key;
+
+	return a->create == b->create && strcmp(a->path, b->path) == 0;
+}
+
+static uint32_t
+grants_fold_hash(const struct profile_grant *g)
+{
+	return hash_str_fast(g->path) ^ (uint32_t)g->create;
+}
+
+static uint32_t
+grants_fold_hash_at(size_t pos, const void *arg)
+{
+	const struct profile_group_paths	*gp = arg;
+
+	return grants_fold_hash(&gp->grants[pos]);
+}
+
 /*
  * Groups share paths (/tmp, /dev/null and the other devices are in two
  * groups each with the default profile): fold each repeat's access into
@@ -353,32 +376,22 @@ grants_add_creatable(struct plan *p, const struct profile_grant *g)
 static void
 grants_fold_repeats(struct profile_group_paths *gp, bool *skip)
 {
-	struct profile_grant	*g, *first = NULL;
-	uint32_t		*slot, h;
-	size_t			 i, j, mask, slots = 64;
+	struct hash_index	 x;
+	struct profile_grant	*g;
+	size_t			 i, slot, first;
 
-	/* Open addressing over indices + 1 (0: empty), at most half full. */
-	while (slots < 2 * gp->ngrants)
-		slots *= 2;
-	mask = slots - 1;
-	slot = xcalloc(slots, sizeof(*slot));
+	hash_index_init(&x, gp->ngrants);
 	for (i = 0; i < gp->ngrants; i++) {
 		g = &gp->grants[i];
-		h = hash_str_fast(g->path) ^ (uint32_t)g->create;
-		skip[i] = false;
-		for (j = h & mask; slot[j] != 0; j = (j + 1) & mask) {
-			first = &gp->grants[slot[j] - 1];
-			if (first->create == g->create &&
-			    strcmp(first->path, g->path) == 0)
-				break;
-		}
-		if (slot[j] != 0) {
-			first->access |= g->access;
-			skip[i] = true;
-		} else
-			slot[j] = (uint32_t)(i + 1);
+		slot = hash_index_slot(&x, grants_fold_hash(g),
+		    grants_fold_match, g, gp);
+		skip[i] = hash_index_at(&x, slot, &first);
+		if (skip[i])
+			gp->grants[first].access |= g->access;
+		else
+			hash_index_put(&x, slot, i, grants_fold_hash_at, gp);
 	}
-	free(slot);
+	hash_index_free(&x);
 }
 
 /*

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "policy/plan.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/strnum.h"
 #include "util/xmalloc.h"
@@ -183,66 +184,44 @@ env_find(const struct strv *env, const char *entry, size_t nlen)
 
 /*
  * The names of the entries already inherited, so that the first entry of
- * a name wins without a scan of the list per entry: open addressing over
- * "NAME=value" strings (borrowed), at most half full.
+ * a name wins without a scan of the list per entry: a hash_index of the
+ * "NAME=value" strings of the list being built.
  */
-struct env_names {
-	const char	**slot;
-	size_t		  mask;
+struct env_name {
+	const char	*name;
+	size_t		 nlen;
 };
 
-static uint32_t
-env_names_hash(const char *name, size_t nlen)
-{
-	uint32_t	h = 2166136261u;	/* FNV-1a, as util/hash.c */
-	size_t		i;
-
-	for (i = 0; i < nlen; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
-	return h;
-}
-
-static void
-env_names_init(struct env_names *t, size_t n)
-{
-	size_t	slots = 16;
-
-	while (slots < 2 * n)
-		slots *= 2;
-	t->slot = xcalloc(slots, sizeof(*t->slot));
-	t->mask = slots - 1;
-}
-
-/* The slot of name (nlen bytes): its entry's, or the empty one it takes. */
-static size_t
-env_names_find(const struct env_names *t, const char *name, size_t nlen)
-{
-	size_t	i = env_names_hash(name, nlen) & t->mask;
-
-	while (t->slot[i] != NULL && !(strncmp(t->slot[i], name, nlen) == 0 &&
-	    t->slot[i][nlen] == '='))
-		i = (i + 1) & t->mask;
-	return i;
-}
-
 static bool
-env_names_has(const struct env_names *t, const char *name, size_t nlen)
+env_names_match(size_t pos, const void *key, const void *arg)
 {
-	return t->slot[env_names_find(t, name, nlen)] != NULL;
+	const struct strv	*env = arg;
+	const struct env_name	*k = key;
+
+	return strncmp(env->v[pos], k->name, k->nlen) == 0 &&
+	    env->v[pos][k->nlen] == '=';
 }
 
-/* Add entry ("NAME=value", name nlen bytes), not there yet. */
-static void
-env_names_add(struct env_names *t, const char *entry, size_t nlen)
+static uint32_t
+env_names_hash_at(size_t pos, const void *arg)
 {
-	t->slot[env_names_find(t, entry, nlen)] = entry;
+	const struct strv	*env = arg;
+
+	return hash_mem(env->v[pos], env_name_len(env->v[pos]));
 }
 
-static void
-env_names_free(struct env_names *t)
+/* The slot of name (nlen bytes) in env's index; *found: whether there. */
+static size_t
+env_names_find(const struct hash_index *x, const struct strv *env,
+    const char *name, size_t nlen, bool *found)
 {
-	free(t->slot);
-	t->slot = NULL;
+	struct env_name	k = { name, nlen };
+	size_t		slot, pos;
+
+	slot = hash_index_slot(x, hash_mem(name, nlen), env_names_match, &k,
+	    env);
+	*found = hash_index_at(x, slot, &pos);
+	return slot;
 }
 
 /* Remove (and wipe) the entry named like entry, if present. */
@@ -355,26 +334,29 @@ sandbox_env_build_report(const struct plan *p, char *const *in,
     const struct strv *keyhole_vars, struct strv *out,
     struct env_report *rep)
 {
-	struct env_names	 seen;
+	struct hash_index	 seen;
 	const char		*s;
-	size_t			 i, nlen;
+	size_t			 i, nlen, slot;
+	bool			 found;
 
 	sandbox_env_free(out);
 	for (i = 0; in != NULL && in[i] != NULL; i++)
 		;
-	env_names_init(&seen, i);
+	hash_index_init(&seen, i);
 	for (i = 0; in != NULL && in[i] != NULL; i++) {
 		s = in[i];
 		nlen = env_name_len(s);
-		if (nlen == 0 || s[nlen] != '=' || env_names_has(&seen, s, nlen))
+		if (nlen == 0 || s[nlen] != '=')
 			continue;
-		if (env_inherit_ok(p, s, nlen, drop, is_secret, arg,
+		slot = env_names_find(&seen, out, s, nlen, &found);
+		if (!found && env_inherit_ok(p, s, nlen, drop, is_secret, arg,
 		    keyhole_vars, rep)) {
 			strv_push(out, s);
-			env_names_add(&seen, out->v[out->n - 1], nlen);
+			hash_index_put(&seen, slot, out->n - 1,
+			    env_names_hash_at, out);
 		}
 	}
-	env_names_free(&seen);
+	hash_index_free(&seen);
 	for (i = 0; p != NULL && i < p->env_set.n; i++) {
 		s = p->env_set.v[i];
 		nlen = env_name_len(s);

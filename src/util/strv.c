@@ -93,51 +93,34 @@ strv_merge(struct strv *dst, const struct strv *src)
 	strv_set_free(&set);
 }
 
-/* The slot of s in set: its own, or the empty one it would take. */
-static size_t
-strv_set_slot(const struct strv_set *set, const char *s, uint32_t h)
-{
-	size_t	i = h & set->mask;
-
-	while (set->slot[i] != NULL && strcmp(set->slot[i], s) != 0)
-		i = (i + 1) & set->mask;
-	return i;
-}
-
-/* Room for more strings, at most half the slots used. */
-static void
-strv_set_grow(struct strv_set *set, size_t more)
-{
-	const char	**old = set->slot;
-	size_t		  i, nold = old != NULL ? set->mask + 1 : 0;
-	size_t		  slots = nold != 0 ? nold : 16;
-
-	while (2 * (set->n + more) > slots)
-		slots *= 2;
-	if (slots == nold)
-		return;
-	set->slot = xcalloc(slots, sizeof(*set->slot));
-	set->mask = slots - 1;
-	for (i = 0; i < nold; i++)
-		if (old[i] != NULL)
-			set->slot[strv_set_slot(set, old[i],
-			    hash_str_fast(old[i]))] = old[i];
-	free(old);
-}
-
-/* Add s (borrowed) unless there: true if added. */
+/* hash_index callbacks: the strings of the list the set indexes. */
 static bool
-strv_set_add(struct strv_set *set, const char *s)
+strv_set_match(size_t pos, const void *key, const void *arg)
 {
-	uint32_t	h = hash_str_fast(s);
-	size_t		i;
+	const struct strv	*sv = arg;
 
-	strv_set_grow(set, 1);
-	i = strv_set_slot(set, s, h);
-	if (set->slot[i] != NULL)
+	return strcmp(sv->v[pos], key) == 0;
+}
+
+static uint32_t
+strv_set_hash_at(size_t pos, const void *arg)
+{
+	const struct strv	*sv = arg;
+
+	return hash_str_fast(sv->v[pos]);
+}
+
+/* Index the string at pos unless an equal one is: true if indexed. */
+static bool
+strv_set_add(struct strv_set *set, const struct strv *sv, size_t pos)
+{
+	size_t	slot, at;
+
+	slot = hash_index_slot(&set->x, hash_str_fast(sv->v[pos]),
+	    strv_set_match, sv->v[pos], sv);
+	if (hash_index_at(&set->x, slot, &at))
 		return false;
-	set->slot[i] = s;
-	set->n++;
+	hash_index_put(&set->x, slot, pos, strv_set_hash_at, sv);
 	return true;
 }
 
@@ -146,10 +129,9 @@ strv_set_init(struct strv_set *set, const struct strv *sv, size_t more)
 {
 	size_t	i;
 
-	memset(set, 0, sizeof(*set));
-	strv_set_grow(set, sv->n + more);
+	hash_index_init(&set->x, sv->n + more);
 	for (i = 0; i < sv->n; i++)
-		(void)strv_set_add(set, sv->v[i]);
+		(void)strv_set_add(set, sv, i);
 }
 
 /*
@@ -160,18 +142,16 @@ static bool
 strv_set_push(struct strv_set *set, struct strv *sv, const char *s,
     char *own)
 {
-	uint32_t	h = hash_str_fast(s);
-	size_t		i;
+	size_t	slot, at;
 
-	strv_set_grow(set, 1);
-	i = strv_set_slot(set, s, h);
-	if (set->slot[i] != NULL) {
+	slot = hash_index_slot(&set->x, hash_str_fast(s), strv_set_match, s,
+	    sv);
+	if (hash_index_at(&set->x, slot, &at)) {
 		free(own);
 		return false;
 	}
 	strv_push_owned(sv, own != NULL ? own : xstrdup(s));
-	set->slot[i] = sv->v[sv->n - 1];
-	set->n++;
+	hash_index_put(&set->x, slot, sv->n - 1, strv_set_hash_at, sv);
 	return true;
 }
 
@@ -190,8 +170,7 @@ strv_set_push_unique_owned(struct strv_set *set, struct strv *sv, char *s)
 void
 strv_set_free(struct strv_set *set)
 {
-	free(set->slot);
-	memset(set, 0, sizeof(*set));
+	hash_index_free(&set->x);
 }
 
 void

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/hash.h"
+
 /*
  * A list of owned strings, NULL-terminated so it can be handed to execve.
  * Embed by value; a zeroed struct is empty.
@@ -34,12 +36,11 @@ void	 strv_copy(struct strv *dst, const struct strv *src);
  * The strings of one list, found by hash: strv_push_unique and
  * strv_merge without a scan of the list per string, for lists that grow
  * to hundreds.  Strings are borrowed from the list, which may grow (not
- * shrink) while the set is used.  Zeroed, or after strv_set_free: empty.
+ * shrink) while the set is used.  Made by strv_set_init; zeroed, it may
+ * only be freed.
  */
 struct strv_set {
-	const char	**slot;	/* owned array; strings borrowed */
-	size_t		  mask;	/* slots - 1; 0 before the first add */
-	size_t		  n;
+	struct hash_index	x;	/* positions in the list */
 };
 
 /* Index the strings of sv (repeats once), with room for more. */

@@ -116,7 +116,7 @@ test_strv_set_push_unique_as_the_list_grows(void **state)
 	}
 	assert_strv_equal(&sv, &want);
 	strv_set_free(&set);
-	assert_null(set.slot);
+	assert_null(set.x.slot);
 	strv_free(&sv);
 	strv_free(&want);
 }
