@@ -133,7 +133,8 @@ build/asan/libkeyhole.a: $(AOBJS)
 # every read is refused: one system call in three of a routed request);
 # ERR_clear_error through src/proxy/errqueue.c (an empty queue is left
 # alone instead of walked: 5 % of a routed request's instructions).
-WRAP	:= -Wl,--wrap=ioctl -Wl,--wrap=ERR_clear_error
+ERRCLR	:= -Wl,--wrap=ERR_clear_error
+WRAP	:= -Wl,--wrap=ioctl $(ERRCLR)
 
 ifeq ($(TLSSPLIT),yes)
 # The executable: everything but the two files that wrap OpenSSL's own
@@ -145,18 +146,14 @@ TLSOBJS	:= build/obj/src/proxy/errqueue.o build/obj/src/proxy/cpuid.o
 EXEOBJS	:= $(filter-out $(TLSOBJS) build/obj/src/util/tlslib.o,$(OBJS)) \
 	   build/split/obj/src/util/tlslib.o
 TLSPIC	:= $(patsubst build/obj/%,build/pic/%,$(TLSOBJS))
-TLSWRAPPED := ERR_clear_error,ERR_new,ERR_peek_error,ERR_set_mark,ERR_clear_last_mark
 ARCHDIR	:= $(shell pkg-config --variable=libdir openssl 2>/dev/null)
 EXE_LIBS = $(RELR) -Wl,-O1 -Wl,-Bstatic \
 	   $(filter-out -lssl -lcrypto -ldl -pthread,$(shell pkg-config --static --libs $(PKGS) 2>/dev/null)) \
 	   -lhttp_parser -Wl,-Bdynamic -ldl -pthread
-TLS_LIBS = $(RELR) $(CPUID) $(ERRQ) -Wl,--wrap=ERR_clear_error -Wl,-O1 \
+TLS_LIBS = $(RELR) $(CPUID) $(ERRQ) $(ERRCLR) -Wl,-O1 \
 	   -Wl,-z,now -Wl,-z,relro -Wl,-z,defs -Wl,-Bsymbolic -Wl,-Bstatic \
 	   $(filter-out -ldl -pthread,$(shell pkg-config --static --libs openssl 2>/dev/null)) \
 	   -Wl,-Bdynamic -ldl -pthread
-
-# (tlslib.o was once built with -DKEYHOLE_TLSSPLIT in build/obj: rebuilt.)
-build/obj/src/util/tlslib.o: Makefile
 
 build/split/obj/src/util/tlslib.o: src/util/tlslib.c
 	@mkdir -p $(@D)
@@ -171,13 +168,14 @@ build/pic/%.o: %.c
 build/libkeyhole-exe.a: $(EXEOBJS)
 	rm -f $@ && ar rcs $@ $^
 
-build/gen/tls_symbols.txt: build/obj/src/main.o $(EXEOBJS) scripts/tlsgen.py
+# The executable's link wraps what WRAP and ERRQ name: tlsgen.py reads
+# the names from those flags.
+build/gen/tls_symbols.txt: build/obj/src/main.o $(EXEOBJS) $(TLSPIC) \
+    scripts/tlsgen.py
 	@mkdir -p $(@D)
-	$(PYTHON) scripts/tlsgen.py list $@.tmp $(TLSWRAPPED) \
+	$(PYTHON) scripts/tlsgen.py list $@.tmp "$(WRAP) $(ERRQ)" \
 	    build/obj/src/main.o $(EXEOBJS) $(ARCHDIR)/libevent_openssl.a -- \
 	    $(ARCHDIR)/libssl.a $(ARCHDIR)/libcrypto.a $(TLSPIC) && mv $@.tmp $@
-
-build/gen/tls_symbols.txt: $(TLSPIC)
 
 build/gen/tls_stubs.S: build/gen/tls_symbols.txt
 	$(PYTHON) scripts/tlsgen.py stubs $< > $@.tmp && mv $@.tmp $@

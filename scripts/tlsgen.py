@@ -7,11 +7,12 @@ cost about 0.25 ms of every start, most of which never uses TLS.  They live
 in build/keyhole-tls.so, loaded by src/util/tlslib.c at the first call into
 them.  This script writes the pieces both sides are built from:
 
-  tlsgen.py list OUT WRAPPED EXE_OBJECTS... -- LIB_ARCHIVES...
+  tlsgen.py list OUT WRAPFLAGS EXE_OBJECTS... -- LIB_ARCHIVES...
       OUT: the OpenSSL functions the executable's objects call, one per
-      line, sorted.  A name in WRAPPED (comma-separated, the executable's
-      -Wl,--wrap list) is written as __wrap_NAME: that is what the
-      wrapped call resolves to, and keyhole-tls.so defines it.
+      line, sorted.  A NAME of a -Wl,--wrap=NAME in WRAPFLAGS (the
+      executable's link flags, one argument) is written as __wrap_NAME:
+      that is what the wrapped call resolves to, and keyhole-tls.so
+      defines it.
   tlsgen.py stubs LIST    the assembly (x86_64): one trampoline per name
       jumping through tlslib_table, a lazy entry per name that loads the
       library first, the table, and the names for dlsym.
@@ -55,10 +56,10 @@ def defined_functions(paths):
 	return names
 
 
-def cmd_list(out, wrapped, args):
+def cmd_list(out, wrapflags, args):
 	sep = args.index("--")
 	objs, archives = args[:sep], args[sep + 1:]
-	wrap = set(w for w in wrapped.split(",") if w)
+	wrap = set(re.findall(r"--wrap=([A-Za-z0-9_]+)", wrapflags))
 	lib = defined_functions(archives)
 	names = set()
 	for n in undefined(objs):
